@@ -1,0 +1,1 @@
+int cb_dummy(void);

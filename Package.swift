@@ -1,0 +1,73 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "paratii-signer-bridge",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "paratii", targets: ["ParatiiCLI"]),
+        .library(name: "Ethereum", targets: ["Ethereum"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
+        .package(url: "https://github.com/attaswift/BigInt", from: "6.0.0"),
+    ],
+    targets: [
+        // Thin shims over the system's C libraries (Debian's -dev packages).
+        .systemLibrary(
+            name: "CSecp256k1",
+            pkgConfig: "libsecp256k1",
+            providers: [.apt(["libsecp256k1-dev"]), .brew(["secp256k1"])]
+        ),
+        .systemLibrary(
+            name: "CPCSCLite",
+            pkgConfig: "libpcsclite",
+            providers: [.apt(["libpcsclite-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibUSB",
+            pkgConfig: "libusb-1.0",
+            providers: [.apt(["libusb-1.0-0-dev"]), .brew(["libusb"])]
+        ),
+
+        // Ethereum signing core: Keccak, secp256k1, EIP-55/191/712, RLP, transactions, keystores.
+        .target(
+            name: "Ethereum",
+            dependencies: [
+                "CSecp256k1",
+                .product(name: "BigInt", package: "BigInt"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+
+        // The one executable; stays thin over the libraries.
+        .executableTarget(
+            name: "ParatiiCLI",
+            dependencies: [
+                "Ethereum",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        // Benchmarks: ratios against limits measured in the same run.
+        .target(
+            name: "CBaseline",
+            dependencies: ["CSecp256k1"],
+            path: "Benchmarks/CBaseline",
+            cSettings: [.unsafeFlags(["-O2"])],
+            linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("secp256k1")]
+        ),
+        .executableTarget(
+            name: "ParatiiBench",
+            dependencies: ["Ethereum", "CBaseline", "CSecp256k1"],
+            path: "Benchmarks/ParatiiBench"
+        ),
+
+        .testTarget(
+            name: "EthereumTests",
+            dependencies: ["Ethereum"]
+        ),
+    ]
+)

@@ -1,0 +1,5 @@
+#ifndef PARATII_CPCSCLITE_SHIM_H
+#define PARATII_CPCSCLITE_SHIM_H
+#include <winscard.h>
+#include <reader.h>
+#endif

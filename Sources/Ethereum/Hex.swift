@@ -1,0 +1,51 @@
+private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
+
+extension Array where Element == UInt8 {
+    /// Parses hex with or without a `0x` prefix. Odd length or a non-hex character is an error, never a guess.
+    public init(hex: String) throws(EthereumError) {
+        var utf8 = Substring(hex).utf8[...]
+        if utf8.starts(with: "0x".utf8) || utf8.starts(with: "0X".utf8) { utf8 = utf8.dropFirst(2) }
+        guard utf8.count % 2 == 0 else { throw .invalidHex("odd number of hex digits") }
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(utf8.count / 2)
+        var high: UInt8?
+        for char in utf8 {
+            guard let nibble = Self.nibble(char) else { throw .invalidHex("not a hex digit: \(Unicode.Scalar(char))") }
+            if let h = high {
+                bytes.append(h << 4 | nibble)
+                high = nil
+            } else {
+                high = nibble
+            }
+        }
+        self = bytes
+    }
+
+    @inline(__always)
+    static func nibble(_ char: UInt8) -> UInt8? {
+        switch char {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return char - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return char - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return char - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
+
+extension Sequence where Element == UInt8 {
+    /// Lower-case hex without prefix.
+    public var hexDigits: String {
+        var out = [UInt8]()
+        out.reserveCapacity(underestimatedCount * 2)
+        for byte in self {
+            out.append(Ethereum.hexDigitTable[Int(byte >> 4)])
+            out.append(Ethereum.hexDigitTable[Int(byte & 0x0F)])
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Lower-case hex with the `0x` prefix, as Ethereum tools print bytes.
+    public var hexString: String { "0x" + hexDigits }
+}
+
+let hexDigitTable = hexDigits

@@ -1,0 +1,7 @@
+import ArgumentParser
+
+/// A refusal the CLI reports as one line on stderr with a non-zero exit.
+struct CLIError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,45 @@
+import Foundation
+
+/// Reading what the user hands a command: files, stdin, secrets.
+enum CLIInput {
+    /// The bytes of FILE, or of standard input when the argument is `-`.
+    static func bytes(_ path: String) throws -> [UInt8] {
+        if path == "-" { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw CLIError("cannot read \(path)")
+        }
+        return Array(data)
+    }
+
+    static func text(_ path: String) throws -> String {
+        guard let text = String(validating: try bytes(path), as: UTF8.self) else {
+            throw CLIError("\(path) is not UTF-8 text")
+        }
+        return text
+    }
+
+    /// A password or PIN from a file: the first line, without its line ending.
+    static func secret(file path: String) throws -> String {
+        let text = try self.text(path)
+        let firstLine = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+        return String(firstLine.hasSuffix("\r") ? firstLine.dropLast() : firstLine)
+    }
+
+    /// Asks on the terminal without echo (getpass semantics); fails cleanly without a terminal.
+    static func secret(prompt: String) throws -> String {
+        guard isatty(STDIN_FILENO) == 1 else {
+            throw CLIError("no terminal to ask for the secret: pass it in a file instead")
+        }
+        var old = termios()
+        tcgetattr(STDIN_FILENO, &old)
+        var silent = old
+        silent.c_lflag &= ~tcflag_t(ECHO)
+        FileHandle.standardError.write(Data(prompt.utf8))
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &silent)
+        defer {
+            tcsetattr(STDIN_FILENO, TCSAFLUSH, &old)
+            FileHandle.standardError.write(Data("\n".utf8))
+        }
+        return readLine(strippingNewline: true) ?? ""
+    }
+}
