@@ -64,7 +64,7 @@ public final class PrivateKey: @unchecked Sendable {
     }
 
     /// Lends the raw secret for export (keystores). Do not keep or print it.
-    public func withUnsafeSecret<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+    public func withUnsafeSecret<R, E: Error>(_ body: (UnsafeRawBufferPointer) throws(E) -> R) throws(E) -> R {
         try body(UnsafeRawBufferPointer(secret))
     }
 }

@@ -1,0 +1,168 @@
+import Crypto
+import _CryptoExtras
+import Foundation
+
+/// scrypt cost parameters for new keystores.
+public struct ScryptParameters: Sendable, Equatable {
+    public var n: Int
+    public var r: Int
+    public var p: Int
+
+    public init(n: Int, r: Int = 8, p: Int = 1) { self.n = n; self.r = r; self.p = p }
+
+    /// What geth and eth-keyfile write: n = 2^18, r = 8, p = 1 (256 MiB, about a second).
+    public static let standard = ScryptParameters(n: 262_144)
+    /// A lighter setting for throwaway keys and tests; chosen explicitly, never by default.
+    public static let light = ScryptParameters(n: 4096)
+}
+
+/// Web3 Secret Storage v3: reads scrypt and pbkdf2 (hmac-sha256) files, writes scrypt.
+/// The MAC is checked, in constant time, before anything is decrypted.
+public enum Keystore {
+    /// Hostile files must not make us allocate or spin without bound.
+    static let maxScryptMemory = 2 << 30
+    static let maxPBKDF2Rounds = 10_000_000
+
+    public static func encrypt(_ key: PrivateKey, password: String, kdf: ScryptParameters = .standard) throws(EthereumError) -> JSONValue {
+        try checkScrypt(n: kdf.n, r: kdf.r, p: kdf.p)
+        let salt = SystemRandom.bytes(32)
+        let iv = SystemRandom.bytes(16)
+        var derived = try scrypt(password: password, salt: salt, n: kdf.n, r: kdf.r, p: kdf.p, length: 32)
+        defer { secureZero(&derived) }
+        var plain = key.withUnsafeSecret { Array($0) }
+        defer { secureZero(&plain) }
+        let ciphertext = try aesCTR(plain, key: Array(derived[0..<16]), iv: iv)
+        let mac = Keccak256.hash(derived[16..<32] + ciphertext)
+        let crypto: JSONObject = [
+            "cipher": .string("aes-128-ctr"),
+            "cipherparams": .object(["iv": .string(iv.hexDigits)]),
+            "ciphertext": .string(ciphertext.hexDigits),
+            "kdf": .string("scrypt"),
+            "kdfparams": .object([
+                "dklen": .number("32"), "n": .number(String(kdf.n)), "p": .number(String(kdf.p)),
+                "r": .number(String(kdf.r)), "salt": .string(salt.hexDigits),
+            ]),
+            "mac": .string(mac.hexDigits),
+        ]
+        return .object([
+            "address": .string(key.address.bytes.hexDigits),
+            "crypto": .object(crypto),
+            "id": .string(UUID().uuidString.lowercased()),
+            "version": .number("3"),
+        ])
+    }
+
+    public static func decrypt(_ json: [UInt8], password: String) throws(EthereumError) -> PrivateKey {
+        let document: JSONValue
+        do { document = try JSONValue.parse(json) } catch { throw .invalidKeystore("not JSON: \(error)") }
+        guard case .object(let root) = document else { throw .invalidKeystore("not a JSON object") }
+        guard root["version"] == .number("3") else { throw .unsupportedKeystore("version must be 3") }
+        guard let crypto = (root["crypto"] ?? root["Crypto"])?.objectValue else { throw .invalidKeystore("missing crypto") }
+        guard crypto["cipher"]?.stringValue == "aes-128-ctr" else { throw .unsupportedKeystore("cipher must be aes-128-ctr") }
+        let iv = try hexField(crypto["cipherparams"]?["iv"], "cipherparams.iv", count: 16)
+        let ciphertext = try hexField(crypto["ciphertext"], "ciphertext", count: 32)
+        let mac = try hexField(crypto["mac"], "mac", count: 32)
+        guard let params = crypto["kdfparams"]?.objectValue else { throw .invalidKeystore("missing kdfparams") }
+        let salt = try hexField(params["salt"], "kdfparams.salt", count: nil)
+        let dklen = try intField(params["dklen"], "kdfparams.dklen")
+        guard dklen >= 32, dklen <= 64 else { throw .unsupportedKeystore("dklen must be 32..64") }
+
+        var derived: [UInt8]
+        switch crypto["kdf"]?.stringValue {
+        case "scrypt":
+            let n = try intField(params["n"], "kdfparams.n"), r = try intField(params["r"], "kdfparams.r")
+            let p = try intField(params["p"], "kdfparams.p")
+            try checkScrypt(n: n, r: r, p: p)
+            derived = try scrypt(password: password, salt: salt, n: n, r: r, p: p, length: dklen)
+        case "pbkdf2":
+            guard params["prf"]?.stringValue == "hmac-sha256" else { throw .unsupportedKeystore("pbkdf2 prf must be hmac-sha256") }
+            let rounds = try intField(params["c"], "kdfparams.c")
+            guard rounds >= 1, rounds <= maxPBKDF2Rounds else { throw .unsupportedKeystore("pbkdf2 rounds out of range") }
+            do {
+                let key = try KDF.Insecure.PBKDF2.deriveKey(
+                    from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: dklen, unsafeUncheckedRounds: rounds)
+                derived = key.withUnsafeBytes { Array($0) }
+            } catch { throw .invalidKeystore("pbkdf2 failed: \(error)") }
+        default:
+            throw .unsupportedKeystore("kdf must be scrypt or pbkdf2")
+        }
+        defer { secureZero(&derived) }
+
+        let expected = Keccak256.hash(derived[16..<32] + ciphertext)
+        guard constantTimeEqual(expected, mac) else { throw .wrongPassword }
+        var secret = try aesCTR(ciphertext, key: Array(derived[0..<16]), iv: iv)
+        defer { secureZero(&secret) }
+        let key: PrivateKey
+        do { key = try PrivateKey(bytes: secret) } catch { throw .invalidKeystore("decrypted bytes are not a valid private key") }
+        // The MAC does not cover the IV: a changed IV decrypts to a different key. The address catches it.
+        if let stated = root["address"]?.stringValue {
+            guard let bytes = try? [UInt8](hex: stated), bytes == key.address.bytes else {
+                throw .invalidKeystore("decrypted key does not match the file's address (IV or address altered)")
+            }
+        }
+        return key
+    }
+
+    /// Writes a new keystore file atomically with mode 0600; refuses to replace an existing file.
+    public static func create(_ key: PrivateKey, at path: String, password: String, kdf: ScryptParameters = .standard) throws(EthereumError) {
+        let json = try encrypt(key, password: password, kdf: kdf)
+        try SecureFile.write(Array(json.prettyText.utf8) + [0x0A], to: path, replacing: false)
+    }
+
+    public static func open(_ path: String, password: String) throws(EthereumError) -> PrivateKey {
+        try decrypt(try SecureFile.read(path), password: password)
+    }
+
+    // MARK: - Pieces
+
+    static func checkScrypt(n: Int, r: Int, p: Int) throws(EthereumError) {
+        guard n > 1, n & (n - 1) == 0 else { throw .unsupportedKeystore("scrypt n must be a power of two > 1") }
+        guard r >= 1, p >= 1, r <= 1 << 10, p <= 1 << 10 else { throw .unsupportedKeystore("scrypt r and p must be 1..1024") }
+        // RFC 7914: N < 2^(128·r/8). The old r=1, p=8 test vector breaks it; like OpenSSL we refuse it.
+        guard 16 * r >= 63 || n < 1 << (16 * r) else {
+            throw .unsupportedKeystore("scrypt parameters violate RFC 7914 (n must be below 2^(16r))")
+        }
+        let (memory, overflow) = (128 * r).multipliedReportingOverflow(by: n + p)
+        guard !overflow, memory <= maxScryptMemory else { throw .unsupportedKeystore("scrypt parameters need more than 2 GiB") }
+    }
+
+    static func scrypt(password: String, salt: [UInt8], n: Int, r: Int, p: Int, length: Int) throws(EthereumError) -> [UInt8] {
+        do {
+            let key = try KDF.Scrypt.deriveKey(
+                from: Array(password.utf8), salt: salt, outputByteCount: length, rounds: n, blockSize: r, parallelism: p,
+                maxMemory: 128 * r * (n + p) + 65536)
+            return key.withUnsafeBytes { Array($0) }
+        } catch {
+            throw .unsupportedKeystore("scrypt failed: \(error)")
+        }
+    }
+
+    static func aesCTR(_ input: [UInt8], key: [UInt8], iv: [UInt8]) throws(EthereumError) -> [UInt8] {
+        do {
+            let nonce = try AES._CTR.Nonce(nonceBytes: iv)
+            return Array(try AES._CTR.encrypt(input, using: SymmetricKey(data: key), nonce: nonce))
+        } catch {
+            throw .invalidKeystore("aes-128-ctr failed: \(error)")
+        }
+    }
+
+    static func hexField(_ value: JSONValue?, _ name: String, count: Int?) throws(EthereumError) -> [UInt8] {
+        guard let text = value?.stringValue, let bytes = try? [UInt8](hex: text) else { throw .invalidKeystore("\(name) must be hex") }
+        if let count, bytes.count != count { throw .invalidKeystore("\(name) must be \(count) bytes") }
+        guard !bytes.isEmpty else { throw .invalidKeystore("\(name) is empty") }
+        return bytes
+    }
+
+    static func intField(_ value: JSONValue?, _ name: String) throws(EthereumError) -> Int {
+        guard case .number(let text) = value, let n = Int(text) else { throw .invalidKeystore("\(name) must be an integer") }
+        return n
+    }
+}
+
+/// Compares two byte strings without an early exit, so timing tells nothing about where they differ.
+func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    var difference: UInt8 = 0
+    for i in a.indices { difference |= a[i] ^ b[i] }
+    return difference == 0
+}
