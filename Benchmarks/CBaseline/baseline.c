@@ -1,1 +1,45 @@
-int cb_dummy(void){return 0;}
+#include "cbaseline.h"
+
+#include <openssl/evp.h>
+#include <secp256k1.h>
+#include <secp256k1_recovery.h>
+
+void cb_sha3_256(const uint8_t *data, size_t length, uint8_t out[32]) {
+    unsigned int size = 32;
+    EVP_Digest(data, length, out, &size, EVP_sha3_256(), NULL);
+}
+
+static secp256k1_context *baseline_context(void) {
+    static secp256k1_context *ctx = NULL;
+    if (!ctx) {
+        ctx = secp256k1_context_create(SECP256K1_CONTEXT_SIGN | SECP256K1_CONTEXT_VERIFY);
+    }
+    return ctx;
+}
+
+int cb_secp256k1_sign_loop(const uint8_t seckey[32], const uint8_t digest[32], int iterations) {
+    secp256k1_context *ctx = baseline_context();
+    secp256k1_ecdsa_recoverable_signature sig;
+    uint8_t compact[64];
+    int recid = 0;
+    for (int i = 0; i < iterations; i++) {
+        if (!secp256k1_ecdsa_sign_recoverable(ctx, &sig, digest, seckey, NULL, NULL)) return 0;
+        secp256k1_ecdsa_recoverable_signature_serialize_compact(ctx, compact, &recid, &sig);
+    }
+    return 1;
+}
+
+int cb_secp256k1_recover_loop(const uint8_t signature65[65], const uint8_t digest[32], int iterations) {
+    secp256k1_context *ctx = baseline_context();
+    secp256k1_ecdsa_recoverable_signature sig;
+    secp256k1_pubkey key;
+    uint8_t out[65];
+    size_t length;
+    for (int i = 0; i < iterations; i++) {
+        if (!secp256k1_ecdsa_recoverable_signature_parse_compact(ctx, &sig, signature65, signature65[64])) return 0;
+        if (!secp256k1_ecdsa_recover(ctx, &key, &sig, digest)) return 0;
+        length = sizeof out;
+        secp256k1_ec_pubkey_serialize(ctx, out, &length, &key, SECP256K1_EC_UNCOMPRESSED);
+    }
+    return 1;
+}
