@@ -1,0 +1,348 @@
+"""Refusals: malformed input gives a non-zero exit, exactly one line on stderr and nothing on stdout.
+
+Where eth-account is more lenient than the CLI, the test says so: those are deliberate strictness
+differences, not interop failures.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import rlp
+from eth_account import Account
+from eth_account.messages import encode_defunct, encode_typed_data
+from eth_utils import to_checksum_address
+
+from conftest import SECP256K1_N
+
+ADDR = "0x" + "ab" * 20
+BASE_TYPED = {
+    "types": {
+        "EIP712Domain": [{"name": "name", "type": "string"}, {"name": "chainId", "type": "uint256"}],
+        "Order": [
+            {"name": "maker", "type": "address"},
+            {"name": "amount", "type": "uint8"},
+            {"name": "delta", "type": "int8"},
+            {"name": "tag", "type": "bytes4"},
+            {"name": "blob", "type": "bytes"},
+            {"name": "items", "type": "Item[2]"},
+        ],
+        "Item": [{"name": "id", "type": "uint256"}],
+    },
+    "primaryType": "Order",
+    "domain": {"name": "N", "chainId": 1},
+    "message": {"maker": ADDR, "amount": 1, "delta": -1, "tag": "0x01020304", "blob": "0x", "items": [{"id": 1}, {"id": 2}]},
+}
+
+
+def mutated(path_and_value):
+    document = copy.deepcopy(BASE_TYPED)
+    path_and_value(document)
+    return document
+
+
+def set_type(struct, index, type_):
+    def apply(d):
+        d["types"][struct][index]["type"] = type_
+    return apply
+
+
+def set_message(name, value):
+    def apply(d):
+        d["message"][name] = value
+    return apply
+
+
+BAD_TYPED = [
+    # malformed JSON
+    ("empty-input", ""),
+    ("truncated-json", json.dumps(BASE_TYPED)[:-1]),
+    ("trailing-garbage", json.dumps(BASE_TYPED) + " x"),
+    ("not-an-object", "[]"),
+    ("json-null", "null"),
+    ("invalid-utf8", b'{"types": "\xff"}'),
+    ("unescaped-control-char", '{"types": {}, "primaryType": "A\x01", "domain": {}, "message": {}}'),
+    # structure
+    ("missing-types", mutated(lambda d: d.pop("types"))),
+    ("missing-message", mutated(lambda d: d.pop("message"))),
+    ("unknown-primary-type", mutated(lambda d: d.__setitem__("primaryType", "Nope"))),
+    ("no-domain-type", mutated(lambda d: d["types"].pop("EIP712Domain"))),
+    # unknown EIP-712 types
+    ("unknown-struct", mutated(set_type("Order", 5, "Thing[2]"))),
+    ("uint7", mutated(set_type("Order", 1, "uint7"))),
+    ("uint264", mutated(set_type("Order", 1, "uint264"))),
+    ("int0", mutated(set_type("Order", 2, "int0"))),
+    ("bytes33", mutated(set_type("Order", 3, "bytes33"))),
+    ("bytes0", mutated(set_type("Order", 3, "bytes0"))),
+    ("uint-without-width", mutated(set_type("Order", 1, "uint"))),
+    ("bad-array-size", mutated(set_type("Order", 5, "Item[0]"))),
+    ("unbalanced-bracket", mutated(set_type("Order", 5, "Item]"))),
+    ("cyclic-struct", mutated(lambda d: d["types"]["Item"].append({"name": "again", "type": "Order"}))),
+    ("duplicate-field", mutated(lambda d: d["types"]["Item"].append({"name": "id", "type": "uint8"}))),
+    # values
+    ("missing-field", mutated(lambda d: d["message"].pop("amount"))),
+    ("missing-nested-field", mutated(lambda d: d["message"]["items"][1].pop("id"))),
+    ("undeclared-field", mutated(set_message("extra", 1))),
+    ("uint8-256", mutated(set_message("amount", 256))),
+    ("uint8-negative", mutated(set_message("amount", -1))),
+    ("uint8-hex-too-big", mutated(set_message("amount", "0x100"))),
+    ("int8-128", mutated(set_message("delta", 128))),
+    ("int8-minus-129", mutated(set_message("delta", "-129"))),
+    ("uint-fraction", mutated(set_message("amount", 1.5))),
+    ("uint-exponent", mutated(set_message("amount", "1e2"))),
+    ("uint-not-a-number", mutated(set_message("amount", "ten"))),
+    ("uint-bool", mutated(set_message("amount", True))),
+    ("domain-chainid-2^256", mutated(lambda d: d["domain"].__setitem__("chainId", 2**256))),
+    ("bytes-bad-hex", mutated(set_message("blob", "0xzz"))),
+    ("bytes-odd-hex", mutated(set_message("blob", "0x123"))),
+    ("bytes-without-0x", mutated(set_message("blob", "1234"))),
+    ("bytes4-too-short", mutated(set_message("tag", "0x010203"))),
+    ("bytes4-too-long", mutated(set_message("tag", "0x0102030405"))),
+    ("address-short", mutated(set_message("maker", "0x" + "ab" * 19))),
+    ("address-bad-hex", mutated(set_message("maker", "0x" + "zz" * 20))),
+    ("address-bad-checksum", mutated(set_message("maker", "0x" + "aB" * 20))),
+    ("fixed-array-wrong-length", mutated(lambda d: d["message"]["items"].pop())),
+    ("struct-given-a-string", mutated(lambda d: d["message"]["items"].__setitem__(0, "x"))),
+]
+
+
+@pytest.mark.parametrize("command", ["hash-typed-data", "sign-typed-data", "recover-typed-data"])
+@pytest.mark.parametrize("name, document", BAD_TYPED, ids=[n for n, _ in BAD_TYPED])
+def test_bad_typed_data_refused(paratii, work, key, command, name, document):
+    text = document if isinstance(document, (str, bytes)) else json.dumps(document)
+    path = work / "bad.json"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    extra = {"hash-typed-data": [], "sign-typed-data": key.opts(),
+             "recover-typed-data": ["--signature", "0x" + "11" * 32 + "22" * 32 + "1b"]}[command]
+    if command == "hash-typed-data" and name.startswith("missing-"):
+        paratii.refused("eth", command, *extra, "-", input=text)  # also through stdin
+    paratii.refused("eth", command, *extra, str(path))
+
+
+def test_base_typed_document_is_valid(paratii, work):
+    """The mutations above start from a document both sides accept."""
+    path = work / "ok.json"
+    path.write_text(json.dumps(BASE_TYPED))
+    from eth_account.messages import _hash_eip191_message
+    expected = "0x" + _hash_eip191_message(encode_typed_data(full_message=copy.deepcopy(BASE_TYPED))).hex()
+    assert paratii.ok("eth", "hash-typed-data", str(path)) == expected
+
+
+def test_missing_field_is_refused_though_eth_account_zero_fills(paratii, work):
+    """Deliberate strictness: eth-account hashes a missing struct member as zero; we refuse the document."""
+    document = copy.deepcopy(BASE_TYPED)
+    del document["message"]["blob"]
+    encode_typed_data(full_message=copy.deepcopy(document))  # eth-account: no complaint
+    path = work / "m.json"
+    path.write_text(json.dumps(document))
+    paratii.refused("eth", "hash-typed-data", str(path), mentions="missing")
+
+
+# ---------------------------------------------------------------------------------------------
+# transactions
+
+BASE_TX = {"type": 2, "chainId": 1, "nonce": 0, "to": ADDR, "value": "0x1", "data": "0x", "gas": 21000,
+           "maxFeePerGas": 100, "maxPriorityFeePerGas": 2, "accessList": []}
+LEGACY_TX = {"type": 0, "chainId": 1, "nonce": 0, "to": ADDR, "value": 1, "data": "0x", "gas": 21000, "gasPrice": 1}
+
+
+def tx_with(base, **changes):
+    tx = dict(base)
+    for k, v in changes.items():
+        if v is ...:
+            tx.pop(k)
+        else:
+            tx[k] = v
+    return tx
+
+
+BAD_TX = [
+    ("empty-input", ""),
+    ("malformed-json", '{"type": 2,'),
+    ("not-an-object", "[1, 2]"),
+    ("unknown-field", tx_with(BASE_TX, frm=ADDR)),
+    ("unknown-field-from", tx_with(BASE_TX, **{"from": ADDR})),
+    ("legacy-without-chainid", tx_with(LEGACY_TX, chainId=...)),
+    ("type2-without-chainid", tx_with(BASE_TX, chainId=...)),
+    ("type-3", tx_with(BASE_TX, type=3)),
+    ("type-negative", tx_with(BASE_TX, type=-1)),
+    ("missing-nonce", tx_with(BASE_TX, nonce=...)),
+    ("missing-gas", tx_with(BASE_TX, gas=...)),
+    ("negative-value", tx_with(BASE_TX, value=-1)),
+    ("value-2^256", tx_with(BASE_TX, value=2**256)),
+    ("value-fraction", tx_with(BASE_TX, value=1.5)),
+    ("value-exponent", tx_with(BASE_TX, value="1e18")),
+    ("value-bad-hex", tx_with(BASE_TX, value="0xg")),
+    ("value-empty-hex", tx_with(BASE_TX, value="0x")),
+    ("type2-with-gasprice", tx_with(BASE_TX, gasPrice=1)),
+    ("type2-missing-maxfee", tx_with(BASE_TX, maxFeePerGas=...)),
+    ("legacy-with-maxfee", tx_with(LEGACY_TX, maxFeePerGas=1)),
+    ("legacy-missing-gasprice", tx_with(LEGACY_TX, gasPrice=...)),
+    ("legacy-with-accesslist", tx_with(LEGACY_TX, accessList=[])),
+    ("priority-above-max", tx_with(BASE_TX, maxPriorityFeePerGas=101)),
+    ("to-short", tx_with(BASE_TX, to="0x1234")),
+    ("to-bad-checksum", tx_with(BASE_TX, to="0x" + "aB" * 20)),
+    ("to-number", tx_with(BASE_TX, to=5)),
+    ("data-odd-hex", tx_with(BASE_TX, data="0x123")),
+    ("data-bad-hex", tx_with(BASE_TX, data="0xzz")),
+    ("accesslist-not-array", tx_with(BASE_TX, accessList={})),
+    ("accesslist-short-key", tx_with(BASE_TX, accessList=[{"address": ADDR, "storageKeys": ["0x01"]}])),
+    ("accesslist-extra-member", tx_with(BASE_TX, accessList=[{"address": ADDR, "storageKeys": [], "x": 1}])),
+    ("accesslist-bad-address", tx_with(BASE_TX, accessList=[{"address": "0x12", "storageKeys": []}])),
+]
+
+
+@pytest.mark.parametrize("name, tx", BAD_TX, ids=[n for n, _ in BAD_TX])
+def test_bad_transaction_refused(paratii, work, key, name, tx):
+    text = tx if isinstance(tx, str) else json.dumps(tx)
+    path = work / "tx.json"
+    path.write_text(text)
+    paratii.refused("eth", "sign-tx", *key.opts(), str(path))
+
+
+def test_base_transactions_are_valid(paratii, work, key):
+    for tx in (BASE_TX, LEGACY_TX):
+        path = work / "tx.json"
+        path.write_text(json.dumps(tx))
+        ours = paratii.ok("eth", "sign-tx", *key.opts(), str(path))
+        theirs = dict(tx, to=to_checksum_address(ADDR), value=int(str(tx["value"]), 0))
+        if theirs["type"] == 0:
+            del theirs["type"]
+        assert ours == "0x" + bytes(Account.sign_transaction(theirs, key.private_key).raw_transaction).hex()
+
+
+def test_unprotected_legacy_refused_and_eth_account_would_sign(paratii, work, key):
+    tx = tx_with(LEGACY_TX, chainId=..., type=...)
+    Account.sign_transaction(dict(tx, to=to_checksum_address(ADDR)), key.private_key)  # eth-account: signs it
+    path = work / "tx.json"
+    path.write_text(json.dumps(tx))
+    paratii.refused("eth", "sign-tx", *key.opts(), str(path), mentions="chainId")
+
+
+def legacy_raw(key) -> bytes:
+    tx = dict(LEGACY_TX, to=to_checksum_address(ADDR))
+    del tx["type"]
+    return bytes(Account.sign_transaction(tx, key.private_key).raw_transaction)
+
+
+def type2_raw(key) -> bytes:
+    tx = dict(BASE_TX, to=to_checksum_address(ADDR), value=1)
+    return bytes(Account.sign_transaction(tx, key.private_key).raw_transaction)
+
+
+def high_s(raw: bytes) -> bytes:
+    """The malleable twin of a signed transaction: s -> n - s, parity flipped."""
+    typed = raw[0] < 0xC0
+    fields = rlp.decode(raw[1:] if typed else raw)
+    v = int.from_bytes(fields[-3], "big")
+    s = int.from_bytes(fields[-1], "big")
+    v = v ^ 1 if typed else (v + 1 if v % 2 == 1 else v - 1)  # EIP-155: flip between 2c+35 and 2c+36
+    fields[-3] = v.to_bytes((v.bit_length() + 7) // 8, "big")
+    fields[-1] = (SECP256K1_N - s).to_bytes(32, "big").lstrip(b"\0")
+    body = rlp.encode(fields)
+    return (raw[:1] + body) if typed else body
+
+
+def decode_tx_cases(key):
+    legacy, typed = legacy_raw(key), type2_raw(key)
+    return [
+        ("not-hex", "0xzz"),
+        ("odd-hex", "0x" + legacy.hex()[:-1]),
+        ("empty", "0x"),
+        ("truncated", "0x" + legacy[:-5].hex()),
+        ("trailing-byte", "0x" + legacy.hex() + "00"),
+        ("type-3", "0x03" + typed[1:].hex()),
+        ("type-0x7f", "0x7f" + typed[1:].hex()),
+        ("typed-missing-field", "0x02" + rlp.encode(rlp.decode(typed[1:])[:-1]).hex()),
+        ("legacy-bad-v", "0x" + rlp.encode(rlp.decode(legacy)[:6] + [b"\x1d"] + rlp.decode(legacy)[7:]).hex()),
+        ("typed-yparity-2", "0x02" + rlp.encode(rlp.decode(typed[1:])[:9] + [b"\x02"] + rlp.decode(typed[1:])[10:]).hex()),
+        ("nonce-leading-zero", "0x" + rlp.encode([b"\x00\x01"] + rlp.decode(legacy)[1:]).hex()),
+        ("high-s-legacy", "0x" + high_s(legacy).hex()),
+        ("high-s-typed", "0x" + high_s(typed).hex()),
+    ]
+
+
+def test_decode_tx_refusals(paratii, key):
+    for name, raw in decode_tx_cases(key):
+        paratii.refused("eth", "decode-tx", raw)
+
+
+def test_high_s_transaction_accepted_by_eth_account(paratii, key):
+    """Deliberate strictness: eth-account recovers the malleable twin to the same sender; we refuse it."""
+    for raw in (legacy_raw(key), type2_raw(key)):
+        twin = high_s(raw)
+        assert Account.recover_transaction(twin) == key.address
+        paratii.refused("eth", "decode-tx", "0x" + twin.hex(), mentions="high s")
+
+
+# ---------------------------------------------------------------------------------------------
+# messages, signatures, hex
+
+
+def good_signature(key, text="m") -> str:
+    return "0x" + bytes(Account.sign_message(encode_defunct(text=text), key.private_key).signature).hex()
+
+
+def test_bad_signatures_refused(paratii, key):
+    sig = good_signature(key)
+    body = sig[2:]
+    r = int(body[:64], 16)
+    cases = {
+        "64-bytes": "0x" + body[:128],
+        "66-bytes": sig + "00",
+        "v-29": "0x" + body[:128] + "1d",
+        "v-2": "0x" + body[:128] + "02",
+        "odd-hex": sig[:-1],
+        "not-hex": "0x" + "zz" * 65,
+        "r-zero": "0x" + "00" * 32 + body[64:],
+        "s-zero": "0x" + body[:64] + "00" * 32 + body[128:],
+        "r-equals-n": "0x" + format(SECP256K1_N, "064x") + body[64:],
+        "s-above-n": "0x" + body[:64] + "ff" * 32 + body[128:],
+        "empty": "",
+    }
+    assert r > 0
+    for name, bad in cases.items():
+        paratii.refused("eth", "recover-message", "--signature", bad, "m")
+
+
+def test_bad_message_hex_refused(paratii, key):
+    for bad in ["0xzz", "0x123", "0x 12", "0xg0"]:
+        paratii.refused("eth", "sign-message", *key.opts(), "--hex", bad)
+        paratii.refused("eth", "recover-message", "--signature", good_signature(key), "--hex", bad)
+        paratii.refused("eth", "keccak", "--hex", bad)
+
+
+def test_hash_typed_data_missing_file(paratii, work):
+    paratii.refused("eth", "hash-typed-data", str(work / "absent.json"))
+
+
+def test_sign_with_wrong_password_prints_nothing(paratii, work, key):
+    wrong = work / "wrong.pw"
+    wrong.write_text("not the password\n")
+    result = paratii.refused("eth", "sign-message", "--keystore", str(key.keystore), "--password-file", str(wrong),
+                             "hello", mentions="wrong password")
+    assert key.password not in result.err or key.password == ""
+
+
+def test_new_key_bad_scrypt_n_leaves_no_file(paratii, work, key):
+    for i, n in enumerate(["1000", "1", "0", "=-4", "3", "=-4096", "1099511627776"]):
+        target = work / f"k{i}.json"
+        n_args = ["--scrypt-n" + n] if n.startswith("=") else ["--scrypt-n", n]
+        paratii.refused("eth", "new-key", "--keystore", str(target), "--password-file", str(key.password_file), *n_args)
+        assert not target.exists()
+    target = work / "k-abc.json"
+    paratii.usage_error("eth", "new-key", "--keystore", str(target), "--password-file", str(key.password_file),
+                        "--scrypt-n", "abc")
+    assert not target.exists()
+    assert [p for p in work.iterdir() if p.name.startswith(".")] == []
+
+
+def test_usage_errors(paratii, key):
+    """Malformed command lines: missing arguments, unknown options and subcommands."""
+    paratii.usage_error("eth", "sign-message", *key.opts())
+    paratii.usage_error("eth", "sign-message", "hello")
+    paratii.usage_error("eth", "recover-message", "hello")
+    paratii.usage_error("eth", "keccak", "--bogus", "x")
+    paratii.usage_error("eth", "no-such-command")
