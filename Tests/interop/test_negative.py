@@ -64,7 +64,16 @@ BAD_TYPED = [
     ("json-null", "null"),
     ("invalid-utf8", b'{"types": "\xff"}'),
     ("unescaped-control-char", '{"types": {}, "primaryType": "A\x01", "domain": {}, "message": {}}'),
+    ("duplicate-member", json.dumps(BASE_TYPED).replace('"amount": 1', '"amount": 1, "amount": 2')),
+    ("duplicate-top-level-member", json.dumps(BASE_TYPED)[:-1] + ', "primaryType": "Item"}'),
+    ("lone-surrogate", json.dumps(BASE_TYPED).replace('"N"', '"\\ud800"')),
+    ("bad-escape", json.dumps(BASE_TYPED).replace('"N"', '"\\q"')),
+    ("leading-zero-number", json.dumps(BASE_TYPED).replace('"amount": 1', '"amount": 01')),
+    ("nan", json.dumps(BASE_TYPED).replace('"amount": 1', '"amount": NaN')),
+    ("byte-order-mark", "\ufeff" + json.dumps(BASE_TYPED)),
+    ("deep-nesting", '{"types": ' + "[" * 10000 + "]" * 10000 + "}"),
     # structure
+    ("unexpected-top-level-member", mutated(lambda d: d.__setitem__("extra", 1))),
     ("missing-types", mutated(lambda d: d.pop("types"))),
     ("missing-message", mutated(lambda d: d.pop("message"))),
     ("unknown-primary-type", mutated(lambda d: d.__setitem__("primaryType", "Nope"))),
@@ -162,6 +171,7 @@ BAD_TX = [
     ("empty-input", ""),
     ("malformed-json", '{"type": 2,'),
     ("not-an-object", "[1, 2]"),
+    ("duplicate-member", json.dumps(BASE_TX).replace('"nonce": 0', '"nonce": 0, "nonce": 1')),
     ("unknown-field", tx_with(BASE_TX, frm=ADDR)),
     ("unknown-field-from", tx_with(BASE_TX, **{"from": ADDR})),
     ("legacy-without-chainid", tx_with(LEGACY_TX, chainId=...)),
@@ -346,3 +356,41 @@ def test_usage_errors(paratii, key):
     paratii.usage_error("eth", "recover-message", "hello")
     paratii.usage_error("eth", "keccak", "--bogus", "x")
     paratii.usage_error("eth", "no-such-command")
+
+
+def test_text_mutations_took_effect():
+    base = json.dumps(BASE_TYPED)
+    for name, document in BAD_TYPED + BAD_TX:
+        if isinstance(document, str):
+            assert document != base and document != json.dumps(BASE_TX), name
+
+
+def test_high_s_typed_data_signature_refused_though_eth_account_accepts(paratii, work, key):
+    signable = encode_typed_data(full_message=copy.deepcopy(BASE_TYPED))
+    signed = Account.sign_message(signable, key.private_key)
+    twin = signed.r.to_bytes(32, "big") + (SECP256K1_N - signed.s).to_bytes(32, "big") + bytes([55 - signed.v])
+    assert Account.recover_message(signable, signature=twin) == key.address
+    path = work / "t.json"
+    path.write_text(json.dumps(BASE_TYPED))
+    assert paratii.ok("eth", "recover-typed-data", "--signature", "0x" + bytes(signed.signature).hex(), str(path)) == key.address
+    paratii.refused("eth", "recover-typed-data", "--signature", "0x" + twin.hex(), str(path), mentions="high s")
+
+
+def test_new_key_into_missing_directory(paratii, work, key):
+    target = work / "no" / "such" / "dir" / "k.json"
+    paratii.refused("eth", "new-key", "--keystore", str(target), "--password-file", str(key.password_file),
+                    "--scrypt-n", "16")
+    assert not target.exists()
+
+
+def test_missing_password_file(paratii, work, key):
+    paratii.refused("eth", "address", "--keystore", str(key.keystore), "--password-file", str(work / "absent.pw"))
+    target = work / "k.json"
+    paratii.refused("eth", "new-key", "--keystore", str(target), "--password-file", str(work / "absent.pw"),
+                    "--scrypt-n", "16")
+    assert not target.exists()
+
+
+def test_no_password_file_and_no_terminal(paratii, key):
+    """Without --password-file and without a terminal the CLI must refuse, not hang or sign."""
+    paratii.refused("eth", "address", "--keystore", str(key.keystore), mentions="terminal")

@@ -62,7 +62,8 @@ def address_json(rng, raw: bytes) -> str:
 def random_tx(rng, kind: int) -> dict:
     """A transaction in eth-account's form (ints, checksummed `to`); `to` is absent for contract creation."""
     tx = {
-        "chainId": rng.choice(CHAIN_IDS),
+        # Extremes too: 0, and for typed transactions the whole uint256 range (legacy v = 2·chainId + 35 must fit 256 bits).
+        "chainId": rng.choice(CHAIN_IDS + ([0, 2**254] if kind == 0 else [0, 2**200, 2**256 - 1])),
         "nonce": rng.choice([0, 1, 127, 128, 255, 256, rng.randint(0, 2**32), 2**64 - 2]),
         "gas": rng.choice([21000, rng.randint(21000, 30_000_000), 2**63]),
         "value": rng.choice([0, 1, 10**18, rng.getrandbits(rng.randint(1, 256)), 2**256 - 1]),

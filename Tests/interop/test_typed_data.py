@@ -9,6 +9,7 @@ import pytest
 from eth_account import Account
 from eth_account._utils.encode_typed_data.encoding_and_hashing import encode_type, hash_struct
 from eth_account.messages import _hash_eip191_message, encode_typed_data
+from eth_utils import keccak
 
 from conftest import rng_for
 from typed_data_gen import (
@@ -63,6 +64,31 @@ def random_documents():
 @pytest.mark.parametrize("case, document, text", random_documents())
 def test_random_typed_data(paratii, work, keys, case, document, text):
     check_both_ways(paratii, work, keys[case % len(keys)], document, text, via_stdin=case % 7 == 3)
+
+
+def spec_digest(document: dict) -> bytes:
+    """keccak(0x1901 ‖ hashStruct(EIP712Domain) ‖ hashStruct(primary)) from eth-account's building blocks,
+    honouring the declared domain field order and any primary type."""
+    types = document["types"]
+    separator = hash_struct("EIP712Domain", {"EIP712Domain": types["EIP712Domain"]}, document["domain"])
+    body = hash_struct(document["primaryType"], types, document["message"])
+    return keccak(b"\x19\x01" + separator + body)
+
+
+@pytest.mark.parametrize("case", range(20))
+def test_any_primary_type_and_domain_order(paratii, work, keys, case):
+    rng = rng_for("typed-data-any-primary", case)
+    document = TypedDataGenerator(rng).typed_data(any_primary=True)
+    key = keys[case % len(keys)]
+    path = work / "typed.json"
+    path.write_text(dumps(document, rng), encoding="utf-8")
+    digest = spec_digest(document)
+    assert paratii.ok("eth", "hash-typed-data", str(path)) == "0x" + digest.hex()
+    theirs = "0x" + bytes(Account.unsafe_sign_hash(digest, key.private_key).signature).hex()
+    ours = paratii.ok("eth", "sign-typed-data", *key.opts(), str(path))
+    assert ours == theirs
+    assert Account._recover_hash(digest, signature=bytes.fromhex(ours[2:])) == key.address
+    assert paratii.ok("eth", "recover-typed-data", "--signature", theirs, str(path)) == key.address
 
 
 def test_generator_covers_what_it_claims():
@@ -236,7 +262,6 @@ def test_spending_delegation_domain_separator(paratii, work):
     document = spending_delegation(rng_for("spending-delegation-domain"))
     domain_types = {"EIP712Domain": SPENDING_DELEGATION_TYPES["EIP712Domain"]}
     separator = hash_struct("EIP712Domain", domain_types, document["domain"])
-    from eth_utils import keccak
     expected = "0x" + keccak(b"\x19\x01" + separator).hex()
     only_domain = {"types": domain_types, "primaryType": "EIP712Domain", "domain": document["domain"], "message": {}}
     path = work / "domain.json"

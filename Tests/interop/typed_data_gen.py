@@ -241,18 +241,24 @@ class TypedDataGenerator:
                 values[name] = self.hex_bytes(32)
         return [{"name": n, "type": t} for n, t in chosen], values
 
-    def typed_data(self) -> dict:
+    def typed_data(self, *, any_primary: bool = False) -> dict:
+        """With any_primary, the primary type may be any struct (not only the root) and the domain's
+        fields come in any order: valid EIP-712 that eth-account's `encode_typed_data` cannot express,
+        checked against its lower-level `hash_struct` instead."""
         schema = self.schema()
         domain_type, domain = self.domain()
+        if any_primary:
+            self.rng.shuffle(domain_type)
         types = {name: [{"name": f.name, "type": f.type_string} for f in schema.structs[name]] for name in schema.order}
         types["EIP712Domain"] = domain_type
         order = list(types)
         self.rng.shuffle(order)
+        primary = self.rng.choice(schema.order) if any_primary else schema.primary
         return {
             "types": {k: types[k] for k in order},
-            "primaryType": schema.primary,
+            "primaryType": primary,
             "domain": domain,
-            "message": self.struct_value(schema, schema.primary, 0),
+            "message": self.struct_value(schema, primary, 0),
         }
 
 
