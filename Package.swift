@@ -42,11 +42,18 @@ let package = Package(
             ]
         ),
 
+        // The wire contract's typed messages, envelopes, revocation lists and the offline verifier.
+        .target(
+            name: "Delegation",
+            dependencies: ["Ethereum", .product(name: "BigInt", package: "BigInt")]
+        ),
+
         // The one executable; stays thin over the libraries.
         .executableTarget(
             name: "ParatiiCLI",
             dependencies: [
                 "Ethereum",
+                "Delegation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -61,13 +68,17 @@ let package = Package(
         ),
         .executableTarget(
             name: "ParatiiBench",
-            dependencies: ["Ethereum", "CBaseline", "CSecp256k1"],
+            dependencies: ["Ethereum", "Delegation", "CBaseline", "CSecp256k1"],
             path: "Benchmarks/ParatiiBench"
         ),
 
         .testTarget(
             name: "EthereumTests",
             dependencies: ["Ethereum"]
+        ),
+        .testTarget(
+            name: "DelegationTests",
+            dependencies: ["Delegation", "Ethereum"]
         ),
     ]
 )

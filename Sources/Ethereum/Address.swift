@@ -13,15 +13,21 @@ public struct Address: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     public init(_ text: String) throws(EthereumError) {
-        guard text.hasPrefix("0x") || text.hasPrefix("0X") else { throw .invalidAddress("missing 0x prefix: \(text)") }
-        let digits = text.dropFirst(2)
-        guard digits.utf8.count == 40 else { throw .invalidAddress("expected 40 hex digits: \(text)") }
-        let parsed: [UInt8]
-        do { parsed = try [UInt8](hex: String(digits)) } catch { throw .invalidAddress("not hex: \(text)") }
-        self.bytes = parsed
-        let hasLower = digits.contains { $0.isLowercase }
-        let hasUpper = digits.contains { $0.isUppercase }
-        if hasLower && hasUpper && checksummed.dropFirst(2) != digits {
+        let utf8 = Array(text.utf8)
+        guard utf8.count >= 2, utf8[0] == UInt8(ascii: "0"), utf8[1] | 0x20 == UInt8(ascii: "x") else {
+            throw .invalidAddress("missing 0x prefix: \(text)")
+        }
+        guard utf8.count == 42 else { throw .invalidAddress("expected 40 hex digits: \(text)") }
+        var bytes = [UInt8](repeating: 0, count: 20)
+        var hasLower = false, hasUpper = false
+        for i in 0..<40 {
+            let char = utf8[2 + i]
+            guard let nibble = [UInt8].nibble(char) else { throw .invalidAddress("not hex: \(text)") }
+            bytes[i / 2] |= i % 2 == 0 ? nibble << 4 : nibble
+            if char >= UInt8(ascii: "a") { hasLower = true } else if char >= UInt8(ascii: "A") { hasUpper = true }
+        }
+        self.bytes = bytes
+        if hasLower && hasUpper && Array(checksummed.utf8) != [utf8[0], UInt8(ascii: "x")] + utf8[2...] {
             throw .invalidAddress("EIP-55 checksum mismatch: \(text)")
         }
     }

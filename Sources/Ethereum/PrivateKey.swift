@@ -48,9 +48,8 @@ public final class PrivateKey: @unchecked Sendable {
     public var address: Address { publicKey.address }
 
     /// Signs a 32-byte digest: RFC 6979 deterministic nonce, low-s, recovery id attached.
-    public func sign(digest: some Collection<UInt8>) throws(EthereumError) -> Signature {
-        guard digest.count == 32 else { throw .invalidSignature("digest must be 32 bytes") }
-        let message = Array(digest)
+    public func sign(digest message: [UInt8]) throws(EthereumError) -> Signature {
+        guard message.count == 32 else { throw .invalidSignature("digest must be 32 bytes") }
         var signature = secp256k1_ecdsa_recoverable_signature()
         let ok = secp256k1_ecdsa_sign_recoverable(
             Secp256k1.context, &signature, message,

@@ -140,29 +140,29 @@ public struct TypedData: Sendable {
     }
 
     /// The 32-byte word a value contributes to its parent's encoding.
-    func encodeValue(_ type: EIP712Type, _ value: JSONValue, path: String) throws(EthereumError) -> [UInt8] {
+    func encodeValue(_ type: EIP712Type, _ value: JSONValue, path: @autoclosure () -> String) throws(EthereumError) -> [UInt8] {
         switch type {
         case .structure(let name):
-            guard case .object(let object) = value else { throw .invalidTypedData("\(path) must be an object") }
+            guard case .object(let object) = value else { throw .invalidTypedData("\(path()) must be an object") }
             return try hashStruct(name, object)
         case .array(let element, let count):
-            guard case .array(let items) = value else { throw .invalidTypedData("\(path) must be an array") }
+            guard case .array(let items) = value else { throw .invalidTypedData("\(path()) must be an array") }
             if let count, items.count != count {
-                throw .invalidTypedData("\(path) must have exactly \(count) items, has \(items.count)")
+                throw .invalidTypedData("\(path()) must have exactly \(count) items, has \(items.count)")
             }
             var concatenated: [UInt8] = []
             concatenated.reserveCapacity(32 * items.count)
             for (i, item) in items.enumerated() {
-                concatenated += try encodeValue(element, item, path: "\(path)[\(i)]")
+                concatenated += try encodeValue(element, item, path: "\(path())[\(i)]")
             }
             return Keccak256.hash(concatenated)
         case .string:
-            guard case .string(let text) = value else { throw .invalidTypedData("\(path) must be a string") }
+            guard case .string(let text) = value else { throw .invalidTypedData("\(path()) must be a string") }
             return Keccak256.hash(Array(text.utf8))
         case .bytes:
-            return Keccak256.hash(try EIP712Value.hexBytes(value, path: path))
+            return Keccak256.hash(try EIP712Value.hexBytes(value, path: path()))
         default:
-            return try EIP712Value.atomicWord(type, value, path: path)
+            return try EIP712Value.atomicWord(type, value, path: path())
         }
     }
 }

@@ -8,6 +8,8 @@ struct Paratii: AsyncParsableCommand {
         abstract: "Paratii signer bridge: hardware-held master keys, delegated spending keys, verifiable vouchers.",
         subcommands: [
             EthCommand.self,
+            DelegateCommand.self,
+            VerifyCommand.self,
         ]
     )
 }
