@@ -81,8 +81,14 @@ def test_new_key_keys_are_fresh(paratii, work):
 
 @pytest.mark.parametrize("line_end", ["", "\n", "\r\n", "\nsecond line ignored\n"], ids=["none", "lf", "crlf", "two-lines"])
 def test_password_file_first_line(paratii, work, line_end):
+    """The password is the file's first line without its line ending (LF or CRLF), in both directions."""
     address, keystore, _ = new_key(paratii, work, "s3cret", scrypt_n=16, line_end=line_end)
-    assert Account.from_key(Account.decrypt(keystore.read_text(), "s3cret")).address == address
+    theirs = write_keystore(work, "theirs", random_private_key(rng_for("line-end", line_end)), "s3cret",
+                            password_line_end=line_end)
+    assert paratii.run("eth", "address", *theirs.opts()).out.strip() == theirs.address, \
+        f"an eth-account keystore with password 's3cret' does not open with password file {('s3cret' + line_end)!r}"
+    assert Account.from_key(Account.decrypt(keystore.read_text(), "s3cret")).address == address, \
+        f"new-key with password file {('s3cret' + line_end)!r} did not encrypt under 's3cret'"
 
 
 def test_new_key_refuses_to_overwrite(paratii, work, key):

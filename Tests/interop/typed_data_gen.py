@@ -21,6 +21,10 @@ from dataclasses import dataclass, field
 
 from eth_utils import to_checksum_address
 
+# Atomic type names (and "int"/"uint"), which a struct name must not shadow.
+EIP712_SOLIDITY_TYPES = {"bool", "address", "string", "bytes", "int", "uint"} | {
+    f"{p}{n}" for p in ("int", "uint") for n in range(8, 257, 8)} | {f"bytes{n}" for n in range(1, 33)}
+
 DOMAIN_FIELDS = [
     ("name", "string"),
     ("version", "string"),
@@ -65,12 +69,13 @@ class TypedDataGenerator:
     # ---- names -------------------------------------------------------------------------------
 
     def struct_name(self, used: set) -> str:
+        """Identifiers that sort differently by case and underscore, so encodeType's ordering is exercised."""
         rng = self.rng
         while True:
-            head = rng.choice(string.ascii_uppercase)
-            tail = "".join(rng.choice(string.ascii_letters + string.digits + "_") for _ in range(rng.randint(0, 10)))
+            head = rng.choice(string.ascii_uppercase * 3 + string.ascii_lowercase + "_")
+            tail = "".join(rng.choice(string.ascii_letters + string.digits + "_$") for _ in range(rng.randint(0, 10)))
             name = head + tail
-            if name not in used and name != "EIP712Domain":
+            if name not in used and name != "EIP712Domain" and name not in EIP712_SOLIDITY_TYPES:
                 used.add(name)
                 return name
 
