@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
     ],
     targets: [
         // Thin shims over the system's C libraries (Debian's -dev packages).
@@ -48,12 +49,19 @@ let package = Package(
             dependencies: ["Ethereum", .product(name: "BigInt", package: "BigInt")]
         ),
 
+        // The player core: spending wallet, bounded vouchers, votes, SQLite ledger, payee store.
+        .target(
+            name: "PlayerCore",
+            dependencies: ["Ethereum", "Delegation", .product(name: "BigInt", package: "BigInt"), .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+
         // The one executable; stays thin over the libraries.
         .executableTarget(
             name: "ParatiiCLI",
             dependencies: [
                 "Ethereum",
                 "Delegation",
+                "PlayerCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -79,6 +87,10 @@ let package = Package(
         .testTarget(
             name: "DelegationTests",
             dependencies: ["Delegation", "Ethereum"]
+        ),
+        .testTarget(
+            name: "PlayerCoreTests",
+            dependencies: ["PlayerCore", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]
 )

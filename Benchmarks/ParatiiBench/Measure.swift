@@ -14,9 +14,14 @@ enum Measure {
         return best
     }
 
-    /// Seconds for one call of `body`, which itself loops `inner` times (for C loops), best of `rounds`.
-    static func secondsPerInner(inner: Int, rounds: Int = 7, _ body: () throws -> Void) rethrows -> Double {
-        try secondsPerCall(iterations: 1, rounds: rounds, body) / Double(inner)
+    /// Times two workloads in alternating rounds, so a busy machine slows both alike; best round of each.
+    static func pair(iterations: Int, rounds: Int = 9, _ a: () throws -> Void, _ b: () throws -> Void) rethrows -> (Double, Double) {
+        var bestA = Double.infinity, bestB = Double.infinity
+        for _ in 0..<rounds {
+            bestA = min(bestA, try secondsPerCall(iterations: iterations, rounds: 1, a))
+            bestB = min(bestB, try secondsPerCall(iterations: iterations, rounds: 1, b))
+        }
+        return (bestA, bestB)
     }
 
     static func report(_ name: String, ratio: Double, goal: String, detail: String) {

@@ -5,6 +5,7 @@ import Foundation
 let requested = Set(CommandLine.arguments.dropFirst())
 let groups: [(name: String, run: () throws -> Void)] = [
     ("ethereum", EthereumBenchmarks.run),
+    ("delegation", DelegationBenchmarks.run),
 ]
 
 for group in groups where requested.isEmpty || requested.contains(group.name) {

@@ -63,15 +63,20 @@ public struct Transaction: Equatable, Sendable {
 
     public var signingHash: [UInt8] { Keccak256.hash(signingPayload) }
 
-    public func sign(with key: PrivateKey, allowUnprotected: Bool = false) throws(EthereumError) -> SignedTransaction {
+    /// Signs with a software key or a token; the result is checked to recover the signer's address.
+    public func sign(with signer: any DigestSigner, allowUnprotected: Bool = false) throws -> SignedTransaction {
         if kind == .legacy && chainId == nil && !allowUnprotected {
-            throw .invalidTransaction("no chainId: an unprotected legacy transaction can be replayed on any chain")
+            throw EthereumError.invalidTransaction("no chainId: an unprotected legacy transaction can be replayed on any chain")
         }
-        if kind != .legacy && chainId == nil { throw .invalidTransaction("typed transactions need a chainId") }
+        if kind != .legacy && chainId == nil { throw EthereumError.invalidTransaction("typed transactions need a chainId") }
         for entry in accessList where entry.storageKeys.contains(where: { $0.count != 32 }) {
-            throw .invalidTransaction("access list storage keys must be 32 bytes")
+            throw EthereumError.invalidTransaction("access list storage keys must be 32 bytes")
         }
-        let signature = try key.sign(digest: signingHash)
+        let hash = signingHash
+        let signature = try signer.sign(digest: hash)
+        guard try signature.recoverAddress(digest: hash) == signer.address else {
+            throw EthereumError.invalidSignature("the signer's signature does not recover its address")
+        }
         return SignedTransaction(transaction: self, signature: signature)
     }
 }

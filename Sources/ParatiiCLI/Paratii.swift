@@ -10,6 +10,8 @@ struct Paratii: AsyncParsableCommand {
             EthCommand.self,
             DelegateCommand.self,
             VerifyCommand.self,
+            WalletCommand.self,
+            PayeeCommand.self,
         ]
     )
 }

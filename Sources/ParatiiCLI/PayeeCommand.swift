@@ -1,0 +1,100 @@
+import ArgumentParser
+import Delegation
+import Ethereum
+import Foundation
+import PlayerCore
+
+/// `paratii payee …`: the receiving side of vouchers.
+struct PayeeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "payee",
+        abstract: "Accept vouchers, keep the best per channel, export them for redemption.",
+        subcommands: [Accept.self, Channels.self, Export.self]
+    )
+}
+
+struct PayeeOptions: ParsableArguments {
+    @Option(help: "Payee database (default $XDG_DATA_HOME/paratii/payee.sqlite).") var store: String?
+    @Option(help: "Revocation list to honour.") var revocations: String?
+    @Option(help: "Require chains attested by this institution.") var institution: String?
+    @Option(help: "Only accept vouchers paying this address (repeatable).") var payee: [String] = []
+    @OptionGroup var config: ConfigOption
+
+    func open() throws -> PayeeStore {
+        let path = store ?? (Wallet.defaultDirectory.replacingOccurrences(of: "/wallet", with: "") + "/payee.sqlite")
+        let parent = (path as NSString).deletingLastPathComponent
+        if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        var list = RevocationList()
+        if let revocations {
+            let loaded = try RevocationList.load(revocations)
+            list = loaded.list
+            for note in loaded.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+        }
+        let verifier = Verifier(domain: try config.load().domain, revocations: list, institution: try institution.map { try Address($0) })
+        return try PayeeStore(path: path, verifier: verifier, payees: Set(try payee.map { try Address($0) }))
+    }
+}
+
+extension PayeeCommand {
+    struct Accept: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Verify a voucher and keep it if it is the channel's best; exit 1 when refused.")
+        @OptionGroup var options: PayeeOptions
+        @Argument(help: "Voucher envelope JSON file, or - for standard input (one envelope, or one per line).") var file: String
+        func run() throws {
+            let store = try options.open()
+            let text = try CLIInput.text(file)
+            let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            // One pretty envelope, or JSON lines of compact ones.
+            let documents = trimmed.contains("\n{") && !trimmed.hasPrefix("{\n") ? trimmed.split(separator: "\n").map(String.init) : [trimmed]
+            var refused = 0
+            for document in documents where !document.isEmpty {
+                do {
+                    let envelope = try Envelope(parsing: Array(document.utf8))
+                    switch try store.accept(envelope) {
+                    case .accepted(let channel, let increase):
+                        print(JSONValue.object(["accepted": .bool(true), "cumulative": .string(String(channel.cumulative)),
+                                                "increase": .string(String(increase)), "sequence": .number(String(channel.sequence))]).compactText)
+                    case .duplicate(let channel):
+                        print(JSONValue.object(["accepted": .bool(true), "duplicate": .bool(true), "cumulative": .string(String(channel.cumulative))]).compactText)
+                    }
+                } catch let rejection as VoucherRejection {
+                    refused += 1
+                    print(JSONValue.object(["accepted": .bool(false), "reason": .string(rejection.code)]).compactText)
+                    FileHandle.standardError.write(Data("refused: \(rejection)\n".utf8))
+                }
+            }
+            if refused > 0 { throw ExitCode(1) }
+        }
+    }
+
+    struct Channels: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "What each payer owes, per channel.")
+        @OptionGroup var options: PayeeOptions
+        @Flag(help: "JSON output.") var json = false
+        func run() throws {
+            let configuration = try options.config.load()
+            let channels = try options.open().channels()
+            if json {
+                print(JSONValue.array(channels.map { c in
+                    .object(["delegation": .string(c.delegation.hexString), "master": .string(c.master.checksummed),
+                             "spender": .string(c.spender.checksummed), "payee": .string(c.payee.checksummed),
+                             "token": .string(c.token.checksummed), "cumulative": .string(String(c.cumulative)),
+                             "sequence": .number(String(c.sequence))])
+                }).prettyText)
+                return
+            }
+            for c in channels {
+                print("\(c.spender) (master \(c.master)) owes \(c.payee) \(Units.formatAmount(c.cumulative)) \(configuration.tokenName(c.token)) after \(c.sequence) vouchers")
+            }
+        }
+    }
+
+    struct Export: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Write the best voucher of every channel, to redeem.")
+        @OptionGroup var options: PayeeOptions
+        @Option(help: "Write here instead of stdout.") var out: String?
+        func run() throws {
+            try CLIOutput.write(JSONValue.array(try options.open().export()).prettyText, to: out)
+        }
+    }
+}

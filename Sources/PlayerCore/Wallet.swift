@@ -1,0 +1,200 @@
+import BigInt
+import Delegation
+import Ethereum
+import Foundation
+import GRDB
+
+/// The player's small wallet: a spending key (v3 keystore), the delegations the card gave it, and a
+/// SQLite ledger. It pays within the delegations' bounds without asking, and never beyond them:
+/// every voucher is recorded and committed (`synchronous=FULL`) before it is signed and released.
+public final class Wallet: @unchecked Sendable {
+    public let directory: String
+    let spendingKey: PrivateKey
+    let password: String
+    let database: DatabasePool
+    let clock: @Sendable () -> UInt64
+    private let envelopes = EnvelopeCache()
+
+    public static let spendingKeyFile = "spending.json"
+    public static let databaseFile = "wallet.sqlite"
+    public static let postingDirectory = "posting"
+
+    public static var defaultDirectory: String {
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")
+        return base + "/paratii/wallet"
+    }
+
+    public static func systemClock() -> UInt64 { UInt64(Date().timeIntervalSince1970) }
+
+    /// Creates a wallet: a fresh spending key and an empty ledger. Refuses a directory that already holds one.
+    public static func create(directory: String, password: String, kdf: ScryptParameters = .standard,
+                              clock: @escaping @Sendable () -> UInt64 = Wallet.systemClock) throws -> Wallet {
+        let keyPath = directory + "/" + spendingKeyFile
+        guard !FileManager.default.fileExists(atPath: keyPath) else { throw WalletError.alreadyInitialised(directory) }
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(atPath: directory + "/" + postingDirectory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch { throw WalletError.storage("cannot create \(directory): \(error.localizedDescription)") }
+        do { try Keystore.create(PrivateKey.generate(), at: keyPath, password: password, kdf: kdf) } catch { throw WalletError.storage("\(error)") }
+        return try open(directory: directory, password: password, clock: clock)
+    }
+
+    /// Opens an existing wallet. A wrong password, a damaged keystore or a damaged database is refused, never repaired.
+    public static func open(directory: String, password: String, clock: @escaping @Sendable () -> UInt64 = Wallet.systemClock) throws -> Wallet {
+        let keyPath = directory + "/" + spendingKeyFile
+        guard FileManager.default.fileExists(atPath: keyPath) else { throw WalletError.noSpendingKey("\(directory) holds no wallet (run `paratii wallet init`)") }
+        let key: PrivateKey
+        do { key = try Keystore.open(keyPath, password: password) } catch EthereumError.wrongPassword {
+            throw WalletError.invalid("wrong password for \(keyPath)")
+        } catch { throw WalletError.corrupted("\(keyPath): \(error)") }
+        let database: DatabasePool
+        do { database = try WalletDatabase.open(directory + "/" + databaseFile) } catch {
+            throw WalletError.corrupted("\(directory)/\(databaseFile): \(error)")
+        }
+        return Wallet(directory: directory, spendingKey: key, password: password, database: database, clock: clock)
+    }
+
+    init(directory: String, spendingKey: PrivateKey, password: String, database: DatabasePool, clock: @escaping @Sendable () -> UInt64) {
+        self.directory = directory; self.spendingKey = spendingKey; self.password = password; self.database = database; self.clock = clock
+    }
+
+    /// The spending ("smallWallet") address.
+    public var address: Address { spendingKey.address }
+
+    // MARK: - Delegations
+
+    /// Stores a SpendingDelegation for this wallet's key, however it was signed, once it verifies.
+    @discardableResult
+    public func importDelegation(_ envelope: Envelope) throws -> SpendingDelegation {
+        guard case .spending(let delegation) = envelope.message else { throw WalletError.invalid("not a SpendingDelegation: \(envelope.kind)") }
+        guard delegation.spender == address else {
+            throw WalletError.invalid("the delegation is for spender \(delegation.spender), this wallet is \(address)")
+        }
+        let verdict = Verifier(domain: envelope.domain).verify(envelope, at: clock())
+        guard verdict.valid || verdict.reason == .notYetValid else {
+            throw WalletError.invalid("the delegation does not verify: \(verdict.reason!.rawValue) (\(verdict.detail))")
+        }
+        let id = envelope.id.hexString
+        try write { db in
+            guard try Bool.fetchOne(db, sql: "SELECT 1 FROM delegation WHERE id = ?", arguments: [id]) == nil else { return }
+            try db.execute(sql: """
+                INSERT INTO delegation (id, envelope, master, validAfter, validUntil, payees, importedAt) VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [id, envelope.json.compactText, delegation.master.checksummed, Int64(clamping: delegation.validAfter),
+                                 Int64(clamping: delegation.validUntil), delegation.payees.map(\.checksummed).joined(separator: ","),
+                                 Int64(clamping: clock())])
+            for allowance in delegation.allowances {
+                try db.execute(sql: """
+                    INSERT INTO allowance (delegationId, token, total, perPayment, period, perPeriod) VALUES (?, ?, ?, ?, ?, ?)
+                    """, arguments: [id, allowance.token.checksummed, String(allowance.total), String(allowance.perPayment),
+                                     Int64(clamping: allowance.period), String(allowance.perPeriod)])
+            }
+        }
+        return delegation
+    }
+
+    /// Stops paying under a delegation from now on (the card's own revocation is `paratii delegate revoke`).
+    public func revokeDelegation(_ id: [UInt8]) throws {
+        try write { db in
+            try db.execute(sql: "UPDATE delegation SET revokedAt = ? WHERE id = ? AND revokedAt IS NULL", arguments: [Int64(clamping: clock()), id.hexString])
+            guard db.changesCount > 0 else { throw WalletError.invalid("no live delegation \(id.hexString) in this wallet") }
+        }
+    }
+
+    /// The delegation envelope (with its own parents) a voucher or posting delegation hangs under.
+    func delegationEnvelope(_ id: [UInt8]) throws -> Envelope {
+        if let cached = envelopes.get(id) { return cached }
+        let text = try database.read { db in try String.fetchOne(db, sql: "SELECT envelope FROM delegation WHERE id = ?", arguments: [id.hexString]) }
+        guard let text else { throw WalletError.corrupted("delegation \(id.hexString) is missing") }
+        let envelope: Envelope
+        do { envelope = try Envelope(parsing: Array(text.utf8)) } catch { throw WalletError.corrupted("delegation \(id.hexString): \(error)") }
+        envelopes.put(envelope)
+        return envelope
+    }
+
+    // MARK: - Paying
+
+    /// Pays within the delegations' bounds: records in one IMMEDIATE transaction, commits, then signs.
+    public func pay(_ request: PaymentRequest) throws -> Envelope {
+        try payBatch([request])[0]
+    }
+
+    /// Records many payments in one transaction (one fsync), then signs them all. All or nothing.
+    public func payBatch(_ requests: [PaymentRequest]) throws -> [Envelope] {
+        let now = clock()
+        let vouchers = try write { db in try requests.map { try Ledger.record($0, in: db, now: now) } }
+        return try vouchers.map { try sign($0) }
+    }
+
+    /// Signing is deterministic (RFC 6979): the same recorded voucher always yields the same envelope.
+    func sign(_ voucher: Voucher) throws -> Envelope {
+        let parent = try delegationEnvelope(voucher.delegation)
+        return try Envelope.sign(voucher, domain: parent.domain, signer: spendingKey, parents: [parent] + parent.parents)
+    }
+
+    public func budget() throws -> [Budget] {
+        let now = clock()
+        return try database.read { db in
+            try Row.fetchAll(db, sql: """
+                SELECT d.id, d.validAfter, d.validUntil, d.revokedAt, a.* FROM delegation d JOIN allowance a ON a.delegationId = d.id
+                ORDER BY d.validUntil, d.id, a.token
+                """).map { row in
+                let validAfter = UInt64(row["validAfter"] as Int64), validUntil = UInt64(row["validUntil"] as Int64)
+                let revoked = (row["revokedAt"] as Int64?).map { UInt64($0) <= now } ?? false
+                let period = UInt64(row["period"] as Int64)
+                var periodRemaining: BigUInt?
+                if period > 0 {
+                    let perPeriod = try Ledger.amount(row, "perPeriod"), periodSpent = try Ledger.amount(row, "periodSpent")
+                    let current = now >= validAfter && Int64((now - validAfter) / period) > (row["periodIndex"] as Int64)
+                    periodRemaining = current ? perPeriod : perPeriod - min(perPeriod, periodSpent)
+                }
+                return Budget(delegation: try [UInt8](hex: row["id"] as String), token: try Address(row["token"] as String),
+                              total: try Ledger.amount(row, "total"), spent: try Ledger.amount(row, "spent"),
+                              perPayment: try Ledger.amount(row, "perPayment"), period: period, perPeriod: try Ledger.amount(row, "perPeriod"),
+                              periodRemaining: periodRemaining, validUntil: validUntil,
+                              live: !revoked && now >= validAfter && now <= validUntil)
+            }
+        }
+    }
+
+    public func history(limit: Int = 100) throws -> [VoucherRecord] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM voucher ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Ledger.voucherRecord)
+        }
+    }
+
+    /// Every voucher ever recorded, re-signed: what a payee would need to redeem them all.
+    public func recordedVouchers() throws -> [Envelope] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM voucher ORDER BY id").map(Ledger.voucherRecord)
+        }.map { try sign($0.voucher) }
+    }
+
+    // MARK: - Storage
+
+    func write<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try database.writeWithoutTransaction { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(db)
+                    return .commit
+                }
+                return result!
+            }
+        } catch let error as WalletError {
+            throw error
+        } catch let error as DatabaseError {
+            throw WalletError.storage(error.message ?? "\(error)")
+        }
+    }
+}
+
+/// Parsed delegation envelopes by id, so paying does not re-parse JSON each time.
+final class EnvelopeCache: @unchecked Sendable {
+    private var storage: [[UInt8]: Envelope] = [:]
+    private let lock = NSLock()
+    func get(_ id: [UInt8]) -> Envelope? { lock.withLock { storage[id] } }
+    func put(_ envelope: Envelope) { lock.withLock { storage[envelope.id] = envelope } }
+}
