@@ -105,7 +105,7 @@ import Testing
             try Self.checkInvariants(f, printed: printed, total: total)
         }
         // A last payer runs to the cap: the total is reached exactly and not passed.
-        let last = try Self.spawnPayer(f, repeat: 60)
+        let last = try Self.spawnPayer(f, repeat: 61)
         let data = last.output.fileHandleForReading.readDataToEndOfFile()
         last.process.waitUntilExit()
         printed += try Self.vouchers(data)
