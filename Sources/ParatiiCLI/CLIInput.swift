@@ -20,9 +20,11 @@ enum CLIInput {
 
     /// A password or PIN from a file: the first line, without its line ending.
     static func secret(file path: String) throws -> String {
-        let text = try self.text(path)
-        let firstLine = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
-        return String(firstLine.hasSuffix("\r") ? firstLine.dropLast() : firstLine)
+        // Bytes, not Characters: Swift treats "\r\n" as one Character, which a split on "\n" would miss.
+        var line = try bytes(path).prefix { $0 != 0x0A }
+        if line.last == 0x0D { line = line.dropLast() }
+        guard let secret = String(validating: line, as: UTF8.self) else { throw CLIError("\(path) is not UTF-8 text") }
+        return secret
     }
 
     /// Asks on the terminal without echo (getpass semantics); fails cleanly without a terminal.

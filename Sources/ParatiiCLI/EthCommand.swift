@@ -142,7 +142,10 @@ extension EthCommand {
         @Flag(help: "INPUT is hex, not text.") var hex = false
         @Argument(help: "The input, or - for standard input.") var input: String
         func run() throws {
-            let bytes = try MessageArgument.parse([input] + (hex ? ["--hex"] : [])).bytes()
+            var message = MessageArgument()
+            message.hex = hex
+            message.message = input
+            let bytes = try message.bytes()
             print(Keccak256.hash(bytes).hexString)
         }
     }
