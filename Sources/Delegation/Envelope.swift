@@ -48,7 +48,7 @@ public struct Envelope: Sendable, Equatable {
         try self.init(json: value)
     }
 
-    public init(json: JSONValue, nested: Bool = false) throws(DelegationError) {
+    public init(json: JSONValue) throws(DelegationError) {
         guard case .object(let object) = json else { throw .malformed("an envelope is a JSON object") }
         for key in object.keys where !["typedData", "signature", "parents"].contains(key) {
             throw .malformed("envelope has no member \"\(key)\"")
@@ -59,8 +59,7 @@ public struct Envelope: Sendable, Equatable {
         var parents: [Envelope] = []
         if let list = object["parents"], list != .null {
             guard case .array(let items) = list else { throw .malformed("parents must be an array") }
-            guard !nested || items.isEmpty else { throw .malformed("a parent carries no parents of its own: list the chain flat") }
-            for item in items { parents.append(try Envelope(json: item, nested: true)) }
+            for item in items { parents.append(try Envelope(json: item)) }
         }
         guard case .object(let typed) = object["typedData"] else { throw .malformed("typedData must be an object") }
         for key in typed.keys where !["types", "primaryType", "domain", "message"].contains(key) {
@@ -77,6 +76,20 @@ public struct Envelope: Sendable, Equatable {
         guard case .object(let domainObject) = typed["domain"] else { throw .malformed("typedData.domain must be an object") }
         guard case .object(let message) = typed["message"] else { throw .malformed("typedData.message must be an object") }
         self.init(message: try Message.decode(primaryType: primaryType, message: message),
-                  domain: try Domain(json: domainObject), signature: signature, parents: parents)
+                  domain: try Domain(json: domainObject), signature: signature, parents: Self.flatten(parents))
+    }
+
+    /// Other software may nest each parent's own parents instead of listing the chain flat; both
+    /// describe the same chain. Flattened nearest first, each link once.
+    static func flatten(_ parents: [Envelope]) -> [Envelope] {
+        var flat: [Envelope] = []
+        var seen = Set<[UInt8]>()
+        func visit(_ envelope: Envelope) {
+            guard seen.insert(envelope.id).inserted else { return }
+            flat.append(Envelope(message: envelope.message, domain: envelope.domain, signature: envelope.signature, parents: []))
+            envelope.parents.forEach(visit)
+        }
+        parents.forEach(visit)
+        return flat
     }
 }
