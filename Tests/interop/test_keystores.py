@@ -38,9 +38,10 @@ def new_key(paratii, work, password: str, *, scrypt_n: int | None = 4096, name: 
     return address, keystore, password_file
 
 
-@pytest.mark.parametrize("password", PASSWORDS, ids=[f"pw{i}" for i in range(len(PASSWORDS))])
-def test_new_key_decrypts_with_eth_account(paratii, work, password):
-    address, keystore, password_file = new_key(paratii, work, password)
+@pytest.mark.parametrize("index, password", list(enumerate(PASSWORDS)), ids=[f"pw{i}" for i in range(len(PASSWORDS))])
+def test_new_key_decrypts_with_eth_account(paratii, work, index, password):
+    scrypt_n = 4096 if index % 3 == 0 else 1024
+    address, keystore, password_file = new_key(paratii, work, password, scrypt_n=scrypt_n)
     assert address == to_checksum_address(address), "new-key must print the EIP-55 form"
     assert mode_of(keystore) == 0o600
 
@@ -48,7 +49,7 @@ def test_new_key_decrypts_with_eth_account(paratii, work, password):
     assert document["version"] == 3
     crypto = document["crypto"]
     assert crypto["cipher"] == "aes-128-ctr" and crypto["kdf"] == "scrypt"
-    assert {k: crypto["kdfparams"][k] for k in ("n", "r", "p", "dklen")} == {"n": 4096, "r": 8, "p": 1, "dklen": 32}
+    assert {k: crypto["kdfparams"][k] for k in ("n", "r", "p", "dklen")} == {"n": scrypt_n, "r": 8, "p": 1, "dklen": 32}
     assert len(bytes.fromhex(crypto["kdfparams"]["salt"])) >= 16
     assert len(bytes.fromhex(crypto["cipherparams"]["iv"])) == 16
     assert document["address"] == address[2:].lower()
@@ -177,3 +178,26 @@ def test_tampered_keystore_refused(paratii, work, member):
 
 def test_missing_keystore_file(paratii, work, key):
     paratii.refused("eth", "address", "--keystore", str(work / "nope.json"), "--password-file", str(key.password_file))
+
+
+def test_concurrent_new_key_same_path_one_winner(paratii, work):
+    """Racing new-key processes on one path: exactly one creates it, the others refuse, and the file
+    holds the winner's key (link(2)-based create, never a replace)."""
+    import subprocess
+
+    keystore = work / "race.json"
+    password_file = work / "race.pw"
+    password_file.write_text("race\n")
+    paratii._check_binary()
+    procs = [
+        subprocess.Popen([str(paratii.path), "eth", "new-key", "--keystore", str(keystore), "--password-file",
+                          str(password_file), "--scrypt-n", "16"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(6)
+    ]
+    results = [(p.wait(timeout=60), p.stdout.read().decode().strip(), p.stderr.read().decode()) for p in procs]
+    winners = [out for rc, out, _ in results if rc == 0]
+    assert len(winners) == 1, results
+    assert all(err.count("\n") == 1 and out == "" for rc, out, err in results if rc != 0), results
+    assert Account.from_key(Account.decrypt(keystore.read_text(), "race")).address == winners[0]
+    assert mode_of(keystore) == 0o600
+    assert sorted(p.name for p in work.iterdir()) == ["race.json", "race.pw"]
