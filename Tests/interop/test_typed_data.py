@@ -20,7 +20,7 @@ from typed_data_gen import (
     spending_delegation,
 )
 
-RANDOM_CASES = 60
+RANDOM_CASES = 48
 
 
 def reference_digest(document: dict) -> str:
@@ -75,7 +75,7 @@ def spec_digest(document: dict) -> bytes:
     return keccak(b"\x19\x01" + separator + body)
 
 
-@pytest.mark.parametrize("case", range(20))
+@pytest.mark.parametrize("case", range(16))
 def test_any_primary_type_and_domain_order(paratii, work, keys, case):
     rng = rng_for("typed-data-any-primary", case)
     document = TypedDataGenerator(rng).typed_data(any_primary=True)
