@@ -7,6 +7,9 @@ let package = Package(
     products: [
         .executable(name: "paratii", targets: ["ParatiiCLI"]),
         .library(name: "Ethereum", targets: ["Ethereum"]),
+        .library(name: "OpenPGPCard", targets: ["OpenPGPCard"]),
+        .library(name: "PCSC", targets: ["PCSC"]),
+        .library(name: "SoftToken", targets: ["SoftToken"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -55,6 +58,29 @@ let package = Package(
             dependencies: ["Ethereum", "Delegation", .product(name: "BigInt", package: "BigInt"), .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
+        // OpenPGP card driver (application 3.4, ECDSA secp256k1 signature slot). Owns the channel protocol.
+        .target(
+            name: "OpenPGPCard",
+            dependencies: [
+                "Ethereum",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // PC/SC transport over libpcsclite, implementing OpenPGPCard's SmartCardChannel.
+        .target(
+            name: "PCSC",
+            dependencies: ["CPCSCLite", "OpenPGPCard"]
+        ),
+        // Software OpenPGP card that plugs into the real pcscd through vsmartcard's vpcd.
+        .target(
+            name: "SoftToken",
+            dependencies: [
+                "Ethereum",
+                "OpenPGPCard",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
         // The one executable; stays thin over the libraries.
         .executableTarget(
             name: "ParatiiCLI",
@@ -62,6 +88,9 @@ let package = Package(
                 "Ethereum",
                 "Delegation",
                 "PlayerCore",
+                "OpenPGPCard",
+                "PCSC",
+                "SoftToken",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -76,7 +105,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "ParatiiBench",
-            dependencies: ["Ethereum", "Delegation", "CBaseline", "CSecp256k1"],
+            dependencies: ["Ethereum", "Delegation", "CBaseline", "CSecp256k1", "PCSC", "OpenPGPCard", "SoftToken", "CPCSCLite"],
             path: "Benchmarks/ParatiiBench"
         ),
 
@@ -91,6 +120,11 @@ let package = Package(
         .testTarget(
             name: "PlayerCoreTests",
             dependencies: ["PlayerCore", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // Hardware-path tests: the real pcscd, vpcd and the software token (plus pure unit tests).
+        .testTarget(
+            name: "HardwareTests",
+            dependencies: ["Ethereum", "OpenPGPCard", "PCSC", "SoftToken"]
         ),
     ]
 )

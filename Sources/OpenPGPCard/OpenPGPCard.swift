@@ -1,0 +1,358 @@
+import Crypto
+import Ethereum
+import Foundation
+
+/// An OpenPGP card (application version 3.x) driven through any `SmartCardChannel`, with the
+/// signature slot holding an ECDSA secp256k1 key as the Ethereum master key.
+///
+/// Every public operation runs inside one channel transaction, re-selects the application after a
+/// reconnect, reads retry counters before presenting a PIN, and refuses to spend the last try unless
+/// `allowLastTry` is set. Signatures leave the driver normalised to low-s, with v found by trial
+/// recovery against the card's own public key, and verified.
+public final class OpenPGPCard: @unchecked Sendable {
+    public let channel: any SmartCardChannel
+    private let lock = NSLock()
+    private var selectedGeneration: Int?
+    private var terminated = false
+    private var cachedPublicKey: PublicKey?
+    /// SHA-256 of the PW1 that last verified for signing on this connection. Presenting the same PIN
+    /// again skips the retry-counter read (it cannot be the wrong PIN unless someone changed it in
+    /// between; a failure clears this), so a signature costs VERIFY + PSO:CDS.
+    private var knownGoodSignPIN: [UInt8]?
+
+    public static let minimumUserPINLength = 6
+    public static let minimumAdminPINLength = 8
+    public static let maximumPINLength = 127
+
+    public init(channel: any SmartCardChannel) {
+        self.channel = channel
+    }
+
+    // MARK: Read-only
+
+    public func applicationData() throws -> ApplicationData {
+        try run { try readApplicationData() }
+    }
+
+    public func pinStatus() throws -> PINStatus {
+        try run { try readPINStatus() }
+    }
+
+    public func signatureCounter() throws -> Int {
+        try run { try readSignatureCounter() }
+    }
+
+    /// The signature key, or nil when the slot is empty.
+    public func publicKey() throws -> PublicKey? {
+        try run { try readPublicKey() }
+    }
+
+    public func status() throws -> CardStatus {
+        try run {
+            let app = try readApplicationData()
+            let counter = try readSignatureCounter()
+            let key = try readPublicKey()
+            return CardStatus(application: app, signatureCounter: counter, publicKey: key?.xy)
+        }
+    }
+
+    // MARK: PINs
+
+    /// VERIFY after checking the retry counter.
+    public func verify(_ reference: PINReference, pin: PIN, allowLastTry: Bool = false) throws {
+        try run { try verifyLocked(reference, pin: pin, allowLastTry: allowLastTry) }
+    }
+
+    /// CHANGE REFERENCE DATA for PW1 (`.userSign`/`.user`) or PW3 (`.admin`).
+    public func changePIN(_ reference: PINReference, old: PIN, new: PIN, allowLastTry: Bool = false) throws {
+        let ref: PINReference = reference == .admin ? .admin : .userSign
+        try Self.checkLength(new, for: ref)
+        try run {
+            try Self.checkLength(old, for: ref)
+            try guardTries(for: ref, allowLastTry: allowLastTry)
+            let response = try send(CommandAPDU(ins: 0x24, p1: 0x00, p2: ref.rawValue, data: old.bytes + new.bytes))
+            if !response.isSuccess { knownGoodSignPIN = nil }
+            try StatusWords.check(response)
+            knownGoodSignPIN = nil
+        }
+    }
+
+    /// RESET RETRY COUNTER for PW1 with the admin PIN (verifies PW3 first), setting `newPIN`.
+    public func unblockUserPIN(adminPIN: PIN, newPIN: PIN, allowLastTry: Bool = false) throws {
+        try Self.checkLength(newPIN, for: .userSign)
+        try run {
+            try verifyLocked(.admin, pin: adminPIN, allowLastTry: allowLastTry)
+            try StatusWords.check(try send(CommandAPDU(ins: 0x2C, p1: 0x02, p2: 0x81, data: newPIN.bytes)))
+            knownGoodSignPIN = nil
+        }
+    }
+
+    /// RESET RETRY COUNTER for PW1 with the resetting code.
+    public func unblockUserPIN(resettingCode: PIN, newPIN: PIN, allowLastTry: Bool = false) throws {
+        try Self.checkLength(newPIN, for: .userSign)
+        try run {
+            let status = try readPINStatus()
+            if status.resettingCodeTriesLeft == 0 { throw OpenPGPCardError.pinBlocked }
+            if status.resettingCodeTriesLeft == 1 && !allowLastTry { throw OpenPGPCardError.lastTryProtected }
+            try StatusWords.check(try send(CommandAPDU(ins: 0x2C, p1: 0x00, p2: 0x81, data: resettingCode.bytes + newPIN.bytes)))
+            knownGoodSignPIN = nil
+        }
+    }
+
+    // MARK: Key management
+
+    /// Sets the signature slot to ECDSA secp256k1 (PUT DATA C1). Needs PW3 verified in the same transaction,
+    /// so it takes the admin PIN.
+    public func setSignatureAlgorithmSecp256k1(adminPIN: PIN, allowLastTry: Bool = false) throws {
+        try run {
+            try verifyLocked(.admin, pin: adminPIN, allowLastTry: allowLastTry)
+            try putSecp256k1Attributes()
+        }
+    }
+
+    /// Sets secp256k1 attributes if needed, generates the key on the card, and records its creation time
+    /// and OpenPGP v4 fingerprint (C7, CE) as GnuPG would. Returns the new public key.
+    public func generateSigningKey(adminPIN: PIN, creationTime: UInt32 = UInt32(Date().timeIntervalSince1970), allowLastTry: Bool = false) throws -> PublicKey {
+        try run {
+            try verifyLocked(.admin, pin: adminPIN, allowLastTry: allowLastTry)
+            let app = try readApplicationData()
+            if app.signatureAlgorithm?.isSecp256k1 != true { try putSecp256k1Attributes() }
+            let response = try send(CommandAPDU(ins: 0x47, p1: 0x80, p2: 0x00, data: [0xB6, 0x00], le: 256))
+            switch response.sw {
+            case 0x9000: break
+            case 0x6A80, 0x6A88, 0x6B00, 0x6A86: throw OpenPGPCardError.algorithmNotSupported
+            default: throw StatusWords.error(for: response.sw)
+            }
+            let key = try Self.parsePublicKey(response.data)
+            cachedPublicKey = key
+            knownGoodSignPIN = nil
+            let time = withUnsafeBytes(of: creationTime.bigEndian, Array.init)
+            try StatusWords.check(try send(CommandAPDU(ins: 0xDA, p1: 0x00, p2: 0xCE, data: time)))
+            try StatusWords.check(try send(CommandAPDU(ins: 0xDA, p1: 0x00, p2: 0xC7, data: Self.fingerprint(of: key, created: creationTime))))
+            return key
+        }
+    }
+
+    /// TERMINATE DF then ACTIVATE FILE: every key, PIN and counter back to factory state. With the admin PIN
+    /// it verifies PW3 first; without it, it blocks PW3 on purpose (as `gpg --card-edit factory-reset` does),
+    /// since the card only terminates after PW3 is verified or blocked.
+    public func factoryReset(adminPIN: PIN?) throws {
+        try run {
+            if !terminated {
+                if let adminPIN {
+                    try verifyLocked(.admin, pin: adminPIN, allowLastTry: true)
+                } else {
+                    var guardRounds = 0
+                    while guardRounds < 16 {
+                        guardRounds += 1
+                        let response = try send(CommandAPDU(ins: 0x20, p1: 0x00, p2: 0x83, data: Array("\u{0}paratii-reset\u{0}".utf8)))
+                        if response.sw == 0x6983 || response.sw == 0x63C0 { break }
+                        if response.sw == 0x9000 { break }
+                        guard (0x63C1...0x63CF).contains(response.sw) else { throw StatusWords.error(for: response.sw) }
+                    }
+                }
+                let terminate = try send(CommandAPDU(ins: 0xE6, p1: 0x00, p2: 0x00))
+                guard terminate.isSuccess else { throw StatusWords.error(for: terminate.sw) }
+            }
+            try StatusWords.check(try send(CommandAPDU(ins: 0x44, p1: 0x00, p2: 0x00)))
+            cachedPublicKey = nil
+            knownGoodSignPIN = nil
+            terminated = false
+            try selectApplication()
+        }
+    }
+
+    // MARK: Signing
+
+    /// Signs a 32-byte digest with the signature key: VERIFY PW1 (81) then PSO:COMPUTE DIGITAL SIGNATURE.
+    /// The raw r‖s is normalised to low-s, v found by trial recovery and the result verified against the
+    /// card's public key before it is returned.
+    public func sign(digest: [UInt8], pin: PIN, allowLastTry: Bool = false) throws -> Signature {
+        guard digest.count == 32 else { throw OpenPGPCardError.malformedResponse("digest must be 32 bytes, got \(digest.count)") }
+        return try run {
+            guard let key = try cachedPublicKey ?? readPublicKey() else { throw OpenPGPCardError.noKey }
+            try verifyLocked(.userSign, pin: pin, allowLastTry: allowLastTry)
+            let response = try send(CommandAPDU(ins: 0x2A, p1: 0x9E, p2: 0x9A, data: digest, le: 256))
+            switch response.sw {
+            case 0x9000: break
+            case 0x6A88: throw OpenPGPCardError.noKey
+            default:
+                knownGoodSignPIN = nil
+                throw StatusWords.error(for: response.sw)
+            }
+            let raw = try Self.rawSignature(response.data)
+            do {
+                return try Signature(rawRS: raw, digest: digest, signer: key)
+            } catch {
+                // The key may have changed under us (another application regenerated it): drop the cache.
+                cachedPublicKey = nil
+                throw OpenPGPCardError.malformedResponse("card signature does not verify: \(error)")
+            }
+        }
+    }
+
+    // MARK: Internals
+
+    private func run<T>(_ body: () throws -> T) throws -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        do {
+            return try channel.withTransaction {
+                if selectedGeneration != channel.connectionGeneration {
+                    cachedPublicKey = nil
+                    knownGoodSignPIN = nil
+                    try selectApplication()
+                }
+                return try body()
+            }
+        } catch let error as CardTransportError where error.indicatesCardRemoved {
+            selectedGeneration = nil
+            cachedPublicKey = nil
+            knownGoodSignPIN = nil
+            throw OpenPGPCardError.cardRemoved
+        }
+    }
+
+    private func send(_ command: CommandAPDU) throws -> ResponseAPDU {
+        try channel.transmit(command)
+    }
+
+    private func selectApplication() throws {
+        let generation = channel.connectionGeneration
+        let response = try send(CommandAPDU(ins: 0xA4, p1: 0x04, p2: 0x00, data: ApplicationIdentifier.rid))
+        switch response.sw {
+        case 0x9000: terminated = false
+        case 0x6285: terminated = true
+        case 0x6A82, 0x6A81, 0x6D00, 0x6E00: throw OpenPGPCardError.notOpenPGP
+        default: throw StatusWords.error(for: response.sw)
+        }
+        selectedGeneration = generation
+    }
+
+    private func getData(_ tag: UInt16) throws -> [UInt8] {
+        let response = try send(CommandAPDU(ins: 0xCA, p1: UInt8(tag >> 8), p2: UInt8(tag & 0xFF), le: 256))
+        try StatusWords.check(response)
+        return response.data
+    }
+
+    private func readApplicationData() throws -> ApplicationData {
+        if terminated { throw OpenPGPCardError.unexpectedStatus(0x6285) }
+        return try ApplicationData(bytes: try getData(0x006E))
+    }
+
+    private func readPINStatus() throws -> PINStatus {
+        let bytes = try getData(0x00C4)
+        // Some cards wrap it: C4 07 …
+        if bytes.count >= 2, bytes[0] == 0xC4, let tlv = try? TLV.parse(bytes).first, tlv.tag == 0xC4 {
+            return try PINStatus(bytes: tlv.value)
+        }
+        return try PINStatus(bytes: bytes)
+    }
+
+    private func readSignatureCounter() throws -> Int {
+        let bytes = try getData(0x007A)
+        let objects: [TLV]
+        do { objects = try TLV.parse(bytes) } catch { throw OpenPGPCardError.malformedResponse(error.description) }
+        guard let counter = TLV.find(0x93, in: objects), counter.value.count <= 4 else {
+            throw OpenPGPCardError.malformedResponse("security support template without signature counter (93)")
+        }
+        return counter.value.reduce(0) { $0 << 8 | Int($1) }
+    }
+
+    private func readPublicKey() throws -> PublicKey? {
+        let response = try send(CommandAPDU(ins: 0x47, p1: 0x81, p2: 0x00, data: [0xB6, 0x00], le: 256))
+        switch response.sw {
+        case 0x9000: break
+        case 0x6A88, 0x6A80, 0x6985: cachedPublicKey = nil; return nil
+        default: throw StatusWords.error(for: response.sw)
+        }
+        if response.data.isEmpty { return nil }
+        let key = try Self.parsePublicKey(response.data)
+        cachedPublicKey = key
+        return key
+    }
+
+    private func putSecp256k1Attributes() throws {
+        let response = try send(CommandAPDU(ins: 0xDA, p1: 0x00, p2: 0xC1, data: AlgorithmAttributes.secp256k1.bytes))
+        switch response.sw {
+        case 0x9000: return
+        case 0x6A80, 0x6A88, 0x6B00, 0x6A86, 0x6D00: throw OpenPGPCardError.algorithmNotSupported
+        default: throw StatusWords.error(for: response.sw)
+        }
+    }
+
+    private func guardTries(for reference: PINReference, allowLastTry: Bool) throws {
+        let status = try readPINStatus()
+        let tries = reference == .admin ? status.pw3TriesLeft : status.pw1TriesLeft
+        if tries == 0 { throw OpenPGPCardError.pinBlocked }
+        if tries == 1 && !allowLastTry { throw OpenPGPCardError.lastTryProtected }
+    }
+
+    private func verifyLocked(_ reference: PINReference, pin: PIN, allowLastTry: Bool) throws {
+        try Self.checkLength(pin, for: reference)
+        let digest = Array(SHA256.hash(data: pin.bytes))
+        let knownGood = reference == .userSign && knownGoodSignPIN.map { Self.constantTimeEqual($0, digest) } == true
+        if !knownGood {
+            try guardTries(for: reference, allowLastTry: allowLastTry)
+        }
+        let response = try send(CommandAPDU(ins: 0x20, p1: 0x00, p2: reference.rawValue, data: pin.bytes))
+        guard response.isSuccess else {
+            if reference == .userSign { knownGoodSignPIN = nil }
+            throw StatusWords.error(for: response.sw)
+        }
+        if reference == .userSign { knownGoodSignPIN = digest }
+    }
+
+    static func checkLength(_ pin: PIN, for reference: PINReference) throws(OpenPGPCardError) {
+        let minimum = reference == .admin ? minimumAdminPINLength : minimumUserPINLength
+        guard pin.bytes.count >= minimum else {
+            throw .invalidPIN("\(reference == .admin ? "admin PIN" : "PIN") must have at least \(minimum) characters")
+        }
+        guard pin.bytes.count <= maximumPINLength else { throw .invalidPIN("longer than \(maximumPINLength) bytes") }
+    }
+
+    private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for i in a.indices { diff |= a[i] ^ b[i] }
+        return diff == 0
+    }
+
+    /// Parses 7F49 { 86 len 04‖X‖Y } (some cards omit the outer template).
+    public static func parsePublicKey(_ bytes: [UInt8]) throws(OpenPGPCardError) -> PublicKey {
+        let objects: [TLV]
+        do { objects = try TLV.parse(bytes) } catch { throw .malformedResponse(error.description) }
+        guard let point = TLV.find(0x86, in: objects) else {
+            throw .malformedResponse("public key template without EC point (86)")
+        }
+        guard point.value.count == 65, point.value[0] == 0x04 else {
+            throw .malformedResponse("EC point is \(point.value.count) bytes, expected an uncompressed secp256k1 point")
+        }
+        do { return try PublicKey(bytes: point.value) } catch { throw .malformedResponse("EC point is not on secp256k1") }
+    }
+
+    /// A PSO:CDS answer for ECDSA is r‖s (64 bytes); tolerate a DER SEQUENCE as some firmware returns.
+    static func rawSignature(_ data: [UInt8]) throws(OpenPGPCardError) -> [UInt8] {
+        if data.count == 64 { return data }
+        if data.first == 0x30, let seq = try? TLV.parse(data).first, seq.tag == 0x30,
+           let ints = try? TLV.parse(seq.value), ints.count == 2, ints.allSatisfy({ $0.tag == 0x02 }) {
+            func fixed(_ v: [UInt8]) -> [UInt8]? {
+                let trimmed = Array(v.drop(while: { $0 == 0 }))
+                guard trimmed.count <= 32 else { return nil }
+                return [UInt8](repeating: 0, count: 32 - trimmed.count) + trimmed
+            }
+            if let r = fixed(ints[0].value), let s = fixed(ints[1].value) { return r + s }
+        }
+        throw .malformedResponse("signature is \(data.count) bytes, expected r‖s (64)")
+    }
+
+    /// OpenPGP v4 fingerprint of an ECDSA secp256k1 public key packet (RFC 4880 §12.2, RFC 6637).
+    public static func fingerprint(of key: PublicKey, created: UInt32) -> [UInt8] {
+        var body: [UInt8] = [0x04]
+        body += withUnsafeBytes(of: created.bigEndian, Array.init)
+        body += [0x13, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x0A]
+        body += [0x02, 0x08] + key.uncompressed // MPI: 520 bits
+        let packet: [UInt8] = [0x99, UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body
+        return Array(Insecure.SHA1.hash(data: packet))
+    }
+}
