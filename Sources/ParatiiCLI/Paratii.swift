@@ -12,6 +12,8 @@ struct Paratii: AsyncParsableCommand {
             VerifyCommand.self,
             WalletCommand.self,
             PayeeCommand.self,
+            CardCommand.self,
+            SoftcardCommand.self,
         ]
     )
 }

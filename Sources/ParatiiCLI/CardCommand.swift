@@ -1,0 +1,227 @@
+import ArgumentParser
+import Ethereum
+import Foundation
+import OpenPGPCard
+import PCSC
+
+/// `paratii card …`: the master key on an OpenPGP card (YubiKey 5, Nitrokey, Gnuk, or the soft card).
+struct CardCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "card",
+        abstract: "The master key on an OpenPGP smartcard: status, init, PINs, signing.",
+        subcommands: [List.self, Status.self, Init.self, ShowAddress.self, ChangePIN.self, Unblock.self, Reset.self,
+                      SignTypedData.self, SignMessage.self]
+    )
+}
+
+extension CardCommand {
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "Readers, and the OpenPGP card in each.")
+        @Flag(help: "JSON output.") var json = false
+
+        func run() throws {
+            let context: PCSCContext
+            do { context = try PCSCContext() } catch { throw CLIError("\(error)") }
+            var rows: [JSONValue] = []
+            var lines: [String] = []
+            for state in try cliPCSC({ try context.readerStates() }) {
+                var members: [(key: String, value: JSONValue)] = [("reader", .string(state.name)), ("cardPresent", .bool(state.cardPresent))]
+                var line = "\(state.name): "
+                if state.cardPresent {
+                    members.append(("atr", .string(state.atr.hexString)))
+                    if let channel = try? context.connect(reader: state.name), let app = try? OpenPGPCard(channel: channel).applicationData() {
+                        members += [("openpgp", .bool(true)), ("serial", .string(app.aid.serialHex)),
+                                    ("version", .string(app.aid.version)), ("manufacturer", .string(app.aid.manufacturerName))]
+                        line += "OpenPGP card \(app.aid.version), serial \(app.aid.serialHex) (\(app.aid.manufacturerName))"
+                    } else {
+                        members.append(("openpgp", .bool(false)))
+                        line += "card (not OpenPGP)"
+                    }
+                } else {
+                    line += "no card"
+                }
+                rows.append(.object(JSONObject(members)))
+                lines.append(line)
+            }
+            if json { print(JSONValue.array(rows).prettyText) } else { print(lines.isEmpty ? "no readers" : lines.joined(separator: "\n")) }
+        }
+    }
+
+    struct Status: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "status", abstract: "Serial, version, master address, PIN tries left, signature counter.")
+        @OptionGroup var reader: ReaderOption
+        @Flag(help: "JSON output.") var json = false
+
+        func run() throws {
+            let open = try OpenCard.open(reader)
+            let status = try cliPCSC { try open.card.status() }
+            let app = status.application
+            let address = try status.publicKey.map { try PublicKey(bytes: $0).address }
+            let pins = app.pinStatus
+            if json {
+                let object: JSONObject = JSONObject([
+                    ("reader", .string(open.reader)),
+                    ("serial", .string(app.aid.serialHex)),
+                    ("version", .string(app.aid.version)),
+                    ("manufacturer", .string(app.aid.manufacturerName)),
+                    ("manufacturerId", .string(String(format: "0x%04X", app.aid.manufacturer))),
+                    ("address", address.map { .string($0.checksummed) } ?? .null),
+                    ("signatureAlgorithm", .string(app.signatureAlgorithm?.name ?? "none")),
+                    ("pinTriesLeft", .number(String(pins.pw1TriesLeft))),
+                    ("adminPinTriesLeft", .number(String(pins.pw3TriesLeft))),
+                    ("resettingCodeTriesLeft", .number(String(pins.resettingCodeTriesLeft))),
+                    ("pinValidForSeveralSignatures", .bool(pins.pw1ValidForSeveralSignatures)),
+                    ("signatureCounter", .number(String(status.signatureCounter))),
+                    ("fingerprint", app.signatureFingerprint.map { .string($0.hexDigits.uppercased()) } ?? .null),
+                ])
+                print(JSONValue.object(object).prettyText)
+            } else {
+                print("""
+                reader:             \(open.reader)
+                serial:             \(app.aid.serialHex) (\(app.aid.manufacturerName))
+                version:            OpenPGP card \(app.aid.version)
+                signature key:      \(app.signatureAlgorithm?.name ?? "none")\(status.publicKey == nil ? ", no key (run `paratii card init`)" : "")
+                master address:     \(address?.checksummed ?? "-")
+                PIN tries left:     \(pins.pw1TriesLeft) (admin PIN: \(pins.pw3TriesLeft))
+                signature counter:  \(status.signatureCounter)
+                """)
+            }
+        }
+    }
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "init",
+            abstract: "Set secp256k1, generate the master key on the card, set new PINs; prints the address.",
+            discussion: "Starts from a factory-fresh card (PIN 123456, admin PIN 12345678). A card that already holds a key is refused unless --wipe, which factory-resets it first."
+        )
+        @OptionGroup var reader: ReaderOption
+        @Option(help: "File with the new user PIN (6+ characters); else asked.") var pinFile: String?
+        @Option(help: "File with the new admin PIN (8+ characters); else asked.") var adminPinFile: String?
+        @Flag(help: "Factory-reset the card first, destroying its key (the master address changes).") var wipe = false
+        @Option(help: "With --wipe: the card's current admin PIN; without it the reset blocks the admin PIN on purpose first.") var currentAdminPinFile: String?
+
+        func run() throws {
+            let userPIN = try PINInput.new(file: pinFile, what: "PIN")
+            let adminPIN = try PINInput.new(file: adminPinFile, what: "admin PIN")
+            guard userPIN.bytes.count >= OpenPGPCard.minimumUserPINLength else { throw CLIError("the PIN must have at least 6 characters") }
+            guard adminPIN.bytes.count >= OpenPGPCard.minimumAdminPINLength else { throw CLIError("the admin PIN must have at least 8 characters") }
+            let open = try OpenCard.open(reader)
+            try cliPCSC {
+                if try open.card.publicKey() != nil {
+                    guard wipe else { throw CLIError("the card already holds a key: refusing to replace it (pass --wipe to factory-reset it first)") }
+                }
+                if wipe {
+                    let current = try currentAdminPinFile.map { PIN(try CLIInput.secret(file: $0)) }
+                    try open.card.factoryReset(adminPIN: current)
+                }
+                let status = try open.card.pinStatus()
+                guard status.pw3TriesLeft == 3, status.pw1TriesLeft == 3 else {
+                    throw CLIError("the card's PIN counters are not fresh (PIN \(status.pw1TriesLeft), admin \(status.pw3TriesLeft)): init starts from a factory-fresh card; use --wipe")
+                }
+                let key: PublicKey
+                do {
+                    key = try open.card.generateSigningKey(adminPIN: .defaultAdmin)
+                } catch OpenPGPCardError.wrongPIN {
+                    throw CLIError("the admin PIN is not the factory default 12345678: init starts from a factory-fresh card; use --wipe")
+                }
+                try open.card.changePIN(.userSign, old: .defaultUser, new: userPIN)
+                try open.card.changePIN(.admin, old: .defaultAdmin, new: adminPIN)
+                print(key.address.checksummed)
+            }
+        }
+    }
+
+    struct ShowAddress: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "address", abstract: "Print the master address (no PIN needed).")
+        @OptionGroup var reader: ReaderOption
+        func run() throws {
+            let open = try OpenCard.open(reader)
+            guard let key = try cliPCSC({ try open.card.publicKey() }) else { throw CLIError("the card has no signature key: run `paratii card init`") }
+            print(key.address.checksummed)
+        }
+    }
+
+    struct ChangePIN: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "change-pin", abstract: "Change the user PIN (or, with --admin, the admin PIN).")
+        @OptionGroup var reader: ReaderOption
+        @OptionGroup var lastTry: LastTryFlag
+        @Flag(help: "Change the admin PIN instead.") var admin = false
+        @Option(help: "File with the current PIN; else asked.") var pinFile: String?
+        @Option(help: "File with the new PIN; else asked twice.") var newPinFile: String?
+        func run() throws {
+            let what = admin ? "admin PIN" : "PIN"
+            let old = try PINInput.read(file: pinFile, prompt: "Current \(what): ")
+            let new = try PINInput.new(file: newPinFile, what: what)
+            let open = try OpenCard.open(reader)
+            try cliPCSC { try open.card.changePIN(admin ? .admin : .userSign, old: old, new: new, allowLastTry: lastTry.allowLastTry) }
+            print("\(what) changed")
+        }
+    }
+
+    struct Unblock: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "unblock", abstract: "Reset the user PIN's retry counter with the admin PIN (or a resetting code), setting a new PIN.")
+        @OptionGroup var reader: ReaderOption
+        @OptionGroup var lastTry: LastTryFlag
+        @Option(help: "File with the admin PIN; else asked.") var adminPinFile: String?
+        @Option(help: "Use the resetting code in this file instead of the admin PIN.") var resettingCodeFile: String?
+        @Option(help: "File with the new user PIN; else asked twice.") var newPinFile: String?
+        func run() throws {
+            let open = try OpenCard.open(reader)
+            if let resettingCodeFile {
+                let code = PIN(try CLIInput.secret(file: resettingCodeFile))
+                let new = try PINInput.new(file: newPinFile, what: "PIN")
+                try cliPCSC { try open.card.unblockUserPIN(resettingCode: code, newPIN: new, allowLastTry: lastTry.allowLastTry) }
+            } else {
+                let admin = try PINInput.read(file: adminPinFile, prompt: "Admin PIN: ")
+                let new = try PINInput.new(file: newPinFile, what: "PIN")
+                try cliPCSC { try open.card.unblockUserPIN(adminPIN: admin, newPIN: new, allowLastTry: lastTry.allowLastTry) }
+            }
+            print("PIN unblocked: \(try cliPCSC { try open.card.pinStatus() }.pw1TriesLeft) tries")
+        }
+    }
+
+    struct Reset: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "reset", abstract: "Factory-reset the card: destroys the master key; PINs back to 123456 / 12345678.",
+            discussion: "Without --admin-pin-file the admin PIN is blocked on purpose first (the card only terminates after PW3 is verified or blocked), as `gpg --card-edit factory-reset` does.")
+        @OptionGroup var reader: ReaderOption
+        @Option(help: "File with the admin PIN (optional).") var adminPinFile: String?
+        @Flag(help: "Confirm: the master key is destroyed.") var yes = false
+        func run() throws {
+            guard yes else { throw CLIError("this destroys the card's master key: pass --yes to confirm") }
+            let admin = try adminPinFile.map { PIN(try CLIInput.secret(file: $0)) }
+            let open = try OpenCard.open(reader)
+            try cliPCSC { try open.card.factoryReset(adminPIN: admin) }
+            print("card reset to factory state")
+        }
+    }
+
+    struct SignTypedData: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "sign-typed-data", abstract: "EIP-712 with the master key; prints the 65-byte signature.")
+        @OptionGroup var reader: ReaderOption
+        @OptionGroup var lastTry: LastTryFlag
+        @Option(help: "File with the user PIN; else asked.") var pinFile: String?
+        @Argument(help: "Typed data JSON file (eth_signTypedData_v4), or - for standard input.") var file: String
+        func run() throws {
+            let digest = try TypedData(parsing: try CLIInput.bytes(file)).digest()
+            let pin = try PINInput.read(file: pinFile, prompt: "PIN: ")
+            let open = try OpenCard.open(reader)
+            print(try cliPCSC { try open.card.sign(digest: digest, pin: pin, allowLastTry: lastTry.allowLastTry) }.bytes.hexString)
+        }
+    }
+
+    struct SignMessage: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "sign-message", abstract: "EIP-191 personal_sign with the master key; prints the 65-byte signature.")
+        @OptionGroup var reader: ReaderOption
+        @OptionGroup var lastTry: LastTryFlag
+        @Option(help: "File with the user PIN; else asked.") var pinFile: String?
+        @OptionGroup var message: MessageArgument
+        func run() throws {
+            let digest = PersonalMessage.hash(try message.bytes())
+            let pin = try PINInput.read(file: pinFile, prompt: "PIN: ")
+            let open = try OpenCard.open(reader)
+            print(try cliPCSC { try open.card.sign(digest: digest, pin: pin, allowLastTry: lastTry.allowLastTry) }.bytes.hexString)
+        }
+    }
+}
