@@ -46,18 +46,6 @@ let package = Package(
             ]
         ),
 
-        // The wire contract's typed messages, envelopes, revocation lists and the offline verifier.
-        .target(
-            name: "Delegation",
-            dependencies: ["Ethereum", .product(name: "BigInt", package: "BigInt")]
-        ),
-
-        // The player core: spending wallet, bounded vouchers, votes, SQLite ledger, payee store.
-        .target(
-            name: "PlayerCore",
-            dependencies: ["Ethereum", "Delegation", .product(name: "BigInt", package: "BigInt"), .product(name: "GRDB", package: "GRDB.swift")]
-        ),
-
         // OpenPGP card driver (application 3.4, ECDSA secp256k1 signature slot). Owns the channel protocol.
         .target(
             name: "OpenPGPCard",
@@ -81,6 +69,18 @@ let package = Package(
             ]
         ),
 
+        // The wire contract's typed messages, envelopes, revocation lists and the offline verifier.
+        .target(
+            name: "Delegation",
+            dependencies: ["Ethereum", .product(name: "BigInt", package: "BigInt")]
+        ),
+
+        // The player core: spending wallet, bounded vouchers, votes, SQLite ledger, payee store.
+        .target(
+            name: "PlayerCore",
+            dependencies: ["Ethereum", "Delegation", .product(name: "BigInt", package: "BigInt"), .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+
         // The one executable; stays thin over the libraries.
         .executableTarget(
             name: "ParatiiCLI",
@@ -101,11 +101,11 @@ let package = Package(
             dependencies: ["CSecp256k1"],
             path: "Benchmarks/CBaseline",
             cSettings: [.unsafeFlags(["-O2"])],
-            linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("secp256k1")]
+            linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("secp256k1"), .linkedLibrary("sqlite3")]
         ),
         .executableTarget(
             name: "ParatiiBench",
-            dependencies: ["Ethereum", "Delegation", "CBaseline", "CSecp256k1", "PCSC", "OpenPGPCard", "SoftToken", "CPCSCLite"],
+            dependencies: ["Ethereum", "Delegation", "PlayerCore", "CBaseline", "CSecp256k1", "PCSC", "OpenPGPCard", "SoftToken", "CPCSCLite"],
             path: "Benchmarks/ParatiiBench"
         ),
 

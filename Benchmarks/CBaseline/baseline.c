@@ -43,3 +43,23 @@ int cb_secp256k1_recover_loop(const uint8_t signature65[65], const uint8_t diges
     }
     return 1;
 }
+
+#include <sqlite3.h>
+
+int cb_sqlite_commits(const char *path, int count) {
+    sqlite3 *db = NULL;
+    if (sqlite3_open(path, &db) != SQLITE_OK) return 0;
+    int ok = sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                              "CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, v TEXT);", NULL, NULL, NULL) == SQLITE_OK;
+    sqlite3_stmt *insert = NULL;
+    ok = ok && sqlite3_prepare_v2(db, "INSERT INTO t (v) VALUES ('100000000000000')", -1, &insert, NULL) == SQLITE_OK;
+    for (int i = 0; ok && i < count; i++) {
+        ok = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK
+            && sqlite3_step(insert) == SQLITE_DONE
+            && sqlite3_reset(insert) == SQLITE_OK
+            && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK;
+    }
+    sqlite3_finalize(insert);
+    sqlite3_close(db);
+    return ok;
+}

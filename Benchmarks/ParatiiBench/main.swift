@@ -6,6 +6,7 @@ let requested = Set(CommandLine.arguments.dropFirst())
 let groups: [(name: String, run: () throws -> Void)] = [
     ("ethereum", EthereumBenchmarks.run),
     ("delegation", DelegationBenchmarks.run),
+    ("player", PlayerBenchmarks.run),
 ]
 
 for group in groups where requested.isEmpty || requested.contains(group.name) {

@@ -9,6 +9,10 @@ extension Transaction {
         let known: Set<String> = ["type", "chainId", "nonce", "to", "value", "data", "input", "gas", "gasLimit", "gasPrice",
                                   "maxFeePerGas", "maxPriorityFeePerGas", "accessList"]
         for key in object.keys where !known.contains(key) { throw .invalidTransaction("unknown field \"\(key)\"") }
+        // Aliases name the same field: given both, which one is signed would be a guess.
+        for (a, b) in [("data", "input"), ("gas", "gasLimit")] where object[a] != nil && object[b] != nil {
+            throw .invalidTransaction("both \(a) and \(b) given")
+        }
 
         func quantity(_ name: String, required: Bool = true) throws(EthereumError) -> BigUInt? {
             guard let value = object[name], value != .null else {

@@ -47,17 +47,25 @@ extension PayeeCommand {
             // One pretty envelope, or JSON lines of compact ones.
             let documents = trimmed.contains("\n{") && !trimmed.hasPrefix("{\n") ? trimmed.split(separator: "\n").map(String.init) : [trimmed]
             var refused = 0
+            var envelopes: [Envelope] = []
+            var results: [Result<PayeeStore.Outcome, VoucherRejection>?] = []
             for document in documents where !document.isEmpty {
                 do {
-                    let envelope = try Envelope(parsing: Array(document.utf8))
-                    switch try store.accept(envelope) {
-                    case .accepted(let channel, let increase):
-                        print(JSONValue.object(["accepted": .bool(true), "cumulative": .string(String(channel.cumulative)),
-                                                "increase": .string(String(increase)), "sequence": .number(String(channel.sequence))]).compactText)
-                    case .duplicate(let channel):
-                        print(JSONValue.object(["accepted": .bool(true), "duplicate": .bool(true), "cumulative": .string(String(channel.cumulative))]).compactText)
-                    }
-                } catch let rejection as VoucherRejection {
+                    envelopes.append(try Envelope(parsing: Array(document.utf8)))
+                    results.append(nil)
+                } catch {
+                    results.append(.failure(.invalid(.malformed, "\(error)")))
+                }
+            }
+            var accepted = try store.acceptBatch(envelopes).makeIterator()
+            for result in results.map({ $0 ?? accepted.next()! }) {
+                switch result {
+                case .success(.accepted(let channel, let increase)):
+                    print(JSONValue.object(["accepted": .bool(true), "cumulative": .string(String(channel.cumulative)),
+                                            "increase": .string(String(increase)), "sequence": .number(String(channel.sequence))]).compactText)
+                case .success(.duplicate(let channel)):
+                    print(JSONValue.object(["accepted": .bool(true), "duplicate": .bool(true), "cumulative": .string(String(channel.cumulative))]).compactText)
+                case .failure(let rejection):
                     refused += 1
                     print(JSONValue.object(["accepted": .bool(false), "reason": .string(rejection.code)]).compactText)
                     FileHandle.standardError.write(Data("refused: \(rejection)\n".utf8))

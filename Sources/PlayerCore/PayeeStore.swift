@@ -56,6 +56,8 @@ public final class PayeeStore: @unchecked Sendable {
     let verifier: Verifier
     let payees: Set<Address>
     let clock: @Sendable () -> UInt64
+    /// Delegation chains already stored (written under the database's write lock only).
+    private var knownChains = Set<[UInt8]>()
 
     /// `payees` empty accepts vouchers to any payee (a store shared by several addresses).
     public init(path: String, verifier: Verifier, payees: Set<Address> = [], clock: @escaping @Sendable () -> UInt64 = Wallet.systemClock) throws {
@@ -73,52 +75,96 @@ public final class PayeeStore: @unchecked Sendable {
     }
 
     public func accept(_ envelope: Envelope) throws(VoucherRejection) -> Outcome {
-        guard case .voucher(let voucher) = envelope.message else { throw .notAVoucher(envelope.kind) }
-        guard payees.isEmpty || payees.contains(voucher.payee) else { throw .wrongPayee(voucher.payee) }
-        let verdict = verifier.verify(envelope, at: clock())
-        if let reason = verdict.reason { throw .invalid(reason, verdict.detail) }
-        guard case .spending(let delegation) = envelope.parents.first?.message else { throw .invalid(.brokenChain, "no delegation") }
-        let channel = ChannelState(delegation: voucher.delegation, master: delegation.master, spender: delegation.spender,
-                                   payee: voucher.payee, token: voucher.token, cumulative: voucher.cumulative, sequence: voucher.sequence)
-        let key: [DatabaseValueConvertible] = [voucher.delegation.hexString, voucher.payee.checksummed, voucher.token.checksummed]
+        try acceptBatch([envelope])[0].get()
+    }
+
+    /// Verifies every voucher (in parallel: signatures are the cost), then applies the channel rules
+    /// in order inside one IMMEDIATE transaction, one commit for the lot. Each voucher gets its own outcome.
+    public func acceptBatch(_ envelopes: [Envelope]) throws(VoucherRejection) -> [Result<Outcome, VoucherRejection>] {
+        let now = clock()
+        let checked = UnsafeResults<Result<(Voucher, SpendingDelegation), VoucherRejection>>(count: envelopes.count)
+        DispatchQueue.concurrentPerform(iterations: envelopes.count) { i in
+            checked.set(i, Result { () throws(VoucherRejection) in try self.check(envelopes[i], now: now) })
+        }
         do {
             return try database.writeWithoutTransaction { db in
-                var outcome: Outcome?
+                var outcomes: [Result<Outcome, VoucherRejection>] = []
+                var chainsInBatch = Set<[UInt8]>()
                 try db.inTransaction(.immediate) {
-                    if let seen = try String.fetchOne(db, sql: "SELECT cumulative FROM receipt WHERE delegationId = ? AND payee = ? AND token = ? AND sequence = ?",
-                                                      arguments: StatementArguments(key + [Int64(clamping: voucher.sequence)])) {
-                        guard seen == String(voucher.cumulative) else {
-                            throw VoucherRejection.sequenceConflict("sequence \(voucher.sequence) was \(seen), now \(voucher.cumulative)")
+                    for (i, result) in checked.values.enumerated() {
+                        let outcome = result.flatMap { voucher, delegation in
+                            Result { () throws(VoucherRejection) in
+                                try self.apply(voucher, delegation, envelopes[i], db: db, now: now, chainsInBatch: &chainsInBatch)
+                            }
                         }
-                        outcome = .duplicate(channel)
-                        return .rollback
+                        // A storage failure may have left half a voucher's writes: roll the whole batch back.
+                        if case .failure(.storage(let why)) = outcome { throw VoucherRejection.storage(why) }
+                        outcomes.append(outcome)
                     }
-                    var increase = voucher.cumulative
-                    if let best = try Row.fetchOne(db, sql: "SELECT cumulative, sequence FROM channel WHERE delegationId = ? AND payee = ? AND token = ?",
-                                                   arguments: StatementArguments(key)) {
-                        guard let held = BigUInt(best["cumulative"] as String, radix: 10) else { throw VoucherRejection.storage("corrupted channel") }
-                        let heldSequence = UInt64(best["sequence"] as Int64)
-                        guard voucher.cumulative > held else { throw VoucherRejection.decreasing(held: held, offered: voucher.cumulative) }
-                        guard voucher.sequence > heldSequence else {
-                            throw VoucherRejection.sequenceConflict("sequence \(voucher.sequence) after \(heldSequence) with a higher amount")
-                        }
-                        increase = voucher.cumulative - held
-                    }
-                    try db.execute(sql: """
-                        INSERT INTO channel (delegationId, payee, token, master, spender, cumulative, sequence, voucher, updatedAt)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT (delegationId, payee, token) DO UPDATE SET cumulative = excluded.cumulative,
-                            sequence = excluded.sequence, voucher = excluded.voucher, updatedAt = excluded.updatedAt
-                        """, arguments: StatementArguments(key + [delegation.master.checksummed, delegation.spender.checksummed,
-                                                                  String(voucher.cumulative), Int64(clamping: voucher.sequence),
-                                                                  envelope.json.compactText, Int64(clamping: clock())]))
-                    try db.execute(sql: "INSERT INTO receipt (delegationId, payee, token, sequence, cumulative, voucherId) VALUES (?, ?, ?, ?, ?, ?)",
-                                   arguments: StatementArguments(key + [Int64(clamping: voucher.sequence), String(voucher.cumulative), envelope.id.hexString]))
-                    outcome = .accepted(channel, increase: increase)
                     return .commit
                 }
-                return outcome!
+                // Only once committed do the chains count as stored.
+                knownChains.formUnion(chainsInBatch)
+                return outcomes
             }
+        } catch let rejection as VoucherRejection {
+            throw rejection
+        } catch {
+            throw .storage("\(error)")
+        }
+    }
+
+    private func check(_ envelope: Envelope, now: UInt64) throws(VoucherRejection) -> (Voucher, SpendingDelegation) {
+        guard case .voucher(let voucher) = envelope.message else { throw .notAVoucher(envelope.kind) }
+        guard payees.isEmpty || payees.contains(voucher.payee) else { throw .wrongPayee(voucher.payee) }
+        let verdict = verifier.verify(envelope, at: now)
+        if let reason = verdict.reason { throw .invalid(reason, verdict.detail) }
+        guard case .spending(let delegation) = envelope.parents.first?.message else { throw .invalid(.brokenChain, "no delegation") }
+        return (voucher, delegation)
+    }
+
+    /// The channel rules, inside the caller's transaction: a sequence seen before must carry the same
+    /// amount (then it is a duplicate); otherwise the voucher must raise both the amount and the sequence.
+    private func apply(_ voucher: Voucher, _ delegation: SpendingDelegation, _ envelope: Envelope, db: Database, now: UInt64,
+                       chainsInBatch: inout Set<[UInt8]>) throws(VoucherRejection) -> Outcome {
+        let channel = ChannelState(delegation: voucher.delegation, master: delegation.master, spender: delegation.spender,
+                                   payee: voucher.payee, token: voucher.token, cumulative: voucher.cumulative, sequence: voucher.sequence)
+        let key: [DatabaseValueConvertible] = [voucher.delegation.hexString, voucher.payee.dbText, voucher.token.dbText]
+        do {
+            if let seen = try String.fetchOne(db.cachedStatement(sql: "SELECT cumulative FROM receipt WHERE delegationId = ? AND payee = ? AND token = ? AND sequence = ?"),
+                                              arguments: StatementArguments(key + [Int64(clamping: voucher.sequence)])) {
+                guard seen == String(voucher.cumulative) else {
+                    throw VoucherRejection.sequenceConflict("sequence \(voucher.sequence) was \(seen), now \(voucher.cumulative)")
+                }
+                return .duplicate(channel)
+            }
+            var increase = voucher.cumulative
+            if let best = try Row.fetchOne(db.cachedStatement(sql: "SELECT cumulative, sequence FROM channel WHERE delegationId = ? AND payee = ? AND token = ?"),
+                                           arguments: StatementArguments(key)) {
+                guard let held = BigUInt(best[0] as String, radix: 10) else { throw VoucherRejection.storage("corrupted channel") }
+                let heldSequence = UInt64(best[1] as Int64)
+                guard voucher.cumulative > held else { throw VoucherRejection.decreasing(held: held, offered: voucher.cumulative) }
+                guard voucher.sequence > heldSequence else {
+                    throw VoucherRejection.sequenceConflict("sequence \(voucher.sequence) after \(heldSequence) with a higher amount")
+                }
+                increase = voucher.cumulative - held
+            }
+            // The delegation chain is stored once; each channel keeps only its best voucher's own fields and signature.
+            if !knownChains.contains(voucher.delegation) && chainsInBatch.insert(voucher.delegation).inserted {
+                try db.cachedStatement(sql: "INSERT OR IGNORE INTO delegation (id, parents) VALUES (?, ?)").execute(
+                    arguments: [voucher.delegation.hexString, JSONValue.array(envelope.parents.map(\.json)).compactText])
+            }
+            try db.cachedStatement(sql: """
+                INSERT INTO channel (delegationId, payee, token, master, spender, cumulative, sequence, memo, signature, updatedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (delegationId, payee, token) DO UPDATE SET cumulative = excluded.cumulative,
+                    sequence = excluded.sequence, memo = excluded.memo, signature = excluded.signature, updatedAt = excluded.updatedAt
+                """).execute(arguments: StatementArguments(key + [delegation.master.dbText, delegation.spender.dbText,
+                                                                  String(voucher.cumulative), Int64(clamping: voucher.sequence),
+                                                                  voucher.memo.hexString, envelope.signature.hexString, Int64(clamping: now)]))
+            try db.cachedStatement(sql: "INSERT INTO receipt (delegationId, payee, token, sequence, cumulative, voucherId) VALUES (?, ?, ?, ?, ?, ?)")
+                .execute(arguments: StatementArguments(key + [Int64(clamping: voucher.sequence), String(voucher.cumulative), envelope.id.hexString]))
+            return .accepted(channel, increase: increase)
         } catch let rejection as VoucherRejection {
             throw rejection
         } catch {
@@ -137,20 +183,29 @@ public final class PayeeStore: @unchecked Sendable {
         }
     }
 
-    /// The best voucher of every channel: what to redeem.
+    /// The best voucher of every channel, as full envelopes: what to redeem.
     public func export() throws -> [JSONValue] {
         try database.read { db in
-            try String.fetchAll(db, sql: "SELECT voucher FROM channel ORDER BY master, delegationId, payee, token").map { try JSONValue.parse($0) }
+            try Row.fetchAll(db, sql: """
+                SELECT c.*, d.parents FROM channel c JOIN delegation d ON d.id = c.delegationId ORDER BY c.master, c.delegationId, c.payee, c.token
+                """).map { row in
+                let voucher = Voucher(delegation: try [UInt8](hex: row["delegationId"] as String), payee: try Address(row["payee"] as String),
+                                      token: try Address(row["token"] as String), cumulative: BigUInt(row["cumulative"] as String, radix: 10) ?? 0,
+                                      sequence: UInt64(row["sequence"] as Int64), memo: try [UInt8](hex: row["memo"] as String))
+                guard case .array(let items) = try JSONValue.parse(row["parents"] as String), let first = items.first else {
+                    throw WalletError.corrupted("delegation chain \(row["delegationId"] as String)")
+                }
+                let parents = try items.map { try Envelope(json: $0) }
+                let envelope = Envelope(message: .voucher(voucher), domain: try Envelope(json: first).domain,
+                                        signature: try [UInt8](hex: row["signature"] as String), parents: parents)
+                return envelope.json
+            }
         }
     }
 }
 
 enum PayeeDatabase {
     static func open(_ path: String) throws -> DatabasePool {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(30)
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        let pool = try DatabasePool(path: path, configuration: configuration)
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-payee") { db in
             try db.execute(sql: """
@@ -162,9 +217,14 @@ enum PayeeDatabase {
                     spender TEXT NOT NULL,
                     cumulative TEXT NOT NULL \(WalletDatabase.amountCheck("cumulative")),
                     sequence INTEGER NOT NULL CHECK (sequence > 0),
-                    voucher TEXT NOT NULL,
+                    memo TEXT NOT NULL CHECK (length(memo) = 66),
+                    signature TEXT NOT NULL CHECK (length(signature) = 132),
                     updatedAt INTEGER NOT NULL,
                     PRIMARY KEY (delegationId, payee, token)
+                );
+                CREATE TABLE delegation (
+                    id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 66),
+                    parents TEXT NOT NULL
                 );
                 CREATE TABLE receipt (
                     delegationId TEXT NOT NULL,
@@ -177,7 +237,14 @@ enum PayeeDatabase {
                 );
                 """)
         }
-        try migrator.migrate(pool)
-        return pool
+        return try DurableDatabase.open(path, migrator: migrator)
     }
+}
+
+/// Fixed slots written by concurrent workers, one slot each, read after they all finish.
+final class UnsafeResults<T>: @unchecked Sendable {
+    private var slots: [T?]
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: T) { slots.withUnsafeMutableBufferPointer { $0[index] = value } }
+    var values: [T] { slots.map { $0! } }
 }

@@ -46,3 +46,8 @@ public struct VoucherRecord: Sendable, Equatable {
     public var createdAt: UInt64
     public var idempotencyKey: String?
 }
+
+extension Address {
+    /// How addresses are stored in the ledgers: lower-case 0x-hex (canonical and cheap; EIP-55 is for people).
+    var dbText: String { bytes.hexString }
+}

@@ -81,13 +81,13 @@ public final class Wallet: @unchecked Sendable {
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM delegation WHERE id = ?", arguments: [id]) == nil else { return }
             try db.execute(sql: """
                 INSERT INTO delegation (id, envelope, master, validAfter, validUntil, payees, importedAt) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [id, envelope.json.compactText, delegation.master.checksummed, Int64(clamping: delegation.validAfter),
-                                 Int64(clamping: delegation.validUntil), delegation.payees.map(\.checksummed).joined(separator: ","),
+                """, arguments: [id, envelope.json.compactText, delegation.master.dbText, Int64(clamping: delegation.validAfter),
+                                 Int64(clamping: delegation.validUntil), delegation.payees.map(\.dbText).joined(separator: ","),
                                  Int64(clamping: clock())])
             for allowance in delegation.allowances {
                 try db.execute(sql: """
                     INSERT INTO allowance (delegationId, token, total, perPayment, period, perPeriod) VALUES (?, ?, ?, ?, ?, ?)
-                    """, arguments: [id, allowance.token.checksummed, String(allowance.total), String(allowance.perPayment),
+                    """, arguments: [id, allowance.token.dbText, String(allowance.total), String(allowance.perPayment),
                                      Int64(clamping: allowance.period), String(allowance.perPeriod)])
             }
         }
@@ -123,7 +123,12 @@ public final class Wallet: @unchecked Sendable {
     /// Records many payments in one transaction (one fsync), then signs them all. All or nothing.
     public func payBatch(_ requests: [PaymentRequest]) throws -> [Envelope] {
         let now = clock()
-        let vouchers = try write { db in try requests.map { try Ledger.record($0, in: db, now: now) } }
+        let vouchers = try write { db in
+            var ledger = Ledger(db, now: now)
+            let vouchers = try requests.map { try ledger.record($0) }
+            try ledger.finish()
+            return vouchers
+        }
         return try vouchers.map { try sign($0) }
     }
 

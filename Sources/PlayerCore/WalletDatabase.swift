@@ -5,15 +5,7 @@ import GRDB
 /// Amounts are uint256 and stored as decimal TEXT; the schema checks their shape.
 enum WalletDatabase {
     static func open(_ path: String) throws -> DatabasePool {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(30)
-        configuration.prepareDatabase { db in
-            // Every committed voucher survives power loss before it is released.
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        let pool = try DatabasePool(path: path, configuration: configuration)
-        try migrator.migrate(pool)
-        return pool
+        try DurableDatabase.open(path, migrator: migrator)
     }
 
     static func amountCheck(_ column: String) -> String {

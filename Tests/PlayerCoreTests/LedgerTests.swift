@@ -159,3 +159,14 @@ import Testing
         #expect(throws: WalletError.self) { try f.pay("0.0001") }
     }
 }
+
+@Suite struct DurabilityTests {
+    /// GRDB opens WAL pools with synchronous=NORMAL; the ledger must commit with FULL.
+    @Test func writerCommitsWithSynchronousFull() throws {
+        let f = try WalletFixture()
+        defer { f.cleanup() }
+        #expect(try DurableDatabase.synchronousLevel(f.wallet.database) == 2)
+        let payee = try PayeeStore(path: f.directory + "/payee.sqlite", verifier: Verifier(domain: f.domain))
+        #expect(try DurableDatabase.synchronousLevel(payee.database) == 2)
+    }
+}

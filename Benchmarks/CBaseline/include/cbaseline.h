@@ -15,3 +15,9 @@ int cb_secp256k1_sign_loop(const uint8_t seckey[32], const uint8_t digest[32], i
 int cb_secp256k1_recover_loop(const uint8_t signature65[65], const uint8_t digest[32], int iterations);
 
 #endif
+
+#ifndef PARATII_CBASELINE_SQLITE
+#define PARATII_CBASELINE_SQLITE
+/* Bare SQLite: `count` transactions of one INSERT each, WAL, synchronous=FULL. Returns 0 on failure. */
+int cb_sqlite_commits(const char *path, int count);
+#endif
