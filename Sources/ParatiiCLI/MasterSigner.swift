@@ -2,9 +2,14 @@ import ArgumentParser
 import Delegation
 import Ethereum
 
-/// Who signs as the master: the card (the product), or a software keystore standing in for one
-/// (a throwaway master for tests and interop, said so in the help).
+/// Who signs as the master: the card (the product: its PIN from --pin-file or a no-echo prompt),
+/// or a software keystore standing in for one (a throwaway master for tests and interop).
 struct MasterSignerOptions: ParsableArguments {
+    @OptionGroup var reader: ReaderOption
+    @Option(help: "File whose first line is the card's user PIN (else a no-echo prompt).")
+    var pinFile: String?
+    @OptionGroup var lastTry: LastTryFlag
+
     @Option(name: .customLong("master-keystore"), help: "Sign with a software master key in this keystore instead of a card (tests, demos).")
     var masterKeystore: String?
     @Option(name: .customLong("master-password-file"), help: "Password file for --master-keystore.")
@@ -14,7 +19,9 @@ struct MasterSignerOptions: ParsableArguments {
 
     func signer() throws -> any DigestSigner {
         guard let masterKeystore else {
-            throw CLIError("no master key: pass --master-keystore (card signing arrives with `paratii card`)")
+            let card = try OpenCard.open(reader)
+            let pin = try PINInput.read(file: pinFile, prompt: "User PIN of the card in \(card.reader): ")
+            return try CardDigestSigner(open: card, pin: pin, allowLastTry: lastTry.allowLastTry)
         }
         var arguments = ["--keystore", masterKeystore]
         if let masterPasswordFile { arguments += ["--password-file", masterPasswordFile] }
