@@ -1,0 +1,77 @@
+"""The whole path on the real pcscd with the software token (second vpcd slot): the card signs a
+delegation, the wallet pays until the cap refuses, a payee accepts, eth-account recovers the card's
+address from the delegation, and a card-signed revocation stops the payee from accepting more."""
+
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+
+READER = "Virtual PCD 00 01"
+PAYEE = "0x00000000000000000000000000000000000000bb"
+
+
+@pytest.fixture
+def card(paratii, work):
+    state = work / "card.json"
+    paratii.ok("softcard", "create", "--state", str(state), "--insecure-state")
+    process = subprocess.Popen([str(paratii.path), "softcard", "run", "--state", str(state), "--vpcd", "127.0.0.1:35964"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            listing = paratii.run("card", "list")
+            if f"{READER}: OpenPGP card" in listing.out:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail("the software card never appeared in pcscd (is pcscd running? scripts/pcscd-up)")
+        (work / "pin").write_text("246810\n")
+        (work / "admin-pin").write_text("97531864\n")
+        paratii.ok("card", "init", "--reader", READER, "--pin-file", str(work / "pin"), "--admin-pin-file", str(work / "admin-pin"))
+        yield json.loads(paratii.ok("card", "status", "--reader", READER, "--json"))
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+def test_card_to_payee(paratii, work, card):
+    wallet = ["--dir", str(work / "wallet"), "--password-file", str(work / "wallet.pw")]
+    (work / "wallet.pw").write_text("player\n")
+    paratii.ok("wallet", "init", *wallet, "--scrypt-n", "16")
+    spender = paratii.ok("wallet", "address", *wallet)
+    delegation = work / "delegation.json"
+    paratii.ok("delegate", "spending", "--reader", READER, "--pin-file", str(work / "pin"), "--spender", spender,
+               "--allowance", "token=ETH,total=0.0003,per-payment=0.0001", "--payee", PAYEE, "--valid-for", "1d",
+               "--out", str(delegation))
+    envelope = json.loads(delegation.read_text())
+    signer = Account.recover_message(encode_typed_data(full_message=envelope["typedData"]), signature=envelope["signature"])
+    assert signer == card["address"], "the delegation must recover to the card's master address"
+    assert json.loads(paratii.ok("card", "status", "--reader", READER, "--json"))["signatureCounter"] == card["signatureCounter"] + 1
+
+    paratii.ok("wallet", "import-delegation", *wallet, str(delegation))
+    vouchers = []
+    for i in range(3):
+        vouchers.append(paratii.ok("wallet", "pay", *wallet, "--payee", PAYEE, "--token", "ETH", "--amount", "0.0001", "--memo", f"s{i}"))
+    refused = paratii.run("wallet", "pay", *wallet, "--payee", PAYEE, "--token", "ETH", "--amount", "0.0001")
+    assert refused.rc == 1 and "overTotal" in refused.err and refused.out == ""
+
+    store = ["--store", str(work / "payee.sqlite")]
+    for i, text in enumerate(vouchers[:2]):
+        path = work / f"v{i}.json"
+        path.write_text(text)
+        assert json.loads(paratii.ok("payee", "accept", *store, str(path)))["accepted"]
+
+    # The card revokes its delegation; the payee, honouring the list, refuses the next voucher.
+    delegation_id = json.loads(paratii.ok("verify", str(delegation)))["id"]
+    revocations = work / "revocations.json"
+    paratii.ok("delegate", "revoke", delegation_id, "--reader", READER, "--pin-file", str(work / "pin"), "--list", str(revocations))
+    last = work / "v2.json"
+    last.write_text(vouchers[2])
+    result = paratii.run("payee", "accept", *store, "--revocations", str(revocations), str(last))
+    assert result.rc == 1 and json.loads(result.out)["reason"] == "revoked"
+    channels = json.loads(paratii.ok("payee", "channels", *store, "--json"))
+    assert channels[0]["cumulative"] == "200000000000000" and channels[0]["master"] == card["address"]
