@@ -1,3 +1,4 @@
+import Foundation
 import BigInt
 import Ethereum
 
@@ -13,6 +14,20 @@ public struct Scopes: OptionSet, Sendable, Hashable {
     public static let names: [(String, Scopes)] = [("rate", .rate), ("flag", .flag), ("moderate", .moderate)]
 
     public var names: [String] { Self.names.filter { contains($0.1) }.map(\.0) }
+
+    /// Parses `rate,flag,moderate` (any non-empty subset, any order).
+    public init(parsing text: String) throws(DelegationError) {
+        var scopes: Scopes = []
+        for name in text.split(separator: ",") {
+            let trimmed = name.trimmingCharacters(in: .whitespaces)
+            guard let scope = Self.names.first(where: { $0.0 == trimmed })?.1 else {
+                throw .malformed("unknown scope \(trimmed) (rate, flag, moderate)")
+            }
+            scopes.insert(scope)
+        }
+        guard !scopes.isEmpty else { throw .malformed("no scope named (rate, flag, moderate)") }
+        self = scopes
+    }
 }
 
 /// `PostingDelegation(bytes32 parent,address spender,address poster,uint32 scopes,uint64 validAfter,uint64 validUntil,uint256 salt)`,

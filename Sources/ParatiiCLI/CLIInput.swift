@@ -27,6 +27,14 @@ enum CLIInput {
         return secret
     }
 
+    /// A secret from `file` when given, else asked without echo (twice when `confirming` a new one).
+    static func secret(file: String?, prompt: String, confirming: Bool) throws -> String {
+        if let file { return try secret(file: file) }
+        let first = try secret(prompt: prompt)
+        if confirming, try secret(prompt: "Repeat: ") != first { throw CLIError("the two entries differ") }
+        return first
+    }
+
     /// Asks on the terminal without echo (getpass semantics); fails cleanly without a terminal.
     static func secret(prompt: String) throws -> String {
         guard isatty(STDIN_FILENO) == 1 else {

@@ -67,14 +67,7 @@ extension DelegateCommand {
         func run() throws {
             let parentEnvelope = try Envelope(parsing: try CLIInput.bytes(parent))
             guard case .spending(let spending) = parentEnvelope.message else { throw CLIError("--parent must be a SpendingDelegation envelope") }
-            var granted: Scopes = []
-            for name in scopes.split(separator: ",") {
-                guard let scope = Scopes.names.first(where: { $0.0 == name.trimmingCharacters(in: .whitespaces) })?.1 else {
-                    throw CLIError("unknown scope \(name) (rate, flag, moderate)")
-                }
-                granted.insert(scope)
-            }
-            guard !granted.isEmpty else { throw CLIError("--scopes names no scope") }
+            let granted = try Scopes(parsing: scopes)
             let now = max(TimeText.now, spending.validAfter)
             let window = try validity.window(defaultLifetime: 30 * 86400, now: now)
             let posting = PostingDelegation(

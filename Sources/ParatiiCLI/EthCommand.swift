@@ -23,12 +23,7 @@ struct KeystoreOptions: ParsableArguments {
     var passwordFile: String?
 
     func password(confirming: Bool = false) throws -> String {
-        if let passwordFile { return try CLIInput.secret(file: passwordFile) }
-        let first = try CLIInput.secret(prompt: "Keystore password: ")
-        if confirming, try CLIInput.secret(prompt: "Repeat password: ") != first {
-            throw CLIError("passwords do not match")
-        }
-        return first
+        try CLIInput.secret(file: passwordFile, prompt: "Keystore password: ", confirming: confirming)
     }
 
     func open() throws -> PrivateKey {

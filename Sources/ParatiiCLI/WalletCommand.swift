@@ -23,10 +23,7 @@ struct WalletOptions: ParsableArguments {
     var directory: String { dir ?? Wallet.defaultDirectory }
 
     func password(confirming: Bool = false) throws -> String {
-        if let passwordFile { return try CLIInput.secret(file: passwordFile) }
-        let first = try CLIInput.secret(prompt: "Wallet password: ")
-        if confirming, try CLIInput.secret(prompt: "Repeat password: ") != first { throw CLIError("passwords do not match") }
-        return first
+        try CLIInput.secret(file: passwordFile, prompt: "Wallet password: ", confirming: confirming)
     }
 
     func open() throws -> Wallet { try Wallet.open(directory: directory, password: try password()) }
@@ -170,13 +167,7 @@ extension WalletCommand {
         @Option(help: "Lifetime, e.g. 30d.") var validFor = "30d"
         @Option(help: "scrypt cost n for the posting keystore.") var scryptN: Int = ScryptParameters.standard.n
         func run() throws {
-            var granted: Scopes = []
-            for name in scopes.split(separator: ",") {
-                guard let scope = Scopes.names.first(where: { $0.0 == name.trimmingCharacters(in: .whitespaces) })?.1 else {
-                    throw CLIError("unknown scope \(name) (rate, flag, moderate)")
-                }
-                granted.insert(scope)
-            }
+            let granted = try Scopes(parsing: scopes)
             let envelope = try wallet.open().newPostingKey(scopes: granted, validFor: try Units.parseDuration(validFor), kdf: ScryptParameters(n: scryptN))
             print(envelope.json.prettyText)
         }
