@@ -7,6 +7,7 @@ let groups: [(name: String, run: () throws -> Void)] = [
     ("ethereum", EthereumBenchmarks.run),
     ("delegation", DelegationBenchmarks.run),
     ("player", PlayerBenchmarks.run),
+    ("card", CardBenchmarks.run),
 ]
 
 for group in groups where requested.isEmpty || requested.contains(group.name) {

@@ -153,6 +153,10 @@ public final class VPCDConnection: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: count)
         var got = 0
         while got < count {
+            // vpcd writes a frame's length and payload in two sends; with Nagle on its side and delayed
+            // ACKs on ours each exchange would stall ~40 ms. Acknowledge at once (Linux re-arms this per read).
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), Int32(TCP_QUICKACK), &one, socklen_t(MemoryLayout<Int32>.size))
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + got, count - got, 0) }
             if n <= 0 {
                 if n < 0 && errno == EINTR { continue }
