@@ -99,6 +99,18 @@ public final class OpenPGPCard: @unchecked Sendable {
         }
     }
 
+    /// Sets (or, with nil, deletes) the resetting code (PUT DATA D3; needs PW3) with which PW1 can be
+    /// unblocked without the admin PIN.
+    public func setResettingCode(adminPIN: PIN, code: PIN?, allowLastTry: Bool = false) throws {
+        if let code, code.bytes.count < 8 || code.bytes.count > Self.maximumPINLength {
+            throw OpenPGPCardError.invalidPIN("the resetting code must have 8 to 127 characters")
+        }
+        try run {
+            try verifyLocked(.admin, pin: adminPIN, allowLastTry: allowLastTry)
+            try StatusWords.check(try send(CommandAPDU(ins: 0xDA, p1: 0x00, p2: 0xD3, data: code?.bytes ?? [])))
+        }
+    }
+
     // MARK: Key management
 
     /// Sets the signature slot to ECDSA secp256k1 (PUT DATA C1). Needs PW3 verified in the same transaction,

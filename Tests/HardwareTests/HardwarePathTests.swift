@@ -85,6 +85,43 @@ struct HardwarePathTests {
         #expect(try driver.pinStatus().pw3TriesLeft == 2)
     }
 
+    @Test func resettingCodeUnblocksAndFactoryResetWipes() throws {
+        let context = try Rig.requirePCSCD()
+        let plugged = try PluggedSoftCard(context: context)
+        defer { plugged.remove(context: context) }
+        let driver = OpenPGPCard(channel: try context.connect(reader: Rig.reader))
+        let key = try initialise(driver)
+        let code = PIN("reset-me-42")
+        try driver.setResettingCode(adminPIN: admin, code: code)
+        #expect(try driver.pinStatus().resettingCodeTriesLeft == 3)
+        let digest = Keccak256.hash([7])
+        _ = try driver.sign(digest: digest, pin: user)
+        for expected in [2, 1] {
+            #expect(throws: OpenPGPCardError.wrongPIN(triesLeft: expected)) { try driver.verify(.userSign, pin: PIN("111111"), allowLastTry: true) }
+        }
+        #expect(throws: OpenPGPCardError.pinBlocked) { try driver.verify(.userSign, pin: PIN("111111"), allowLastTry: true) }
+        // A wrong resetting code counts down its own counter; the right one unblocks PW1.
+        #expect(throws: OpenPGPCardError.wrongPIN(triesLeft: 2)) { try driver.unblockUserPIN(resettingCode: PIN("not-the-code"), newPIN: user) }
+        try driver.unblockUserPIN(resettingCode: code, newPIN: PIN("777777"))
+        #expect(try driver.pinStatus().pw1TriesLeft == 3)
+        #expect(try driver.sign(digest: digest, pin: PIN("777777")).recoverAddress(digest: digest) == key.address)
+        #expect(try driver.signatureCounter() == 2)
+
+        // Factory reset without the admin PIN: the driver blocks PW3 on purpose, terminates, activates.
+        try driver.factoryReset(adminPIN: nil)
+        let status = try driver.status()
+        #expect(status.publicKey == nil)
+        #expect(status.signatureCounter == 0)
+        #expect(status.application.pinStatus.pw1TriesLeft == 3)
+        #expect(status.application.pinStatus.pw3TriesLeft == 3)
+        #expect(status.application.pinStatus.resettingCodeTriesLeft == 0)
+        #expect(throws: OpenPGPCardError.noKey) { try driver.sign(digest: digest, pin: .defaultUser) }
+        // Back to the factory PINs, and a new key is a different master.
+        let fresh = try driver.generateSigningKey(adminPIN: .defaultAdmin)
+        #expect(fresh != key)
+        #expect(try driver.sign(digest: digest, pin: .defaultUser).recoverAddress(digest: digest) == fresh.address)
+    }
+
     @Test func cardPulledMidSignatureGivesTypedErrorAndAFreshCardWorks() throws {
         let context = try Rig.requirePCSCD()
         let plugged = try PluggedSoftCard(context: context)
@@ -282,9 +319,36 @@ struct HardwarePathTests {
         let stored = try String(contentsOfFile: state, encoding: .utf8)
         #expect(stored.contains("\"keystore\"") && !stored.contains("insecurePlainHex"))
 
+        // EIP-712 with the master key, checked by the Ethereum CLI.
+        let typed = dir.appendingPathComponent("typed.json").path
+        try #"""
+        {"types": {"EIP712Domain": [{"name": "name", "type": "string"}, {"name": "version", "type": "string"}, {"name": "chainId", "type": "uint256"}],
+                   "Note": [{"name": "text", "type": "string"}, {"name": "amount", "type": "uint256"}]},
+         "primaryType": "Note", "domain": {"name": "Paratii", "version": "1", "chainId": 1},
+         "message": {"text": "card-signed", "amount": "1000000000000000000"}}
+        """#.write(toFile: typed, atomically: true, encoding: .utf8)
+        let typedSigned = try Rig.run(paratii, ["card", "sign-typed-data", "--pin-file", pin, typed])
+        #expect(typedSigned.status == 0, "\(typedSigned.stderr)")
+        let typedSignature = typedSigned.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let recovered = try Rig.run(paratii, ["eth", "recover-typed-data", "--signature", typedSignature, typed])
+        #expect(recovered.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == address, "\(recovered.stderr)")
+
         // Wrong PIN through the CLI: typed message with the tries left.
         try "000000\n".write(toFile: dir.appendingPathComponent("bad").path, atomically: true, encoding: .utf8)
         let bad = try Rig.run(paratii, ["card", "sign-message", "--pin-file", dir.appendingPathComponent("bad").path, "x"])
         #expect(bad.status != 0 && bad.stderr.contains("2 tries left"), "\(bad.stderr)")
+
+        // init --wipe factory-resets (blocking the unknown admin PIN on purpose) and makes a new master.
+        let wiped = try Rig.run(paratii, ["card", "init", "--wipe", "--pin-file", pin, "--admin-pin-file", adminPin])
+        #expect(wiped.status == 0, "\(wiped.stderr)")
+        let newAddress = wiped.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(newAddress.count == 42 && newAddress != address)
+        // reset needs --yes, then leaves a keyless card with factory PINs.
+        #expect(try Rig.run(paratii, ["card", "reset"]).status != 0)
+        let reset = try Rig.run(paratii, ["card", "reset", "--yes", "--admin-pin-file", adminPin])
+        #expect(reset.status == 0, "\(reset.stderr)")
+        let after = try JSONValue.parse(try Rig.run(paratii, ["card", "status", "--json"]).stdout)
+        #expect(after["address"] == .null)
+        #expect(after["adminPinTriesLeft"] == .number("3"))
     }
 }
