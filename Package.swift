@@ -69,6 +69,15 @@ let package = Package(
             ]
         ),
 
+        // Diagnosis and hotplug: the known-token table, USB enumeration over libusb, `paratii doctor`'s checks.
+        // The table is a copy of udev/known-tokens.json (SwiftPM cannot reach outside the target);
+        // udev/check-generated.sh and DoctorTests fail when the two differ.
+        .target(
+            name: "Doctor",
+            dependencies: ["CLibUSB", "PCSC", "OpenPGPCard", "Ethereum"],
+            resources: [.copy("Resources/known-tokens.json")]
+        ),
+
         // The wire contract's typed messages, envelopes, revocation lists and the offline verifier.
         .target(
             name: "Delegation",
@@ -91,6 +100,7 @@ let package = Package(
                 "OpenPGPCard",
                 "PCSC",
                 "SoftToken",
+                "Doctor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -125,6 +135,12 @@ let package = Package(
         .testTarget(
             name: "HardwareTests",
             dependencies: ["Ethereum", "OpenPGPCard", "PCSC", "SoftToken"]
+        ),
+        // Doctor: token-table and matching unit tests, and doctor against the real pcscd with a soft card
+        // in vpcd's second slot.
+        .testTarget(
+            name: "DoctorTests",
+            dependencies: ["Doctor", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken"]
         ),
     ]
 )

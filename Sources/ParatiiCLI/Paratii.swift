@@ -14,6 +14,7 @@ struct Paratii: AsyncParsableCommand {
             PayeeCommand.self,
             CardCommand.self,
             SoftcardCommand.self,
+            DoctorCommand.self,
         ]
     )
 }

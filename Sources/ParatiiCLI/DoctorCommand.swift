@@ -1,0 +1,51 @@
+import ArgumentParser
+import Doctor
+import Foundation
+
+/// `paratii doctor`: why nothing happens when a token is plugged in. Every finding comes with a one-line fix.
+struct DoctorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "doctor",
+        abstract: "Diagnose pcscd, readers, cards, USB tokens, udev rules and scdaemon; one-line fix for each problem.",
+        discussion: "Exits 0 when no finding is an error, 1 otherwise. --json prints {\"findings\":[{\"id\",\"severity\",\"summary\",\"fix\"}],\"healthy\":bool}."
+    )
+
+    @Flag(help: "Machine-readable output.") var json = false
+    @Option(help: "Examine only the card in this reader (its name, or a part of it); other readers are only listed.")
+    var reader: String?
+
+    func run() throws {
+        let wanted = reader
+        let report = Doctor(examine: { name in wanted.map { name.contains($0) } ?? true }).run()
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        } else {
+            print(Self.render(report), terminator: "")
+        }
+        if !report.healthy { throw ExitCode(1) }
+    }
+
+    static let areaTitles = [("pcscd", "PC/SC"), ("card", "Cards"), ("usb", "USB"), ("udev", "udev"), ("gnupg", "GnuPG"), ("doctor", "Doctor")]
+
+    static func render(_ report: Report) -> String {
+        var text = ""
+        let known = Set(areaTitles.map(\.0))
+        let areas = areaTitles + Set(report.findings.map(\.area)).subtracting(known).sorted().map { ($0, $0) }
+        for (area, title) in areas {
+            let findings = report.findings.filter { $0.area == area }
+            if findings.isEmpty { continue }
+            text += "\(title)\n"
+            for finding in findings {
+                let mark = switch finding.severity { case .ok: "✓"; case .info: "·"; case .warning: "!"; case .error: "✗" }
+                text += "  \(mark) \(finding.summary)\n"
+                if !finding.fix.isEmpty { text += "      fix: \(finding.fix)\n" }
+            }
+        }
+        let errors = report.findings.filter { $0.severity == .error }.count
+        let warnings = report.findings.filter { $0.severity == .warning }.count
+        text += report.healthy ? "\nHealthy (\(warnings) warning\(warnings == 1 ? "" : "s")).\n" : "\n\(errors) problem\(errors == 1 ? "" : "s") to fix.\n"
+        return text
+    }
+}
