@@ -128,6 +128,11 @@ public enum Diagnosis {
         guard token.openpgp, let readers else { return out + [Finding("usb.token", .info, "\(what) on USB")] }
         if let reader = readers.first(where: match.matchesReader) {
             out.append(Finding("usb.token", .ok, "\(what) on USB, seen by pcscd as '\(reader)'"))
+            // pcscd has it; only vendor tools and GnuPG's own CCID driver need the node itself.
+            if device.openError == "access denied" || !host.canOpen(device.devicePath) {
+                out.append(Finding("usb.noAccess", .info, "this user cannot open \(device.devicePath) (ykman, nitropy and gpg's CCID driver need it; paratii does not)",
+                                   fix: "install the udev rules (\(installRulesFix)), or sudo usermod -aG plugdev $USER and log in again"))
+            }
             return out
         }
         let causes = unseenCauses(match, host: host)

@@ -36,6 +36,13 @@ struct MatchingTests {
         #expect(findings[0].summary.contains("Yubico YubiKey OTP+FIDO+CCID 00 00"))
     }
 
+    @Test func deviceNodeThisUserCannotOpen() throws {
+        let locked = HostFacts(udevRules: healthyHost.udevRules, canOpen: { $0 != "/dev/bus/usb/001/004" })
+        let findings = usb([Self.yubiKey5NFC], host: locked)
+        #expect(findings.map(\.id) == ["usb.token", "usb.noAccess"])
+        #expect(findings[1].severity == .info && findings[1].summary.contains("/dev/bus/usb/001/004"))
+    }
+
     @Test func yubiKey4IsOpenPGPButTooOldForSecp256k1() throws {
         let match = try #require(table.matches([Self.yubiKey4]).first)
         #expect(match.token.openpgp)
