@@ -214,6 +214,7 @@ public final class OpenPGPCard: @unchecked Sendable {
                     cachedPublicKey = nil
                     knownGoodSignPIN = nil
                     try selectApplication()
+                    try bindToCard()
                 }
                 return try body()
             }
@@ -223,6 +224,20 @@ public final class OpenPGPCard: @unchecked Sendable {
             knownGoodSignPIN = nil
             throw OpenPGPCardError.cardRemoved
         }
+    }
+
+    /// The AID (with its serial) of the card this driver first talked to. After a reconnect (card reset,
+    /// pcscd restart) the reader may hold a different card: that is not this session's card.
+    private var boundAID: [UInt8]?
+
+    private func bindToCard() throws {
+        guard !terminated else { return }
+        let aid = try getData(0x004F)
+        if let boundAID, boundAID != aid {
+            selectedGeneration = nil
+            throw OpenPGPCardError.cardRemoved
+        }
+        boundAID = aid
     }
 
     private func send(_ command: CommandAPDU) throws -> ResponseAPDU {

@@ -7,6 +7,25 @@ import Testing
 
 /// Everything here goes through the real pcscd, the vpcd reader driver and the software token.
 /// One serialized suite: vpcd's port 35963 takes one card at a time, and one test restarts pcscd.
+/// Reader events gathered by a background task, for tests that wait on them with a deadline.
+final class EventLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var events: [ReaderEvent] = []
+    func append(_ event: ReaderEvent) { lock.lock(); events.append(event); lock.unlock() }
+    var all: [ReaderEvent] { lock.lock(); defer { lock.unlock() }; return events }
+
+    func waitFor(_ event: ReaderEvent, timeout: TimeInterval = 10) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !all.contains(event) {
+            guard Date() < deadline else {
+                Issue.record("no \(event) within \(timeout) s; saw \(all)")
+                throw PCSCError.timeout
+            }
+            try await Task.sleep(nanoseconds: 50_000_000)
+        }
+    }
+}
+
 @Suite(.serialized)
 struct HardwarePathTests {
     let user = PIN("246810")
@@ -174,6 +193,42 @@ struct HardwarePathTests {
         let signature = try driver.sign(digest: digest, pin: user)
         #expect(try signature.recoverAddress(digest: digest) == key.address)
         #expect(channel.connectionGeneration > generation)
+    }
+
+    /// A different card in the reader after a restart is not the session's card: the old driver reports
+    /// the card as removed instead of signing with another key; the monitor reports the service loss.
+    @Test func anotherCardAfterPCSCDRestartIsNotTheSession() async throws {
+        let context = try Rig.requirePCSCD()
+        let plugged = try PluggedSoftCard(serial: [0xAA, 0, 0, 1], context: context)
+        let driver = OpenPGPCard(channel: try context.connect(reader: Rig.reader))
+        _ = try initialise(driver)
+
+        let seen = EventLog()
+        let watcher = Task {
+            for await event in ReaderMonitor.events() {
+                seen.append(event)
+                if Task.isCancelled { break }
+            }
+        }
+        defer { watcher.cancel() }
+        try await seen.waitFor(.cardInserted(reader: Rig.reader, atr: SoftCard.atr))
+
+        let pid = try #require(Int32(try String(contentsOfFile: "/run/pcscd/pcscd.pid", encoding: .utf8).filter(\.isNumber)))
+        kill(pid, SIGTERM)
+        if !Rig.waitForExit(pid, timeout: 2) { kill(pid, SIGKILL) }
+        #expect(Rig.waitForExit(pid, timeout: 5), "pcscd did not exit")
+        plugged.connection.stop()
+        try await seen.waitFor(.serviceLost)
+
+        let other = try PluggedSoftCard.unchecked(serial: [0xBB, 0, 0, 2])
+        let up = try Rig.run(Rig.repositoryRoot.appendingPathComponent("scripts/pcscd-up"), [])
+        try #require(up.status == 0, "scripts/pcscd-up failed: \(up.stderr)")
+        try Rig.waitForCard(true, context: context)
+        try await seen.waitFor(.serviceRestored)
+        #expect(throws: OpenPGPCardError.cardRemoved) { try driver.sign(digest: Keccak256.hash([1]), pin: user) }
+        let fresh = OpenPGPCard(channel: try context.connect(reader: Rig.reader))
+        #expect(try fresh.applicationData().aid.serialHex == "BB000002")
+        other.remove(context: context)
     }
 
     @Test func readerEventsReportInsertionAndRemoval() async throws {
