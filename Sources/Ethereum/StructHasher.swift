@@ -17,12 +17,22 @@ public struct StructHasher {
         hasher.update(address.bytes)
     }
 
-    public mutating func add(_ value: BigUInt) { hasher.update(value.word256) }
+    /// A uint256 word straight from the integer's 64-bit limbs, most significant first (no allocation).
+    public mutating func add(_ value: BigUInt) {
+        precondition(value.bitWidth <= 256, "an EIP-712 uint256 fits in 256 bits")
+        let words = value.words
+        for index in (0..<4).reversed() {
+            addLimb(index < words.count ? UInt64(words[index]) : 0)
+        }
+    }
 
     public mutating func add(_ value: UInt64) {
-        var word = [UInt8](repeating: 0, count: 32)
-        for i in 0..<8 { word[31 - i] = UInt8(truncatingIfNeeded: value >> (8 * UInt64(i))) }
-        hasher.update(word)
+        hasher.update(StructHasher.zeros24)
+        addLimb(value)
+    }
+
+    private mutating func addLimb(_ limb: UInt64) {
+        withUnsafeBytes(of: limb.bigEndian) { hasher.update($0) }
     }
 
     /// Signed integers as two's complement over 256 bits.
@@ -56,6 +66,7 @@ public struct StructHasher {
     public consuming func finalize() -> [UInt8] { hasher.finalize() }
 
     static let zeros12 = [UInt8](repeating: 0, count: 12)
+    static let zeros24 = [UInt8](repeating: 0, count: 24)
 
     /// keccak256(0x19 0x01 ‖ domainSeparator ‖ structHash): the digest that gets signed.
     public static func digest(domainSeparator: [UInt8], structHash: [UInt8]) -> [UInt8] {
