@@ -53,7 +53,7 @@ public struct HostFacts: Sendable {
 
     /// A rules file that names this vendor id, or ours: the device then probably gets an ACL or group.
     public func ruleCovering(vendorId: String, productId: String) -> String? {
-        if let ours = installedRules, ours.text.contains("ATTR{idProduct}==\"\(productId)\"") { return ours.path }
+        if let ours = installedRules, ours.text.contains("ATTR{idVendor}==\"\(vendorId)\", ATTR{idProduct}==\"\(productId)\"") { return ours.path }
         return udevRules.keys.sorted().first { path in
             let text = udevRules[path]!.lowercased()
             return text.contains("idvendor}==\"\(vendorId)\"") && (text.contains("uaccess") || text.contains("mode=") || text.contains("group="))

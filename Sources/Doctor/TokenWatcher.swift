@@ -38,6 +38,10 @@ public final class TokenWatcher: @unchecked Sendable {
     /// Scans once (tokens already plugged in arrive first), then listens for hotplug where libusb can.
     @discardableResult
     public func start(hotplug useHotplug: Bool = true) -> Mode {
+        lock.lock()
+        let running = hotplug != nil
+        lock.unlock()
+        if running { return .hotplug }
         do { try scan() } catch { return .unavailable(error) }
         guard useHotplug, let watcher = LibUSBHotplug(onChange: { [weak self] in try? self?.scan() }) else { return .onDemand }
         lock.lock(); defer { lock.unlock() }
