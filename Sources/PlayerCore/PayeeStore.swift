@@ -89,22 +89,23 @@ public final class PayeeStore: @unchecked Sendable {
         do {
             return try database.writeWithoutTransaction { db in
                 var outcomes: [Result<Outcome, VoucherRejection>] = []
-                var chainsInBatch = Set<[UInt8]>()
+                var batch = PayeeBatch()
                 try db.inTransaction(.immediate) {
                     for (i, result) in checked.values.enumerated() {
                         let outcome = result.flatMap { voucher, delegation in
                             Result { () throws(VoucherRejection) in
-                                try self.apply(voucher, delegation, envelopes[i], db: db, now: now, chainsInBatch: &chainsInBatch)
+                                try self.apply(voucher, delegation, envelopes[i], db: db, batch: &batch)
                             }
                         }
                         // A storage failure may have left half a voucher's writes: roll the whole batch back.
                         if case .failure(.storage(let why)) = outcome { throw VoucherRejection.storage(why) }
                         outcomes.append(outcome)
                     }
+                    try batch.writeChannels(db, now: now)
                     return .commit
                 }
                 // Only once committed do the chains count as stored.
-                knownChains.formUnion(chainsInBatch)
+                knownChains.formUnion(batch.chains)
                 return outcomes
             }
         } catch let rejection as VoucherRejection {
@@ -123,47 +124,35 @@ public final class PayeeStore: @unchecked Sendable {
         return (voucher, delegation)
     }
 
-    /// The channel rules, inside the caller's transaction: a sequence seen before must carry the same
-    /// amount (then it is a duplicate); otherwise the voucher must raise both the amount and the sequence.
-    private func apply(_ voucher: Voucher, _ delegation: SpendingDelegation, _ envelope: Envelope, db: Database, now: UInt64,
-                       chainsInBatch: inout Set<[UInt8]>) throws(VoucherRejection) -> Outcome {
+    /// The channel rules, inside the caller's transaction: the best voucher again is a duplicate; an
+    /// older sequence must match what was accepted for it; a new one must raise the amount.
+    private func apply(_ voucher: Voucher, _ delegation: SpendingDelegation, _ envelope: Envelope, db: Database,
+                       batch: inout PayeeBatch) throws(VoucherRejection) -> Outcome {
         let channel = ChannelState(delegation: voucher.delegation, master: delegation.master, spender: delegation.spender,
                                    payee: voucher.payee, token: voucher.token, cumulative: voucher.cumulative, sequence: voucher.sequence)
-        let key: [DatabaseValueConvertible] = [voucher.delegation.hexString, voucher.payee.dbText, voucher.token.dbText]
+        let key = PayeeBatch.Key(delegation: voucher.delegation.hexString, payee: voucher.payee.dbText, token: voucher.token.dbText)
         do {
-            if let seen = try String.fetchOne(db.cachedStatement(sql: "SELECT cumulative FROM receipt WHERE delegationId = ? AND payee = ? AND token = ? AND sequence = ?"),
-                                              arguments: StatementArguments(key + [Int64(clamping: voucher.sequence)])) {
-                guard seen == String(voucher.cumulative) else {
-                    throw VoucherRejection.sequenceConflict("sequence \(voucher.sequence) was \(seen), now \(voucher.cumulative)")
-                }
-                return .duplicate(channel)
-            }
             var increase = voucher.cumulative
-            if let best = try Row.fetchOne(db.cachedStatement(sql: "SELECT cumulative, sequence FROM channel WHERE delegationId = ? AND payee = ? AND token = ?"),
-                                           arguments: StatementArguments(key)) {
-                guard let held = BigUInt(best[0] as String, radix: 10) else { throw VoucherRejection.storage("corrupted channel") }
-                let heldSequence = UInt64(best[1] as Int64)
-                guard voucher.cumulative > held else { throw VoucherRejection.decreasing(held: held, offered: voucher.cumulative) }
-                guard voucher.sequence > heldSequence else {
-                    throw VoucherRejection.sequenceConflict("sequence \(voucher.sequence) after \(heldSequence) with a higher amount")
+            if let held = try batch.best(key, db) {
+                if voucher.sequence <= held.sequence {
+                    let seen = try String.fetchOne(db.cachedStatement(sql: "SELECT cumulative FROM receipt WHERE delegationId = ? AND payee = ? AND token = ? AND sequence = ?"),
+                                                   arguments: [key.delegation, key.payee, key.token, Int64(clamping: voucher.sequence)])
+                    if seen == String(voucher.cumulative) { return .duplicate(channel) }
+                    if let seen { throw VoucherRejection.sequenceConflict("sequence \(voucher.sequence) was \(seen), now \(voucher.cumulative)") }
+                    if voucher.cumulative <= held.cumulative { throw VoucherRejection.decreasing(held: held.cumulative, offered: voucher.cumulative) }
+                    throw VoucherRejection.sequenceConflict("sequence \(voucher.sequence) after \(held.sequence) with a higher amount")
                 }
-                increase = voucher.cumulative - held
+                guard voucher.cumulative > held.cumulative else { throw VoucherRejection.decreasing(held: held.cumulative, offered: voucher.cumulative) }
+                increase = voucher.cumulative - held.cumulative
             }
             // The delegation chain is stored once; each channel keeps only its best voucher's own fields and signature.
-            if !knownChains.contains(voucher.delegation) && chainsInBatch.insert(voucher.delegation).inserted {
+            if !knownChains.contains(voucher.delegation) && batch.chains.insert(voucher.delegation).inserted {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO delegation (id, parents) VALUES (?, ?)").execute(
-                    arguments: [voucher.delegation.hexString, JSONValue.array(envelope.parents.map(\.json)).compactText])
+                    arguments: [key.delegation, JSONValue.array(envelope.parents.map(\.json)).compactText])
             }
-            try db.cachedStatement(sql: """
-                INSERT INTO channel (delegationId, payee, token, master, spender, cumulative, sequence, memo, signature, updatedAt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (delegationId, payee, token) DO UPDATE SET cumulative = excluded.cumulative,
-                    sequence = excluded.sequence, memo = excluded.memo, signature = excluded.signature, updatedAt = excluded.updatedAt
-                """).execute(arguments: StatementArguments(key + [delegation.master.dbText, delegation.spender.dbText,
-                                                                  String(voucher.cumulative), Int64(clamping: voucher.sequence),
-                                                                  voucher.memo.hexString, envelope.signature.hexString, Int64(clamping: now)]))
             try db.cachedStatement(sql: "INSERT INTO receipt (delegationId, payee, token, sequence, cumulative, voucherId) VALUES (?, ?, ?, ?, ?, ?)")
-                .execute(arguments: StatementArguments(key + [Int64(clamping: voucher.sequence), String(voucher.cumulative), envelope.id.hexString]))
+                .execute(arguments: [key.delegation, key.payee, key.token, Int64(clamping: voucher.sequence), String(voucher.cumulative), envelope.id.hexString])
+            batch.accept(key, voucher: voucher, delegation: delegation, signature: envelope.signature)
             return .accepted(channel, increase: increase)
         } catch let rejection as VoucherRejection {
             throw rejection
@@ -247,4 +236,52 @@ final class UnsafeResults<T>: @unchecked Sendable {
     init(count: Int) { slots = Array(repeating: nil, count: count) }
     func set(_ index: Int, _ value: T) { slots.withUnsafeMutableBufferPointer { $0[index] = value } }
     var values: [T] { slots.map { $0! } }
+}
+
+/// Channel state within one accept batch: each channel's best is read once and written once.
+struct PayeeBatch {
+    struct Key: Hashable {
+        let delegation: String
+        let payee: String
+        let token: String
+    }
+
+    struct Best {
+        var cumulative: BigUInt
+        var sequence: UInt64
+    }
+
+    var chains = Set<[UInt8]>()
+    private var best: [Key: Best?] = [:]
+    private var accepted: [Key: (voucher: Voucher, master: String, spender: String, signature: [UInt8])] = [:]
+
+    mutating func best(_ key: Key, _ db: Database) throws -> Best? {
+        if let known = best[key] { return known }
+        let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT cumulative, sequence FROM channel WHERE delegationId = ? AND payee = ? AND token = ?"),
+                                   arguments: [key.delegation, key.payee, key.token])
+        let loaded = try row.map { row in
+            guard let cumulative = BigUInt(row[0] as String, radix: 10) else { throw VoucherRejection.storage("corrupted channel") }
+            return Best(cumulative: cumulative, sequence: UInt64(row[1] as Int64))
+        }
+        best[key] = .some(loaded)
+        return loaded
+    }
+
+    mutating func accept(_ key: Key, voucher: Voucher, delegation: SpendingDelegation, signature: [UInt8]) {
+        best[key] = .some(Best(cumulative: voucher.cumulative, sequence: voucher.sequence))
+        accepted[key] = (voucher, delegation.master.dbText, delegation.spender.dbText, signature)
+    }
+
+    func writeChannels(_ db: Database, now: UInt64) throws {
+        for (key, entry) in accepted {
+            try db.cachedStatement(sql: """
+                INSERT INTO channel (delegationId, payee, token, master, spender, cumulative, sequence, memo, signature, updatedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (delegationId, payee, token) DO UPDATE SET cumulative = excluded.cumulative,
+                    sequence = excluded.sequence, memo = excluded.memo, signature = excluded.signature, updatedAt = excluded.updatedAt
+                """).execute(arguments: [key.delegation, key.payee, key.token, entry.master, entry.spender, String(entry.voucher.cumulative),
+                                         Int64(clamping: entry.voucher.sequence), entry.voucher.memo.hexString, entry.signature.hexString,
+                                         Int64(clamping: now)])
+        }
+    }
 }
