@@ -353,15 +353,15 @@ struct HardwarePathTests {
         let address = initialised.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(address.hasPrefix("0x") && address.count == 42)
         // A second init is refused: the card holds a key.
-        let again = try Rig.run(paratii, ["card", "init", "--pin-file", pin, "--admin-pin-file", adminPin])
+        let again = try Rig.run(paratii, ["card", "init", "--reader", Rig.reader, "--pin-file", pin, "--admin-pin-file", adminPin])
         #expect(again.status != 0 && again.stderr.contains("--wipe"))
 
-        let signed = try Rig.run(paratii, ["card", "sign-message", "--pin-file", pin, "paratii card test"])
+        let signed = try Rig.run(paratii, ["card", "sign-message", "--reader", Rig.reader, "--pin-file", pin, "paratii card test"])
         #expect(signed.status == 0, "\(signed.stderr)")
         let signature = try Signature(hex: signed.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         #expect(try PersonalMessage.recover(Array("paratii card test".utf8), signature: signature).checksummed == address)
 
-        let status = try Rig.run(paratii, ["card", "status", "--json"])
+        let status = try Rig.run(paratii, ["card", "status", "--reader", Rig.reader, "--json"])
         #expect(status.status == 0, "\(status.stderr)")
         let json = try JSONValue.parse(status.stdout)
         #expect(json["reader"]?.stringValue == Rig.reader)
@@ -369,6 +369,11 @@ struct HardwarePathTests {
         #expect(json["address"]?.stringValue == address)
         #expect(json["pinTriesLeft"] == .number("3"))
         #expect(json["signatureCounter"] == .number("1"))
+
+        let listed = try JSONValue.parse(try Rig.run(paratii, ["card", "list", "--json"]).stdout)
+        let row = try #require(listed.arrayValue?.first { $0["reader"]?.stringValue == Rig.reader })
+        #expect(row["cardPresent"] == .bool(true) && row["openpgp"] == .bool(true))
+        #expect(row["serial"]?.stringValue == "00C0FFEE")
 
         // The key at rest is a keystore under the passphrase, not plain.
         let stored = try String(contentsOfFile: state, encoding: .utf8)
@@ -382,7 +387,7 @@ struct HardwarePathTests {
          "primaryType": "Note", "domain": {"name": "Paratii", "version": "1", "chainId": 1},
          "message": {"text": "card-signed", "amount": "1000000000000000000"}}
         """#.write(toFile: typed, atomically: true, encoding: .utf8)
-        let typedSigned = try Rig.run(paratii, ["card", "sign-typed-data", "--pin-file", pin, typed])
+        let typedSigned = try Rig.run(paratii, ["card", "sign-typed-data", "--reader", Rig.reader, "--pin-file", pin, typed])
         #expect(typedSigned.status == 0, "\(typedSigned.stderr)")
         let typedSignature = typedSigned.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let recovered = try Rig.run(paratii, ["eth", "recover-typed-data", "--signature", typedSignature, typed])
@@ -390,19 +395,19 @@ struct HardwarePathTests {
 
         // Wrong PIN through the CLI: typed message with the tries left.
         try "000000\n".write(toFile: dir.appendingPathComponent("bad").path, atomically: true, encoding: .utf8)
-        let bad = try Rig.run(paratii, ["card", "sign-message", "--pin-file", dir.appendingPathComponent("bad").path, "x"])
+        let bad = try Rig.run(paratii, ["card", "sign-message", "--reader", Rig.reader, "--pin-file", dir.appendingPathComponent("bad").path, "x"])
         #expect(bad.status != 0 && bad.stderr.contains("2 tries left"), "\(bad.stderr)")
 
         // init --wipe factory-resets (blocking the unknown admin PIN on purpose) and makes a new master.
-        let wiped = try Rig.run(paratii, ["card", "init", "--wipe", "--pin-file", pin, "--admin-pin-file", adminPin])
+        let wiped = try Rig.run(paratii, ["card", "init", "--reader", Rig.reader, "--wipe", "--pin-file", pin, "--admin-pin-file", adminPin])
         #expect(wiped.status == 0, "\(wiped.stderr)")
         let newAddress = wiped.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(newAddress.count == 42 && newAddress != address)
         // reset needs --yes, then leaves a keyless card with factory PINs.
-        #expect(try Rig.run(paratii, ["card", "reset"]).status != 0)
-        let reset = try Rig.run(paratii, ["card", "reset", "--yes", "--admin-pin-file", adminPin])
+        #expect(try Rig.run(paratii, ["card", "reset", "--reader", Rig.reader]).status != 0)
+        let reset = try Rig.run(paratii, ["card", "reset", "--reader", Rig.reader, "--yes", "--admin-pin-file", adminPin])
         #expect(reset.status == 0, "\(reset.stderr)")
-        let after = try JSONValue.parse(try Rig.run(paratii, ["card", "status", "--json"]).stdout)
+        let after = try JSONValue.parse(try Rig.run(paratii, ["card", "status", "--reader", Rig.reader, "--json"]).stdout)
         #expect(after["address"] == .null)
         #expect(after["adminPinTriesLeft"] == .number("3"))
     }
