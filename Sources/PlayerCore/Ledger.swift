@@ -54,7 +54,7 @@ struct Ledger {
     /// transaction then rolls back, so a refusal writes nothing.
     mutating func record(_ request: PaymentRequest) throws -> Voucher {
         if let key = request.idempotencyKey,
-           let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM voucher WHERE idempotencyKey = ?"), arguments: [key]) {
+           let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM voucher WHERE idempotencyKey = ? AND idempotencyKey IS NOT NULL"), arguments: [key]) {
             let record = try Self.voucherRecord(existing)
             guard record.voucher.payee == request.payee, record.voucher.token == request.token,
                   record.amount == request.amount, record.voucher.memo == request.memo

@@ -165,14 +165,14 @@ public final class Wallet: @unchecked Sendable {
 
     public func history(limit: Int = 100) throws -> [VoucherRecord] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM voucher ORDER BY id DESC LIMIT ?", arguments: [limit]).map(Ledger.voucherRecord)
+            try Row.fetchAll(db, sql: "SELECT * FROM voucher ORDER BY createdAt DESC, sequence DESC LIMIT ?", arguments: [limit]).map(Ledger.voucherRecord)
         }
     }
 
     /// Every voucher ever recorded, re-signed: what a payee would need to redeem them all.
     public func recordedVouchers() throws -> [Envelope] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM voucher ORDER BY id").map(Ledger.voucherRecord)
+            try Row.fetchAll(db, sql: "SELECT * FROM voucher ORDER BY createdAt, delegationId, payee, token, sequence").map(Ledger.voucherRecord)
         }.map { try sign($0.voucher) }
     }
 

@@ -37,7 +37,7 @@ enum WalletDatabase {
                     periodIndex INTEGER NOT NULL DEFAULT 0,
                     periodSpent TEXT NOT NULL DEFAULT '0' \(amountCheck("periodSpent")),
                     PRIMARY KEY (delegationId, token)
-                );
+                ) WITHOUT ROWID;
                 CREATE TABLE channel (
                     delegationId TEXT NOT NULL REFERENCES delegation(id),
                     payee TEXT NOT NULL,
@@ -45,10 +45,9 @@ enum WalletDatabase {
                     cumulative TEXT NOT NULL \(amountCheck("cumulative")),
                     sequence INTEGER NOT NULL CHECK (sequence > 0),
                     PRIMARY KEY (delegationId, payee, token)
-                );
+                ) WITHOUT ROWID;
                 CREATE TABLE voucher (
-                    id INTEGER PRIMARY KEY,
-                    idempotencyKey TEXT UNIQUE,
+                    idempotencyKey TEXT,
                     delegationId TEXT NOT NULL REFERENCES delegation(id),
                     payee TEXT NOT NULL,
                     token TEXT NOT NULL,
@@ -57,8 +56,10 @@ enum WalletDatabase {
                     sequence INTEGER NOT NULL CHECK (sequence > 0),
                     memo TEXT NOT NULL CHECK (length(memo) = 66),
                     createdAt INTEGER NOT NULL,
-                    UNIQUE (delegationId, payee, token, sequence)
-                );
+                    PRIMARY KEY (delegationId, payee, token, sequence)
+                ) WITHOUT ROWID;
+                -- Keyless payments (most of them) write no index entry.
+                CREATE UNIQUE INDEX voucher_idempotency ON voucher(idempotencyKey) WHERE idempotencyKey IS NOT NULL;
                 CREATE TABLE postingKey (
                     address TEXT PRIMARY KEY NOT NULL,
                     delegationId TEXT NOT NULL,
