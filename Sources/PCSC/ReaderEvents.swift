@@ -20,6 +20,18 @@ public enum ReaderEvent: Hashable, Sendable {
 public enum ReaderMonitor {
     static let pnpReader = "\\\\?PnP?\\Notification"
 
+    /// How many times any monitor has entered SCardGetStatusChange (diagnostics: an idle monitor
+    /// stays blocked in one call, it does not poll).
+    public static var statusChangeCalls: Int { counter.value }
+    static let counter = Counter()
+
+    final class Counter: @unchecked Sendable {
+        private let lock = NSLock()
+        private var count = 0
+        func increment() { lock.lock(); count += 1; lock.unlock() }
+        var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+    }
+
     public static func events() -> AsyncStream<ReaderEvent> {
         let (stream, continuation) = AsyncStream<ReaderEvent>.makeStream(bufferingPolicy: .unbounded)
         let watcher = Watcher(continuation: continuation)
@@ -139,6 +151,7 @@ public enum ReaderMonitor {
             }
             defer { for s in states { free(UnsafeMutableRawPointer(mutating: s.szReader)) } }
             while true {
+                ReaderMonitor.counter.increment()
                 let result = Int(SCardGetStatusChange(context, DWORD(INFINITE), &states, DWORD(states.count)))
                 if result != PCSCCode.success { return result }
                 var readersChanged = false

@@ -242,6 +242,11 @@ struct HardwarePathTests {
             if event == .readerAdded("Virtual PCD 00 01") { break }
         }
         #expect(seen.contains(.readerAdded(Rig.reader)))
+        // Idle, the monitor sits in one blocking SCardGetStatusChange: no polling.
+        try await Task.sleep(nanoseconds: 300_000_000)
+        let before = ReaderMonitor.statusChangeCalls
+        try await Task.sleep(nanoseconds: 1_500_000_000)
+        #expect(ReaderMonitor.statusChangeCalls - before <= 1, "the monitor woke up \(ReaderMonitor.statusChangeCalls - before) times while nothing changed")
 
         let plugged = try PluggedSoftCard(context: context)
         var inserted = false
