@@ -173,6 +173,8 @@ struct HardwarePathTests {
         let driver = OpenPGPCard(channel: channel)
         let key = try initialise(driver)
         let generation = channel.connectionGeneration
+        let exclusive = try Rig.RestartLock()
+        defer { exclusive.release() }
 
         // Stop the pcscd that scripts/pcscd-up started (by its pid file) and start it again. pcscd with
         // the vpcd driver may sit on SIGTERM for a long time, so after a grace period it gets SIGKILL,
@@ -213,6 +215,8 @@ struct HardwarePathTests {
         defer { watcher.cancel() }
         try await seen.waitFor(.cardInserted(reader: Rig.reader, atr: SoftCard.atr))
 
+        let exclusive = try Rig.RestartLock()
+        defer { exclusive.release() }
         let pid = try #require(Int32(try String(contentsOfFile: "/run/pcscd/pcscd.pid", encoding: .utf8).filter(\.isNumber)))
         kill(pid, SIGTERM)
         if !Rig.waitForExit(pid, timeout: 2) { kill(pid, SIGKILL) }

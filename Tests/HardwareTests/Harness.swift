@@ -46,6 +46,29 @@ enum Rig {
         lockFD = fd
     }
 
+    /// Restarting pcscd is exclusive. Any test (in this process or another) that must not see pcscd
+    /// restart under it can hold `flock(LOCK_SH)` on this file while it talks to pcscd; the restart
+    /// tests take `LOCK_EX` on it, so they wait until no such test is running.
+    static let restartLockPath = "/tmp/paratii-pcscd-restart.lock"
+
+    final class RestartLock {
+        private let fd: Int32
+        init(timeout: TimeInterval = 300) throws {
+            fd = open(Rig.restartLockPath, O_CREAT | O_RDWR, 0o666)
+            try #require(fd >= 0, "cannot open \(Rig.restartLockPath)")
+            let deadline = Date().addingTimeInterval(timeout)
+            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                if Date() >= deadline {
+                    close(fd)
+                    Issue.record("other tests held \(Rig.restartLockPath) (shared) for \(Int(timeout)) s: cannot restart pcscd")
+                    throw PCSCError.timeout
+                }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        func release() { flock(fd, LOCK_UN); close(fd) }
+    }
+
     /// Fails (never skips) when pcscd or the vpcd reader is missing: CI must not pass without them.
     static func requirePCSCD() throws -> PCSCContext {
         try lockTheRig()
