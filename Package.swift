@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.0.0"),
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
     ],
     targets: [
         // Thin shims over the system's C libraries (Debian's -dev packages).
@@ -90,6 +91,17 @@ let package = Package(
             dependencies: ["Ethereum", "Delegation", .product(name: "BigInt", package: "BigInt"), .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
+        // The bridge daemon: local API (Hummingbird) over a Unix socket, pairings, delegation requests, audit log.
+        .target(
+            name: "Bridge",
+            dependencies: [
+                "Ethereum", "Delegation", "PlayerCore", "OpenPGPCard", "PCSC",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+
         // The one executable; stays thin over the libraries.
         .executableTarget(
             name: "ParatiiCLI",
@@ -101,6 +113,7 @@ let package = Package(
                 "PCSC",
                 "SoftToken",
                 "Doctor",
+                "Bridge",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -141,6 +154,16 @@ let package = Package(
         .testTarget(
             name: "DoctorTests",
             dependencies: ["Doctor", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken"]
+        ),
+        // Bridge: API security as an attacker would try it, against a bridge on a temporary socket, and the
+        // full flow against pcscd + a soft card in vpcd's second slot.
+        .testTarget(
+            name: "BridgeTests",
+            dependencies: [
+                "Bridge", "Delegation", "Ethereum", "PlayerCore", "OpenPGPCard", "PCSC", "SoftToken",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ]
 )

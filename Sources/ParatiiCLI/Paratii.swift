@@ -15,6 +15,7 @@ struct Paratii: AsyncParsableCommand {
             CardCommand.self,
             SoftcardCommand.self,
             DoctorCommand.self,
+            BridgeCommand.self, ApproveCommand.self,
         ]
     )
 }

@@ -11,7 +11,8 @@ struct WalletCommand: ParsableCommand {
         commandName: "wallet",
         abstract: "The player's spending wallet: delegations, bounded vouchers, votes, top-ups.",
         subcommands: [Init.self, ShowAddress.self, ImportDelegation.self, Pay.self, ShowBudget.self, History.self,
-                      NewPostingKey.self, CastVote.self, RevokePostingKey.self, Topup.self, Reclaim.self, Approve.self]
+                      NewPostingKey.self, CastVote.self, RevokePostingKey.self, Topup.self, Reclaim.self, Approve.self,
+                      RequestDelegation.self]
     )
 }
 

@@ -1,0 +1,127 @@
+import BigInt
+import Delegation
+import Ethereum
+import Foundation
+
+/// The bridge's configuration: the chain settings shared with every command (`Delegation.Configuration`)
+/// plus the bridge's own, read from one JSON file (every key optional):
+///
+///     {"chainId": 1, "verifyingContract": "0x…", "ptiToken": "0x…",
+///      "bridge": {"allowedOrigins": ["http://localhost:8080"], "requestExpiry": "10m",
+///                 "pairingExpiry": "10m", "bodyLimit": 65536, "socket": "/run/user/1000/paratii/bridge.sock",
+///                 "tcp": "127.0.0.1:8547", "database": "/home/u/.local/share/paratii/bridge.sqlite"}}
+public struct BridgeSettings: Sendable {
+    public var chain: Configuration
+    public var allowedOrigins: [String] = []
+    /// Seconds a pending delegation request waits for the user before it expires.
+    public var requestExpiry: UInt64 = 600
+    /// Seconds a pending pairing waits for the user's approval.
+    public var pairingExpiry: UInt64 = 600
+    public var bodyLimit: Int = 64 * 1024
+    /// The longest `validFor` a player may ask for.
+    public var maxValidFor: UInt64 = 366 * 86400
+    public var socketPath: String
+    public var tcp: (host: String, port: Int)?
+    public var databasePath: String
+
+    public init(chain: Configuration = Configuration(), socketPath: String = BridgeSettings.defaultSocketPath,
+                databasePath: String = BridgeSettings.defaultDatabasePath) {
+        self.chain = chain
+        self.socketPath = socketPath
+        self.databasePath = databasePath
+    }
+
+    public static var defaultSocketPath: String {
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_RUNTIME_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp/paratii-\(getuid())"
+        return base + "/paratii/bridge.sock"
+    }
+
+    public static var defaultDatabasePath: String {
+        let environment = ProcessInfo.processInfo.environment
+        let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")
+        return base + "/paratii/bridge.sqlite"
+    }
+
+    /// Loads `path` (or the default configuration file when it exists). The `bridge` member is ours; the
+    /// rest is handed to `Configuration.load`'s rules.
+    public static func load(_ path: String?) throws -> BridgeSettings {
+        let file = path ?? Configuration.defaultPath
+        guard FileManager.default.fileExists(atPath: file) else {
+            if path != nil { throw BridgeError.configuration("\(file) does not exist") }
+            return BridgeSettings()
+        }
+        guard case .object(var object) = try JSONValue.parse(try SecureFile.read(file)) else {
+            throw BridgeError.configuration("\(file) must hold a JSON object")
+        }
+        let bridge = object["bridge"]
+        object["bridge"] = nil
+        // The chain part through the shared loader, from a temporary copy without our member.
+        let temporary = NSTemporaryDirectory() + "paratii-config-\(UUID().uuidString).json"
+        try SecureFile.write(Array(JSONValue.object(object).compactText.utf8), to: temporary)
+        defer { unlink(temporary) }
+        var settings = BridgeSettings(chain: try Configuration.load(temporary))
+        if let bridge { try settings.apply(bridge) }
+        return settings
+    }
+
+    mutating func apply(_ value: JSONValue) throws {
+        guard case .object(let object) = value else { throw BridgeError.configuration("bridge must be an object") }
+        for (key, member) in object.members {
+            switch key {
+            case "allowedOrigins":
+                guard let items = member.arrayValue else { throw BridgeError.configuration("allowedOrigins must be an array of strings") }
+                allowedOrigins = try items.map {
+                    guard let text = $0.stringValue else { throw BridgeError.configuration("allowedOrigins must be an array of strings") }
+                    return text
+                }
+            case "requestExpiry", "pairingExpiry", "maxValidFor":
+                guard let text = member.stringValue else { throw BridgeError.configuration("\(key) must be a duration such as \"10m\"") }
+                let seconds = try Units.parseDuration(text)
+                switch key {
+                case "requestExpiry": requestExpiry = seconds
+                case "pairingExpiry": pairingExpiry = seconds
+                default: maxValidFor = seconds
+                }
+            case "bodyLimit":
+                guard case .number(let text) = member, let limit = Int(text), limit >= 1024, limit <= 1 << 24 else {
+                    throw BridgeError.configuration("bodyLimit must be an integer between 1024 and 16777216")
+                }
+                bodyLimit = limit
+            case "socket", "database":
+                guard let text = member.stringValue, text.hasPrefix("/") else { throw BridgeError.configuration("\(key) must be an absolute path") }
+                if key == "socket" { socketPath = text } else { databasePath = text }
+            case "tcp":
+                guard let text = member.stringValue else { throw BridgeError.configuration("tcp must be \"127.0.0.1:PORT\"") }
+                tcp = try Self.parseLoopback(text)
+            default:
+                throw BridgeError.configuration("unknown key \"\(key)\" in bridge settings")
+            }
+        }
+    }
+
+    /// `127.0.0.1:PORT`, `[::1]:PORT` or `localhost:PORT`; anything else is refused (the API is local only).
+    public static func parseLoopback(_ text: String) throws -> (host: String, port: Int) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+            throw BridgeError.configuration("--tcp takes HOST:PORT, got \(text)")
+        }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard ["127.0.0.1", "::1", "localhost"].contains(host) else {
+            throw BridgeError.configuration("refusing to listen on \(host): the bridge binds loopback only (127.0.0.1, [::1])")
+        }
+        return (host == "localhost" ? "127.0.0.1" : host, port)
+    }
+}
+
+public enum BridgeError: Error, CustomStringConvertible, Sendable {
+    case configuration(String)
+    case io(String)
+    case protocolError(String)
+
+    public var description: String {
+        switch self {
+        case .configuration(let text), .io(let text), .protocolError(let text): text
+        }
+    }
+}

@@ -1,0 +1,130 @@
+import BigInt
+import Delegation
+import Ethereum
+
+/// What a player asks for, parsed strictly from the JSON body of `POST /v1/delegation-requests`:
+///
+///     {"spender": "0x…", "allowances": [{"token": "ETH", "total": "0.05", "perPayment": "0.0001",
+///       "period": "1d", "perPeriod": "0.01"}], "payees": ["0x…"], "validFor": "30d"}
+///
+/// Unknown members are refused. Amounts are decimal strings in whole units (18 decimals).
+public struct DelegationRequest: Sendable, Equatable {
+    public var spender: Address
+    public var allowances: [Allowance]
+    public var payees: [Address]
+    public var validFor: UInt64
+
+    public init(spender: Address, allowances: [Allowance], payees: [Address], validFor: UInt64) {
+        self.spender = spender
+        self.allowances = allowances
+        self.payees = payees
+        self.validFor = validFor
+    }
+
+    public init(json: JSONValue, configuration: Configuration, maxValidFor: UInt64 = .max) throws(APIError) {
+        guard case .object(let object) = json else { throw .badRequest("the body must be a JSON object") }
+        try APIError.onlyKeys(object, ["spender", "allowances", "payees", "validFor"], in: "request")
+        guard let spenderText = object["spender"]?.stringValue, let spender = try? Address(spenderText) else {
+            throw .badRequest("spender must be an address")
+        }
+        guard let items = object["allowances"]?.arrayValue, !items.isEmpty, items.count <= 8 else {
+            throw .badRequest("allowances must be a non-empty array (at most 8)")
+        }
+        var allowances: [Allowance] = []
+        for item in items {
+            let allowance = try Self.allowance(item, configuration: configuration)
+            guard !allowances.contains(where: { $0.token == allowance.token }) else { throw .badRequest("one allowance per token") }
+            allowances.append(allowance)
+        }
+        var payees: [Address] = []
+        if let list = object["payees"] {
+            guard let array = list.arrayValue, array.count <= 256 else { throw .badRequest("payees must be an array of addresses (at most 256)") }
+            for entry in array {
+                guard let text = entry.stringValue, let address = try? Address(text) else { throw .badRequest("payees must be an array of addresses") }
+                payees.append(address)
+            }
+        }
+        guard let validText = object["validFor"]?.stringValue, let validFor = try? Units.parseDuration(validText), validFor > 0 else {
+            throw .badRequest("validFor must be a duration such as \"30d\"")
+        }
+        guard validFor <= maxValidFor else { throw .badRequest("validFor exceeds the bridge's limit of \(Units.formatDuration(maxValidFor))") }
+        self.init(spender: spender, allowances: allowances, payees: payees, validFor: validFor)
+    }
+
+    static func allowance(_ value: JSONValue, configuration: Configuration) throws(APIError) -> Allowance {
+        guard case .object(let object) = value else { throw .badRequest("each allowance is an object") }
+        try APIError.onlyKeys(object, ["token", "total", "perPayment", "period", "perPeriod"], in: "allowance")
+        var parts: [String] = []
+        for (key, spec) in [("token", "token"), ("total", "total"), ("perPayment", "per-payment"), ("period", "period"), ("perPeriod", "per-period")] {
+            guard let member = object[key] else { continue }
+            guard let text = member.stringValue, !text.isEmpty, !text.contains(","), !text.contains("="), text.count <= 80 else {
+                throw .badRequest("allowance \(key) must be a string")
+            }
+            parts.append("\(spec)=\(text)")
+        }
+        do { return try Allowance(spec: parts.joined(separator: ","), configuration: configuration) } catch {
+            throw .badRequest("allowance: \(error)")
+        }
+    }
+
+    /// The request back as JSON, amounts in whole units, tokens by name (ETH, PTI) or address.
+    public func json(_ configuration: Configuration) -> JSONValue {
+        .object([
+            "spender": .string(spender.checksummed),
+            "allowances": .array(allowances.map { allowance in
+                var object: JSONObject = [
+                    "token": .string(configuration.tokenName(allowance.token)),
+                    "total": .string(Units.formatAmount(allowance.total)),
+                    "perPayment": .string(Units.formatAmount(allowance.perPayment)),
+                ]
+                if allowance.period != 0 {
+                    object["period"] = .string("\(allowance.period)s")
+                    object["perPeriod"] = .string(Units.formatAmount(allowance.perPeriod))
+                }
+                return .object(object)
+            }),
+            "payees": .array(payees.map { .string($0.checksummed) }),
+            "validFor": .string("\(validFor)s"),
+        ])
+    }
+
+    /// The delegation the master signs for this request.
+    public func delegation(master: Address, now: UInt64, salt: BigUInt = Salt.random()) -> SpendingDelegation {
+        SpendingDelegation(master: master, spender: spender, allowances: allowances, payees: payees,
+                           validAfter: now, validUntil: now + validFor, salt: salt)
+    }
+
+    /// Does `delegation` grant exactly what was asked (same spender, allowances, payees, no longer than asked)?
+    public func matches(_ delegation: SpendingDelegation, now: UInt64) -> Bool {
+        delegation.spender == spender && delegation.allowances == allowances && delegation.payees == payees
+            && delegation.validUntil > delegation.validAfter && delegation.validUntil - delegation.validAfter <= validFor
+            && delegation.validUntil > now
+    }
+}
+
+/// An API refusal: an HTTP status and `{"error": "...", "code": "..."}`.
+public struct APIError: Error, Sendable, CustomStringConvertible {
+    public let status: Int
+    public let code: String
+    public let message: String
+
+    public init(_ status: Int, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { "\(message) (\(code))" }
+
+    public static func badRequest(_ message: String) -> APIError { APIError(400, "bad_request", message) }
+    public static func notFound(_ what: String) -> APIError { APIError(404, "not_found", "\(what) not found") }
+    public static func conflict(_ message: String) -> APIError { APIError(409, "conflict", message) }
+
+    public var json: JSONValue { .object(["error": .string(message), "code": .string(code)]) }
+
+    static func onlyKeys(_ object: JSONObject, _ allowed: [String], in what: String) throws(APIError) {
+        for key in object.keys where !allowed.contains(key) {
+            throw APIError(400, "unknown_field", "\(what) has no member \"\(key)\"")
+        }
+    }
+}

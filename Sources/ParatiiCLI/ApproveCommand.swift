@@ -1,0 +1,122 @@
+import ArgumentParser
+import Bridge
+import Delegation
+import Ethereum
+import Foundation
+import OpenPGPCard
+
+/// `paratii approve`: the user's side of the bridge. Lists what waits (pairings, delegation requests)
+/// and approves or denies one. For a delegation request this command itself opens the card, asks the
+/// PIN (no echo) and signs; it then hands the signed envelope to the bridge over its Unix socket, which
+/// checks it grants exactly what was asked and verifies before releasing it to the player.
+struct ApproveCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "approve",
+        abstract: "List pending pairings and delegation requests; approve (the card signs) or deny one."
+    )
+
+    @OptionGroup var bridge: BridgeSocketOption
+    @OptionGroup var config: ConfigOption
+    @OptionGroup var readerOption: ReaderOption
+    @OptionGroup var lastTry: LastTryFlag
+    @Argument(help: "The pairing or request id to decide; without it, list what waits.") var id: String?
+    @Flag(help: "Deny instead of approving.") var deny = false
+    @Option(help: "Read the card PIN from this file (first line) instead of asking.") var pinFile: String?
+    @Flag(help: "JSON output for the listing.") var json = false
+
+    func run() throws {
+        let client = bridge.client()
+        let response = try client.get("/v1/admin/pending")
+        guard response.status == 200, let pending = response.json else { throw CLIError(response.errorText) }
+        let pairings = pending["pairings"]?.arrayValue ?? []
+        let requests = pending["requests"]?.arrayValue ?? []
+        let configuration = try config.load()
+        guard let id else {
+            if json { return print(pending.prettyText) }
+            if pairings.isEmpty && requests.isEmpty { return print("nothing waits for approval") }
+            for pairing in pairings {
+                print("pairing \(pairing["id"]?.stringValue ?? "?"): player \"\(pairing["name"]?.stringValue ?? "")\" code \(pairing["code"]?.stringValue ?? "?")")
+            }
+            for request in requests { print(try describe(request, configuration)) }
+            return
+        }
+        let wanted = try BridgeSocketOption.checkID(id)
+        if pairings.contains(where: { $0["id"]?.stringValue == wanted }) {
+            let result = try client.request("POST", "/v1/admin/pairings/\(wanted)/\(deny ? "deny" : "approve")")
+            guard result.status == 200 else { throw CLIError(result.errorText) }
+            return print(deny ? "pairing denied" : "pairing approved")
+        }
+        guard let request = requests.first(where: { $0["id"]?.stringValue == wanted }) else {
+            throw CLIError("nothing pending with id \(wanted) (run `paratii approve` to list)")
+        }
+        if deny {
+            let result = try client.request("POST", "/v1/admin/delegation-requests/\(wanted)/deny")
+            guard result.status == 200 else { throw CLIError(result.errorText) }
+            return print("request denied")
+        }
+        guard let body = request["request"] else { throw CLIError("the bridge sent a request without its body") }
+        let asked: DelegationRequest
+        do { asked = try DelegationRequest(json: body, configuration: configuration) } catch { throw CLIError("\(error)") }
+        FileHandle.standardError.write(Data((try describe(request, configuration) + "\n").utf8))
+
+        // One request at a time on the card: an exclusive lock next to the socket.
+        let lockPath = ((client.socketPath ?? BridgeSettings.defaultSocketPath) as NSString).deletingLastPathComponent + "/card.lock"
+        let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else { throw CLIError("cannot open \(lockPath)") }
+        defer { close(lock) }
+        flock(lock, LOCK_EX)
+
+        let card = try OpenCard.open(readerOption)
+        guard let key = try cliPCSC({ try card.card.publicKey() }) else { throw CLIError("the card has no signature key: run `paratii card init`") }
+        let pin = try PINInput.read(file: pinFile, prompt: "PIN of the card in \(card.reader): ")
+        let delegation = asked.delegation(master: key.address, now: TimeText.now)
+        let signer = ApprovalSigner(card: card.card, pin: pin, allowLastTry: lastTry.allowLastTry, address: key.address)
+        let envelope: Envelope
+        do {
+            envelope = try Envelope.sign(delegation, domain: configuration.domain, signer: signer)
+        } catch let error as OpenPGPCardError {
+            switch error {
+            case .wrongPIN, .invalidPIN, .lastTryProtected:
+                throw CLIError("\(error.description) (the request stays pending)")
+            default:
+                _ = try? client.post("/v1/admin/delegation-requests/\(wanted)/fail", .object(["reason": .string(error.description)]))
+                throw CLIError("\(error.description): the request failed")
+            }
+        }
+        let counter = try? card.card.signatureCounter()
+        var object: JSONObject = ["envelope": envelope.json]
+        if let counter { object["signatureCounter"] = .number("\(counter)") }
+        let result = try client.post("/v1/admin/delegation-requests/\(wanted)/approve", .object(object))
+        guard result.status == 200 else { throw CLIError(result.errorText) }
+        print("approved: delegation \(envelope.id.hexString) signed by \(key.address.checksummed)")
+    }
+
+    func describe(_ request: JSONValue, _ configuration: Configuration) throws -> String {
+        var lines = ["request \(request["id"]?.stringValue ?? "?") from player \"\(request["player"]?.stringValue ?? "?")\""]
+        if let body = request["request"], let asked = try? DelegationRequest(json: body, configuration: configuration) {
+            lines.append("  spender \(asked.spender.checksummed), valid for \(Units.formatDuration(asked.validFor)) from approval")
+            for allowance in asked.allowances { lines.append("  \(allowance.summary(configuration))") }
+            lines.append(asked.payees.isEmpty ? "  payees: any" : "  payees: \(asked.payees.map(\.checksummed).joined(separator: ", "))")
+        }
+        if case .number(let text) = request["expiresAt"], let until = UInt64(text) { lines.append("  waits until \(TimeText.format(until))") }
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// The card's signature key for one approval; card errors pass through typed, so a wrong PIN can
+/// leave the request pending while a pulled card fails it.
+final class ApprovalSigner: DigestSigner {
+    let card: OpenPGPCard
+    let pin: PIN
+    let allowLastTry: Bool
+    let address: Address
+
+    init(card: OpenPGPCard, pin: PIN, allowLastTry: Bool, address: Address) {
+        self.card = card
+        self.pin = pin
+        self.allowLastTry = allowLastTry
+        self.address = address
+    }
+
+    func sign(digest: [UInt8]) throws -> Signature { try card.sign(digest: digest, pin: pin, allowLastTry: allowLastTry) }
+}

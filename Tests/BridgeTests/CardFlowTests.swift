@@ -1,0 +1,199 @@
+@testable import Bridge
+import Delegation
+import Ethereum
+import Foundation
+import OpenPGPCard
+import PCSC
+import SoftToken
+import Testing
+
+/// The whole stack: the real pcscd, a soft OpenPGP card in vpcd's SECOND slot (the first belongs to
+/// the hardware suites), the bridge on a temporary socket, and the `paratii approve` executable
+/// driving the card with a PIN file. Fails (never skips) when pcscd or the reader is missing.
+@Suite(.serialized) struct CardFlowTests {
+    static let reader = "Virtual PCD 00 01"
+    static let vpcdPort: UInt16 = 35964
+
+    /// One process at a time on the second slot.
+    nonisolated(unsafe) static var lockFD: Int32 = -1
+    static func lock() throws {
+        if lockFD >= 0 { return }
+        let fd = open("/tmp/paratii-vpcd-slot1.lock", O_CREAT | O_RDWR, 0o666)
+        try #require(fd >= 0)
+        let deadline = Date().addingTimeInterval(600)
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            try #require(Date() < deadline, "another run held vpcd's second slot for 10 minutes")
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        lockFD = fd
+    }
+
+    static var binary: URL {
+        if let override = ProcessInfo.processInfo.environment["PARATII_BIN_DIR"] { return URL(fileURLWithPath: override).appendingPathComponent("paratii") }
+        var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        while url.path != "/" && !FileManager.default.fileExists(atPath: url.deletingLastPathComponent().appendingPathComponent("paratii").path) {
+            url = url.deletingLastPathComponent()
+        }
+        return url.deletingLastPathComponent().appendingPathComponent("paratii")
+    }
+
+    static func waitForCard(_ present: Bool, _ context: PCSCContext) throws {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if let state = try? context.readerStates().first(where: { $0.name == reader }), state.cardPresent == present { return }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        Issue.record("timed out waiting for the card to be \(present ? "inserted" : "removed")")
+        throw PCSCError.timeout
+    }
+
+    static func run(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await call {
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = arguments
+            let out = Pipe(), err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+            let outData = out.fileHandleForReading.readDataToEndOfFile()
+            let errData = err.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+        }
+    }
+
+    /// A fresh soft card with a secp256k1 key, plugged into the second slot.
+    final class Plugged: @unchecked Sendable {
+        let connection: VPCDConnection
+        let master: Address
+        init(_ context: PCSCContext) throws {
+            try waitForCard(false, context)
+            let dir = "/tmp/pb-card-\(UUID().uuidString.prefix(8))"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            let path = dir + "/card.json"
+            try SoftCardState.factoryFresh(serial: SoftCardState.randomSerial(), insecure: true).save(path: path)
+            connection = VPCDConnection(card: try SoftCard(path: path, passphrase: nil), port: vpcdPort)
+            connection.start()
+            #expect(connection.waitUntilConnected(timeout: 10), "the soft card could not reach vpcd on port \(vpcdPort)")
+            try waitForCard(true, context)
+            let card = OpenPGPCard(channel: try context.connect(reader: reader))
+            try card.setSignatureAlgorithmSecp256k1(adminPIN: PIN("12345678"))
+            master = try card.generateSigningKey(adminPIN: PIN("12345678")).address
+        }
+        func unplug(_ context: PCSCContext) {
+            connection.stop()
+            try? waitForCard(false, context)
+        }
+        deinit { connection.stop() }
+    }
+
+    func setUp() throws -> PCSCContext {
+        try Self.lock()
+        let context = try PCSCContext()
+        let readers = try context.readers()
+        try #require(readers.contains(Self.reader), "pcscd has no '\(Self.reader)' reader (scripts/pcscd-up): \(readers)")
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary.path), "no paratii executable at \(Self.binary.path)")
+        return context
+    }
+
+    func files(_ bridge: TestBridge) throws -> (config: String, pin: String, badPin: String) {
+        let config = bridge.directory + "/config.json"
+        try Data(#"{"chainId": 1337, "ptiToken": "0x1111111111111111111111111111111111111111"}"#.utf8).write(to: URL(fileURLWithPath: config))
+        try Data("123456\n".utf8).write(to: URL(fileURLWithPath: bridge.directory + "/pin"))
+        try Data("654321\n".utf8).write(to: URL(fileURLWithPath: bridge.directory + "/bad-pin"))
+        return (config, bridge.directory + "/pin", bridge.directory + "/bad-pin")
+    }
+
+    @Test func pairRequestApproveWithPINVerifiesToTheCard() async throws {
+        let context = try setUp()
+        let card = try Plugged(context)
+        defer { card.unplug(context) }
+        let bridge = try await TestBridge(tokens: CardProbe.tokens)
+        let (config, pin, badPin) = try files(bridge)
+        let player = bridge.client(token: try await bridge.pair())
+
+        // The token list shows the card: reader, master address, tries, counter; never a PIN.
+        let tokens = try await call { try player.get("/v1/tokens") }
+        let entry = try #require(tokens.json?["tokens"]?.arrayValue?.first { $0["reader"] == .string(Self.reader) })
+        #expect(entry["master"] == .string(card.master.checksummed))
+        #expect(entry["pinTries"] == .number("3"))
+        #expect(entry["signatureCounter"] == .number("0"))
+
+        let id = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        let listed = try await Self.run(["approve", "--socket", bridge.settings.socketPath, "--config", config])
+        #expect(listed.status == 0)
+        #expect(listed.stdout.contains(id) && listed.stdout.contains("ETH: total 0.05"), "\(listed.stdout)")
+
+        // A wrong PIN: refused, one try spent, the request still pending.
+        let wrong = try await Self.run(["approve", id, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Self.reader, "--pin-file", badPin])
+        #expect(wrong.status != 0)
+        #expect(wrong.stderr.contains("wrong PIN"), "\(wrong.stderr)")
+        #expect(try await call { try player.get("/v1/delegation-requests/\(id)") }.json?["state"] == .string("pending"))
+
+        let approved = try await Self.run(["approve", id, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Self.reader, "--pin-file", pin])
+        #expect(approved.status == 0, "\(approved.stderr)")
+        let polled = try await call { try player.get("/v1/delegation-requests/\(id)") }
+        #expect(polled.json?["state"] == .string("approved"))
+        let envelope = try Envelope(json: try #require(polled.json?["envelope"]))
+        let verdict = Verifier(domain: bridge.settings.chain.domain).verify(envelope, at: UInt64(Date().timeIntervalSince1970) + 1)
+        #expect(verdict.valid, "\(verdict.detail)")
+        #expect(verdict.master == card.master)
+
+        // The audit log carries the card's counter; the chain verifies.
+        let report = try bridge.store.verifyAudit()
+        #expect(report.broken.isEmpty && report.signatures == 1 && report.counterGaps.isEmpty)
+        #expect(try bridge.store.auditEntries().last { $0.signatureCounter != nil }?.signatureCounter == 1)
+
+        // Deny through the CLI.
+        let second = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        #expect(try await Self.run(["approve", second, "--deny", "--socket", bridge.settings.socketPath, "--config", config]).status == 0)
+        #expect(try await call { try player.get("/v1/delegation-requests/\(second)") }.json?["state"] == .string("denied"))
+
+        // Card removed: approving fails cleanly and the request stays for when the card is back.
+        let third = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        card.unplug(context)
+        let removed = try await Self.run(["approve", third, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Self.reader, "--pin-file", pin])
+        #expect(removed.status != 0)
+        #expect(removed.stderr.contains("no card"), "\(removed.stderr)")
+        await bridge.stop()
+    }
+
+    @Test func walletRequestsDelegationThroughTheBridge() async throws {
+        let context = try setUp()
+        let card = try Plugged(context)
+        defer { card.unplug(context) }
+        let bridge = try await TestBridge(tokens: CardProbe.tokens)
+        let (config, pin, _) = try files(bridge)
+        let walletDir = bridge.directory + "/wallet"
+        try Data("wallet password\n".utf8).write(to: URL(fileURLWithPath: bridge.directory + "/password"))
+        let created = try await Self.run(["wallet", "init", "--dir", walletDir, "--password-file", bridge.directory + "/password", "--scrypt-n", "1024"])
+        #expect(created.status == 0, "\(created.stderr)")
+
+        // The player asks (pairing first); the user approves the pairing, then the request, on the bridge side.
+        async let asked = Self.run(["wallet", "request-delegation", "--dir", walletDir, "--password-file", bridge.directory + "/password",
+                                    "--bridge", bridge.settings.socketPath, "--name", "test player",
+                                    "--allowance", "token=ETH,total=0.05,per-payment=0.001", "--valid-for", "7d", "--timeout", "60"])
+        func waitPending(_ key: String) async throws -> String {
+            let deadline = Date().addingTimeInterval(30)
+            while Date() < deadline {
+                let pending = try await call { try bridge.client().get("/v1/admin/pending") }
+                if let id = pending.json?[key]?.arrayValue?.first?["id"]?.stringValue { return id }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            throw BridgeError.io("nothing pending in \(key)")
+        }
+        let pairing = try await waitPending("pairings")
+        #expect(try await Self.run(["approve", pairing, "--socket", bridge.settings.socketPath]).status == 0)
+        let request = try await waitPending("requests")
+        let approved = try await Self.run(["approve", request, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Self.reader, "--pin-file", pin])
+        #expect(approved.status == 0, "\(approved.stderr)")
+        let result = try await asked
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("imported") && result.stdout.contains(card.master.checksummed), "\(result.stdout)")
+        var info = stat()
+        #expect(stat(walletDir + "/bridge-token.json", &info) == 0 && info.st_mode & 0o777 == 0o600)
+        await bridge.stop()
+    }
+}

@@ -1,0 +1,69 @@
+@testable import Bridge
+import Delegation
+import Ethereum
+import Foundation
+import Testing
+
+/// A bridge on a temporary Unix socket, run in-process by Hummingbird exactly as `paratii bridge run`
+/// runs it, and reached through the same client the CLI uses.
+final class TestBridge: @unchecked Sendable {
+    let directory: String
+    let settings: BridgeSettings
+    let store: BridgeStore
+    let clock: TestClock
+    private var task: Task<Void, any Error>?
+
+    init(tune: (inout BridgeSettings) -> Void = { _ in }, tokens: @escaping TokenProbe = { [] }) async throws {
+        directory = "/tmp/pb-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        var settings = BridgeSettings(chain: Configuration(chainId: 1337, verifyingContract: .zero, ptiToken: try Address("0x1111111111111111111111111111111111111111")),
+                                      socketPath: directory + "/run/bridge.sock", databasePath: directory + "/data/bridge.sqlite")
+        settings.allowedOrigins = ["http://localhost:8080"]
+        tune(&settings)
+        self.settings = settings
+        let clock = TestClock()
+        self.clock = clock
+        store = try BridgeStore(path: settings.databasePath, clock: { clock.now })
+        let app = try buildApplication(BridgeContext(settings: settings, store: store, tokens: tokens))
+        task = Task { try await app.runService(gracefulShutdownSignals: []) }
+        let deadline = Date().addingTimeInterval(20)
+        while (try? await call { try self.client().get("/v1/health") }) == nil {
+            try #require(Date() < deadline, "the bridge did not come up")
+            try await Task.sleep(for: .milliseconds(50))
+        }
+    }
+
+    func client(token: String? = nil) -> BridgeClient { BridgeClient(settings.socketPath, token: token) }
+
+    func stop() async {
+        task?.cancel()
+        _ = await task?.result
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
+    /// Pairs a player and approves the pairing as the user would; returns its token.
+    func pair(_ name: String = "test player") async throws -> String {
+        let created = try await call { try self.client().post("/v1/pairings", .object(["name": .string(name)])) }
+        #expect(created.status == 201)
+        let id = try #require(created.json?["id"]?.stringValue)
+        let approved = try await call { try self.client().request("POST", "/v1/admin/pairings/\(id)/approve") }
+        #expect(approved.status == 200)
+        let polled = try await call { try self.client().get("/v1/pairings/\(id)") }
+        return try #require(polled.json?["token"]?.stringValue)
+    }
+}
+
+/// A clock the tests move.
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = UInt64(Date().timeIntervalSince1970)
+    var now: UInt64 { lock.withLock { value } }
+    func advance(_ seconds: UInt64) { lock.withLock { value += seconds } }
+}
+
+/// Runs the blocking client off the cooperative pool (the server's handlers need it).
+func call<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
