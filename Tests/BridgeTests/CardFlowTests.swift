@@ -89,6 +89,21 @@ import Testing
         deinit { connection.stop() }
     }
 
+    /// Held shared while a test talks to pcscd: the hardware suites restart pcscd only under LOCK_EX.
+    final class NoRestart {
+        private let fd: Int32
+        init() throws {
+            fd = open("/tmp/paratii-pcscd-restart.lock", O_CREAT | O_RDWR, 0o666)
+            try #require(fd >= 0)
+            let deadline = Date().addingTimeInterval(300)
+            while flock(fd, LOCK_SH | LOCK_NB) != 0 {
+                try #require(Date() < deadline, "pcscd restarts held the lock for 5 minutes")
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        deinit { flock(fd, LOCK_UN); close(fd) }
+    }
+
     func setUp() throws -> PCSCContext {
         try Self.lock()
         let context = try PCSCContext()
@@ -107,6 +122,8 @@ import Testing
     }
 
     @Test func pairRequestApproveWithPINVerifiesToTheCard() async throws {
+        let noRestart = try NoRestart()
+        defer { withExtendedLifetime(noRestart) {} }
         let context = try setUp()
         let card = try Plugged(context)
         defer { card.unplug(context) }
@@ -161,6 +178,8 @@ import Testing
     }
 
     @Test func walletRequestsDelegationThroughTheBridge() async throws {
+        let noRestart = try NoRestart()
+        defer { withExtendedLifetime(noRestart) {} }
         let context = try setUp()
         let card = try Plugged(context)
         defer { card.unplug(context) }
