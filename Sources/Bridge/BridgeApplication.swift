@@ -3,6 +3,7 @@ import Ethereum
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 
 /// What `GET /v1/tokens` reports: the readers and the OpenPGP cards in them (read-only, no PIN).
 public typealias TokenProbe = @Sendable () throws -> [JSONValue]
@@ -12,11 +13,14 @@ public struct BridgeContext: Sendable {
     public let settings: BridgeSettings
     public let store: BridgeStore
     public let tokens: TokenProbe
+    /// Record readers and cards coming and going (pcscd's status changes) as events.
+    public let watchTokens: Bool
 
-    public init(settings: BridgeSettings, store: BridgeStore, tokens: @escaping TokenProbe = CardProbe.tokens) {
+    public init(settings: BridgeSettings, store: BridgeStore, tokens: @escaping TokenProbe = CardProbe.tokens, watchTokens: Bool = false) {
         self.settings = settings
         self.store = store
         self.tokens = tokens
+        self.watchTokens = watchTokens
     }
 }
 
@@ -32,10 +36,13 @@ public func buildApplication(_ bridge: BridgeContext, logger: Logger = Logger(la
                     logger: logger)
     }
     let path = bridge.settings.socketPath
+    var services: [any Service] = []
+    if let tcp { services.append(tcp) }
+    if bridge.watchTokens { services.append(TokenWatcher(store: bridge.store)) }
     return Application(
         router: buildRouter(bridge, admin: true),
         configuration: .init(address: .unixDomainSocket(path: path), serverName: nil),
-        services: tcp.map { [$0] } ?? [],
+        services: services,
         onServerRunning: { _ in
             chmod(path, 0o600)
             logger.info("bridge listening", metadata: ["socket": .string(path)])
@@ -62,6 +69,7 @@ enum BridgeSocket {
 /// own) gets them, so no browser and no other local user can reach them.
 public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: AccessLogMiddleware(admin: admin))
     router.add(middleware: GuardMiddleware(settings: bridge.settings))
     let store = bridge.store
     let settings = bridge.settings
@@ -312,5 +320,22 @@ struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
             host = String(host[..<colon])
         }
         return ["localhost", "127.0.0.1", "[::1]"].contains(host)
+    }
+}
+
+/// One structured log line per request: method, path with ids redacted (a pairing id is the player's
+/// claim ticket for its token), status, duration. Never headers (the bearer token) or bodies.
+struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    let admin: Bool
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let response = try await next(request, context)
+        let path = request.uri.path.split(separator: "/").map { $0.count == 32 && $0.allSatisfy(\.isHexDigit) ? "{id}" : String($0) }.joined(separator: "/")
+        context.logger.info("request", metadata: [
+            "method": .string(request.method.rawValue), "path": .string("/" + path), "status": .stringConvertible(response.status.code),
+            "listener": .string(admin ? "unix" : "tcp"), "ms": .stringConvertible((ContinuousClock.now - start) / .milliseconds(1)),
+        ])
+        return response
     }
 }

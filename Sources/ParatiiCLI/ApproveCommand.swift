@@ -74,13 +74,14 @@ struct ApproveCommand: ParsableCommand {
         let envelope: Envelope
         do {
             envelope = try Envelope.sign(delegation, domain: configuration.domain, signer: signer)
-        } catch let error as OpenPGPCardError {
-            switch error {
+        } catch {
+            switch error as? OpenPGPCardError {
             case .wrongPIN, .invalidPIN, .lastTryProtected:
-                throw CLIError("\(error.description) (the request stays pending)")
+                throw CLIError("\(error) (the request stays pending)")
             default:
-                _ = try? client.post("/v1/admin/delegation-requests/\(wanted)/fail", .object(["reason": .string(error.description)]))
-                throw CLIError("\(error.description): the request failed")
+                // The card pulled mid-signature, blocked, or another card fault: the request fails cleanly.
+                _ = try? client.post("/v1/admin/delegation-requests/\(wanted)/fail", .object(["reason": .string("card: \(error)")]))
+                throw CLIError("\(error): the request failed")
             }
         }
         let counter = try? card.card.signatureCounter()

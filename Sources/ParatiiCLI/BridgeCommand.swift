@@ -29,7 +29,7 @@ struct BridgeCommand: AsyncParsableCommand {
             let store = try BridgeStore(path: settings.databasePath)
             var logger = Logger(label: "paratii.bridge")
             logger.logLevel = .info
-            let app = try buildApplication(BridgeContext(settings: settings, store: store), logger: logger)
+            let app = try buildApplication(BridgeContext(settings: settings, store: store, watchTokens: true), logger: logger)
             try await app.runService()
             unlink(settings.socketPath)
         }

@@ -127,11 +127,13 @@ import Testing
         let context = try setUp()
         let card = try Plugged(context)
         defer { card.unplug(context) }
-        let bridge = try await TestBridge(tokens: CardProbe.tokens)
+        let bridge = try await TestBridge(tokens: CardProbe.tokens, watchTokens: true)
         let (config, pin, badPin) = try files(bridge)
         let player = bridge.client(token: try await bridge.pair())
 
         // The token list shows the card: reader, master address, tries, counter; never a PIN.
+        let inserted = try await call { try player.get("/v1/events?since=0&timeout=5") }
+        #expect(inserted.json?["events"]?.arrayValue?.contains { $0["type"] == .string("token.inserted") && $0["id"] == .string(Self.reader) } == true)
         let tokens = try await call { try player.get("/v1/tokens") }
         let entry = try #require(tokens.json?["tokens"]?.arrayValue?.first { $0["reader"] == .string(Self.reader) })
         #expect(entry["master"] == .string(card.master.checksummed))
@@ -170,7 +172,12 @@ import Testing
 
         // Card removed: approving fails cleanly and the request stays for when the card is back.
         let third = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        let before = try bridge.store.revision()
         card.unplug(context)
+        // The watcher reports the removal to long-polling players.
+        let events = try await call { try player.get("/v1/events?since=\(before)&timeout=10") }
+        #expect(events.json?["events"]?.arrayValue?.contains { $0["type"] == .string("token.removed") && $0["id"] == .string(Self.reader) } == true,
+                "\(String(decoding: events.body, as: UTF8.self))")
         let removed = try await Self.run(["approve", third, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Self.reader, "--pin-file", pin])
         #expect(removed.status != 0)
         #expect(removed.stderr.contains("no card"), "\(removed.stderr)")

@@ -2,6 +2,7 @@
 import Delegation
 import Ethereum
 import Foundation
+import Logging
 import Testing
 
 /// A bridge on a temporary Unix socket, run in-process by Hummingbird exactly as `paratii bridge run`
@@ -13,7 +14,7 @@ final class TestBridge: @unchecked Sendable {
     let clock: TestClock
     private var task: Task<Void, any Error>?
 
-    init(tune: (inout BridgeSettings) -> Void = { _ in }, tokens: @escaping TokenProbe = { [] }) async throws {
+    init(tune: (inout BridgeSettings) -> Void = { _ in }, tokens: @escaping TokenProbe = { [] }, watchTokens: Bool = false) async throws {
         directory = "/tmp/pb-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var settings = BridgeSettings(chain: Configuration(chainId: 1337, verifyingContract: .zero, ptiToken: try Address("0x1111111111111111111111111111111111111111")),
@@ -24,7 +25,9 @@ final class TestBridge: @unchecked Sendable {
         let clock = TestClock()
         self.clock = clock
         store = try BridgeStore(path: settings.databasePath, clock: { clock.now })
-        let app = try buildApplication(BridgeContext(settings: settings, store: store, tokens: tokens))
+        var logger = Logger(label: "paratii.bridge.test")
+        logger.logLevel = .critical
+        let app = try buildApplication(BridgeContext(settings: settings, store: store, tokens: tokens, watchTokens: watchTokens), logger: logger)
         task = Task { try await app.runService(gracefulShutdownSignals: []) }
         let deadline = Date().addingTimeInterval(20)
         while (try? await call { try self.client().get("/v1/health") }) == nil {
