@@ -14,18 +14,20 @@ import Testing
     static let reader = "Virtual PCD 00 01"
     static let vpcdPort: UInt16 = 35964
 
-    /// One process at a time on the second slot.
-    nonisolated(unsafe) static var lockFD: Int32 = -1
-    static func lock() throws {
-        if lockFD >= 0 { return }
-        let fd = open("/tmp/paratii-vpcd-slot1.lock", O_CREAT | O_RDWR, 0o666)
-        try #require(fd >= 0)
-        let deadline = Date().addingTimeInterval(600)
-        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            try #require(Date() < deadline, "another run held vpcd's second slot for 10 minutes")
-            Thread.sleep(forTimeInterval: 0.2)
+    /// vpcd's second slot is shared with DoctorOnPCSCDTests (maybe running in parallel in this process)
+    /// and other runs: each test holds this flock while it uses the slot.
+    final class SlotLock {
+        private let fd: Int32
+        init() throws {
+            fd = open("/tmp/paratii-vpcd-slot1.lock", O_CREAT | O_RDWR, 0o666)
+            try #require(fd >= 0)
+            let deadline = Date().addingTimeInterval(600)
+            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                try #require(Date() < deadline, "another test held vpcd's second slot for 10 minutes")
+                Thread.sleep(forTimeInterval: 0.1)
+            }
         }
-        lockFD = fd
+        deinit { flock(fd, LOCK_UN); close(fd) }
     }
 
     static var binary: URL {
@@ -105,7 +107,6 @@ import Testing
     }
 
     func setUp() throws -> PCSCContext {
-        try Self.lock()
         let context = try PCSCContext()
         let readers = try context.readers()
         try #require(readers.contains(Self.reader), "pcscd has no '\(Self.reader)' reader (scripts/pcscd-up): \(readers)")
@@ -122,8 +123,9 @@ import Testing
     }
 
     @Test func pairRequestApproveWithPINVerifiesToTheCard() async throws {
+        let slot = try SlotLock()
         let noRestart = try NoRestart()
-        defer { withExtendedLifetime(noRestart) {} }
+        defer { withExtendedLifetime((slot, noRestart)) {} }
         let context = try setUp()
         let card = try Plugged(context)
         defer { card.unplug(context) }
@@ -185,8 +187,9 @@ import Testing
     }
 
     @Test func walletRequestsDelegationThroughTheBridge() async throws {
+        let slot = try SlotLock()
         let noRestart = try NoRestart()
-        defer { withExtendedLifetime(noRestart) {} }
+        defer { withExtendedLifetime((slot, noRestart)) {} }
         let context = try setUp()
         let card = try Plugged(context)
         defer { card.unplug(context) }

@@ -12,6 +12,22 @@ struct DoctorOnPCSCDTests {
     static let reader = "Virtual PCD 00 01"
     static let port: UInt16 = 35964
 
+    /// vpcd's second slot is shared with the bridge's card tests (Tests/BridgeTests/CardFlowTests.swift),
+    /// which may run in parallel in this process or in another: each test holds this flock meanwhile.
+    final class SlotLock {
+        private let fd: Int32
+        init() throws {
+            fd = open("/tmp/paratii-vpcd-slot1.lock", O_CREAT | O_RDWR, 0o666)
+            try #require(fd >= 0, "cannot open /tmp/paratii-vpcd-slot1.lock")
+            let deadline = Date().addingTimeInterval(600)
+            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                try #require(Date() < deadline, "another test held vpcd's second slot for 10 minutes")
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        deinit { flock(fd, LOCK_UN); close(fd) }
+    }
+
     /// pcscd with our reader; waits out a restart by the hardware-path tests running alongside.
     static func requirePCSCD() throws -> PCSCContext {
         let deadline = Date().addingTimeInterval(15)
@@ -49,6 +65,8 @@ struct DoctorOnPCSCDTests {
     }
 
     @Test func thisMachineWithoutACard() throws {
+        let slot = try SlotLock()
+        defer { withExtendedLifetime(slot) {} }
         let context = try Self.requirePCSCD()
         try Self.waitForCard(false, context)
         let report = try Self.diagnose()
@@ -62,6 +80,8 @@ struct DoctorOnPCSCDTests {
     }
 
     @Test func softCardIsReportedHealthy() throws {
+        let slot = try SlotLock()
+        defer { withExtendedLifetime(slot) {} }
         let context = try Self.requirePCSCD()
         try Self.waitForCard(false, context)
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("paratii-doctor-\(UUID().uuidString)")
@@ -96,6 +116,8 @@ struct DoctorOnPCSCDTests {
     }
 
     @Test func cliJSONAndExitStatus() throws {
+        let slot = try SlotLock()
+        defer { withExtendedLifetime(slot) {} }
         let context = try Self.requirePCSCD()
         try Self.waitForCard(false, context)
         let run = try Self.runParatii(["doctor", "--json", "--reader", Self.reader])
@@ -115,6 +137,8 @@ struct DoctorOnPCSCDTests {
     /// pcsc-lite's client follows PCSCLITE_CSOCK_NAME: pointing it at nothing shows doctor's view of a
     /// stopped pcscd without stopping the one the other tests use.
     @Test func cliWithPCSCDUnreachable() throws {
+        let slot = try SlotLock()
+        defer { withExtendedLifetime(slot) {} }
         let run = try Self.runParatii(["doctor", "--json"], environment: ["PCSCLITE_CSOCK_NAME": "/nonexistent/paratii-doctor-test.comm"])
         #expect(run.status == 1)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "not JSON: \(run.stdout) \(run.stderr)")
