@@ -18,14 +18,18 @@ import Testing
     /// and other runs: each test holds this flock while it uses the slot.
     final class SlotLock {
         private let fd: Int32
-        init() throws {
-            fd = open("/tmp/paratii-vpcd-slot1.lock", O_CREAT | O_RDWR, 0o666)
+        private init(fd: Int32) { self.fd = fd }
+        /// Waits without holding a thread of the cooperative pool (other suites need it to finish).
+        static func acquire() async throws -> SlotLock {
+            let fd = open("/tmp/paratii-vpcd-slot1.lock", O_CREAT | O_RDWR, 0o666)
             try #require(fd >= 0)
             let deadline = Date().addingTimeInterval(600)
             while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                if Date() >= deadline { close(fd) }
                 try #require(Date() < deadline, "another test held vpcd's second slot for 10 minutes")
-                Thread.sleep(forTimeInterval: 0.1)
+                try await Task.sleep(for: .milliseconds(100))
             }
+            return SlotLock(fd: fd)
         }
         deinit { flock(fd, LOCK_UN); close(fd) }
     }
@@ -94,14 +98,18 @@ import Testing
     /// Held shared while a test talks to pcscd: the hardware suites restart pcscd only under LOCK_EX.
     final class NoRestart {
         private let fd: Int32
-        init() throws {
-            fd = open("/tmp/paratii-pcscd-restart.lock", O_CREAT | O_RDWR, 0o666)
+        private init(fd: Int32) { self.fd = fd }
+        /// Waits without holding a thread of the cooperative pool (other suites need it to finish).
+        static func acquire() async throws -> NoRestart {
+            let fd = open("/tmp/paratii-pcscd-restart.lock", O_CREAT | O_RDWR, 0o666)
             try #require(fd >= 0)
             let deadline = Date().addingTimeInterval(300)
             while flock(fd, LOCK_SH | LOCK_NB) != 0 {
+                if Date() >= deadline { close(fd) }
                 try #require(Date() < deadline, "pcscd restarts held the lock for 5 minutes")
-                Thread.sleep(forTimeInterval: 0.1)
+                try await Task.sleep(for: .milliseconds(100))
             }
+            return NoRestart(fd: fd)
         }
         deinit { flock(fd, LOCK_UN); close(fd) }
     }
@@ -123,8 +131,8 @@ import Testing
     }
 
     @Test func pairRequestApproveWithPINVerifiesToTheCard() async throws {
-        let slot = try SlotLock()
-        let noRestart = try NoRestart()
+        let slot = try await SlotLock.acquire()
+        let noRestart = try await NoRestart.acquire()
         defer { withExtendedLifetime((slot, noRestart)) {} }
         let context = try setUp()
         let card = try Plugged(context)
@@ -187,8 +195,8 @@ import Testing
     }
 
     @Test func walletRequestsDelegationThroughTheBridge() async throws {
-        let slot = try SlotLock()
-        let noRestart = try NoRestart()
+        let slot = try await SlotLock.acquire()
+        let noRestart = try await NoRestart.acquire()
         defer { withExtendedLifetime((slot, noRestart)) {} }
         let context = try setUp()
         let card = try Plugged(context)

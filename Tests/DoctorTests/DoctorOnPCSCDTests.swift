@@ -16,14 +16,18 @@ struct DoctorOnPCSCDTests {
     /// which may run in parallel in this process or in another: each test holds this flock meanwhile.
     final class SlotLock {
         private let fd: Int32
-        init() throws {
-            fd = open("/tmp/paratii-vpcd-slot1.lock", O_CREAT | O_RDWR, 0o666)
+        private init(fd: Int32) { self.fd = fd }
+        /// Waits without holding a thread of the cooperative pool (other suites need it to finish).
+        static func acquire() async throws -> SlotLock {
+            let fd = open("/tmp/paratii-vpcd-slot1.lock", O_CREAT | O_RDWR, 0o666)
             try #require(fd >= 0, "cannot open /tmp/paratii-vpcd-slot1.lock")
             let deadline = Date().addingTimeInterval(600)
             while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                if Date() >= deadline { close(fd) }
                 try #require(Date() < deadline, "another test held vpcd's second slot for 10 minutes")
-                Thread.sleep(forTimeInterval: 0.1)
+                try await Task.sleep(for: .milliseconds(100))
             }
+            return SlotLock(fd: fd)
         }
         deinit { flock(fd, LOCK_UN); close(fd) }
     }
@@ -64,8 +68,8 @@ struct DoctorOnPCSCDTests {
         return report
     }
 
-    @Test func thisMachineWithoutACard() throws {
-        let slot = try SlotLock()
+    @Test func thisMachineWithoutACard() async throws {
+        let slot = try await SlotLock.acquire()
         defer { withExtendedLifetime(slot) {} }
         let context = try Self.requirePCSCD()
         try Self.waitForCard(false, context)
@@ -79,8 +83,8 @@ struct DoctorOnPCSCDTests {
         #expect(!report.findings.contains { $0.area == "card" })
     }
 
-    @Test func softCardIsReportedHealthy() throws {
-        let slot = try SlotLock()
+    @Test func softCardIsReportedHealthy() async throws {
+        let slot = try await SlotLock.acquire()
         defer { withExtendedLifetime(slot) {} }
         let context = try Self.requirePCSCD()
         try Self.waitForCard(false, context)
@@ -115,8 +119,8 @@ struct DoctorOnPCSCDTests {
         #expect(report.findings("card.pin").first?.summary.contains("PIN tries: user 3, admin 3") == true)
     }
 
-    @Test func cliJSONAndExitStatus() throws {
-        let slot = try SlotLock()
+    @Test func cliJSONAndExitStatus() async throws {
+        let slot = try await SlotLock.acquire()
         defer { withExtendedLifetime(slot) {} }
         let context = try Self.requirePCSCD()
         try Self.waitForCard(false, context)
@@ -136,8 +140,8 @@ struct DoctorOnPCSCDTests {
 
     /// pcsc-lite's client follows PCSCLITE_CSOCK_NAME: pointing it at nothing shows doctor's view of a
     /// stopped pcscd without stopping the one the other tests use.
-    @Test func cliWithPCSCDUnreachable() throws {
-        let slot = try SlotLock()
+    @Test func cliWithPCSCDUnreachable() async throws {
+        let slot = try await SlotLock.acquire()
         defer { withExtendedLifetime(slot) {} }
         let run = try Self.runParatii(["doctor", "--json"], environment: ["PCSCLITE_CSOCK_NAME": "/nonexistent/paratii-doctor-test.comm"])
         #expect(run.status == 1)
