@@ -188,7 +188,7 @@ import Testing
         // (Other suites' cards come and go in the first slot meanwhile: keep polling from each answer's revision.)
         var since = before
         var sawRemoval = false
-        let eventsDeadline = Date().addingTimeInterval(20)
+        let eventsDeadline = Date().addingTimeInterval(120)
         while !sawRemoval && Date() < eventsDeadline {
             let events = try await call { [since] in try player.get("/v1/events?since=\(since)&timeout=5") }
             sawRemoval = events.json?["events"]?.arrayValue?.contains { $0["type"] == .string("token.removed") && $0["id"] == .string(Self.reader) } == true
@@ -218,9 +218,9 @@ import Testing
         // The player asks (pairing first); the user approves the pairing, then the request, on the bridge side.
         async let asked = Self.run(["wallet", "request-delegation", "--dir", walletDir, "--password-file", bridge.directory + "/password",
                                     "--bridge", bridge.settings.socketPath, "--name", "test player",
-                                    "--allowance", "token=ETH,total=0.05,per-payment=0.001", "--valid-for", "7d", "--timeout", "60"])
+                                    "--allowance", "token=ETH,total=0.05,per-payment=0.001", "--valid-for", "7d", "--timeout", "300"])
         func waitPending(_ key: String) async throws -> String {
-            let deadline = Date().addingTimeInterval(30)
+            let deadline = Date().addingTimeInterval(120)
             while Date() < deadline {
                 let pending = try await call { try bridge.client().get("/v1/admin/pending") }
                 if let id = pending.json?[key]?.arrayValue?.first?["id"]?.stringValue { return id }

@@ -20,7 +20,7 @@ import Testing
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
-        let deadline = Date().addingTimeInterval(30)
+        let deadline = Date().addingTimeInterval(180)
         while (try? await call { try BridgeClient(socket).get("/v1/health") })?.status != 200 {
             try #require(Date() < deadline && process.isRunning, "the bridge did not come up")
             try await Task.sleep(for: .milliseconds(100))
@@ -34,7 +34,7 @@ import Testing
         #expect(second.stderr.contains("already listens"), "\(second.stderr)")
 
         process.terminate()  // SIGTERM
-        let stopped = Date().addingTimeInterval(15)
+        let stopped = Date().addingTimeInterval(60)
         while process.isRunning && Date() < stopped { try await Task.sleep(for: .milliseconds(50)) }
         #expect(!process.isRunning, "the bridge ignored SIGTERM")
         #expect(process.terminationReason == .exit && process.terminationStatus == 0)
@@ -49,7 +49,8 @@ import Testing
         let token = try await bridge.pair()
         var tcp = BridgeClient("http://127.0.0.1:\(port)", token: token)
         var ready = false
-        for _ in 0..<100 where !ready {
+        let deadline = Date().addingTimeInterval(180)
+        while !ready && Date() < deadline {
             ready = (try? await call { [tcp] in try tcp.get("/v1/status") })?.status == 200
             if !ready { try await Task.sleep(for: .milliseconds(50)) }
         }

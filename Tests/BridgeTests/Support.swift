@@ -29,7 +29,8 @@ final class TestBridge: @unchecked Sendable {
         logger.logLevel = .critical
         let app = try buildApplication(BridgeContext(settings: settings, store: store, tokens: tokens, watchTokens: watchTokens), logger: logger)
         task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        let deadline = Date().addingTimeInterval(20)
+        // Generous: in the full suite other tests may keep the cooperative pool busy for many seconds.
+        let deadline = Date().addingTimeInterval(180)
         while (try? await call { try self.client().get("/v1/health") }) == nil {
             try #require(Date() < deadline, "the bridge did not come up")
             try await Task.sleep(for: .milliseconds(50))
