@@ -136,7 +136,10 @@ public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BasicReq
             try store.expirePending()
             let events = try store.events(since: since, pairing: pairing.id)
             if !events.isEmpty || ContinuousClock.now >= deadline {
-                return json(.object(["revision": .number("\(try store.revision())"), "events": .array(events)]))
+                // A full page: resume from its last event, not from the head, so nothing is skipped.
+                var revision = try store.revision()
+                if events.count == BridgeStore.eventPage, case .number(let text) = events.last?["revision"], let last = Int64(text) { revision = last }
+                return json(.object(["revision": .number("\(revision)"), "events": .array(events)]))
             }
             try await Task.sleep(for: .milliseconds(100))
         }

@@ -338,6 +338,8 @@ public final class BridgeStore: Sendable {
 
     // MARK: Events
 
+    public static let eventPage = 500
+
     /// A reader or card change (no pairing: every player sees it).
     public func recordTokenEvent(kind: String, subject: String) throws {
         try pool.write { db in try Self.audit(db, at: clock(), kind: kind, subject: subject, pairing: nil, detail: .object([:])) }
@@ -346,7 +348,7 @@ public final class BridgeStore: Sendable {
     /// Request state changes after `since` for one pairing's requests (and its own pairing changes).
     public func events(since: Int64, pairing: String) throws -> [JSONValue] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, kind, subject FROM audit WHERE seq > ? AND (pairing = ? OR (pairing IS NULL AND kind LIKE 'token.%')) ORDER BY seq LIMIT 500",
+            try Row.fetchAll(db, sql: "SELECT seq, kind, subject FROM audit WHERE seq > ? AND (pairing = ? OR (pairing IS NULL AND kind LIKE 'token.%')) ORDER BY seq LIMIT \(Self.eventPage)",
                              arguments: [since, pairing]).map { row -> JSONValue in
                 JSONValue.object(["revision": .number("\(row["seq"] as Int64)"), "type": .string(row["kind"]), "id": .string(row["subject"])])
             }
