@@ -14,23 +14,34 @@ import Testing
     static let reader = "Virtual PCD 00 01"
     static let vpcdPort: UInt16 = 35964
 
-    /// vpcd's second slot is shared with DoctorOnPCSCDTests (maybe running in parallel in this process)
-    /// and other runs: each test holds this flock while it uses the slot.
-    final class SlotLock {
+    /// A flock held for one test; waits without holding a thread of the cooperative pool (other
+    /// suites need it to finish). vpcd's second slot is shared with DoctorOnPCSCDTests and other runs
+    /// (exclusive, per test); pcscd restarts by the hardware suites happen only under LOCK_EX of the
+    /// restart lock, so a test talking to pcscd holds that one shared.
+    final class FileLock {
         private let fd: Int32
         private init(fd: Int32) { self.fd = fd }
-        /// Waits without holding a thread of the cooperative pool (other suites need it to finish).
-        static func acquire() async throws -> SlotLock {
-            let fd = open("/tmp/paratii-vpcd-slot1.lock", O_CREAT | O_RDWR, 0o666)
+
+        static func acquire(_ path: String, shared: Bool, patience: TimeInterval, holder: String) async throws -> FileLock {
+            let fd = open(path, O_CREAT | O_RDWR, 0o666)
             try #require(fd >= 0)
-            let deadline = Date().addingTimeInterval(600)
-            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let deadline = Date().addingTimeInterval(patience)
+            while flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
                 if Date() >= deadline { close(fd) }
-                try #require(Date() < deadline, "another test held vpcd's second slot for 10 minutes")
+                try #require(Date() < deadline, "\(holder) held \(path) for \(Int(patience)) s")
                 try await Task.sleep(for: .milliseconds(100))
             }
-            return SlotLock(fd: fd)
+            return FileLock(fd: fd)
         }
+
+        static func secondSlot() async throws -> FileLock {
+            try await acquire("/tmp/paratii-vpcd-slot1.lock", shared: false, patience: 600, holder: "another test on vpcd's second slot")
+        }
+
+        static func noRestart() async throws -> FileLock {
+            try await acquire("/tmp/paratii-pcscd-restart.lock", shared: true, patience: 300, holder: "pcscd restarts")
+        }
+
         deinit { flock(fd, LOCK_UN); close(fd) }
     }
 
@@ -95,25 +106,6 @@ import Testing
         deinit { connection.stop() }
     }
 
-    /// Held shared while a test talks to pcscd: the hardware suites restart pcscd only under LOCK_EX.
-    final class NoRestart {
-        private let fd: Int32
-        private init(fd: Int32) { self.fd = fd }
-        /// Waits without holding a thread of the cooperative pool (other suites need it to finish).
-        static func acquire() async throws -> NoRestart {
-            let fd = open("/tmp/paratii-pcscd-restart.lock", O_CREAT | O_RDWR, 0o666)
-            try #require(fd >= 0)
-            let deadline = Date().addingTimeInterval(300)
-            while flock(fd, LOCK_SH | LOCK_NB) != 0 {
-                if Date() >= deadline { close(fd) }
-                try #require(Date() < deadline, "pcscd restarts held the lock for 5 minutes")
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            return NoRestart(fd: fd)
-        }
-        deinit { flock(fd, LOCK_UN); close(fd) }
-    }
-
     func setUp() throws -> PCSCContext {
         let context = try PCSCContext()
         let readers = try context.readers()
@@ -131,8 +123,8 @@ import Testing
     }
 
     @Test func pairRequestApproveWithPINVerifiesToTheCard() async throws {
-        let slot = try await SlotLock.acquire()
-        let noRestart = try await NoRestart.acquire()
+        let slot = try await FileLock.secondSlot()
+        let noRestart = try await FileLock.noRestart()
         defer { withExtendedLifetime((slot, noRestart)) {} }
         let context = try setUp()
         let card = try Plugged(context)
@@ -202,8 +194,8 @@ import Testing
     }
 
     @Test func walletRequestsDelegationThroughTheBridge() async throws {
-        let slot = try await SlotLock.acquire()
-        let noRestart = try await NoRestart.acquire()
+        let slot = try await FileLock.secondSlot()
+        let noRestart = try await FileLock.noRestart()
         defer { withExtendedLifetime((slot, noRestart)) {} }
         let context = try setUp()
         let card = try Plugged(context)
