@@ -1,4 +1,5 @@
 import Delegation
+import Doctor
 import Ethereum
 import Foundation
 import Hummingbird
@@ -15,12 +16,16 @@ public struct BridgeContext: Sendable {
     public let tokens: TokenProbe
     /// Record readers and cards coming and going (pcscd's status changes) as events.
     public let watchTokens: Bool
+    /// Record known tokens arriving on and leaving the USB bus as events (nil: don't watch USB).
+    public let usbWatcher: TokenWatcher?
 
-    public init(settings: BridgeSettings, store: BridgeStore, tokens: @escaping TokenProbe = CardProbe.tokens, watchTokens: Bool = false) {
+    public init(settings: BridgeSettings, store: BridgeStore, tokens: @escaping TokenProbe = CardProbe.tokens, watchTokens: Bool = false,
+                usbWatcher: TokenWatcher? = nil) {
         self.settings = settings
         self.store = store
         self.tokens = tokens
         self.watchTokens = watchTokens
+        self.usbWatcher = usbWatcher
     }
 }
 
@@ -38,7 +43,8 @@ public func buildApplication(_ bridge: BridgeContext, logger: Logger = Logger(la
     let path = bridge.settings.socketPath
     var services: [any Service] = []
     if let tcp { services.append(tcp) }
-    if bridge.watchTokens { services.append(TokenWatcher(store: bridge.store)) }
+    if bridge.watchTokens { services.append(ReaderEventRecorder(store: bridge.store)) }
+    if let usb = bridge.usbWatcher { services.append(USBEventRecorder(store: bridge.store, watcher: usb)) }
     return Application(
         router: buildRouter(bridge, admin: true),
         configuration: .init(address: .unixDomainSocket(path: path), serverName: nil),

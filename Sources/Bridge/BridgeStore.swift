@@ -341,8 +341,8 @@ public final class BridgeStore: Sendable {
     public static let eventPage = 500
 
     /// A reader or card change (no pairing: every player sees it).
-    public func recordTokenEvent(kind: String, subject: String) throws {
-        try pool.write { db in try Self.audit(db, at: clock(), kind: kind, subject: subject, pairing: nil, detail: .object([:])) }
+    public func recordTokenEvent(kind: String, subject: String, detail: JSONValue = .object([:])) throws {
+        try pool.write { db in try Self.audit(db, at: clock(), kind: kind, subject: subject, pairing: nil, detail: detail) }
     }
 
     /// Request state changes after `since` for one pairing's requests (and its own pairing changes).
