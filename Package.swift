@@ -133,7 +133,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "ParatiiBench",
-            dependencies: ["Ethereum", "Delegation", "PlayerCore", "CBaseline", "CSecp256k1", "PCSC", "OpenPGPCard", "SoftToken", "CPCSCLite"],
+            dependencies: ["Ethereum", "Delegation", "PlayerCore", "CBaseline", "CSecp256k1", "PCSC", "OpenPGPCard", "SoftToken", "CPCSCLite", "Bridge",
+                           .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/ParatiiBench"
         ),
 
