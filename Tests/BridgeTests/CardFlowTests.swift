@@ -211,18 +211,9 @@ import Testing
         async let asked = Self.run(["wallet", "request-delegation", "--dir", walletDir, "--password-file", bridge.directory + "/password",
                                     "--bridge", bridge.settings.socketPath, "--name", "test player",
                                     "--allowance", "token=ETH,total=0.05,per-payment=0.001", "--valid-for", "7d", "--timeout", "300"])
-        func waitPending(_ key: String) async throws -> String {
-            let deadline = Date().addingTimeInterval(120)
-            while Date() < deadline {
-                let pending = try await call { try bridge.client().get("/v1/admin/pending") }
-                if let id = pending.json?[key]?.arrayValue?.first?["id"]?.stringValue { return id }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            throw BridgeError.io("nothing pending in \(key)")
-        }
-        let pairing = try await waitPending("pairings")
+        let pairing = try await bridge.waitPending("pairings")
         #expect(try await Self.run(["approve", pairing, "--socket", bridge.settings.socketPath]).status == 0)
-        let request = try await waitPending("requests")
+        let request = try await bridge.waitPending("requests")
         let approved = try await Self.run(["approve", request, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Self.reader, "--pin-file", pin])
         #expect(approved.status == 0, "\(approved.stderr)")
         let result = try await asked

@@ -47,6 +47,17 @@ final class TestBridge: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: directory)
     }
 
+    /// The first pending pairing or request (`key`: "pairings" or "requests"), once one waits.
+    func waitPending(_ key: String) async throws -> String {
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            let pending = try await call { try self.client().get("/v1/admin/pending") }
+            if let id = pending.json?[key]?.arrayValue?.first?["id"]?.stringValue { return id }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw BridgeError.io("nothing pending in \(key)")
+    }
+
     /// Pairs a player and approves the pairing as the user would; returns its token.
     func pair(_ name: String = "test player") async throws -> String {
         let created = try await call { try self.client().post("/v1/pairings", .object(["name": .string(name)])) }

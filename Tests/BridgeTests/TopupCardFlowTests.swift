@@ -29,9 +29,9 @@ import Testing
         async let asked = Rig.run(["wallet", "request-topup", "--dir", walletDir, "--password-file", password, "--bridge", bridge.settings.socketPath,
                                    "--config", config, "--token", "ETH", "--amount", "0.25", "--nonce", "3", "--max-fee", "20000000000",
                                    "--priority-fee", "1000000000", "--timeout", "300"])
-        let pairing = try await waitPending(bridge, "pairings")
+        let pairing = try await bridge.waitPending("pairings")
         #expect(try await Rig.run(["approve", pairing, "--socket", bridge.settings.socketPath]).status == 0)
-        let request = try await waitPending(bridge, "requests")
+        let request = try await bridge.waitPending("requests")
         let approve = ["approve", request, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Rig.reader, "--pinentry", "pinentry-tty"]
 
         // A wrong PIN typed into pinentry: the card refuses it, the request stays pending, nothing is signed.
@@ -58,16 +58,6 @@ import Testing
     // <asm-generic/ioctls.h>: _IOW('T', 0x31, int) and _IOR('T', 0x30, unsigned int), the same on x86_64 and arm64.
     static let setLock: UInt = 0x4004_5431
     static let getNumber: UInt = 0x8004_5430
-
-    func waitPending(_ bridge: TestBridge, _ key: String) async throws -> String {
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline {
-            let pending = try await call { try bridge.client().get("/v1/admin/pending") }
-            if let id = pending.json?[key]?.arrayValue?.first?["id"]?.stringValue { return id }
-            try await Task.sleep(for: .milliseconds(100))
-        }
-        throw BridgeError.io("nothing pending in \(key)")
-    }
 
     /// Runs `paratii` with a pseudo-terminal as its terminal (stdin, stdout, stderr), waits for the
     /// pinentry's prompt on it and types `pin` and Enter, as a user would; returns all the terminal showed.
