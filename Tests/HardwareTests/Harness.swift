@@ -162,8 +162,9 @@ final class PluggedSoftCard {
     /// unless `second`.
     init(serial: [UInt8] = SoftCardState.randomSerial(), statePath existing: String? = nil, second: Bool = false, context: PCSCContext) throws {
         reader = second ? Rig.secondReader : Rig.reader
-        // A previous test's card must be gone from pcscd's view before this one counts as inserted.
-        try Rig.waitForCard(false, context: context, reader: reader)
+        // A previous test's card must be gone from pcscd's view before this one counts as inserted
+        // (in the second slot, possibly another run's, which may take a while to leave).
+        try Rig.waitForCard(false, context: context, reader: reader, timeout: second ? 60 : 10)
         if let existing {
             statePath = existing
         } else {

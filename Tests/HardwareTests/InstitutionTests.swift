@@ -150,7 +150,7 @@ extension HardwarePathTests {
         let card = ["--reader", Rig.reader, "--pin-file", desk.path("pin"), "--attestation", attestationFile]
         let counterBefore = try desk.signatureCounter(Rig.reader)
         for (allowance, validity) in [("token=ETH,total=1,per-payment=0.001", "30d"), ("token=ETH,total=0.1,per-payment=0.02", "30d"),
-                                      ("token=PTI,total=0.1", "30d"), ("token=ETH,total=0.1,per-payment=0.001", "100d")] {
+                                      ("token=0x00000000000000000000000000000000000000aa,total=0.1", "30d"), ("token=ETH,total=0.1,per-payment=0.001", "100d")] {
             let refused = try desk.run(["delegate", "spending", "--spender", spender, "--allowance", allowance, "--valid-for", validity] + card)
             #expect(refused.status != 0 && refused.stderr.contains("refused before signing"), "\(allowance) \(validity): \(refused.stderr)")
         }
@@ -161,7 +161,7 @@ extension HardwarePathTests {
         #expect(imported.contains("attested by institution \(institution)"), "\(imported)")
 
         // The wallet pays; the voucher carries the attestation; it verifies under the institution; the payee accepts.
-        let payee = "0x00000000000000000000000000000000000000bB"
+        let payee = "0x00000000000000000000000000000000000000bb"
         let pay = ["wallet", "pay", "--payee", payee, "--token", "ETH", "--amount", "0.001"] + wallet
         try desk.file("voucher1.json", try desk.ok(pay + ["--memo", "segment 1"]))
         let voucher = try Envelope(parsing: Array(try Data(contentsOf: URL(fileURLWithPath: desk.path("voucher1.json")))))
