@@ -235,6 +235,7 @@ extension HardwarePathTests {
         defer { if process.isRunning { process.terminate() } }
 
         var serials: [String] = []
+        var states: [String] = []
         let cards: [[UInt8]] = [[0x33, 0x33, 0x00, 0x01], [0x33, 0x33, 0x00, 0x02]]
         for (i, serial) in cards.enumerated() {
             try output.waitFor(err: "insert the card for \(i == 0 ? "Bob" : "Carol")")
@@ -242,6 +243,7 @@ extension HardwarePathTests {
             try output.waitFor(err: "remove the card", count: i + 1)
             card.remove(context: context)
             serials.append(String(serial.hexString.dropFirst(2)).uppercased())
+            states.append(card.statePath)
         }
         let deadline = Date().addingTimeInterval(30)
         while process.isRunning && Date() < deadline { Thread.sleep(forTimeInterval: 0.1) }
@@ -251,6 +253,17 @@ extension HardwarePathTests {
         #expect(lines.map { $0?["holder"]?.stringValue } == ["Bob", "Carol"])
         let rows = try desk.rosterJSON()
         #expect(rows.map { $0["serial"]?.stringValue } == serials && rows.map { $0["holder"]?.stringValue } == ["Bob", "Carol"])
+
+        // Bob's card again: refused while enrolled, then --re-enroll wipes it and revokes its old attestation.
+        let bob = try PluggedSoftCard(statePath: states[0], context: context)
+        defer { bob.remove(context: context) }
+        let enroll = ["institution", "enroll", "--reader", Rig.reader, "--holder", "Bob", "--json"] + desk.institutionCard
+        #expect(try desk.run(enroll).stderr.contains("already enrolled for Bob"))
+        let again = try JSONValue.parse(try desk.ok(enroll + ["--re-enroll"]))
+        #expect(again["serial"]?.stringValue == serials[0] && again["master"] != lines[0]?["master"])
+        let after = try desk.rosterJSON()
+        #expect(after.count == 3 && after[0]["revokedAt"] != .null && after[2]["revokedAt"] == .null)
+        #expect(try desk.ok(["institution", "publish", "--roster", desk.roster, "--out", desk.path("revoked.json")]).contains("1 revocation"))
     }
 }
 
