@@ -17,6 +17,9 @@ let package = Package(
         .package(url: "https://github.com/attaswift/BigInt", from: "6.0.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        // Hummingbird's own logging and service-lifecycle packages, which the bridge uses directly.
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // Thin shims over the system's C libraries (Debian's -dev packages).
@@ -101,8 +104,10 @@ let package = Package(
         .target(
             name: "Bridge",
             dependencies: [
-                "Ethereum", "Delegation", "PlayerCore", "OpenPGPCard", "PCSC",
+                "Ethereum", "Delegation", "PlayerCore", "OpenPGPCard", "PCSC", "Doctor",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -135,7 +140,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "ParatiiBench",
-            dependencies: ["Ethereum", "Delegation", "PlayerCore", "CBaseline", "CSecp256k1", "PCSC", "OpenPGPCard", "SoftToken", "CPCSCLite"],
+            dependencies: ["Ethereum", "Delegation", "PlayerCore", "CBaseline", "CSecp256k1", "PCSC", "OpenPGPCard", "SoftToken", "CPCSCLite", "Bridge",
+                           .product(name: "Logging", package: "swift-log")],
             path: "Benchmarks/ParatiiBench"
         ),
 
@@ -171,7 +177,7 @@ let package = Package(
         .testTarget(
             name: "BridgeTests",
             dependencies: [
-                "Bridge", "Delegation", "Ethereum", "PlayerCore", "OpenPGPCard", "PCSC", "SoftToken",
+                "Bridge", "Delegation", "Doctor", "Ethereum", "PlayerCore", "OpenPGPCard", "PCSC", "SoftToken",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]

@@ -11,6 +11,11 @@ enum CardBenchmarks {
     struct Failure: Error, CustomStringConvertible { let description: String }
 
     static func run() throws {
+        try withSoftCard { _, channel in try measure(channel) }
+    }
+
+    /// A factory-fresh soft card in vpcd's first slot for the duration of `body`, through the real pcscd.
+    static func withSoftCard<T>(_ body: (PCSCContext, PCSCCard) throws -> T) throws -> T {
         let context: PCSCContext
         do { context = try PCSCContext() } catch { throw Failure(description: "card benchmark needs pcscd (scripts/pcscd-up): \(error)") }
         let reader = "Virtual PCD 00 00"
@@ -18,19 +23,19 @@ enum CardBenchmarks {
         guard try waitFor(present: false, context: context, reader: reader) else {
             throw Failure(description: "'\(reader)' already holds a card: stop the softcard using it")
         }
-
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("paratii-bench-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("card.json").path
         try SoftCardState.factoryFresh(serial: [0xBE, 0x0C, 0x00, 0x01], insecure: true).save(path: path)
-        let card = try SoftCard(path: path, passphrase: nil)
-        let connection = VPCDConnection(card: card)
+        let connection = VPCDConnection(card: try SoftCard(path: path, passphrase: nil))
         connection.start()
         defer { connection.stop() }
         guard try waitFor(present: true, context: context, reader: reader) else { throw Failure(description: "the soft card did not appear in \(reader)") }
+        return try body(context, try context.connect(reader: reader))
+    }
 
-        let channel = try context.connect(reader: reader)
+    static func measure(_ channel: PCSCCard) throws {
         let counting = CountingChannel(channel)
         let driver = OpenPGPCard(channel: counting)
         let key = try driver.generateSigningKey(adminPIN: .defaultAdmin)

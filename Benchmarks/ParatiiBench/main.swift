@@ -8,6 +8,7 @@ let groups: [(name: String, run: () throws -> Void)] = [
     ("delegation", DelegationBenchmarks.run),
     ("player", PlayerBenchmarks.run),
     ("card", CardBenchmarks.run),
+    ("bridge", BridgeBenchmarks.run),
 ]
 
 for group in groups where requested.isEmpty || requested.contains(group.name) {

@@ -56,11 +56,10 @@ public struct BridgeSettings: Sendable {
         }
         let bridge = object["bridge"]
         object["bridge"] = nil
-        // The chain part through the shared loader, from a temporary copy without our member.
-        let temporary = NSTemporaryDirectory() + "paratii-config-\(UUID().uuidString).json"
-        try SecureFile.write(Array(JSONValue.object(object).compactText.utf8), to: temporary)
-        defer { unlink(temporary) }
-        var settings = BridgeSettings(chain: try Configuration.load(temporary))
+        // The chain part by the shared rules, without our member.
+        let chain: Configuration
+        do { chain = try Configuration(json: .object(object)) } catch { throw BridgeError.configuration("\(file): \(error)") }
+        var settings = BridgeSettings(chain: chain)
         if let bridge { try settings.apply(bridge) }
         return settings
     }

@@ -47,6 +47,14 @@ public final class BridgeStore: Sendable {
                     previous BLOB NOT NULL, hash BLOB NOT NULL);
                 """)
         }
+        // Master-signed transactions (top-ups) wait in the same queue as delegations; `txResult` holds
+        // the signed transaction once approved.
+        migrator.registerMigration("v2: transaction requests") { db in
+            try db.execute(sql: """
+                ALTER TABLE request ADD COLUMN kind TEXT NOT NULL DEFAULT 'delegation' CHECK (kind IN ('delegation', 'transaction'));
+                ALTER TABLE request ADD COLUMN txResult TEXT;
+                """)
+        }
         return migrator
     }
 
@@ -240,27 +248,32 @@ public final class BridgeStore: Sendable {
 
     public struct Request: Sendable {
         public var id: String
+        /// "delegation" or "transaction".
+        public var kind: String
         public var pairing: String
         public var body: String
         public var state: String
         public var createdAt: UInt64
         public var expiresAt: UInt64
         public var envelope: String?
+        /// The signed transaction (`{"raw", "hash", "from"}`) of an approved transaction request.
+        public var transaction: String?
         public var reason: String?
 
         init(_ row: Row) {
-            id = row["id"]; pairing = row["pairing"]; body = row["body"]; state = row["state"]
+            id = row["id"]; kind = row["kind"]; pairing = row["pairing"]; body = row["body"]; state = row["state"]
+            transaction = row["txResult"]
             createdAt = UInt64(row["createdAt"] as Int64); expiresAt = UInt64(row["expiresAt"] as Int64)
             envelope = row["envelope"]; reason = row["reason"]
         }
     }
 
-    public func createRequest(pairing: String, body: JSONValue, expiry: UInt64) throws -> Request {
+    public func createRequest(pairing: String, body: JSONValue, expiry: UInt64, kind: String = "delegation") throws -> Request {
         let id = Self.randomID()
         let now = clock()
         return try pool.write { db in
-            try db.execute(sql: "INSERT INTO request (id, pairing, body, state, createdAt, expiresAt) VALUES (?,?,?,?,?,?)",
-                           arguments: [id, pairing, body.compactText, "pending", Int64(now), Int64(now + expiry)])
+            try db.execute(sql: "INSERT INTO request (id, kind, pairing, body, state, createdAt, expiresAt) VALUES (?,?,?,?,?,?,?)",
+                           arguments: [id, kind, pairing, body.compactText, "pending", Int64(now), Int64(now + expiry)])
             try Self.audit(db, at: now, kind: "request.pending", subject: id, pairing: pairing, detail: body)
             return Request(try Row.fetchOne(db, sql: "SELECT * FROM request WHERE id = ?", arguments: [id])!)
         }
@@ -303,16 +316,20 @@ public final class BridgeStore: Sendable {
         }
     }
 
-    /// Settles a pending request: approved (with its envelope and the card's signature counter), denied or failed.
-    public func settle(_ id: String, state: String, envelope: String? = nil, reason: String? = nil, signatureCounter: Int? = nil) throws(APIError) {
+    /// Settles a pending request: approved (with its envelope or signed transaction and the card's signature
+    /// counter), denied or failed.
+    public func settle(_ id: String, state: String, envelope: String? = nil, transaction: JSONValue? = nil, reason: String? = nil,
+                       signatureCounter: Int? = nil) throws(APIError) {
         try expire()
         try wrap {
             try pool.write { db in
                 guard let row = try Row.fetchOne(db, sql: "SELECT state, pairing FROM request WHERE id = ?", arguments: [id]) else { throw APIError.notFound("request") }
                 guard row["state"] as String == "pending" else { throw APIError.conflict("request is \(row["state"] as String)") }
-                try db.execute(sql: "UPDATE request SET state = ?, envelope = ?, reason = ? WHERE id = ?", arguments: [state, envelope, reason, id])
+                try db.execute(sql: "UPDATE request SET state = ?, envelope = ?, txResult = ?, reason = ? WHERE id = ?",
+                               arguments: [state, envelope, transaction?.compactText, reason, id])
                 var detail: JSONObject = [:]
                 if let reason { detail["reason"] = .string(reason) }
+                if let hash = transaction?["hash"] { detail["transaction"] = hash }
                 if let envelope, let value = try? JSONValue.parse(envelope), let digest = try? Envelope(json: value).id.hexString { detail["delegation"] = .string(digest) }
                 try Self.audit(db, at: clock(), kind: "request.\(state)", subject: id, pairing: row["pairing"], detail: .object(detail),
                                signatureCounter: signatureCounter)
@@ -341,8 +358,8 @@ public final class BridgeStore: Sendable {
     public static let eventPage = 500
 
     /// A reader or card change (no pairing: every player sees it).
-    public func recordTokenEvent(kind: String, subject: String) throws {
-        try pool.write { db in try Self.audit(db, at: clock(), kind: kind, subject: subject, pairing: nil, detail: .object([:])) }
+    public func recordTokenEvent(kind: String, subject: String, detail: JSONValue = .object([:])) throws {
+        try pool.write { db in try Self.audit(db, at: clock(), kind: kind, subject: subject, pairing: nil, detail: detail) }
     }
 
     /// Request state changes after `since` for one pairing's requests (and its own pairing changes).

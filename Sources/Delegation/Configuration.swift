@@ -34,21 +34,32 @@ public struct Configuration: Sendable, Equatable {
         }
         let value: JSONValue
         do { value = try JSONValue.parse(try SecureFile.read(file)) } catch { throw .configuration("\(file): \(error)") }
-        guard case .object(let object) = value else { throw .configuration("\(file) must hold a JSON object") }
-        var config = Configuration()
+        do { return try Configuration(json: value) } catch { throw .configuration("\(file): \(error)") }
+    }
+
+    /// The settings from a JSON object; unknown keys are refused.
+    public init(json value: JSONValue) throws(DelegationError) {
+        guard case .object(let object) = value else { throw .configuration("the configuration must be a JSON object") }
+        self.init()
         for (key, member) in object.members {
             switch key {
             case "chainId":
                 guard let id = IntegerText.parseUnsigned(member) else { throw .configuration("chainId must be a non-negative integer") }
-                config.chainId = id
+                chainId = id
             case "verifyingContract", "ptiToken":
                 guard case .string(let text) = member, let address = try? Address(text) else { throw .configuration("\(key) must be an address") }
-                if key == "ptiToken" { config.ptiToken = address } else { config.verifyingContract = address }
+                if key == "ptiToken" { ptiToken = address } else { verifyingContract = address }
             default:
-                throw .configuration("unknown key \"\(key)\" in \(file)")
+                throw .configuration("unknown key \"\(key)\"")
             }
         }
-        return config
+    }
+
+    /// The settings as the JSON `init(json:)` reads.
+    public var json: JSONValue {
+        var object: JSONObject = ["chainId": .number("\(chainId)"), "verifyingContract": .string(verifyingContract.checksummed)]
+        if let ptiToken { object["ptiToken"] = .string(ptiToken.checksummed) }
+        return .object(object)
     }
 
     /// `ETH`, `PTI` or a token address.

@@ -12,7 +12,7 @@ import OpenPGPCard
 struct ApproveCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "approve",
-        abstract: "List pending pairings and delegation requests; approve (the card signs) or deny one."
+        abstract: "List pending pairings, delegation and transaction requests; approve (the card signs) or deny one."
     )
 
     @OptionGroup var bridge: BridgeSocketOption
@@ -22,6 +22,8 @@ struct ApproveCommand: ParsableCommand {
     @Argument(help: "The pairing or request id to decide; without it, list what waits.") var id: String?
     @Flag(help: "Deny instead of approving.") var deny = false
     @Option(help: "Read the card PIN from this file (first line) instead of asking.") var pinFile: String?
+    @Option(help: "Ask the PIN through this pinentry program (e.g. pinentry-tty, pinentry-gnome3), as gpg-agent does.")
+    var pinentry: String?
     @Flag(help: "JSON output for the listing.") var json = false
 
     func run() throws {
@@ -30,7 +32,13 @@ struct ApproveCommand: ParsableCommand {
         guard response.status == 200, let pending = response.json else { throw CLIError(response.errorText) }
         let pairings = pending["pairings"]?.arrayValue ?? []
         let requests = pending["requests"]?.arrayValue ?? []
-        let configuration = try config.load()
+        let local = try config.load()
+        let configuration = try pending["configuration"].map { value in
+            do { return try Configuration(json: value) } catch { throw CLIError("the bridge sent an unreadable configuration: \(error)") }
+        } ?? local
+        if id != nil, configuration != local {
+            FileHandle.standardError.write(Data("note: signing for the bridge's chain \(configuration.chainId) (contract \(configuration.verifyingContract)), not this machine's configuration\n".utf8))
+        }
         guard let id else {
             if json { return print(pending.prettyText) }
             if pairings.isEmpty && requests.isEmpty { return print("nothing waits for approval") }
@@ -49,17 +57,47 @@ struct ApproveCommand: ParsableCommand {
         guard let request = requests.first(where: { $0["id"]?.stringValue == wanted }) else {
             throw CLIError("nothing pending with id \(wanted) (run `paratii approve` to list)")
         }
+        let kind = request["kind"]?.stringValue ?? "delegation"
+        let path = "/v1/admin/\(kind == "transaction" ? "transaction" : "delegation")-requests/\(wanted)"
         if deny {
-            let result = try client.request("POST", "/v1/admin/delegation-requests/\(wanted)/deny")
+            let result = try client.request("POST", "\(path)/deny")
             guard result.status == 200 else { throw CLIError(result.errorText) }
             return print("request denied")
         }
         guard let body = request["request"] else { throw CLIError("the bridge sent a request without its body") }
-        let asked: DelegationRequest
-        do { asked = try DelegationRequest(json: body, configuration: configuration) } catch { throw CLIError("\(error)") }
         FileHandle.standardError.write(Data((try describe(request, configuration) + "\n").utf8))
+        if kind == "transaction" {
+            let asked: TransactionRequest
+            do { asked = try TransactionRequest(json: body, configuration: configuration) } catch { throw CLIError("\(error)") }
+            let (signed, counter) = try withCard(client, path) { signer in try asked.transaction(chainId: configuration.chainId).sign(with: signer) }
+            try post(client, path, ["raw": .string(signed.raw.hexString)], counter)
+            print("approved: transaction \(signed.hash.hexString) signed by \(signed.from.checksummed)")
+        } else {
+            let asked: DelegationRequest
+            do { asked = try DelegationRequest(json: body, configuration: configuration) } catch { throw CLIError("\(error)") }
+            let (envelope, counter) = try withCard(client, path) { signer in
+                try Envelope.sign(asked.delegation(master: signer.address, now: TimeText.now), domain: configuration.domain, signer: signer)
+            }
+            try post(client, path, ["envelope": envelope.json], counter)
+            print("approved: delegation \(envelope.id.hexString) signed by \(signer(envelope))")
+        }
+    }
 
-        // One request at a time on the card: an exclusive lock next to the socket.
+    private func post(_ client: BridgeClient, _ path: String, _ object: JSONObject, _ counter: Int?) throws {
+        var object = object
+        if let counter { object["signatureCounter"] = .number("\(counter)") }
+        let result = try client.post("\(path)/approve", .object(object))
+        guard result.status == 200 else { throw CLIError(result.errorText) }
+    }
+
+    private func signer(_ envelope: Envelope) -> String {
+        (envelope.message.typed as? SpendingDelegation)?.master.checksummed ?? "?"
+    }
+
+    /// One request at a time on the card (an exclusive lock next to the socket): open it, ask the PIN,
+    /// sign, read the signature counter. A wrong PIN leaves the request pending; a card pulled
+    /// mid-signature, blocked, or any other card fault fails the request cleanly.
+    private func withCard<T>(_ client: BridgeClient, _ path: String, _ sign: (ApprovalSigner) throws -> T) throws -> (T, Int?) {
         let lockPath = ((client.socketPath ?? BridgeSettings.defaultSocketPath) as NSString).deletingLastPathComponent + "/card.lock"
         let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lock >= 0 else { throw CLIError("cannot open \(lockPath)") }
@@ -68,33 +106,35 @@ struct ApproveCommand: ParsableCommand {
 
         let card = try OpenCard.open(readerOption)
         guard let key = try cliPCSC({ try card.card.publicKey() }) else { throw CLIError("the card has no signature key: run `paratii card init`") }
-        let pin = try PINInput.read(file: pinFile, prompt: "PIN of the card in \(card.reader): ")
-        let delegation = asked.delegation(master: key.address, now: TimeText.now)
+        let pin: PIN
+        if let pinentry, pinFile == nil {
+            pin = try Pinentry(program: pinentry).askPIN(description: "paratii approve: the card in \(card.reader) signs for the bridge request.")
+        } else {
+            pin = try PINInput.read(file: pinFile, prompt: "PIN of the card in \(card.reader): ")
+        }
         let signer = ApprovalSigner(card: card.card, pin: pin, allowLastTry: lastTry.allowLastTry, address: key.address)
-        let envelope: Envelope
+        let signed: T
         do {
-            envelope = try Envelope.sign(delegation, domain: configuration.domain, signer: signer)
+            signed = try sign(signer)
         } catch {
             switch error as? OpenPGPCardError {
             case .wrongPIN, .invalidPIN, .lastTryProtected:
                 throw CLIError("\(error) (the request stays pending)")
             default:
-                // The card pulled mid-signature, blocked, or another card fault: the request fails cleanly.
-                _ = try? client.post("/v1/admin/delegation-requests/\(wanted)/fail", .object(["reason": .string("card: \(error)")]))
+                _ = try? client.post("\(path)/fail", .object(["reason": .string("card: \(error)")]))
                 throw CLIError("\(error): the request failed")
             }
         }
-        let counter = try? card.card.signatureCounter()
-        var object: JSONObject = ["envelope": envelope.json]
-        if let counter { object["signatureCounter"] = .number("\(counter)") }
-        let result = try client.post("/v1/admin/delegation-requests/\(wanted)/approve", .object(object))
-        guard result.status == 200 else { throw CLIError(result.errorText) }
-        print("approved: delegation \(envelope.id.hexString) signed by \(key.address.checksummed)")
+        return (signed, try? card.card.signatureCounter())
     }
 
     func describe(_ request: JSONValue, _ configuration: Configuration) throws -> String {
         var lines = ["request \(request["id"]?.stringValue ?? "?") from player \"\(request["player"]?.stringValue ?? "?")\""]
-        if let body = request["request"], let asked = try? DelegationRequest(json: body, configuration: configuration) {
+        if request["kind"]?.stringValue == "transaction" {
+            if let body = request["request"], let asked = try? TransactionRequest(json: body, configuration: configuration) {
+                lines += asked.summary(configuration)
+            }
+        } else if let body = request["request"], let asked = try? DelegationRequest(json: body, configuration: configuration) {
             lines.append("  spender \(asked.spender.checksummed), valid for \(Units.formatDuration(asked.validFor)) from approval")
             for allowance in asked.allowances { lines.append("  \(allowance.summary(configuration))") }
             lines.append(asked.payees.isEmpty ? "  payees: any" : "  payees: \(asked.payees.map(\.checksummed).joined(separator: ", "))")

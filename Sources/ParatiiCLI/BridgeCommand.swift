@@ -1,6 +1,7 @@
 import ArgumentParser
 import Bridge
 import Delegation
+import Doctor
 import Ethereum
 import Foundation
 import Logging
@@ -29,7 +30,9 @@ struct BridgeCommand: AsyncParsableCommand {
             let store = try BridgeStore(path: settings.databasePath)
             var logger = Logger(label: "paratii.bridge")
             logger.logLevel = .info
-            let app = try buildApplication(BridgeContext(settings: settings, store: store, watchTokens: true), logger: logger)
+            // USB arrivals come from libusb hotplug where the bus is reachable; without it the bridge says so once.
+            let usb = try? TokenWatcher(table: TokenTable.bundled())
+            let app = try buildApplication(BridgeContext(settings: settings, store: store, watchTokens: true, usbWatcher: usb), logger: logger)
             try await app.runService()
             unlink(settings.socketPath)
         }

@@ -12,7 +12,7 @@ struct WalletCommand: ParsableCommand {
         abstract: "The player's spending wallet: delegations, bounded vouchers, votes, top-ups.",
         subcommands: [Init.self, ShowAddress.self, ImportDelegation.self, Pay.self, ShowBudget.self, History.self,
                       NewPostingKey.self, CastVote.self, RevokePostingKey.self, Topup.self, Reclaim.self, Approve.self,
-                      RequestDelegation.self]
+                      RequestDelegation.self, RequestTopup.self]
     )
 }
 

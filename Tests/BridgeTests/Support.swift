@@ -1,5 +1,6 @@
 @testable import Bridge
 import Delegation
+import Doctor
 import Ethereum
 import Foundation
 import Logging
@@ -14,7 +15,8 @@ final class TestBridge: @unchecked Sendable {
     let clock: TestClock
     private var task: Task<Void, any Error>?
 
-    init(tune: (inout BridgeSettings) -> Void = { _ in }, tokens: @escaping TokenProbe = { [] }, watchTokens: Bool = false) async throws {
+    init(tune: (inout BridgeSettings) -> Void = { _ in }, tokens: @escaping TokenProbe = { [] }, watchTokens: Bool = false,
+         usbWatcher: TokenWatcher? = nil) async throws {
         directory = "/tmp/pb-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var settings = BridgeSettings(chain: Configuration(chainId: 1337, verifyingContract: .zero, ptiToken: try Address("0x1111111111111111111111111111111111111111")),
@@ -27,7 +29,7 @@ final class TestBridge: @unchecked Sendable {
         store = try BridgeStore(path: settings.databasePath, clock: { clock.now })
         var logger = Logger(label: "paratii.bridge.test")
         logger.logLevel = .critical
-        let app = try buildApplication(BridgeContext(settings: settings, store: store, tokens: tokens, watchTokens: watchTokens), logger: logger)
+        let app = try buildApplication(BridgeContext(settings: settings, store: store, tokens: tokens, watchTokens: watchTokens, usbWatcher: usbWatcher), logger: logger)
         task = Task { try await app.runService(gracefulShutdownSignals: []) }
         // Generous: in the full suite other tests may keep the cooperative pool busy for many seconds.
         let deadline = Date().addingTimeInterval(180)

@@ -2,6 +2,7 @@
 delegation, the wallet pays until the cap refuses, a payee accepts, eth-account recovers the card's
 address from the delegation, and a card-signed revocation stops the payee from accepting more."""
 
+import fcntl
 import json
 import signal
 import subprocess
@@ -17,6 +18,15 @@ PAYEE = "0x00000000000000000000000000000000000000bb"
 
 @pytest.fixture
 def card(paratii, work):
+    # vpcd's second slot is shared with the Swift suites and other runs on this machine: the same
+    # locks they take (the slot exclusive, pcscd restarts kept away by holding that lock shared).
+    with open("/tmp/paratii-vpcd-slot1.lock", "a+") as slot, open("/tmp/paratii-pcscd-restart.lock", "a+") as restart:
+        fcntl.flock(slot, fcntl.LOCK_EX)
+        fcntl.flock(restart, fcntl.LOCK_SH)
+        yield from plugged_card(paratii, work)
+
+
+def plugged_card(paratii, work):
     state = work / "card.json"
     paratii.ok("softcard", "create", "--state", str(state), "--insecure-state")
     process = subprocess.Popen([str(paratii.path), "softcard", "run", "--state", str(state), "--vpcd", "127.0.0.1:35964"],
@@ -75,3 +85,49 @@ def test_card_to_payee(paratii, work, card):
     assert result.rc == 1 and json.loads(result.out)["reason"] == "revoked"
     channels = json.loads(paratii.ok("payee", "channels", *store, "--json"))
     assert channels[0]["cumulative"] == "200000000000000" and channels[0]["master"] == card["address"]
+
+
+def test_bridge_topup_recovers_to_the_card(paratii, work, card):
+    """A top-up asked through the bridge and approved with the card: eth-account decodes the raw
+    EIP-1559 transaction and recovers the card's address as its sender."""
+    socket = work / "run" / "bridge.sock"
+    config = work / "config.json"
+    config.write_text('{"chainId": 1337}')
+    bridge = subprocess.Popen([str(paratii.path), "bridge", "run", "--socket", str(socket), "--database", str(work / "bridge.sqlite"),
+                               "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if socket.exists():
+                break
+            time.sleep(0.05)
+        wallet = ["--dir", str(work / "wallet"), "--password-file", str(work / "wallet.pw")]
+        (work / "wallet.pw").write_text("player\n")
+        paratii.ok("wallet", "init", *wallet, "--scrypt-n", "16")
+        spender = paratii.ok("wallet", "address", *wallet)
+        asked = subprocess.Popen([str(paratii.path), "wallet", "request-topup", *wallet, "--bridge", str(socket), "--config", str(config),
+                                  "--token", "ETH", "--amount", "0.125", "--nonce", "9", "--max-fee", "40000000000",
+                                  "--priority-fee", "2000000000", "--timeout", "120"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+        def pending(key):
+            for _ in range(200):
+                listing = json.loads(paratii.ok("approve", "--socket", str(socket), "--json"))
+                if listing[key]:
+                    return listing[key][0]["id"]
+                time.sleep(0.1)
+            pytest.fail(f"nothing pending in {key}")
+
+        paratii.ok("approve", "--socket", str(socket), pending("pairings"))
+        paratii.ok("approve", "--socket", str(socket), pending("requests"), "--reader", READER, "--pin-file", str(work / "pin"))
+        out, err = asked.communicate(timeout=120)
+        assert asked.returncode == 0, err
+        raw = out.strip()
+        assert Account.recover_transaction(raw) == card["address"]
+        from eth_account.typed_transactions import TypedTransaction
+        from hexbytes import HexBytes
+        fields = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
+        assert fields["chainId"] == 1337 and fields["nonce"] == 9 and fields["value"] == 125 * 10**15
+        assert bytes(fields["to"]) == bytes.fromhex(spender[2:]) and fields["gas"] == 21000 and fields["maxFeePerGas"] == 40000000000
+    finally:
+        bridge.send_signal(signal.SIGTERM)
+        bridge.wait(timeout=30)

@@ -1,0 +1,84 @@
+import BigInt
+import Delegation
+import Ethereum
+import PlayerCore
+
+/// A master-signed transaction a player asks for, parsed strictly from the JSON body of
+/// `POST /v1/transaction-requests`. The one kind today is a top-up, the master sending ETH or an
+/// ERC-20 token (PTI) to the player's spending address:
+///
+///     {"kind": "topup", "to": "0x…", "token": "PTI", "amount": "5", "nonce": "7", "gas": "100000",
+///      "maxFeePerGas": "30000000000", "maxPriorityFeePerGas": "1000000000"}
+///
+/// Amounts are decimal strings in whole units (18 decimals); nonce, gas and fees are integers in wei as
+/// decimal strings. The chain id is the bridge's own, never the player's.
+public struct TransactionRequest: Sendable, Equatable {
+    public var to: Address
+    public var token: Address
+    public var amount: BigUInt
+    public var nonce: UInt64
+    public var gas: UInt64
+    public var maxFeePerGas: BigUInt
+    public var maxPriorityFeePerGas: BigUInt
+
+    public static let keys = ["kind", "to", "token", "amount", "nonce", "gas", "maxFeePerGas", "maxPriorityFeePerGas"]
+    /// Gas above this is no top-up: a transfer takes 21000, an ERC-20 transfer well under 100000.
+    public static let gasCeiling: UInt64 = 1_000_000
+
+    public init(to: Address, token: Address, amount: BigUInt, nonce: UInt64, gas: UInt64, maxFeePerGas: BigUInt, maxPriorityFeePerGas: BigUInt) {
+        self.to = to; self.token = token; self.amount = amount; self.nonce = nonce; self.gas = gas
+        self.maxFeePerGas = maxFeePerGas; self.maxPriorityFeePerGas = maxPriorityFeePerGas
+    }
+
+    public init(json: JSONValue, configuration: Configuration) throws(APIError) {
+        guard case .object(let object) = json else { throw .badRequest("the body must be a JSON object") }
+        try APIError.onlyKeys(object, Self.keys, in: "request")
+        guard object["kind"]?.stringValue == "topup" else { throw .badRequest("kind must be \"topup\"") }
+        guard let toText = object["to"]?.stringValue, let to = try? Address(toText) else { throw .badRequest("to must be an address") }
+        guard let tokenText = object["token"]?.stringValue, let token = try? configuration.token(tokenText) else {
+            throw .badRequest("token must be ETH, PTI or a token address")
+        }
+        guard let amountText = object["amount"]?.stringValue, let amount = try? Units.parseAmount(amountText), amount > 0 else {
+            throw .badRequest("amount must be a positive decimal string such as \"0.5\"")
+        }
+        let nonce = try Self.integer(object, "nonce", limit: BigUInt(UInt64.max))
+        let gas = try Self.integer(object, "gas", limit: BigUInt(Self.gasCeiling))
+        guard gas >= 21000 else { throw .badRequest("gas must be at least 21000") }
+        let maxFee = try Self.integer(object, "maxFeePerGas", limit: BigUInt(1) << 128)
+        let priority = try Self.integer(object, "maxPriorityFeePerGas", limit: maxFee)
+        self.init(to: to, token: token, amount: amount, nonce: UInt64(nonce), gas: UInt64(gas), maxFeePerGas: maxFee, maxPriorityFeePerGas: priority)
+    }
+
+    private static func integer(_ object: JSONObject, _ key: String, limit: BigUInt) throws(APIError) -> BigUInt {
+        guard let text = object[key]?.stringValue, !text.isEmpty, text.count <= 40, text.allSatisfy(\.isASCII), text.allSatisfy(\.isNumber),
+              let value = BigUInt(text, radix: 10) else {
+            throw .badRequest("\(key) must be a decimal integer string")
+        }
+        guard value <= limit else { throw .badRequest("\(key) must be at most \(limit)") }
+        return value
+    }
+
+    public func json(_ configuration: Configuration) -> JSONValue {
+        .object([
+            "kind": .string("topup"), "to": .string(to.checksummed), "token": .string(configuration.tokenName(token)),
+            "amount": .string(Units.formatAmount(amount)), "nonce": .string("\(nonce)"), "gas": .string("\(gas)"),
+            "maxFeePerGas": .string("\(maxFeePerGas)"), "maxPriorityFeePerGas": .string("\(maxPriorityFeePerGas)"),
+        ])
+    }
+
+    /// The EIP-1559 transaction the master signs for this request, on the bridge's chain.
+    public func transaction(chainId: BigUInt) -> Transaction {
+        WalletTransactions.transfer(token: token, amount: amount, to: to,
+                                    fees: FeeParameters(chainId: chainId, nonce: BigUInt(nonce), gas: BigUInt(gas),
+                                                        maxFeePerGas: maxFeePerGas, maxPriorityFeePerGas: maxPriorityFeePerGas))
+    }
+
+    /// The most the network fee can cost the master, in wei: what the user must see before approving.
+    public var maxNetworkFee: BigUInt { BigUInt(gas) * maxFeePerGas }
+
+    /// One line per fact the user approves.
+    public func summary(_ configuration: Configuration) -> [String] {
+        ["  top-up: \(Units.formatAmount(amount)) \(configuration.tokenName(token)) from the card's address to \(to.checksummed)",
+         "  nonce \(nonce), gas \(gas), max network fee \(Units.formatAmount(maxNetworkFee)) ETH, chain \(configuration.chainId)"]
+    }
+}
