@@ -94,6 +94,12 @@ let package = Package(
             dependencies: ["Ethereum", "Delegation", .product(name: "BigInt", package: "BigInt"), .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
+        // Institutions: the roster of enrolled staff cards (SQLite), attestations and their revocation.
+        .target(
+            name: "Institution",
+            dependencies: ["Ethereum", "Delegation", "OpenPGPCard", .product(name: "BigInt", package: "BigInt"), .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+
         // The bridge daemon: local API (Hummingbird) over a Unix socket, pairings, delegation requests, audit log.
         .target(
             name: "Bridge",
@@ -119,6 +125,7 @@ let package = Package(
                 "SoftToken",
                 "Doctor",
                 "Bridge",
+                "Institution",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -153,7 +160,11 @@ let package = Package(
         // Hardware-path tests: the real pcscd, vpcd and the software token (plus pure unit tests).
         .testTarget(
             name: "HardwareTests",
-            dependencies: ["Ethereum", "OpenPGPCard", "PCSC", "SoftToken"]
+            dependencies: ["Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "Delegation", "Institution"]
+        ),
+        .testTarget(
+            name: "InstitutionTests",
+            dependencies: ["Institution", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift")]
         ),
         // Doctor: token-table and matching unit tests, and doctor against the real pcscd with a soft card
         // in vpcd's second slot.

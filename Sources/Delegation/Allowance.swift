@@ -57,7 +57,7 @@ public struct Allowance: Equatable, Hashable, Sendable {
         return period != 0 && period >= outer.period && perPeriod <= outer.perPeriod
     }
 
-    static func parseList(_ items: [JSONValue], context: String) throws(DelegationError) -> [Allowance] {
+    public static func parseList(_ items: [JSONValue], context: String) throws(DelegationError) -> [Allowance] {
         var out: [Allowance] = []
         for (i, item) in items.enumerated() {
             let allowance = try Allowance(json: item, context: "\(context)[\(i)]")

@@ -57,3 +57,19 @@ public struct CardAttestation: TypedMessage {
         return hasher.finalize()
     }
 }
+
+extension CardAttestation {
+    /// Why `delegation` may not hang under this attestation (another card, outliving it, or an
+    /// allowance above the ceiling), or nil when it fits. The signer refuses before signing and the
+    /// verifier rejects with the same rule.
+    public func refusal(for delegation: SpendingDelegation) -> String? {
+        guard delegation.master == master else { return "the attestation is for card key \(master), not \(delegation.master)" }
+        guard delegation.validUntil <= validUntil else { return "the delegation outlives the card's attestation (valid until \(validUntil))" }
+        for allowance in delegation.allowances {
+            guard let cap = ceiling.first(where: { $0.token == allowance.token }), allowance.fits(under: cap) else {
+                return "allowance for \(allowance.token) exceeds the attested ceiling"
+            }
+        }
+        return nil
+    }
+}

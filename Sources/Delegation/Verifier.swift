@@ -68,14 +68,7 @@ public final class Verifier: Sendable {
         }
         guard now <= attestation.validUntil else { throw Rejection(.expired, "the card's attestation expired at \(attestation.validUntil)") }
         guard let spending = chain.spending else { return }
-        guard spending.validUntil <= attestation.validUntil else {
-            throw Rejection(.widensParent, "the delegation outlives the card's attestation")
-        }
-        for allowance in spending.allowances {
-            guard let cap = attestation.ceiling.first(where: { $0.token == allowance.token }), allowance.fits(under: cap) else {
-                throw Rejection(.widensParent, "allowance for \(allowance.token) exceeds the attested ceiling")
-            }
-        }
+        if let refusal = attestation.refusal(for: spending) { throw Rejection(.widensParent, refusal) }
     }
 
     /// A revocation counts if it is in force at `now` and its issuer signed the target or one of its ancestors.

@@ -25,17 +25,11 @@ struct OpenCard {
 
     /// Finds the card: the reader named by --reader, or the only reader holding an OpenPGP card.
     static func open(_ option: ReaderOption) throws -> OpenCard {
-        let context: PCSCContext
-        do { context = try PCSCContext() } catch {
-            throw CLIError("\(error) (start it with scripts/pcscd-up, or `sudo systemctl start pcscd`)")
-        }
+        let context = try Self.context()
         let states = try cliPCSC { try context.readerStates() }
         guard !states.isEmpty else { throw CLIError("no smartcard readers") }
         if let wanted = option.reader {
-            let matches = states.filter { $0.name == wanted }.isEmpty ? states.filter { $0.name.contains(wanted) } : states.filter { $0.name == wanted }
-            guard matches.count == 1, let state = matches.first else {
-                throw CLIError(matches.isEmpty ? "no reader matches '\(wanted)'" : "'\(wanted)' matches several readers: \(matches.map(\.name).joined(separator: ", "))")
-            }
+            let state = try Self.reader(wanted, among: states)
             guard state.cardPresent else { throw CLIError("no card in reader '\(state.name)'") }
             return try connect(context, state.name)
         }
@@ -49,6 +43,22 @@ struct OpenCard {
             throw CLIError("several OpenPGP cards present: pick one with --reader (\(found.map(\.reader).joined(separator: ", ")))")
         }
         return first
+    }
+
+    static func context() throws -> PCSCContext {
+        do { return try PCSCContext() } catch {
+            throw CLIError("\(error) (start it with scripts/pcscd-up, or `sudo systemctl start pcscd`)")
+        }
+    }
+
+    /// The one reader called `wanted`, or whose name contains it.
+    static func reader(_ wanted: String, among states: [ReaderState]) throws -> ReaderState {
+        let exact = states.filter { $0.name == wanted }
+        let matches = exact.isEmpty ? states.filter { $0.name.contains(wanted) } : exact
+        guard matches.count == 1, let state = matches.first else {
+            throw CLIError(matches.isEmpty ? "no reader matches '\(wanted)'" : "'\(wanted)' matches several readers: \(matches.map(\.name).joined(separator: ", "))")
+        }
+        return state
     }
 
     private static func connect(_ context: PCSCContext, _ reader: String) throws -> OpenCard {

@@ -45,12 +45,23 @@ extension DelegateCommand {
             guard !allowance.isEmpty else { throw CLIError("at least one --allowance is needed") }
             let allowances = try allowance.map { try Allowance(spec: $0, configuration: configuration) }
             let window = try validity.window(defaultLifetime: 30 * 86400, now: TimeText.now)
-            let signer = try master.signer()
-            let delegation = SpendingDelegation(
-                master: signer.address, spender: try Address(spender), allowances: allowances,
+            let parents = try master.attestationParents()
+            // An attested card's delegation is checked against its attestation before the card is asked
+            // for a PIN: a refusal signs nothing.
+            var attested: CardAttestation?
+            if case .attestation(let attestation)? = parents.first?.message {
+                guard parents[0].domain == configuration.domain else { throw CLIError("the attestation is for another chain or contract than the configuration's") }
+                attested = attestation
+            }
+            var delegation = SpendingDelegation(
+                master: attested?.master ?? .zero, spender: try Address(spender), allowances: allowances,
                 payees: try payee.map { try Address($0) }, validAfter: window.after, validUntil: window.until,
                 salt: Salt.random())
-            let envelope = try Envelope.sign(delegation, domain: configuration.domain, signer: signer, parents: try master.attestationParents())
+            if let attested, let refusal = attested.refusal(for: delegation) { throw CLIError("refused before signing: \(refusal)") }
+            let signer = try master.signer()
+            delegation.master = signer.address
+            if let attested, let refusal = attested.refusal(for: delegation) { throw CLIError("refused before signing: \(refusal)") }
+            let envelope = try Envelope.sign(delegation, domain: configuration.domain, signer: signer, parents: parents)
             try CLIOutput.write(envelope.json.prettyText, to: out)
         }
     }

@@ -16,6 +16,7 @@ struct Paratii: AsyncParsableCommand {
             SoftcardCommand.self,
             DoctorCommand.self,
             BridgeCommand.self, ApproveCommand.self,
+            InstitutionCommand.self,
         ]
     )
 }

@@ -15,7 +15,7 @@ struct PayeeCommand: ParsableCommand {
 
 struct PayeeOptions: ParsableArguments {
     @Option(help: "Payee database (default $XDG_DATA_HOME/paratii/payee.sqlite).") var store: String?
-    @Option(help: "Revocation list to honour.") var revocations: String?
+    @Option(help: "Revocation list to honour (repeatable: your own, an institution's published list…).") var revocations: [String] = []
     @Option(help: "Require chains attested by this institution.") var institution: String?
     @Option(help: "Only accept vouchers paying this address (repeatable).") var payee: [String] = []
     @OptionGroup var config: ConfigOption
@@ -25,10 +25,9 @@ struct PayeeOptions: ParsableArguments {
         let parent = (path as NSString).deletingLastPathComponent
         if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
         var list = RevocationList()
-        if let revocations {
-            let loaded = try RevocationList.load(revocations)
-            list = loaded.list
-            for note in loaded.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+        for file in revocations {
+            let loaded = try RevocationList.load(file)
+            for note in loaded.notes + list.merge(loaded.list) { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
         }
         let verifier = Verifier(domain: try config.load().domain, revocations: list, institution: try institution.map { try Address($0) })
         return try PayeeStore(path: path, verifier: verifier, payees: Set(try payee.map { try Address($0) }))

@@ -75,6 +75,10 @@ extension WalletCommand {
             let envelope = try Envelope(parsing: try CLIInput.bytes(file))
             let delegation = try wallet.open().importDelegation(envelope)
             print("imported \(envelope.id.hexString) from master \(delegation.master), valid until \(TimeText.format(delegation.validUntil))")
+            // Vouchers carry the delegation's own parents, so an attested card's attestation travels with every payment.
+            if case .attestation(let attestation)? = envelope.parents.first?.message {
+                print("the card (\(attestation.holder), serial \(attestation.cardSerial)) is attested by institution \(attestation.institution) until \(TimeText.format(attestation.validUntil))")
+            }
         }
     }
 

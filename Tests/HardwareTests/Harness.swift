@@ -82,8 +82,31 @@ enum Rig {
         return context
     }
 
+    /// vpcd's second slot, shared with the Doctor and Bridge suites (and other runs) under its own lock.
+    static let secondReader = "Virtual PCD 00 01"
+    static let secondPort: UInt16 = 35964
+
+    /// A flock held until released or deinit: `/tmp/paratii-vpcd-slot1.lock` exclusive while a test
+    /// uses the second slot, the restart lock shared while it talks to pcscd.
+    final class FileLock {
+        private let fd: Int32
+        init(_ path: String, shared: Bool, patience: TimeInterval = 600) throws {
+            fd = open(path, O_CREAT | O_RDWR, 0o666)
+            try #require(fd >= 0, "cannot open \(path)")
+            let deadline = Date().addingTimeInterval(patience)
+            while flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
+                if Date() >= deadline { close(fd) }
+                try #require(Date() < deadline, "other tests held \(path) for \(Int(patience)) s")
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+        }
+        static func secondSlot() throws -> FileLock { try FileLock("/tmp/paratii-vpcd-slot1.lock", shared: false) }
+        static func noRestart() throws -> FileLock { try FileLock(Rig.restartLockPath, shared: true, patience: 300) }
+        deinit { flock(fd, LOCK_UN); close(fd) }
+    }
+
     /// Waits until pcscd sees a card present (or absent) in the reader.
-    static func waitForCard(_ present: Bool, context: PCSCContext, timeout: TimeInterval = 10) throws {
+    static func waitForCard(_ present: Bool, context: PCSCContext, reader: String = Rig.reader, timeout: TimeInterval = 10) throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let state = try? context.readerStates().first(where: { $0.name == reader }), state.cardPresent == present { return }
@@ -133,29 +156,39 @@ final class PluggedSoftCard {
     let connection: VPCDConnection
     let statePath: String
 
-    init(serial: [UInt8] = SoftCardState.randomSerial(), context: PCSCContext) throws {
-        // A previous test's card must be gone from pcscd's view before this one counts as inserted.
-        try Rig.waitForCard(false, context: context)
-        let dir = try Rig.temporaryDirectory()
-        statePath = dir.appendingPathComponent("card.json").path
-        let state = SoftCardState.factoryFresh(serial: serial, insecure: true)
-        try state.save(path: statePath)
+    let reader: String
+
+    /// A factory-fresh card, or (`statePath`) one whose state file already exists, in the first slot
+    /// unless `second`.
+    init(serial: [UInt8] = SoftCardState.randomSerial(), statePath existing: String? = nil, second: Bool = false, context: PCSCContext) throws {
+        reader = second ? Rig.secondReader : Rig.reader
+        // A previous test's card must be gone from pcscd's view before this one counts as inserted
+        // (in the second slot, possibly another run's, which may take a while to leave).
+        try Rig.waitForCard(false, context: context, reader: reader, timeout: second ? 60 : 10)
+        if let existing {
+            statePath = existing
+        } else {
+            statePath = try Rig.temporaryDirectory().appendingPathComponent("card.json").path
+            try SoftCardState.factoryFresh(serial: serial, insecure: true).save(path: statePath)
+        }
         card = try SoftCard(path: statePath, passphrase: nil)
-        connection = VPCDConnection(card: card, port: Rig.vpcdPort)
+        let port = second ? Rig.secondPort : Rig.vpcdPort
+        connection = VPCDConnection(card: card, port: port)
         connection.start()
-        #expect(connection.waitUntilConnected(timeout: 10), "the soft card could not reach vpcd on port \(Rig.vpcdPort)")
-        try Rig.waitForCard(true, context: context)
+        #expect(connection.waitUntilConnected(timeout: 10), "the soft card could not reach vpcd on port \(port)")
+        try Rig.waitForCard(true, context: context, reader: reader)
     }
 
     func unplug(context: PCSCContext) throws {
         connection.stop()
-        try Rig.waitForCard(false, context: context)
+        try Rig.waitForCard(false, context: context, reader: reader)
     }
 
     private init(card: SoftCard, connection: VPCDConnection, statePath: String) {
         self.card = card
         self.connection = connection
         self.statePath = statePath
+        reader = Rig.reader
     }
 
     /// Starts a card without asking pcscd anything (for when pcscd is down; vpcd is dialled until it is back).
@@ -171,7 +204,7 @@ final class PluggedSoftCard {
     /// Stops the card and waits until pcscd has noticed, so the next test starts from an empty reader.
     func remove(context: PCSCContext) {
         connection.stop()
-        try? Rig.waitForCard(false, context: context)
+        try? Rig.waitForCard(false, context: context, reader: reader)
     }
 
     deinit { connection.stop() }

@@ -86,4 +86,37 @@ import Testing
         let payee = try store(f, revocations: list)
         do { _ = try payee.accept(v1); Issue.record("revoked voucher accepted") } catch { #expect(error.code == "revoked") }
     }
+
+    /// An attested card: the wallet keeps the attestation with the delegation and every voucher carries
+    /// it; a payee requiring the institution accepts, until the institution's revocation of the
+    /// attestation is loaded; a payee requiring another institution never does.
+    @Test func attestedChainsAreAcceptedUnderTheirInstitutionUntilRevoked() throws {
+        let f = try WalletFixture()
+        defer { f.cleanup() }
+        let institution = PrivateKey.generate()
+        let attestation = try Envelope.sign(
+            CardAttestation(institution: institution.address, master: f.master.address, holder: "Alice", cardSerial: "00C0FFEE",
+                            ceiling: [f.standardAllowance], validUntil: WalletFixture.start + 90 * 86400, salt: Salt.random()),
+            domain: f.domain, signer: institution)
+        let plain = try f.delegation()
+        guard case .spending(let body) = plain.message else { return }
+        let delegation = try Envelope.sign(body, domain: f.domain, signer: f.master, parents: [attestation])
+        try f.wallet.importDelegation(delegation)
+        let voucher = try f.pay("0.0001")
+        #expect(voucher.parents.map(\.kind) == ["SpendingDelegation", "CardAttestation"])
+
+        func payee(_ required: Address, _ revocations: RevocationList = RevocationList(), name: String) throws -> PayeeStore {
+            try PayeeStore(path: f.directory + "/\(name).sqlite", verifier: Verifier(domain: f.domain, revocations: revocations, institution: required),
+                           clock: f.clock.closure)
+        }
+        if case .accepted = try payee(institution.address, name: "a").accept(voucher) {} else { Issue.record("attested voucher refused") }
+        do { _ = try payee(PrivateKey.generate().address, name: "b").accept(voucher); Issue.record("accepted under another institution") } catch {
+            #expect((error as? VoucherRejection)?.code == "notAttested")
+        }
+        var list = RevocationList()
+        list.add(try Envelope.sign(Revocation(issuer: institution.address, target: attestation.id, issuedAt: f.clock.now), domain: f.domain, signer: institution))
+        do { _ = try payee(institution.address, list, name: "c").accept(try f.pay("0.0001")); Issue.record("revoked card's voucher accepted") } catch {
+            #expect((error as? VoucherRejection)?.code == "revoked")
+        }
+    }
 }
