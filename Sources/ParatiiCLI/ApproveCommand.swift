@@ -24,6 +24,8 @@ struct ApproveCommand: ParsableCommand {
     @Option(help: "Read the card PIN from this file (first line) instead of asking.") var pinFile: String?
     @Option(help: "Ask the PIN through this pinentry program (e.g. pinentry-tty, pinentry-gnome3), as gpg-agent does.")
     var pinentry: String?
+    @Option(help: "The card's CardAttestation envelope (an institution's card): carried as each delegation's root; a request above its ceiling is refused before the PIN is asked.")
+    var attestation: String?
     @Flag(help: "JSON output for the listing.") var json = false
 
     func run() throws {
@@ -75,8 +77,13 @@ struct ApproveCommand: ParsableCommand {
         } else {
             let asked: DelegationRequest
             do { asked = try DelegationRequest(json: body, configuration: configuration) } catch { throw CLIError("\(error)") }
-            let (envelope, counter) = try withCard(client, path) { signer in
-                try Envelope.sign(asked.delegation(master: signer.address, now: TimeText.now), domain: configuration.domain, signer: signer)
+            let attested = try attestation.map { try Self.loadAttestation($0, configuration) }
+            if let attested, let refusal = attested.message.refusal(for: asked.delegation(master: attested.message.master, now: TimeText.now)) {
+                throw CLIError("refused before signing: \(refusal) (the request stays pending: deny it with --deny)")
+            }
+            let (envelope, counter) = try withCard(client, path, expecting: attested?.message.master) { signer in
+                try Envelope.sign(asked.delegation(master: signer.address, now: TimeText.now), domain: configuration.domain, signer: signer,
+                                  parents: attested.map { [$0.envelope] } ?? [])
             }
             try post(client, path, ["envelope": envelope.json], counter)
             print("approved: delegation \(envelope.id.hexString) signed by \(signer(envelope))")
@@ -90,6 +97,14 @@ struct ApproveCommand: ParsableCommand {
         guard result.status == 200 else { throw CLIError(result.errorText) }
     }
 
+    /// A CardAttestation envelope for this configuration's chain and contract.
+    static func loadAttestation(_ path: String, _ configuration: Configuration) throws -> (envelope: Envelope, message: CardAttestation) {
+        let envelope = try Envelope(parsing: try CLIInput.bytes(path))
+        guard case .attestation(let attestation) = envelope.message else { throw CLIError("--attestation must be a CardAttestation envelope") }
+        guard envelope.domain == configuration.domain else { throw CLIError("the attestation is for another chain or contract than the bridge's") }
+        return (envelope, attestation)
+    }
+
     private func signer(_ envelope: Envelope) -> String {
         (envelope.message.typed as? SpendingDelegation)?.master.checksummed ?? "?"
     }
@@ -97,7 +112,8 @@ struct ApproveCommand: ParsableCommand {
     /// One request at a time on the card (an exclusive lock next to the socket): open it, ask the PIN,
     /// sign, read the signature counter. A wrong PIN leaves the request pending; a card pulled
     /// mid-signature, blocked, or any other card fault fails the request cleanly.
-    private func withCard<T>(_ client: BridgeClient, _ path: String, _ sign: (ApprovalSigner) throws -> T) throws -> (T, Int?) {
+    private func withCard<T>(_ client: BridgeClient, _ path: String, expecting expected: Address? = nil,
+                             _ sign: (ApprovalSigner) throws -> T) throws -> (T, Int?) {
         let lockPath = ((client.socketPath ?? BridgeSettings.defaultSocketPath) as NSString).deletingLastPathComponent + "/card.lock"
         let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard lock >= 0 else { throw CLIError("cannot open \(lockPath)") }
@@ -106,6 +122,9 @@ struct ApproveCommand: ParsableCommand {
 
         let card = try OpenCard.open(readerOption)
         guard let key = try cliPCSC({ try card.card.publicKey() }) else { throw CLIError("the card has no signature key: run `paratii card init`") }
+        if let expected, key.address != expected {
+            throw CLIError("the attestation is for card key \(expected), but the card in \(card.reader) holds \(key.address)")
+        }
         let pin: PIN
         if let pinentry, pinFile == nil {
             pin = try Pinentry(program: pinentry).askPIN(description: "paratii approve: the card in \(card.reader) signs for the bridge request.")
