@@ -5,6 +5,7 @@ small hand-made card and bridge inputs. Usage: .venv/bin/python Fuzz/make-seeds.
 
 import hashlib
 import json
+import sys
 from pathlib import Path
 
 from eth_account import Account
@@ -76,25 +77,12 @@ for apdu in ["00A4040006D27600012401", "00CA006E00", "00200081063132333435360", 
     put("apdu", bytes.fromhex(apdu if len(apdu) % 2 == 0 else apdu + "0"))
 
 # Delegation: a spending delegation, a voucher under it, a revocation, and a list of revocations.
-DOMAIN = {"name": "Paratii", "version": "1", "chainId": 1, "verifyingContract": "0x" + "00" * 20}
-DOMAIN_TYPE = [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-               {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}]
-ALLOWANCE = [{"name": "token", "type": "address"}, {"name": "total", "type": "uint256"},
-             {"name": "perPayment", "type": "uint256"}, {"name": "period", "type": "uint64"},
-             {"name": "perPeriod", "type": "uint256"}]
-TYPES = {
-    "SpendingDelegation": {"SpendingDelegation": [
-        {"name": "master", "type": "address"}, {"name": "spender", "type": "address"},
-        {"name": "allowances", "type": "Allowance[]"}, {"name": "payees", "type": "address[]"},
-        {"name": "validAfter", "type": "uint64"}, {"name": "validUntil", "type": "uint64"},
-        {"name": "salt", "type": "uint256"}], "Allowance": ALLOWANCE},
-    "Voucher": {"Voucher": [
-        {"name": "delegation", "type": "bytes32"}, {"name": "payee", "type": "address"},
-        {"name": "token", "type": "address"}, {"name": "cumulative", "type": "uint256"},
-        {"name": "sequence", "type": "uint64"}, {"name": "memo", "type": "bytes32"}]},
-    "Revocation": {"Revocation": [
-        {"name": "issuer", "type": "address"}, {"name": "target", "type": "bytes32"}, {"name": "issuedAt", "type": "uint64"}]},
-}
+# The contract's types as the interop tests spell them for eth-account, plus Revocation.
+sys.path.insert(0, str(ROOT / "Tests" / "interop"))
+from test_delegations import DOMAIN, DOMAIN_TYPE, TYPES  # noqa: E402
+
+TYPES = {**TYPES, "Revocation": {"Revocation": [
+    {"name": "issuer", "type": "address"}, {"name": "target", "type": "bytes32"}, {"name": "issuedAt", "type": "uint64"}]}}
 master, spender = Account.from_key(b"\x11" * 32), Account.from_key(b"\x22" * 32)
 payee, eth = "0x" + "00" * 19 + "bb", "0x" + "00" * 20
 
