@@ -24,4 +24,16 @@ import Testing
             try DelegationRequest(json: try JSONValue.parse(body), configuration: Self.chain, maxValidFor: BridgeSettings().maxValidFor)
         }
     }
+
+    /// Found next to the validFor overflow (same arithmetic, not by the fuzzer): an expiry near 2^64 s in the settings trapped on the
+    /// store's Int64(now + expiry) at the first pairing or request.
+    @Test func expiriesAreBoundedWhenSettingsLoad() throws {
+        var settings = BridgeSettings()
+        for key in ["requestExpiry", "pairingExpiry"] {
+            #expect(throws: BridgeError.self, "\(key)") { try settings.apply(.object([key: .string("18446744073709551615")])) }
+        }
+        try settings.apply(.object(["requestExpiry": .string("366d"), "maxValidFor": .string("18446744073709551615")]))
+        #expect(settings.requestExpiry == 366 * 86400)
+        #expect(settings.maxValidFor == .max)
+    }
 }
