@@ -184,3 +184,31 @@ let package = Package(
         ),
     ]
 )
+
+// Instrumented builds for scripts/fuzz and scripts/sanitize: PARATII_INSTRUMENT=fuzzer|address|thread.
+// Only this package's own modules get the flags (dependencies keep their plain build, so switching
+// costs a rebuild of our code only); `fuzzer` also adds the libFuzzer harness under Fuzz/.
+if let mode = Context.environment["PARATII_INSTRUMENT"], ["fuzzer", "address", "thread"].contains(mode) {
+    let sanitizers = mode == "fuzzer" ? "fuzzer,address" : mode
+    // lld: gold fails on sanitizer-instrumented Swift objects ("internal error in format_file_lineno").
+    let swiftFlags: [SwiftSetting] = [.unsafeFlags(["-sanitize=\(sanitizers)"])]
+    let linkFlags: [LinkerSetting] = [.unsafeFlags(["-sanitize=\(sanitizers)", "-use-ld=lld"])]
+    let own = ["Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "Doctor", "Delegation", "PlayerCore", "Bridge"]
+    for target in package.targets where own.contains(target.name) {
+        target.swiftSettings = (target.swiftSettings ?? []) + swiftFlags
+        target.linkerSettings = (target.linkerSettings ?? []) + linkFlags
+    }
+    if mode == "fuzzer" {
+        package.products.append(.executable(name: "paratii-fuzz", targets: ["ParatiiFuzz"]))
+        package.targets += [
+            .target(name: "CFuzzerDriver", path: "Fuzz/CFuzzerDriver"),
+            .executableTarget(
+                name: "ParatiiFuzz",
+                dependencies: ["CFuzzerDriver", "Ethereum", "OpenPGPCard", "Delegation", "Bridge"],
+                path: "Fuzz/Sources",
+                swiftSettings: swiftFlags,
+                linkerSettings: linkFlags
+            ),
+        ]
+    }
+}

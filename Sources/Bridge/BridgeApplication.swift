@@ -85,10 +85,7 @@ public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BasicReq
 
     // Pairing: the only unauthenticated calls. The pairing id (128 random bits) is the player's claim ticket.
     router.post("/v1/pairings") { request, context in
-        let object = try await body(request, settings, keys: ["name"])
-        guard let name = object["name"]?.stringValue, !name.isEmpty, name.count <= 64,
-              name.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) })
-        else { throw APIError.badRequest("name must be 1 to 64 printable characters") }
+        let name = try RequestBodies.pairingName(try await bodyValue(request, settings))
         let pending = try store.pairings().filter { $0.state == "pending" }
         guard pending.count < 16 else { throw APIError(429, "too_many_pairings", "too many pairings wait for approval") }
         let pairing = try store.createPairing(name: name, expiry: settings.pairingExpiry)
@@ -135,10 +132,7 @@ public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BasicReq
 
     router.post("/v1/revocations") { request, _ in
         let pairing = try authenticate(request, store)
-        let value = try await bodyValue(request, settings)
-        let envelope: Envelope
-        do { envelope = try Envelope(json: value) } catch { throw APIError.badRequest("\(error)") }
-        guard envelope.message.typed is Revocation else { throw APIError.badRequest("not a Revocation envelope") }
+        let envelope = try RequestBodies.revocation(try await bodyValue(request, settings))
         let verdict = Verifier(domain: chain.domain).verify(envelope, at: UInt64(Date().timeIntervalSince1970))
         guard verdict.valid else { throw APIError(422, "invalid_revocation", "revocation does not verify: \(verdict.reason?.rawValue ?? "") \(verdict.detail)") }
         try store.addRevocation(id: envelope.id, envelope: envelope.json, pairing: pairing.id)

@@ -77,6 +77,10 @@ public struct BridgeSettings: Sendable {
             case "requestExpiry", "pairingExpiry", "maxValidFor":
                 guard let text = member.stringValue else { throw BridgeError.configuration("\(key) must be a duration such as \"10m\"") }
                 let seconds = try Units.parseDuration(text)
+                // The store writes now + expiry as a 64-bit signed time: an unbounded expiry trapped there.
+                guard key == "maxValidFor" || seconds <= 366 * 86400 else {
+                    throw BridgeError.configuration("\(key) must be at most 366d")
+                }
                 switch key {
                 case "requestExpiry": requestExpiry = seconds
                 case "pairingExpiry": pairingExpiry = seconds

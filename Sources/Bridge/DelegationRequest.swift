@@ -88,10 +88,12 @@ public struct DelegationRequest: Sendable, Equatable {
         ])
     }
 
-    /// The delegation the master signs for this request.
+    /// The delegation the master signs for this request. A validFor reaching past the end of uint64 time
+    /// (a bridge configured without a real limit) ends at the last second rather than overflowing.
     public func delegation(master: Address, now: UInt64, salt: BigUInt = Salt.random()) -> SpendingDelegation {
-        SpendingDelegation(master: master, spender: spender, allowances: allowances, payees: payees,
-                           validAfter: now, validUntil: now + validFor, salt: salt)
+        let (end, overflow) = now.addingReportingOverflow(validFor)
+        return SpendingDelegation(master: master, spender: spender, allowances: allowances, payees: payees,
+                                  validAfter: now, validUntil: overflow ? .max : end, salt: salt)
     }
 
     /// Does `delegation` grant exactly what was asked (same spender, allowances, payees, no longer than asked)?

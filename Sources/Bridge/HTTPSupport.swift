@@ -28,9 +28,7 @@ func bodyValue(_ request: Request, _ settings: BridgeSettings) async throws -> J
 }
 
 func body(_ request: Request, _ settings: BridgeSettings, keys: [String]) async throws -> JSONObject {
-    guard case .object(let object) = try await bodyValue(request, settings) else { throw APIError.badRequest("the body must be a JSON object") }
-    try APIError.onlyKeys(object, keys, in: "body")
-    return object
+    try RequestBodies.object(try await bodyValue(request, settings), keys: keys)
 }
 
 func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {

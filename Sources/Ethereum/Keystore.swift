@@ -53,54 +53,83 @@ public enum Keystore {
     }
 
     public static func decrypt(_ json: [UInt8], password: String) throws(EthereumError) -> PrivateKey {
-        let document: JSONValue
-        do { document = try JSONValue.parse(json) } catch { throw .invalidKeystore("not JSON: \(error)") }
-        guard case .object(let root) = document else { throw .invalidKeystore("not a JSON object") }
-        guard root["version"] == .number("3") else { throw .unsupportedKeystore("version must be 3") }
-        guard let crypto = (root["crypto"] ?? root["Crypto"])?.objectValue else { throw .invalidKeystore("missing crypto") }
-        guard crypto["cipher"]?.stringValue == "aes-128-ctr" else { throw .unsupportedKeystore("cipher must be aes-128-ctr") }
-        let iv = try hexField(crypto["cipherparams"]?["iv"], "cipherparams.iv", count: 16)
-        let ciphertext = try hexField(crypto["ciphertext"], "ciphertext", count: 32)
-        let mac = try hexField(crypto["mac"], "mac", count: 32)
-        guard let params = crypto["kdfparams"]?.objectValue else { throw .invalidKeystore("missing kdfparams") }
-        let salt = try hexField(params["salt"], "kdfparams.salt", count: nil)
-        let dklen = try intField(params["dklen"], "kdfparams.dklen")
-        guard dklen >= 32, dklen <= 64 else { throw .unsupportedKeystore("dklen must be 32..64") }
-
-        var derived: [UInt8]
-        switch crypto["kdf"]?.stringValue {
-        case "scrypt":
-            let n = try intField(params["n"], "kdfparams.n"), r = try intField(params["r"], "kdfparams.r")
-            let p = try intField(params["p"], "kdfparams.p")
-            try checkScrypt(n: n, r: r, p: p)
-            derived = try scrypt(password: password, salt: salt, n: n, r: r, p: p, length: dklen)
-        case "pbkdf2":
-            guard params["prf"]?.stringValue == "hmac-sha256" else { throw .unsupportedKeystore("pbkdf2 prf must be hmac-sha256") }
-            let rounds = try intField(params["c"], "kdfparams.c")
-            guard rounds >= 1, rounds <= maxPBKDF2Rounds else { throw .unsupportedKeystore("pbkdf2 rounds out of range") }
-            do {
-                let key = try KDF.Insecure.PBKDF2.deriveKey(
-                    from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: dklen, unsafeUncheckedRounds: rounds)
-                derived = key.withUnsafeBytes { Array($0) }
-            } catch { throw .invalidKeystore("pbkdf2 failed: \(error)") }
-        default:
-            throw .unsupportedKeystore("kdf must be scrypt or pbkdf2")
-        }
+        let file = try Sealed(json)
+        var derived = try file.deriveKey(password: password)
         defer { secureZero(&derived) }
+        return try file.open(with: derived)
+    }
 
-        let expected = Keccak256.hash(derived[16..<32] + ciphertext)
-        guard constantTimeEqual(expected, mac) else { throw .wrongPassword }
-        var secret = try aesCTR(ciphertext, key: Array(derived[0..<16]), iv: iv)
-        defer { secureZero(&secret) }
-        let key: PrivateKey
-        do { key = try PrivateKey(bytes: secret) } catch { throw .invalidKeystore("decrypted bytes are not a valid private key") }
-        // The MAC does not cover the IV: a changed IV decrypts to a different key. The address catches it.
-        if let stated = root["address"]?.stringValue {
-            guard let bytes = try? [UInt8](hex: stated), bytes == key.address.bytes else {
-                throw .invalidKeystore("decrypted key does not match the file's address (IV or address altered)")
+    /// A keystore file parsed and checked, before any key derivation: hostile KDF parameters stop here.
+    struct Sealed {
+        enum Derivation { case scrypt(n: Int, r: Int, p: Int), pbkdf2(rounds: Int) }
+        let kdf: Derivation
+        let salt: [UInt8]
+        let dklen: Int
+        let iv: [UInt8]
+        let ciphertext: [UInt8]
+        let mac: [UInt8]
+        let address: String?
+
+        init(_ json: [UInt8]) throws(EthereumError) {
+            let document: JSONValue
+            do { document = try JSONValue.parse(json) } catch { throw .invalidKeystore("not JSON: \(error)") }
+            guard case .object(let root) = document else { throw .invalidKeystore("not a JSON object") }
+            guard root["version"] == .number("3") else { throw .unsupportedKeystore("version must be 3") }
+            guard let crypto = (root["crypto"] ?? root["Crypto"])?.objectValue else { throw .invalidKeystore("missing crypto") }
+            guard crypto["cipher"]?.stringValue == "aes-128-ctr" else { throw .unsupportedKeystore("cipher must be aes-128-ctr") }
+            iv = try hexField(crypto["cipherparams"]?["iv"], "cipherparams.iv", count: 16)
+            ciphertext = try hexField(crypto["ciphertext"], "ciphertext", count: 32)
+            mac = try hexField(crypto["mac"], "mac", count: 32)
+            guard let params = crypto["kdfparams"]?.objectValue else { throw .invalidKeystore("missing kdfparams") }
+            salt = try hexField(params["salt"], "kdfparams.salt", count: nil)
+            dklen = try intField(params["dklen"], "kdfparams.dklen")
+            guard dklen >= 32, dklen <= 64 else { throw .unsupportedKeystore("dklen must be 32..64") }
+            switch crypto["kdf"]?.stringValue {
+            case "scrypt":
+                let n = try intField(params["n"], "kdfparams.n"), r = try intField(params["r"], "kdfparams.r")
+                let p = try intField(params["p"], "kdfparams.p")
+                try checkScrypt(n: n, r: r, p: p)
+                kdf = .scrypt(n: n, r: r, p: p)
+            case "pbkdf2":
+                guard params["prf"]?.stringValue == "hmac-sha256" else { throw .unsupportedKeystore("pbkdf2 prf must be hmac-sha256") }
+                let rounds = try intField(params["c"], "kdfparams.c")
+                guard rounds >= 1, rounds <= maxPBKDF2Rounds else { throw .unsupportedKeystore("pbkdf2 rounds out of range") }
+                kdf = .pbkdf2(rounds: rounds)
+            default:
+                throw .unsupportedKeystore("kdf must be scrypt or pbkdf2")
+            }
+            address = root["address"]?.stringValue
+        }
+
+        func deriveKey(password: String) throws(EthereumError) -> [UInt8] {
+            switch kdf {
+            case .scrypt(let n, let r, let p):
+                return try scrypt(password: password, salt: salt, n: n, r: r, p: p, length: dklen)
+            case .pbkdf2(let rounds):
+                do {
+                    let key = try KDF.Insecure.PBKDF2.deriveKey(
+                        from: Array(password.utf8), salt: salt, using: .sha256, outputByteCount: dklen, unsafeUncheckedRounds: rounds)
+                    return key.withUnsafeBytes { Array($0) }
+                } catch { throw .invalidKeystore("pbkdf2 failed: \(error)") }
             }
         }
-        return key
+
+        /// Checks the MAC (constant time) before decrypting, then that the key matches the stated address.
+        func open(with derived: [UInt8]) throws(EthereumError) -> PrivateKey {
+            let expected = Keccak256.hash(derived[16..<32] + ciphertext)
+            guard constantTimeEqual(expected, mac) else { throw .wrongPassword }
+            var secret = try aesCTR(ciphertext, key: Array(derived[0..<16]), iv: iv)
+            defer { secureZero(&secret) }
+            let key: PrivateKey
+            do { key = try PrivateKey(bytes: secret) } catch { throw .invalidKeystore("decrypted bytes are not a valid private key") }
+            // The MAC does not cover the IV: a changed IV decrypts to a different key. The address catches it.
+            if let address {
+                guard let bytes = try? [UInt8](hex: address), bytes == key.address.bytes else {
+                    throw .invalidKeystore("decrypted key does not match the file's address (IV or address altered)")
+                }
+            }
+            return key
+        }
     }
 
     /// Writes a new keystore file atomically with mode 0600; refuses to replace an existing file.

@@ -12,6 +12,10 @@ public struct TypedData: Sendable {
     private let typeHashes: [String: [UInt8]]
 
     public static let domainTypeName = "EIP712Domain"
+    /// Hostile documents must not make parsing slow: every struct's type hash covers all the structs it
+    /// references, so a long chain of structs costs their number squared. Real documents define a handful.
+    public static let maxStructs = 256
+    public static let maxEncodeTypeBytes = 1 << 20
 
     public init(json: JSONValue) throws(EthereumError) {
         guard case .object(let root) = json else { throw .invalidTypedData("expected a JSON object") }
@@ -23,6 +27,9 @@ public struct TypedData: Sendable {
         guard case .object(let domain) = root["domain"] else { throw .invalidTypedData("missing domain object") }
         guard case .object(let message) = root["message"] else { throw .invalidTypedData("missing message object") }
 
+        guard typesObject.members.count <= Self.maxStructs else {
+            throw .invalidTypedData("more than \(Self.maxStructs) struct types")
+        }
         let names = Set(typesObject.keys)
         var structs: [String: [EIP712Field]] = [:]
         for (name, definition) in typesObject.members {
@@ -54,7 +61,13 @@ public struct TypedData: Sendable {
         self.message = message
         self.structs = structs
         var hashes: [String: [UInt8]] = [:]
-        for name in structs.keys { hashes[name] = Keccak256.hash(Self.encodeType(name, structs)) }
+        var budget = Self.maxEncodeTypeBytes
+        for name in structs.keys {
+            let encoded = Self.encodeType(name, structs)
+            budget -= encoded.utf8.count
+            guard budget >= 0 else { throw .invalidTypedData("type definitions expand past \(Self.maxEncodeTypeBytes) bytes of encodeType") }
+            hashes[name] = Keccak256.hash(encoded)
+        }
         self.typeHashes = hashes
     }
 

@@ -10,8 +10,11 @@ indirect enum EIP712Type: Equatable, Sendable {
     case array(EIP712Type, count: Int?)
 
     /// Parses a type string such as `uint256`, `Person[]` or `bytes32[2][]`; struct names must be defined.
-    init(parsing text: String, structs: Set<String>) throws(EthereumError) {
+    /// Arrays nest at most as deep as JSON values may (deeper could hold no value we parse, and would
+    /// only exhaust the stack).
+    init(parsing text: String, structs: Set<String>, depth: Int = 0) throws(EthereumError) {
         if text.hasSuffix("]") {
+            guard depth < JSONValue.maxDepth else { throw .invalidTypedData("arrays nested deeper than \(JSONValue.maxDepth) in a type") }
             guard let open = text.lastIndex(of: "[") else { throw .invalidTypedData("unbalanced brackets in type \(text)") }
             let inner = String(text[..<open])
             let sizeText = text[text.index(after: open)..<text.index(before: text.endIndex)]
@@ -22,7 +25,7 @@ indirect enum EIP712Type: Equatable, Sendable {
                 }
                 count = n
             }
-            self = .array(try EIP712Type(parsing: inner, structs: structs), count: count)
+            self = .array(try EIP712Type(parsing: inner, structs: structs, depth: depth + 1), count: count)
             return
         }
         switch text {
