@@ -137,6 +137,24 @@ import Testing
         return names.allSatisfy { Glibc.chown($0, uid, gid) == 0 }
     }
 
+    // MARK: - Clock moved back
+
+    /// (A spent period never reopening is LedgerTests.periodsResetLazilyAndTheTotalHolds.) Back before
+    /// the delegation starts: refused as not yet valid, nothing written, and paying resumes in sequence.
+    @Test func clockMovedBackBeforeTheDelegationStartsPaysNothing() throws {
+        let f = try WalletFixture()
+        defer { f.cleanup() }
+        try f.wallet.importDelegation(try f.delegation())
+        _ = try f.pay("0.0001")
+        f.clock.set(WalletFixture.start - 3600)
+        do { _ = try f.pay("0.0001"); Issue.record("paid before the delegation starts") } catch let e as WalletError { #expect(e.refusal == .notYetValid) }
+        #expect(try f.wallet.budget().map(\.spent) == [WalletFixture.wei("0.0001")])
+        #expect(try f.wallet.history().count == 1)
+        f.clock.set(WalletFixture.start)
+        guard case .voucher(let voucher) = try f.pay("0.0001").message else { Issue.record("not a voucher"); return }
+        #expect(voucher.sequence == 2 && voucher.cumulative == WalletFixture.wei("0.0002"))
+    }
+
     // MARK: - Damaged files
 
     /// A wallet with payments in its WAL, copied as a crash would leave it (the WAL not checkpointed).
