@@ -1,16 +1,14 @@
 import Foundation
+import GRDB
 
 /// SQLite recovers a WAL by replaying frames up to the first bad checksum, silently forgets the rest
 /// and deletes the file on close: garbage in the middle of a wallet's WAL would drop committed
 /// vouchers, and the wallet would pay their sequence numbers again. Before a database is opened this
 /// reads its WAL as SQLite would and refuses a damaged header, or a committed frame after a bad one.
 /// A torn tail (the last transaction cut by power loss, never acknowledged) passes: SQLite drops it
-/// and nothing acknowledged is lost.
+/// and nothing acknowledged is lost. A damaged WAL is reported as SQLite reports a damaged file
+/// (SQLITE_CORRUPT), so callers name the file and refuse it alike.
 enum WALCheck {
-    struct Damaged: Error, CustomStringConvertible {
-        let description: String
-    }
-
     static func verify(_ databasePath: String) throws {
         let path = databasePath + "-wal"
         // Another process appending or restarting the WAL while it is read can look damaged: only a
@@ -19,12 +17,14 @@ enum WALCheck {
         for _ in 0..<3 {
             guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return }
             guard let problem = damage(data) else { return }
-            if data == previous { throw Damaged(description: "\(path): \(problem); refusing to open it, as SQLite would discard committed transactions") }
+            if data == previous { throw corrupt("\(path): \(problem); refusing to open it, as SQLite would discard committed transactions") }
             previous = data
             usleep(100_000)
         }
-        throw Damaged(description: "\(path) keeps changing while it is checked")
+        throw corrupt("\(path) keeps changing while it is checked")
     }
+
+    static func corrupt(_ message: String) -> DatabaseError { DatabaseError(resultCode: .SQLITE_CORRUPT, message: message) }
 
     /// Why the WAL image is damaged, or nil when SQLite would lose nothing that was committed.
     static func damage(_ data: Data) -> String? {
