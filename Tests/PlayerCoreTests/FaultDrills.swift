@@ -106,7 +106,15 @@ import Testing
         let asRoot = geteuid() == 0
         if asRoot { try #require(chown(tree: f.directory, uid: 65534, gid: 65534)) }
         chmodTree(f.directory, directory: 0o500, file: 0o400)
-        let command = asRoot ? ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", Binary.paratii.path] : [Binary.paratii.path]
+        var command = [Binary.paratii.path]
+        if asRoot {
+            // `nobody` may not reach the build directory (a checkout under /root): it runs a copy.
+            let bin = FileManager.default.temporaryDirectory.appendingPathComponent("paratii-nobody-\(UUID().uuidString)").path
+            try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+            try FileManager.default.copyItem(atPath: Binary.paratii.path, toPath: bin + "/paratii")
+            command = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--", bin + "/paratii"]
+        }
+        defer { if asRoot { try? FileManager.default.removeItem(atPath: (command[5] as NSString).deletingLastPathComponent) } }
         let refused = try Self.run(command[0], Array(command.dropFirst()) + Self.payArguments(f, repeat: 3), directory: f.directory)
         #expect(refused.status != 0)
         #expect(refused.stdout.isEmpty, "no voucher is released that was not recorded")
