@@ -157,10 +157,11 @@ let package = Package(
             name: "PlayerCoreTests",
             dependencies: ["PlayerCore", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        // Hardware-path tests: the real pcscd, vpcd and the software token (plus pure unit tests).
+        // Hardware-path tests: the real pcscd, vpcd and the software token (plus pure unit tests), and the
+        // bridge daemon under a pcscd restart (restarting pcscd belongs to this suite).
         .testTarget(
             name: "HardwareTests",
-            dependencies: ["Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "Delegation", "Institution"]
+            dependencies: ["Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "Delegation", "Institution", "Bridge"]
         ),
         .testTarget(
             name: "InstitutionTests",

@@ -63,3 +63,5 @@ int cb_sqlite_commits(const char *path, int count) {
     sqlite3_close(db);
     return ok;
 }
+
+int64_t cb_sqlite_memory_used(void) { return sqlite3_memory_used(); }

@@ -3,6 +3,7 @@
 import Foundation
 
 let requested = Set(CommandLine.arguments.dropFirst())
+let soakOnly = requested.contains("soak")
 let groups: [(name: String, run: () throws -> Void)] = [
     ("ethereum", EthereumBenchmarks.run),
     ("delegation", DelegationBenchmarks.run),
@@ -11,7 +12,13 @@ let groups: [(name: String, run: () throws -> Void)] = [
     ("bridge", BridgeBenchmarks.run),
 ]
 
-for group in groups where requested.isEmpty || requested.contains(group.name) {
+for group in groups where !soakOnly && (requested.isEmpty || requested.contains(group.name)) {
     print("== \(group.name)")
     try group.run()
+}
+
+// `ParatiiBench soak [SECONDS]` (default 600): runs only when asked, for a fixed time; exit 1 when memory or descriptors grow.
+if let index = CommandLine.arguments.firstIndex(of: "soak") {
+    let seconds = CommandLine.arguments.dropFirst(index + 1).first.flatMap { Int($0) } ?? 600
+    if try !Soak.run(seconds: seconds) { exit(1) }
 }

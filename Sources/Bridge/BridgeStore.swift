@@ -3,6 +3,7 @@ import Delegation
 import Ethereum
 import Foundation
 import GRDB
+import PlayerCore
 
 /// The bridge's state in SQLite (WAL, synchronous=FULL): pairings, delegation requests, revocations and
 /// the hash-chained audit log. Every state change writes its audit entry in the same transaction; the
@@ -14,17 +15,11 @@ public final class BridgeStore: Sendable {
     public init(path: String, clock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970) }) throws {
         let directory = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        var configuration = GRDB.Configuration()
-        configuration.busyMode = .timeout(30)
-        pool = try DatabasePool(path: path, configuration: configuration)
-        chmod(path, 0o600)
-        try pool.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-            guard try Int.fetchOne(db, sql: "PRAGMA synchronous") == 2 else {
-                throw DatabaseError(message: "could not set synchronous=FULL on \(path)")
-            }
+        // A damaged file is refused with its path, never repaired or overwritten.
+        do { pool = try DurableDatabase.open(path, migrator: Self.migrator) } catch {
+            throw BridgeError.io("\(path): \(error); refusing to use or overwrite it")
         }
-        try Self.migrator.migrate(pool)
+        chmod(path, 0o600)
         self.clock = clock
     }
 

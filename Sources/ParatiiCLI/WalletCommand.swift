@@ -102,7 +102,9 @@ extension WalletCommand {
                 if let key, `repeat` > 1 { request.idempotencyKey = "\(key)-\(i)" }
                 let envelope: Envelope
                 do { envelope = try opened.pay(request) } catch let error as WalletError {
-                    FileHandle.standardError.write(Data("refused: \(error)\n".utf8))
+                    // A refusal is the delegation's bound; anything else (a full disk, a read-only directory) is an error.
+                    let label = if case .refused = error { "refused" } else { "error" }
+                    FileHandle.standardError.write(Data("\(label): \(error)\n".utf8))
                     throw ExitCode(1)
                 }
                 // Written straight to the descriptor: a voucher is out only once it is recorded, and never lost in a buffer.

@@ -230,12 +230,22 @@ enum PayeeDatabase {
     }
 }
 
-/// Fixed slots written by concurrent workers, one slot each, read after they all finish.
+/// Fixed slots written by concurrent workers, one slot each, read after they all finish. The slots
+/// are one allocation that never moves: an Array here had every worker mutate the array itself
+/// (uniqueness check, copy-on-write, storage written back), a data race that corrupted the heap
+/// under the soak (ThreadSanitizer showed it).
 final class UnsafeResults<T>: @unchecked Sendable {
-    private var slots: [T?]
-    init(count: Int) { slots = Array(repeating: nil, count: count) }
-    func set(_ index: Int, _ value: T) { slots.withUnsafeMutableBufferPointer { $0[index] = value } }
+    private let slots: UnsafeMutableBufferPointer<T?>
+    init(count: Int) {
+        slots = .allocate(capacity: count)
+        slots.initialize(repeating: nil)
+    }
+    func set(_ index: Int, _ value: T) { slots[index] = value }
     var values: [T] { slots.map { $0! } }
+    deinit {
+        _ = slots.deinitialize()
+        slots.deallocate()
+    }
 }
 
 /// Channel state within one accept batch: each channel's best is read once and written once.

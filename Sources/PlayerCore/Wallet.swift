@@ -45,9 +45,13 @@ public final class Wallet: @unchecked Sendable {
     public static func open(directory: String, password: String, clock: @escaping @Sendable () -> UInt64 = Wallet.systemClock) throws -> Wallet {
         let keyPath = directory + "/" + spendingKeyFile
         guard FileManager.default.fileExists(atPath: keyPath) else { throw WalletError.noSpendingKey("\(directory) holds no wallet (run `paratii wallet init`)") }
+        // SQLite would open a read-only ledger and fail only at the first payment, in its own words.
+        guard access(directory, W_OK) == 0 else {
+            throw WalletError.storage("\(directory) is not writable (\(String(cString: strerror(errno)))): the ledger cannot record a payment")
+        }
         let key: PrivateKey
         do { key = try Keystore.open(keyPath, password: password) } catch EthereumError.wrongPassword {
-            throw WalletError.invalid("wrong password for \(keyPath)")
+            throw WalletError.invalid("wrong password for \(keyPath), or the file is damaged (its MAC does not match)")
         } catch { throw WalletError.corrupted("\(keyPath): \(error)") }
         let database: DatabasePool
         do { database = try WalletDatabase.open(directory + "/" + databaseFile) } catch {
@@ -178,20 +182,30 @@ public final class Wallet: @unchecked Sendable {
 
     // MARK: - Storage
 
+    /// One IMMEDIATE transaction. A failed write (a full disk, an I/O error) rolls it back whole and
+    /// says so, with the operating system's reason: SQLite's own words ("disk I/O error") hide it.
     func write<T>(_ body: (Database) throws -> T) throws -> T {
+        var systemError: Int32 = 0
         do {
             return try database.writeWithoutTransaction { db in
                 var result: T?
-                try db.inTransaction(.immediate) {
-                    result = try body(db)
-                    return .commit
+                do {
+                    try db.inTransaction(.immediate) {
+                        result = try body(db)
+                        return .commit
+                    }
+                } catch let error as DatabaseError where [.SQLITE_IOERR, .SQLITE_FULL].contains(error.resultCode) {
+                    // errno still holds the failed write's reason (EFBIG, ENOSPC, EIO) here.
+                    systemError = errno
+                    throw error
                 }
                 return result!
             }
         } catch let error as WalletError {
             throw error
         } catch let error as DatabaseError {
-            throw WalletError.storage(error.message ?? "\(error)")
+            let reason = systemError == 0 ? "" : " (\(String(cString: strerror(systemError))))"
+            throw WalletError.storage("\(directory)/\(Self.databaseFile): \(error.message ?? "\(error)")\(reason); nothing was recorded")
         }
     }
 }

@@ -76,6 +76,7 @@ final class TestClock: @unchecked Sendable {
     private var value = UInt64(Date().timeIntervalSince1970)
     var now: UInt64 { lock.withLock { value } }
     func advance(_ seconds: UInt64) { lock.withLock { value += seconds } }
+    func rewind(_ seconds: UInt64) { lock.withLock { value -= seconds } }
 }
 
 /// Runs the blocking client off the cooperative pool (the server's handlers need it).

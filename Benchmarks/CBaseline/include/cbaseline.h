@@ -20,4 +20,7 @@ int cb_secp256k1_recover_loop(const uint8_t signature65[65], const uint8_t diges
 #define PARATII_CBASELINE_SQLITE
 /* Bare SQLite: `count` transactions of one INSERT each, WAL, synchronous=FULL. Returns 0 on failure. */
 int cb_sqlite_commits(const char *path, int count);
+
+/* Bytes SQLite holds now (page caches fill up to cache_size as databases grow): the soak reports them apart. */
+int64_t cb_sqlite_memory_used(void);
 #endif
