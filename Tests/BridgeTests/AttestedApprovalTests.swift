@@ -13,14 +13,8 @@ import Testing
     typealias Rig = CardFlowTests
 
     @Test func approvalCarriesTheAttestationAndRefusesAboveTheCeiling() async throws {
-        let slot = try await Rig.FileLock.secondSlot()
-        let noRestart = try await Rig.FileLock.noRestart()
-        defer { withExtendedLifetime((slot, noRestart)) {} }
-        let context = try Rig().setUp()
-        let card = try Rig.Plugged(context)
-        defer { card.unplug(context) }
-        let bridge = try await TestBridge(tokens: CardProbe.tokens)
-        let (config, pin, _) = try Rig().files(bridge)
+        let rig = try await CardBridgeRig()
+        let (card, bridge, config, pin) = (rig.card, rig.bridge, rig.config, rig.pin)
 
         // The institution (a software key here; its own card in InstitutionTests) attests the card: ETH up to 0.1 in all.
         let institution = PrivateKey.generate()
@@ -57,6 +51,6 @@ import Testing
         #expect(verdict.master == card.master)
         let other = Verifier(domain: bridge.settings.chain.domain, institution: PrivateKey.generate().address).verify(envelope, at: at)
         #expect(other.reason == .notAttested)
-        await bridge.stop()
+        await rig.finish()
     }
 }

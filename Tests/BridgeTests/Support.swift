@@ -4,6 +4,7 @@ import Doctor
 import Ethereum
 import Foundation
 import Logging
+import PCSC
 import Testing
 
 /// A bridge on a temporary Unix socket, run in-process by Hummingbird exactly as `paratii bridge run`
@@ -83,5 +84,29 @@ final class TestClock: @unchecked Sendable {
 func call<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// vpcd's second slot for one test: its locks, a freshly keyed soft card in it, a bridge whose token
+/// probe sees it, and the approver's files (config for chain 1337, the card's PIN).
+final class CardBridgeRig: @unchecked Sendable {
+    let locks: [CardFlowTests.FileLock]
+    let context: PCSCContext
+    let card: CardFlowTests.Plugged
+    let bridge: TestBridge
+    let config: String
+    let pin: String
+
+    init() async throws {
+        locks = [try await CardFlowTests.FileLock.secondSlot(), try await CardFlowTests.FileLock.noRestart()]
+        context = try CardFlowTests().setUp()
+        card = try CardFlowTests.Plugged(context)
+        bridge = try await TestBridge(tokens: CardProbe.tokens)
+        (config, pin, _) = try CardFlowTests().files(bridge)
+    }
+
+    func finish() async {
+        await bridge.stop()
+        card.unplug(context)
     }
 }

@@ -11,14 +11,8 @@ import Testing
     typealias Rig = CardFlowTests
 
     @Test func walletRequestsTopupApprovedThroughPinentry() async throws {
-        let slot = try await Rig.FileLock.secondSlot()
-        let noRestart = try await Rig.FileLock.noRestart()
-        defer { withExtendedLifetime((slot, noRestart)) {} }
-        let context = try Rig().setUp()
-        let card = try Rig.Plugged(context)
-        defer { card.unplug(context) }
-        let bridge = try await TestBridge(tokens: CardProbe.tokens)
-        let (config, _, _) = try Rig().files(bridge)
+        let rig = try await CardBridgeRig()
+        let (card, bridge, config) = (rig.card, rig.bridge, rig.config)
         let walletDir = bridge.directory + "/wallet"
         let password = bridge.directory + "/password"
         try Data("wallet password\n".utf8).write(to: URL(fileURLWithPath: password))
@@ -52,7 +46,7 @@ import Testing
         #expect(signed.transaction.value == 250_000_000_000_000_000 && signed.transaction.nonce == 3 && signed.transaction.chainId == 1337)
         let audit = try bridge.store.verifyAudit()
         #expect(audit.broken.isEmpty && audit.signatures == 1)
-        await bridge.stop()
+        await rig.finish()
     }
 
     // <asm-generic/ioctls.h>: _IOW('T', 0x31, int) and _IOR('T', 0x30, unsigned int), the same on x86_64 and arm64.
