@@ -29,6 +29,8 @@ extension SignedTransaction {
         if kind == .dynamicFee {
             tx.maxPriorityFeePerGas = try reader.uint("maxPriorityFeePerGas")
             tx.maxFeePerGas = try reader.uint("maxFeePerGas")
+            // EIP-1559 validity, as the JSON reader and every node require it (found by the raw-transaction fuzzer).
+            guard tx.maxPriorityFeePerGas <= tx.maxFeePerGas else { throw .invalidTransaction("maxPriorityFeePerGas exceeds maxFeePerGas") }
         } else {
             tx.gasPrice = try reader.uint("gasPrice")
         }

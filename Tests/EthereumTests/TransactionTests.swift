@@ -75,6 +75,13 @@ import Testing
         #expect(throws: EthereumError.self) { try SignedTransaction.decode(RLP.list(fields).encoded()) }
     }
 
+    /// Found by the raw-transaction fuzzer in CI: a signed type-2 transaction whose priority fee exceeds its
+    /// max fee decoded, though the JSON reader (and EIP-1559) refuse it; decoding now refuses it too.
+    @Test func priorityFeeAboveMaxFeeIsRefusedWhenDecoding() throws {
+        let raw = try [UInt8](hex: "02f86c83aa36a78087843b9aca0083030d4080809660 0a600c600039600a6000f3602a60005260206000f3c080a0d3ba4db22bee0d603d8f5d95ac5a2db78824588368c94126f0b7f2552c465f26a04a615e7cd102ce4e5d766db91981b4dfef65f40ff8f4808c744f3152863a62a7".replacingOccurrences(of: " ", with: ""))
+        #expect(throws: EthereumError.invalidTransaction("maxPriorityFeePerGas exceeds maxFeePerGas")) { try SignedTransaction.decode(raw) }
+    }
+
     @Test func jsonInputIsStrict() {
         let bad = [
             #"{"type":2,"chainId":1,"nonce":0,"gas":21000,"to":"0x3535353535353535353535353535353535353535","value":0,"data":"0x","gasPrice":1}"#,
