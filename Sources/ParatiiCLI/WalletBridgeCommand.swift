@@ -72,9 +72,11 @@ extension WalletCommand {
 
         func run() throws {
             let opened = try wallet.open()
+            let configuration = try config.load()
+            let tokenAddress = try configuration.token(token)
             let body: JSONValue = .object([
                 "kind": .string("topup"), "to": .string(opened.address.checksummed), "token": .string(token), "amount": .string(amount),
-                "nonce": .string(nonce), "gas": .string(gas ?? (token.uppercased() == "ETH" ? "21000" : "100000")),
+                "nonce": .string(nonce), "gas": .string(gas ?? "\(WalletTransactions.defaultGas(token: tokenAddress))"),
                 "maxFeePerGas": .string(maxFee), "maxPriorityFeePerGas": .string(priorityFee),
             ])
             let approved = try link.submit("/v1/transaction-requests", body, wallet: wallet)
@@ -84,7 +86,7 @@ extension WalletCommand {
             // Check what came back before anyone broadcasts it: exactly the top-up asked for, to this wallet.
             let signed = try SignedTransaction.decode(bytes)
             let asked: TransactionRequest
-            do { asked = try TransactionRequest(json: body, configuration: try config.load()) } catch { throw CLIError("\(error)") }
+            do { asked = try TransactionRequest(json: body, configuration: configuration) } catch { throw CLIError("\(error)") }
             guard signed.transaction == asked.transaction(chainId: signed.transaction.chainId ?? 0) else {
                 throw CLIError("the bridge returned a transaction that is not this wallet's top-up")
             }

@@ -17,6 +17,9 @@ public struct FeeParameters: Sendable {
 
 /// The bigWallet ↔ smallWallet transactions: EIP-1559, ETH or ERC-20 (PTI).
 public enum WalletTransactions {
+    /// The gas a transfer of `token` gets unless told otherwise: a plain transfer, or room for an ERC-20 one.
+    public static func defaultGas(token: Address) -> BigUInt { token == Allowance.eth ? 21000 : 100_000 }
+
     /// `amount` of `token` (zero address = ETH) from `from` to `to`.
     public static func transfer(token: Address, amount: BigUInt, to: Address, fees: FeeParameters) -> Transaction {
         if token == Allowance.eth {

@@ -194,14 +194,8 @@ import Testing
     }
 
     @Test func walletRequestsDelegationThroughTheBridge() async throws {
-        let slot = try await FileLock.secondSlot()
-        let noRestart = try await FileLock.noRestart()
-        defer { withExtendedLifetime((slot, noRestart)) {} }
-        let context = try setUp()
-        let card = try Plugged(context)
-        defer { card.unplug(context) }
-        let bridge = try await TestBridge(tokens: CardProbe.tokens)
-        let (config, pin, _) = try files(bridge)
+        let rig = try await CardBridgeRig()
+        let (card, bridge, config, pin) = (rig.card, rig.bridge, rig.config, rig.pin)
         let walletDir = bridge.directory + "/wallet"
         try Data("wallet password\n".utf8).write(to: URL(fileURLWithPath: bridge.directory + "/password"))
         let created = try await Self.run(["wallet", "init", "--dir", walletDir, "--password-file", bridge.directory + "/password", "--scrypt-n", "1024"])
@@ -221,6 +215,6 @@ import Testing
         #expect(result.stdout.contains("imported") && result.stdout.contains(card.master.checksummed), "\(result.stdout)")
         var info = stat()
         #expect(stat(walletDir + "/bridge-token.json", &info) == 0 && info.st_mode & 0o777 == 0o600)
-        await bridge.stop()
+        await rig.finish()
     }
 }
