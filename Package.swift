@@ -20,6 +20,8 @@ let package = Package(
         // Hummingbird's own logging and service-lifecycle packages, which the bridge uses directly.
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        // NIOCore directly: the bridge reads SO_PEERCRED from the connection to tell peers apart.
+        .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
     ],
     targets: [
         // Thin shims over the system's C libraries (Debian's -dev packages).
@@ -39,11 +41,18 @@ let package = Package(
             providers: [.apt(["libusb-1.0-0-dev"]), .brew(["libusb"])]
         ),
 
+        // Storage: XDG paths, private directories, atomic 0600 file writes, durable SQLite (WAL check, FULL).
+        .target(
+            name: "Storage",
+            dependencies: [.product(name: "GRDB", package: "GRDB.swift")]
+        ),
+
         // Ethereum signing core: Keccak, secp256k1, EIP-55/191/712, RLP, transactions, keystores.
         .target(
             name: "Ethereum",
             dependencies: [
                 "CSecp256k1",
+                "Storage",
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
@@ -68,6 +77,7 @@ let package = Package(
             name: "SoftToken",
             dependencies: [
                 "Ethereum",
+                "Storage",
                 "OpenPGPCard",
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
@@ -85,31 +95,32 @@ let package = Package(
         // The wire contract's typed messages, envelopes, revocation lists and the offline verifier.
         .target(
             name: "Delegation",
-            dependencies: ["Ethereum", .product(name: "BigInt", package: "BigInt")]
+            dependencies: ["Ethereum", "Storage", .product(name: "BigInt", package: "BigInt")]
         ),
 
         // The player core: spending wallet, bounded vouchers, votes, SQLite ledger, payee store.
         .target(
             name: "PlayerCore",
-            dependencies: ["Ethereum", "Delegation", .product(name: "BigInt", package: "BigInt"), .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["Ethereum", "Delegation", "Storage", .product(name: "BigInt", package: "BigInt"), .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
         // Institutions: the roster of enrolled staff cards (SQLite), attestations and their revocation.
         .target(
             name: "Institution",
-            dependencies: ["Ethereum", "Delegation", "OpenPGPCard", .product(name: "BigInt", package: "BigInt"), .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["Ethereum", "Delegation", "OpenPGPCard", "Storage", .product(name: "BigInt", package: "BigInt"), .product(name: "GRDB", package: "GRDB.swift")]
         ),
 
         // The bridge daemon: local API (Hummingbird) over a Unix socket, pairings, delegation requests, audit log.
         .target(
             name: "Bridge",
             dependencies: [
-                "Ethereum", "Delegation", "PlayerCore", "OpenPGPCard", "PCSC", "Doctor",
+                "Ethereum", "Delegation", "PlayerCore", "OpenPGPCard", "PCSC", "Doctor", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
 
@@ -126,6 +137,7 @@ let package = Package(
                 "Doctor",
                 "Bridge",
                 "Institution",
+                "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -145,6 +157,10 @@ let package = Package(
             path: "Benchmarks/ParatiiBench"
         ),
 
+        .testTarget(
+            name: "StorageTests",
+            dependencies: ["Storage", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .testTarget(
             name: "EthereumTests",
             dependencies: ["Ethereum"]
@@ -194,7 +210,7 @@ if let mode = Context.environment["PARATII_INSTRUMENT"], ["fuzzer", "address", "
     // lld: gold fails on sanitizer-instrumented Swift objects ("internal error in format_file_lineno").
     let swiftFlags: [SwiftSetting] = [.unsafeFlags(["-sanitize=\(sanitizers)"])]
     let linkFlags: [LinkerSetting] = [.unsafeFlags(["-sanitize=\(sanitizers)", "-use-ld=lld"])]
-    let own = ["Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "Doctor", "Delegation", "PlayerCore", "Bridge"]
+    let own = ["Storage", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "Doctor", "Delegation", "PlayerCore", "Bridge"]
     for target in package.targets where own.contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + swiftFlags
         target.linkerSettings = (target.linkerSettings ?? []) + linkFlags

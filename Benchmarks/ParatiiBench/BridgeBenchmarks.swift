@@ -48,9 +48,10 @@ enum BridgeBenchmarks {
                 up = (try? admin.get("/v1/health"))?.status == 200
                 if !up { Thread.sleep(forTimeInterval: 0.05) }
             }
-            guard up, let pairing = try admin.post("/v1/pairings", .object(["name": .string("bench")])).json?["id"]?.stringValue,
+            let secret = PairingSecret()
+            guard up, let pairing = try admin.post("/v1/pairings", .object(["name": .string("bench"), "secretHash": .string(secret.hash)])).json?["id"]?.stringValue,
                   try admin.request("POST", "/v1/admin/pairings/\(pairing)/approve").status == 200,
-                  let token = try admin.get("/v1/pairings/\(pairing)").json?["token"]?.stringValue
+                  let token = try admin.request("GET", "/v1/pairings/\(pairing)", headers: [("Authorization", "Pairing \(secret.secret)")]).json?["token"]?.stringValue
             else { throw CardBenchmarks.Failure(description: "the bridge did not come up or pair") }
             let player = BridgeClient(settings.socketPath, token: token)
             let body: JSONValue = .object([

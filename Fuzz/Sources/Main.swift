@@ -54,6 +54,7 @@ let targets: [String: @Sendable ([UInt8]) -> Void] = [
     "revocation-list": fuzzRevocationList,
     "allowance-spec": fuzzAllowanceSpec,
     "bridge-bodies": fuzzBridgeBodies,
+    "bridge-query": fuzzBridgeQuery,
 ]
 
 /// An invariant that must hold for every input: failing it is a finding, reported as a crash.

@@ -3,16 +3,18 @@ import Ethereum
 import Foundation
 import Hummingbird
 
-func addAdminRoutes(_ router: Router<BasicRequestContext>, _ bridge: BridgeContext) {
+func addAdminRoutes(_ router: Router<BridgeRequestContext>, _ bridge: BridgeContext) {
     let store = bridge.store
     let settings = bridge.settings
     let chain = settings.chain
     router.get("/v1/admin/pending") { _, _ in
         let pairings = try store.pairings()
-        let names = Dictionary(pairings.map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+        let byID = Dictionary(pairings.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let requests = try store.requests(state: "pending").map { found -> JSONValue in
             var object = requestJSON(found, chain).objectValue!
-            object["player"] = .string(names[found.pairing] ?? "?")
+            object["player"] = .string(byID[found.pairing]?.name ?? "?")
+            // Where this player's top-ups should go: a request to anywhere else needs the user's confirmation.
+            if let wallet = byID[found.pairing]?.wallet { object["wallet"] = .string(wallet.checksummed) }
             return .object(object)
         }
         // The bridge's chain settings travel with the requests, so `paratii approve` signs for the chain

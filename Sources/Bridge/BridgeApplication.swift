@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
+import Storage
 
 /// What `GET /v1/tokens` reports: the readers and the OpenPGP cards in them (read-only, no PIN).
 public typealias TokenProbe = @Sendable () throws -> [JSONValue]
@@ -50,7 +51,8 @@ public func buildApplication(_ bridge: BridgeContext, logger: Logger = Logger(la
         configuration: .init(address: .unixDomainSocket(path: path), serverName: nil),
         services: services,
         onServerRunning: { _ in
-            chmod(path, 0o600)
+            // The directory is private already; the socket's own mode is a second fence.
+            if chmod(path, 0o600) != 0 { logger.warning("cannot chmod the socket", metadata: ["socket": .string(path)]) }
             logger.info("bridge listening", metadata: ["socket": .string(path)])
         },
         logger: logger
@@ -58,11 +60,17 @@ public func buildApplication(_ bridge: BridgeContext, logger: Logger = Logger(la
 }
 
 enum BridgeSocket {
-    /// Creates the socket's directory (0700) and clears a stale socket left by a crash; refuses a live one.
+    /// Creates the socket's directory (0700), refuses to run in one that is not this user's alone (in
+    /// /tmp anyone can create it first and swap in their own bridge), clears a stale socket left by a
+    /// crash and refuses a live one.
     static func prepare(_ path: String) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        chmod(directory, 0o700)
+        let directory = Paths.directory(of: path)
+        // The /tmp fallback has a per-user parent that needs the same check, before anything inside it.
+        if directory == Paths.runtime {
+            for level in Paths.runtimeDirectories { try PrivateDirectory.ensure(level) }
+        } else {
+            try PrivateDirectory.ensure(directory)
+        }
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         guard info.st_mode & S_IFMT == S_IFSOCK else { throw BridgeError.io("\(path) exists and is not a socket") }
@@ -73,8 +81,8 @@ enum BridgeSocket {
 
 /// The routes. `admin` adds the endpoints `paratii approve` uses; only the Unix socket (0600, the user's
 /// own) gets them, so no browser and no other local user can reach them.
-public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
+public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BridgeRequestContext> {
+    let router = Router(context: BridgeRequestContext.self)
     router.add(middleware: AccessLogMiddleware(admin: admin))
     router.add(middleware: GuardMiddleware(settings: bridge.settings))
     let store = bridge.store
@@ -85,16 +93,19 @@ public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BasicReq
 
     // Pairing: the only unauthenticated calls. The pairing id (128 random bits) is the player's claim ticket.
     router.post("/v1/pairings") { request, context in
-        let name = try RequestBodies.pairingName(try await bodyValue(request, settings))
-        let pending = try store.pairings().filter { $0.state == "pending" }
-        guard pending.count < 16 else { throw APIError(429, "too_many_pairings", "too many pairings wait for approval") }
-        let pairing = try store.createPairing(name: name, expiry: settings.pairingExpiry)
+        let asked = try RequestBodies.pairing(try await bodyValue(request, settings))
+        let pairing = try store.createPairing(name: asked.name, secretHash: asked.secretHash, peer: await context.peer(request),
+                                              wallet: asked.wallet, expiry: settings.pairingExpiry)
         return json(.object(["id": .string(pairing.id), "code": .string(pairing.code), "state": .string(pairing.state),
                              "expiresAt": .number("\(pairing.expiresAt)")]), status: .created)
     }
-    router.get("/v1/pairings/:id") { _, context in
+    // Only the creator, showing its secret (`Authorization: Pairing <secret>`), sees the pairing and gets
+    // the token: the id alone (visible in `ps` as `paratii approve ID`) is worth nothing. Others get 404.
+    router.get("/v1/pairings/:id") { request, context in
         let id = try context.parameters.require("id")
-        guard let pairing = try store.pairing(id) else { throw APIError.notFound("pairing") }
+        guard let pairing = try store.pairing(id, secret: RequestHeaders.pairingSecret(request.headers[.authorization])) else {
+            throw APIError.notFound("pairing")
+        }
         var object: JSONObject = ["id": .string(pairing.id), "state": .string(pairing.state)]
         if pairing.state == "approved" {
             if let token = try store.claimToken(id) { object["token"] = .string(token) } else { object["tokenDelivered"] = .bool(true) }
@@ -114,9 +125,10 @@ public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BasicReq
 
     router.get("/v1/events") { request, _ in
         let pairing = try authenticate(request, store)
-        let since = Int64(request.uri.queryParameters.get("since") ?? "0") ?? 0
-        let wait = min(Double(request.uri.queryParameters.get("timeout") ?? "25") ?? 25, 60)
-        let deadline = ContinuousClock.now + .milliseconds(Int(wait * 1000))
+        let parameters = request.uri.queryParameters
+        let query = try RequestHeaders.eventsQuery(since: parameters.get("since").map { String($0) }, timeout: parameters.get("timeout").map { String($0) })
+        let since = query.since
+        let deadline = ContinuousClock.now + .milliseconds(query.timeoutMilliseconds)
         while true {
             try store.expirePending()
             let events = try store.events(since: since, pairing: pairing.id)
@@ -133,6 +145,10 @@ public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BasicReq
     router.post("/v1/revocations") { request, _ in
         let pairing = try authenticate(request, store)
         let envelope = try RequestBodies.revocation(try await bodyValue(request, settings))
+        // Only what this bridge released: the list is not a store for anyone's revocations.
+        guard case .revocation(let revocation) = envelope.message, try store.released(revocation.target) else {
+            throw APIError(422, "unknown_target", "the bridge released no delegation with that id")
+        }
         let verdict = Verifier(domain: chain.domain).verify(envelope, at: UInt64(Date().timeIntervalSince1970))
         guard verdict.valid else { throw APIError(422, "invalid_revocation", "revocation does not verify: \(verdict.reason?.rawValue ?? "") \(verdict.detail)") }
         try store.addRevocation(id: envelope.id, envelope: envelope.json, pairing: pairing.id)

@@ -2,6 +2,7 @@ import BigInt
 import Delegation
 import Ethereum
 import Foundation
+import Storage
 
 /// The bridge's configuration: the chain settings shared with every command (`Delegation.Configuration`)
 /// plus the bridge's own, read from one JSON file (every key optional):
@@ -31,17 +32,9 @@ public struct BridgeSettings: Sendable {
         self.databasePath = databasePath
     }
 
-    public static var defaultSocketPath: String {
-        let environment = ProcessInfo.processInfo.environment
-        let base = environment["XDG_RUNTIME_DIR"].flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp/paratii-\(getuid())"
-        return base + "/paratii/bridge.sock"
-    }
+    public static var defaultSocketPath: String { Paths.runtime + "/bridge.sock" }
 
-    public static var defaultDatabasePath: String {
-        let environment = ProcessInfo.processInfo.environment
-        let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")
-        return base + "/paratii/bridge.sqlite"
-    }
+    public static var defaultDatabasePath: String { Paths.data + "/bridge.sqlite" }
 
     /// Loads `path` (or the default configuration file when it exists). The `bridge` member is ours; the
     /// rest is handed to `Configuration.load`'s rules.

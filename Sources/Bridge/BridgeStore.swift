@@ -4,6 +4,7 @@ import Ethereum
 import Foundation
 import GRDB
 import PlayerCore
+import Storage
 
 /// The bridge's state in SQLite (WAL, synchronous=FULL): pairings, delegation requests, revocations and
 /// the hash-chained audit log. Every state change writes its audit entry in the same transaction; the
@@ -13,8 +14,12 @@ public final class BridgeStore: Sendable {
     let clock: @Sendable () -> UInt64
 
     public init(path: String, clock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970) }) throws {
-        let directory = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try PrivateDirectory.createParent(of: path)
+        // The state file is never reached through a link someone planted.
+        var info = stat()
+        if lstat(path, &info) == 0, info.st_mode & S_IFMT != S_IFREG {
+            throw BridgeError.io("\(path) is not a regular file (a symlink?): refusing to use it")
+        }
         // A damaged file is refused with its path, never repaired or overwritten.
         do { pool = try DurableDatabase.open(path, migrator: Self.migrator) } catch {
             throw BridgeError.io("\(path): \(error); refusing to use or overwrite it")
@@ -48,6 +53,18 @@ public final class BridgeStore: Sendable {
             try db.execute(sql: """
                 ALTER TABLE request ADD COLUMN kind TEXT NOT NULL DEFAULT 'delegation' CHECK (kind IN ('delegation', 'transaction'));
                 ALTER TABLE request ADD COLUMN txResult TEXT;
+                """)
+        }
+        // A pairing's token goes only to its creator (who proves it with the secret whose SHA-256 it sent);
+        // pending pairings are limited per peer; a top-up goes to the pairing's wallet unless the user confirms.
+        migrator.registerMigration("v3: pairing secret, peer, wallet") { db in
+            try db.execute(sql: """
+                ALTER TABLE pairing ADD COLUMN secretHash BLOB CHECK (secretHash IS NULL OR length(secretHash) = 32);
+                ALTER TABLE pairing ADD COLUMN peer TEXT NOT NULL DEFAULT '';
+                ALTER TABLE pairing ADD COLUMN wallet TEXT CHECK (wallet IS NULL OR length(wallet) = 42);
+                ALTER TABLE request ADD COLUMN delegation BLOB CHECK (delegation IS NULL OR length(delegation) = 32);
+                CREATE INDEX request_delegation ON request(delegation);
+                ALTER TABLE revocation ADD COLUMN pairing TEXT;
                 """)
         }
         return migrator
@@ -151,16 +168,23 @@ public final class BridgeStore: Sendable {
         public var delivered: Bool
         public var createdAt: UInt64
         public var expiresAt: UInt64
+        /// Who created it (`uid:N` on the Unix socket, `origin:…` on TCP): limits are per peer.
+        public var peer: String
+        /// The player's wallet address, from the pairing or its first delegation request: top-ups go there.
+        public var wallet: Address?
 
         init(_ row: Row) {
-            id = row["id"]; name = row["name"]; code = row["code"]; state = row["state"]
+            id = row["id"]; name = row["name"]; code = row["code"]; state = row["state"]; peer = row["peer"]
+            wallet = (row["wallet"] as String?).flatMap { try? Address($0) }
             delivered = (row["tokenHash"] as Data?) != nil
             createdAt = UInt64(row["createdAt"] as Int64); expiresAt = UInt64(row["expiresAt"] as Int64)
         }
 
         public var json: JSONValue {
-            .object(["id": .string(id), "name": .string(name), "code": .string(code), "state": .string(state),
-                     "tokenDelivered": .bool(delivered), "createdAt": .number("\(createdAt)"), "expiresAt": .number("\(expiresAt)")])
+            var object: JSONObject = ["id": .string(id), "name": .string(name), "code": .string(code), "state": .string(state),
+                                      "tokenDelivered": .bool(delivered), "createdAt": .number("\(createdAt)"), "expiresAt": .number("\(expiresAt)")]
+            if let wallet { object["wallet"] = .string(wallet.checksummed) }
+            return .object(object)
         }
     }
 
@@ -171,14 +195,24 @@ public final class BridgeStore: Sendable {
 
     public static func tokenHash(_ token: String) -> Data { Data(SHA256.hash(data: Array(token.utf8))) }
 
-    public func createPairing(name: String, expiry: UInt64) throws -> Pairing {
+    /// Pending pairings one peer may have at once, and all peers together (a bound on the table).
+    public static let pendingPairingsPerPeer = 4
+    public static let pendingPairingsTotal = 256
+
+    /// A pending pairing for `peer`, whose token only the holder of the secret hashing to `secretHash` can claim.
+    public func createPairing(name: String, secretHash: [UInt8], peer: String, wallet: Address? = nil, expiry: UInt64) throws -> Pairing {
+        try expirePending()
         var generator = SystemRandomNumberGenerator()
         let code = String(format: "%06d", Int.random(in: 0..<1_000_000, using: &generator))
         let id = Self.randomID()
         let now = clock()
         return try pool.write { db in
-            try db.execute(sql: "INSERT INTO pairing (id, name, code, state, createdAt, expiresAt) VALUES (?,?,?,?,?,?)",
-                           arguments: [id, name, code, "pending", Int64(now), Int64(now + expiry)])
+            let mine = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM pairing WHERE state = 'pending' AND peer = ?", arguments: [peer]) ?? 0
+            guard mine < Self.pendingPairingsPerPeer else { throw APIError(429, "too_many_pairings", "too many of your pairings wait for approval") }
+            let all = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM pairing WHERE state = 'pending'") ?? 0
+            guard all < Self.pendingPairingsTotal else { throw APIError(429, "too_many_pairings", "too many pairings wait for approval") }
+            try db.execute(sql: "INSERT INTO pairing (id, name, code, state, createdAt, expiresAt, secretHash, peer, wallet) VALUES (?,?,?,?,?,?,?,?,?)",
+                           arguments: [id, name, code, "pending", Int64(now), Int64(now + expiry), Data(secretHash), peer, wallet?.checksummed])
             try Self.audit(db, at: now, kind: "pairing.created", subject: id, pairing: id, detail: .object(["name": .string(name)]))
             return Pairing(try Row.fetchOne(db, sql: "SELECT * FROM pairing WHERE id = ?", arguments: [id])!)
         }
@@ -204,6 +238,24 @@ public final class BridgeStore: Sendable {
                 try db.execute(sql: "UPDATE pairing SET state = ? WHERE id = ?", arguments: [state, id])
                 try Self.audit(db, at: clock(), kind: "pairing.\(state)", subject: id, pairing: id, detail: .object([:]))
             }
+        }
+    }
+
+    /// The pairing `id` as its creator sees it: nil unless `secret` hashes to the one the creator sent.
+    public func pairing(_ id: String, secret: String?) throws -> Pairing? {
+        try expirePending()
+        return try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM pairing WHERE id = ?", arguments: [id]),
+                  let secret, let expected = row["secretHash"] as Data?,
+                  ConstantTime.equal(Self.tokenHash(secret), expected) else { return nil }
+            return Pairing(row)
+        }
+    }
+
+    /// Records the player's wallet address once (its first delegation request's spender).
+    public func recordWallet(_ pairing: String, _ wallet: Address) throws {
+        try pool.write { db in
+            try db.execute(sql: "UPDATE pairing SET wallet = ? WHERE id = ? AND wallet IS NULL", arguments: [wallet.checksummed, pairing])
         }
     }
 
@@ -320,12 +372,13 @@ public final class BridgeStore: Sendable {
             try pool.write { db in
                 guard let row = try Row.fetchOne(db, sql: "SELECT state, pairing FROM request WHERE id = ?", arguments: [id]) else { throw APIError.notFound("request") }
                 guard row["state"] as String == "pending" else { throw APIError.conflict("request is \(row["state"] as String)") }
-                try db.execute(sql: "UPDATE request SET state = ?, envelope = ?, txResult = ?, reason = ? WHERE id = ?",
-                               arguments: [state, envelope, transaction?.compactText, reason, id])
+                let released = envelope.flatMap { try? JSONValue.parse($0) }.flatMap { try? Envelope(json: $0).id }
+                try db.execute(sql: "UPDATE request SET state = ?, envelope = ?, txResult = ?, reason = ?, delegation = ? WHERE id = ?",
+                               arguments: [state, envelope, transaction?.compactText, reason, released.map { Data($0) }, id])
                 var detail: JSONObject = [:]
                 if let reason { detail["reason"] = .string(reason) }
                 if let hash = transaction?["hash"] { detail["transaction"] = hash }
-                if let envelope, let value = try? JSONValue.parse(envelope), let digest = try? Envelope(json: value).id.hexString { detail["delegation"] = .string(digest) }
+                if let released { detail["delegation"] = .string(released.hexString) }
                 try Self.audit(db, at: clock(), kind: "request.\(state)", subject: id, pairing: row["pairing"], detail: .object(detail),
                                signatureCounter: signatureCounter)
             }
@@ -336,10 +389,25 @@ public final class BridgeStore: Sendable {
 
     // MARK: Revocations
 
+    /// Revocations one player may post, and all together: the list every player downloads stays small.
+    public static let revocationsPerPairing = 64
+    public static let revocationsTotal = 4096
+
+    /// Whether this bridge released the delegation `id` (an approved request's envelope).
+    public func released(_ id: [UInt8]) throws -> Bool {
+        try pool.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM request WHERE delegation = ? AND state = 'approved'", arguments: [Data(id)]) == true }
+    }
+
     public func addRevocation(id: [UInt8], envelope: JSONValue, pairing: String?) throws {
         try pool.write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM revocation WHERE id = ?", arguments: [Data(id)]) == nil else { return }
-            try db.execute(sql: "INSERT INTO revocation (id, envelope, addedAt) VALUES (?,?,?)", arguments: [Data(id), envelope.compactText, Int64(clock())])
+            let mine = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM revocation WHERE pairing IS ?", arguments: [pairing]) ?? 0
+            let all = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM revocation") ?? 0
+            guard mine < Self.revocationsPerPairing, all < Self.revocationsTotal else {
+                throw APIError(429, "too_many_revocations", "the bridge holds as many revocations as it keeps")
+            }
+            try db.execute(sql: "INSERT INTO revocation (id, envelope, addedAt, pairing) VALUES (?,?,?,?)",
+                           arguments: [Data(id), envelope.compactText, Int64(clock()), pairing])
             try Self.audit(db, at: clock(), kind: "revocation.added", subject: id.hexString, pairing: pairing, detail: .object([:]))
         }
     }
@@ -354,7 +422,7 @@ public final class BridgeStore: Sendable {
 
     /// A reader or card change (no pairing: every player sees it).
     public func recordTokenEvent(kind: String, subject: String, detail: JSONValue = .object([:])) throws {
-        try pool.write { db in try Self.audit(db, at: clock(), kind: kind, subject: subject, pairing: nil, detail: detail) }
+        _ = try pool.write { db in try Self.audit(db, at: clock(), kind: kind, subject: subject, pairing: nil, detail: detail) }
     }
 
     /// Request state changes after `since` for one pairing's requests (and its own pairing changes).

@@ -7,7 +7,8 @@ import Ethereum
 ///     {"spender": "0x…", "allowances": [{"token": "ETH", "total": "0.05", "perPayment": "0.0001",
 ///       "period": "1d", "perPeriod": "0.01"}], "payees": ["0x…"], "validFor": "30d"}
 ///
-/// Unknown members are refused. Amounts are decimal strings in whole units (18 decimals).
+/// Unknown members are refused. Amounts are decimal strings in the token's own units (its decimals);
+/// a token the configuration does not describe is refused before anything is queued.
 public struct DelegationRequest: Sendable, Equatable {
     public var spender: Address
     public var allowances: [Allowance]
@@ -74,12 +75,12 @@ public struct DelegationRequest: Sendable, Equatable {
             "allowances": .array(allowances.map { allowance in
                 var object: JSONObject = [
                     "token": .string(configuration.tokenName(allowance.token)),
-                    "total": .string(Units.formatAmount(allowance.total)),
-                    "perPayment": .string(Units.formatAmount(allowance.perPayment)),
+                    "total": .string(configuration.formatAmount(allowance.total, token: allowance.token)),
+                    "perPayment": .string(configuration.formatAmount(allowance.perPayment, token: allowance.token)),
                 ]
                 if allowance.period != 0 {
                     object["period"] = .string("\(allowance.period)s")
-                    object["perPeriod"] = .string(Units.formatAmount(allowance.perPeriod))
+                    object["perPeriod"] = .string(configuration.formatAmount(allowance.perPeriod, token: allowance.token))
                 }
                 return .object(object)
             }),

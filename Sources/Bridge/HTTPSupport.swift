@@ -3,11 +3,10 @@ import Foundation
 import Hummingbird
 
 func authenticate(_ request: Request, _ store: BridgeStore) throws -> BridgeStore.Pairing {
-    guard let header = request.headers[.authorization], header.hasPrefix("Bearer ") else {
+    guard let token = RequestHeaders.bearerToken(request.headers[.authorization]) else {
         throw APIError(401, "unauthenticated", "pair first: Authorization: Bearer <token>")
     }
-    let token = String(header.dropFirst("Bearer ".count))
-    guard token.count == 64, let pairing = try store.authenticate(token: token) else {
+    guard let pairing = try store.authenticate(token: token) else {
         throw APIError(401, "unauthenticated", "unknown or revoked token")
     }
     return pairing

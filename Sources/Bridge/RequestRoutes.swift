@@ -5,7 +5,7 @@ import Hummingbird
 
 /// The player's requests: delegations and master-signed transactions. Each waits, pending, for the
 /// user's decision through `paratii approve`; a player sees only its own.
-func addRequestRoutes(_ router: Router<BasicRequestContext>, _ bridge: BridgeContext) {
+func addRequestRoutes(_ router: Router<BridgeRequestContext>, _ bridge: BridgeContext) {
     let store = bridge.store
     let settings = bridge.settings
     let chain = settings.chain
@@ -15,6 +15,8 @@ func addRequestRoutes(_ router: Router<BasicRequestContext>, _ bridge: BridgeCon
         let object = try await body(request, settings, keys: ["spender", "allowances", "payees", "validFor"])
         let parsed = try DelegationRequest(json: .object(object), configuration: chain, maxValidFor: settings.maxValidFor)
         try checkQueue(store, pairing)
+        // The spending address of the player's first delegation is its wallet: where top-ups go.
+        try store.recordWallet(pairing.id, parsed.spender)
         let created = try store.createRequest(pairing: pairing.id, body: parsed.json(chain), expiry: settings.requestExpiry)
         return json(requestJSON(created, chain), status: .accepted)
     }

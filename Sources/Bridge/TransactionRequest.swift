@@ -10,7 +10,7 @@ import PlayerCore
 ///     {"kind": "topup", "to": "0x…", "token": "PTI", "amount": "5", "nonce": "7", "gas": "100000",
 ///      "maxFeePerGas": "30000000000", "maxPriorityFeePerGas": "1000000000"}
 ///
-/// Amounts are decimal strings in whole units (18 decimals); nonce, gas and fees are integers in wei as
+/// Amounts are decimal strings in the token's own decimals; nonce, gas and fees are integers in wei as
 /// decimal strings. The chain id is the bridge's own, never the player's.
 public struct TransactionRequest: Sendable, Equatable {
     public var to: Address
@@ -36,10 +36,10 @@ public struct TransactionRequest: Sendable, Equatable {
         guard object["kind"]?.stringValue == "topup" else { throw .badRequest("kind must be \"topup\"") }
         guard let toText = object["to"]?.stringValue, let to = try? Address(toText) else { throw .badRequest("to must be an address") }
         guard let tokenText = object["token"]?.stringValue, let token = try? configuration.token(tokenText) else {
-            throw .badRequest("token must be ETH, PTI or a token address")
+            throw .badRequest("token must be ETH, PTI or a token the bridge's configuration lists")
         }
-        guard let amountText = object["amount"]?.stringValue, let amount = try? Units.parseAmount(amountText), amount > 0 else {
-            throw .badRequest("amount must be a positive decimal string such as \"0.5\"")
+        guard let amountText = object["amount"]?.stringValue, let amount = try? configuration.parseAmount(amountText, token: token), amount > 0 else {
+            throw .badRequest("amount must be a positive decimal string such as \"0.5\", in the token's own decimals")
         }
         let nonce = try Self.integer(object, "nonce", limit: BigUInt(UInt64.max))
         let gas = try Self.integer(object, "gas", limit: BigUInt(Self.gasCeiling))
@@ -61,7 +61,7 @@ public struct TransactionRequest: Sendable, Equatable {
     public func json(_ configuration: Configuration) -> JSONValue {
         .object([
             "kind": .string("topup"), "to": .string(to.checksummed), "token": .string(configuration.tokenName(token)),
-            "amount": .string(Units.formatAmount(amount)), "nonce": .string("\(nonce)"), "gas": .string("\(gas)"),
+            "amount": .string(configuration.formatAmount(amount, token: token)), "nonce": .string("\(nonce)"), "gas": .string("\(gas)"),
             "maxFeePerGas": .string("\(maxFeePerGas)"), "maxPriorityFeePerGas": .string("\(maxPriorityFeePerGas)"),
         ])
     }
@@ -78,7 +78,7 @@ public struct TransactionRequest: Sendable, Equatable {
 
     /// One line per fact the user approves.
     public func summary(_ configuration: Configuration) -> [String] {
-        ["  top-up: \(Units.formatAmount(amount)) \(configuration.tokenName(token)) from the card's address to \(to.checksummed)",
+        ["  top-up: \(configuration.formatAmount(amount, token: token)) \(configuration.tokenName(token)) from the card's address to \(to.checksummed)",
          "  nonce \(nonce), gas \(gas), max network fee \(Units.formatAmount(maxNetworkFee)) ETH, chain \(configuration.chainId)"]
     }
 }

@@ -17,21 +17,23 @@ extension Allowance {
         guard let tokenName = values["token"], let totalText = values["total"] else {
             throw .malformed("an allowance needs token= and total=")
         }
-        let total = try Units.parseAmount(totalText)
-        let perPayment = try values["per-payment"].map { (text: String) throws(DelegationError) in try Units.parseAmount(text) } ?? total
+        let token = try configuration.token(tokenName)
+        let total = try configuration.parseAmount(totalText, token: token)
+        let perPayment = try values["per-payment"].map { (text: String) throws(DelegationError) in try configuration.parseAmount(text, token: token) } ?? total
         let period = try values["period"].map { (text: String) throws(DelegationError) in try Units.parseDuration(text) } ?? 0
-        let perPeriod = try values["per-period"].map { (text: String) throws(DelegationError) in try Units.parseAmount(text) } ?? 0
+        let perPeriod = try values["per-period"].map { (text: String) throws(DelegationError) in try configuration.parseAmount(text, token: token) } ?? 0
         guard (period == 0) == (values["per-period"] == nil) else {
             throw .malformed("period and per-period go together")
         }
         guard perPayment <= total else { throw .malformed("per-payment exceeds the total") }
-        self.init(token: try configuration.token(tokenName), total: total, perPayment: perPayment, period: period, perPeriod: perPeriod)
+        self.init(token: token, total: total, perPayment: perPayment, period: period, perPeriod: perPeriod)
     }
 
     /// One human line: `ETH: total 0.05, per payment 0.0001, 0.01 per 1d`.
     public func summary(_ configuration: Configuration) -> String {
-        var text = "\(configuration.tokenName(token)): total \(Units.formatAmount(total)), per payment \(Units.formatAmount(perPayment))"
-        if period != 0 { text += ", \(Units.formatAmount(perPeriod)) per \(Units.formatDuration(period))" }
+        let amount = { (value: BigUInt) in configuration.formatAmount(value, token: token) }
+        var text = "\(configuration.tokenName(token)): total \(amount(total)), per payment \(amount(perPayment))"
+        if period != 0 { text += ", \(amount(perPeriod)) per \(Units.formatDuration(period))" }
         return text
     }
 }

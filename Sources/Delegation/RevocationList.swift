@@ -1,4 +1,5 @@
 import Ethereum
+import Storage
 
 /// A set of signed revocations, kept as a JSON array of Revocation envelopes in a file.
 /// Adding and merging dedupe by id; entries that are not validly signed revocations are dropped,

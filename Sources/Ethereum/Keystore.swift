@@ -1,4 +1,5 @@
 import Crypto
+import Storage
 import _CryptoExtras
 import Foundation
 
@@ -117,7 +118,7 @@ public enum Keystore {
         /// Checks the MAC (constant time) before decrypting, then that the key matches the stated address.
         func open(with derived: [UInt8]) throws(EthereumError) -> PrivateKey {
             let expected = Keccak256.hash(derived[16..<32] + ciphertext)
-            guard constantTimeEqual(expected, mac) else { throw .wrongPassword }
+            guard ConstantTime.equal(expected, mac) else { throw .wrongPassword }
             var secret = try aesCTR(ciphertext, key: Array(derived[0..<16]), iv: iv)
             defer { secureZero(&secret) }
             let key: PrivateKey
@@ -135,11 +136,13 @@ public enum Keystore {
     /// Writes a new keystore file atomically with mode 0600; refuses to replace an existing file.
     public static func create(_ key: PrivateKey, at path: String, password: String, kdf: ScryptParameters = .standard) throws(EthereumError) {
         let json = try encrypt(key, password: password, kdf: kdf)
-        try SecureFile.write(Array(json.prettyText.utf8) + [0x0A], to: path, replacing: false)
+        do { try SecureFile.write(Array(json.prettyText.utf8) + [0x0A], to: path, replacing: false) } catch { throw .io(error.description) }
     }
 
     public static func open(_ path: String, password: String) throws(EthereumError) -> PrivateKey {
-        try decrypt(try SecureFile.read(path), password: password)
+        let bytes: [UInt8]
+        do { bytes = try SecureFile.read(path) } catch { throw .io(error.description) }
+        return try decrypt(bytes, password: password)
     }
 
     // MARK: - Pieces
@@ -188,10 +191,4 @@ public enum Keystore {
     }
 }
 
-/// Compares two byte strings without an early exit, so timing tells nothing about where they differ.
-func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-    guard a.count == b.count else { return false }
-    var difference: UInt8 = 0
-    for i in a.indices { difference |= a[i] ^ b[i] }
-    return difference == 0
-}
+

@@ -2,15 +2,16 @@ import Delegation
 import Ethereum
 import Foundation
 import GRDB
+import Storage
 
 /// The institution's record of who holds which card: its policy, every attestation it signed and
 /// every revocation. One SQLite file, 0600, schema checked by CHECK constraints.
 public final class Roster: Sendable {
     public let path: String
     public let policy: Policy
-    private let database: DatabaseQueue
+    private let database: DatabasePool
 
-    private init(path: String, database: DatabaseQueue, policy: Policy) {
+    private init(path: String, database: DatabasePool, policy: Policy) {
         self.path = path; self.database = database; self.policy = policy
     }
 
@@ -144,12 +145,9 @@ public final class Roster: Sendable {
         return try Allowance.parseList(items, context: "ceiling")
     }
 
-    static func openDatabase(_ path: String) throws -> DatabaseQueue {
-        var configuration = Configuration()
-        configuration.busyMode = .timeout(30)
-        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
-        let database = try DatabaseQueue(path: path, configuration: configuration)
-        try migrator.migrate(database)
+    /// The one durable open every store uses (WAL checked, synchronous=FULL asserted).
+    static func openDatabase(_ path: String) throws -> DatabasePool {
+        let database = try DurableDatabase.open(path, migrator: migrator)
         chmod(path, 0o600)
         return database
     }

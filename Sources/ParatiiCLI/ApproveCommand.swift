@@ -4,6 +4,7 @@ import Delegation
 import Ethereum
 import Foundation
 import OpenPGPCard
+import Storage
 
 /// `paratii approve`: the user's side of the bridge. Lists what waits (pairings, delegation requests)
 /// and approves or denies one. For a delegation request this command itself opens the card, asks the
@@ -27,8 +28,13 @@ struct ApproveCommand: ParsableCommand {
     @Option(help: "The card's CardAttestation envelope (an institution's card): carried as each delegation's root; a request above its ceiling is refused before the PIN is asked.")
     var attestation: String?
     @Flag(help: "JSON output for the listing.") var json = false
+    @Option(help: "The pairing code the player shows (asked for when approving a pairing without it).") var code: String?
+    @Option(help: "Confirm a top-up to an address other than the player's wallet: repeat that address here.")
+    var confirmRecipient: String?
 
     func run() throws {
+        // The PIN passes through this process's memory: no core file may keep it.
+        ProcessHardening.disableCoreDumps()
         let client = bridge.client()
         let response = try client.get("/v1/admin/pending")
         guard response.status == 200, let pending = response.json else { throw CLIError(response.errorText) }
@@ -45,13 +51,14 @@ struct ApproveCommand: ParsableCommand {
             if json { return print(pending.prettyText) }
             if pairings.isEmpty && requests.isEmpty { return print("nothing waits for approval") }
             for pairing in pairings {
-                print("pairing \(pairing["id"]?.stringValue ?? "?"): player \"\(pairing["name"]?.stringValue ?? "")\" code \(pairing["code"]?.stringValue ?? "?")")
+                print("pairing \(pairing["id"]?.stringValue ?? "?"): player \"\(TerminalText.escape(pairing["name"]?.stringValue ?? ""))\"")
             }
             for request in requests { print(try describe(request, configuration)) }
             return
         }
         let wanted = try BridgeSocketOption.checkID(id)
-        if pairings.contains(where: { $0["id"]?.stringValue == wanted }) {
+        if let pairing = pairings.first(where: { $0["id"]?.stringValue == wanted }) {
+            if !deny { try confirmCode(pairing) }
             let result = try client.request("POST", "/v1/admin/pairings/\(wanted)/\(deny ? "deny" : "approve")")
             guard result.status == 200 else { throw CLIError(result.errorText) }
             return print(deny ? "pairing denied" : "pairing approved")
@@ -71,7 +78,9 @@ struct ApproveCommand: ParsableCommand {
         if kind == "transaction" {
             let asked: TransactionRequest
             do { asked = try TransactionRequest(json: body, configuration: configuration) } catch { throw CLIError("\(error)") }
-            let (signed, counter) = try withCard(client, path) { signer in try asked.transaction(chainId: configuration.chainId).sign(with: signer) }
+            try confirmRecipient(asked, wallet: request["wallet"]?.stringValue)
+            let what = "a top-up of \(configuration.formatAmount(asked.amount, token: asked.token)) \(configuration.tokenName(asked.token)) to \(asked.to.checksummed)"
+            let (signed, counter) = try withCard(client, path, what: what) { signer in try asked.transaction(chainId: configuration.chainId).sign(with: signer) }
             try post(client, path, ["raw": .string(signed.raw.hexString)], counter)
             print("approved: transaction \(signed.hash.hexString) signed by \(signed.from.checksummed)")
         } else {
@@ -81,7 +90,9 @@ struct ApproveCommand: ParsableCommand {
             if let attested, let refusal = attested.message.refusal(for: asked.delegation(master: attested.message.master, now: TimeText.now)) {
                 throw CLIError("refused before signing: \(refusal) (the request stays pending: deny it with --deny)")
             }
-            let (envelope, counter) = try withCard(client, path, expecting: attested?.message.master) { signer in
+            let caps = asked.allowances.map { $0.summary(configuration) }.joined(separator: "; ")
+            let what = "a spending delegation to \(asked.spender.checksummed) for \(Units.formatDuration(asked.validFor)): \(caps)"
+            let (envelope, counter) = try withCard(client, path, what: what, expecting: attested?.message.master) { signer in
                 try Envelope.sign(asked.delegation(master: signer.address, now: TimeText.now), domain: configuration.domain, signer: signer,
                                   parents: attested.map { [$0.envelope] } ?? [])
             }
@@ -112,11 +123,10 @@ struct ApproveCommand: ParsableCommand {
     /// One request at a time on the card (an exclusive lock next to the socket): open it, ask the PIN,
     /// sign, read the signature counter. A wrong PIN leaves the request pending; a card pulled
     /// mid-signature, blocked, or any other card fault fails the request cleanly.
-    private func withCard<T>(_ client: BridgeClient, _ path: String, expecting expected: Address? = nil,
+    private func withCard<T>(_ client: BridgeClient, _ path: String, what: String, expecting expected: Address? = nil,
                              _ sign: (ApprovalSigner) throws -> T) throws -> (T, Int?) {
-        let lockPath = ((client.socketPath ?? BridgeSettings.defaultSocketPath) as NSString).deletingLastPathComponent + "/card.lock"
-        let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard lock >= 0 else { throw CLIError("cannot open \(lockPath)") }
+        let lockPath = Paths.directory(of: client.socketPath ?? BridgeSettings.defaultSocketPath) + "/card.lock"
+        let lock = try SecureFile.openLock(lockPath)
         defer { close(lock) }
         flock(lock, LOCK_EX)
 
@@ -127,7 +137,7 @@ struct ApproveCommand: ParsableCommand {
         }
         let pin: PIN
         if let pinentry, pinFile == nil {
-            pin = try Pinentry(program: pinentry).askPIN(description: "paratii approve: the card in \(card.reader) signs for the bridge request.")
+            pin = try Pinentry(program: pinentry).askPIN(description: "paratii approve: the card in \(card.reader) signs \(what).")
         } else {
             pin = try PINInput.read(file: pinFile, prompt: "PIN of the card in \(card.reader): ")
         }
@@ -147,8 +157,35 @@ struct ApproveCommand: ParsableCommand {
         return (signed, try? card.card.signatureCounter())
     }
 
+    /// The user types the code the player shows, so the pairing approved is the player they are looking at.
+    private func confirmCode(_ pairing: JSONValue) throws {
+        let name = TerminalText.escape(pairing["name"]?.stringValue ?? "")
+        guard let expected = pairing["code"]?.stringValue else { throw CLIError("the bridge sent a pairing without its code") }
+        var typed = code
+        if typed == nil {
+            guard isatty(STDIN_FILENO) == 1 else { throw CLIError("give --code CODE: the code player \"\(name)\" shows") }
+            FileHandle.standardError.write(Data("player \"\(name)\" asks to pair; type the code it shows: ".utf8))
+            typed = readLine(strippingNewline: true)
+        }
+        guard let typed, ConstantTime.equal(Array(typed.trimmingCharacters(in: .whitespaces).utf8), Array(expected.utf8)) else {
+            throw CLIError("that is not the code of player \"\(name)\": the pairing stays pending (deny it with --deny)")
+        }
+    }
+
+    /// A top-up goes to the requesting player's wallet; anywhere else only when the user repeats the address.
+    private func confirmRecipient(_ asked: TransactionRequest, wallet: String?) throws {
+        guard let walletAddress = wallet.flatMap({ try? Address($0) }), walletAddress == asked.to else {
+            let known = wallet.map { "this player's wallet is \($0)" } ?? "this player has no wallet on record"
+            FileHandle.standardError.write(Data("WARNING: the top-up goes to \(asked.to.checksummed), and \(known)\n".utf8))
+            guard let confirmRecipient, (try? Address(confirmRecipient)) == asked.to else {
+                throw CLIError("confirm the recipient with --confirm-recipient \(asked.to.checksummed), or deny it with --deny (the request stays pending)")
+            }
+            return
+        }
+    }
+
     func describe(_ request: JSONValue, _ configuration: Configuration) throws -> String {
-        var lines = ["request \(request["id"]?.stringValue ?? "?") from player \"\(request["player"]?.stringValue ?? "?")\""]
+        var lines = ["request \(request["id"]?.stringValue ?? "?") from player \"\(TerminalText.escape(request["player"]?.stringValue ?? "?"))\""]
         if request["kind"]?.stringValue == "transaction" {
             if let body = request["request"], let asked = try? TransactionRequest(json: body, configuration: configuration) {
                 lines += asked.summary(configuration)

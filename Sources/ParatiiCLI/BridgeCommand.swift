@@ -27,6 +27,7 @@ struct BridgeCommand: AsyncParsableCommand {
             if let database { settings.databasePath = database }
             if let tcp { settings.tcp = try BridgeSettings.parseLoopback(tcp) }
             umask(0o077)
+            ProcessHardening.disableCoreDumps()
             let store = try BridgeStore(path: settings.databasePath)
             var logger = Logger(label: "paratii.bridge")
             logger.logLevel = .info
@@ -51,7 +52,7 @@ struct BridgeCommand: AsyncParsableCommand {
                 if json { return print(JSONValue.array(pairings).prettyText) }
                 for pairing in pairings {
                     let delivered = pairing["tokenDelivered"] == .bool(true) ? "token delivered" : "no token yet"
-                    print("\(pairing["id"]?.stringValue ?? "?")  \(pairing["state"]?.stringValue ?? "?")  \(delivered)  \(pairing["name"]?.stringValue ?? "")")
+                    print("\(pairing["id"]?.stringValue ?? "?")  \(pairing["state"]?.stringValue ?? "?")  \(delivered)  \(TerminalText.escape(pairing["name"]?.stringValue ?? ""))")
                 }
             }
         }
@@ -95,7 +96,10 @@ extension BridgeCommand {
         @Flag(help: "Go through loopback TCP instead of the Unix socket.") var tcp = false
 
         func run() async throws {
-            let directory = "/tmp/paratii-bench-\(getpid())"
+            // mkdtemp: a fresh 0700 directory with an unpredictable name (a pid under /tmp can be planted).
+            var template = Array((NSTemporaryDirectory() + "/paratii-bench-XXXXXX").utf8CString)
+            guard let made = mkdtemp(&template) else { throw CLIError("cannot create a temporary directory") }
+            let directory = String(cString: made)
             defer { try? FileManager.default.removeItem(atPath: directory) }
             var settings = BridgeSettings(socketPath: directory + "/bridge.sock", databasePath: directory + "/bridge.sqlite")
             let port = Int.random(in: 40000...49999)
@@ -117,9 +121,10 @@ extension BridgeCommand {
                             if !up { Thread.sleep(forTimeInterval: 0.05) }
                         }
                         guard up else { throw CLIError("the bridge did not come up") }
-                        guard let id = try admin.post("/v1/pairings", .object(["name": .string("bench")])).json?["id"]?.stringValue,
+                        let secret = PairingSecret()
+                        guard let id = try admin.post("/v1/pairings", .object(["name": .string("bench"), "secretHash": .string(secret.hash)])).json?["id"]?.stringValue,
                               try admin.request("POST", "/v1/admin/pairings/\(id)/approve").status == 200,
-                              let token = try admin.get("/v1/pairings/\(id)").json?["token"]?.stringValue
+                              let token = try admin.request("GET", "/v1/pairings/\(id)", headers: [("Authorization", "Pairing \(secret.secret)")]).json?["token"]?.stringValue
                         else { throw CLIError("pairing failed") }
                         let client = BridgeClient(useTCP ? "http://127.0.0.1:\(port)" : socket, token: token)
                         let tally = Tally()

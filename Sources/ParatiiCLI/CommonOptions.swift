@@ -2,6 +2,7 @@ import ArgumentParser
 import Delegation
 import Ethereum
 import Foundation
+import Storage
 
 /// `--config FILE`: chain id, verifying contract and PTI token (default `$XDG_CONFIG_HOME/paratii/config.json`).
 struct ConfigOption: ParsableArguments {

@@ -4,6 +4,7 @@ import Ethereum
 import Foundation
 import Institution
 import OpenPGPCard
+import Storage
 
 /// `paratii institution …`: an institution's own card attests its staff's cards, keeps the roster
 /// and revokes lost cards. Enrollment is in InstitutionEnroll.swift, the roster views in InstitutionRoster.swift.
@@ -20,10 +21,7 @@ struct RosterOption: ParsableArguments {
     @Option(help: "Roster database (default $XDG_DATA_HOME/paratii/institution/roster.sqlite).") var roster: String?
 
     var path: String {
-        if let roster { return roster }
-        let environment = ProcessInfo.processInfo.environment
-        let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")
-        return base + "/paratii/institution/roster.sqlite"
+        roster ?? Paths.data + "/institution/roster.sqlite"
     }
 
     func open() throws -> Roster { try Roster.open(path: path) }
@@ -75,7 +73,7 @@ extension InstitutionCommand {
             }
             let policy = try Policy(institution: key.address, ceiling: ceilings, attestationLifetime: lifetime)
             let path = roster.path
-            try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+            try PrivateDirectory.createParent(of: path)
             _ = try Roster.create(path: path, policy: policy, now: TimeText.now)
             print("""
             roster:              \(path)

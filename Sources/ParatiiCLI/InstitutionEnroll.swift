@@ -4,6 +4,7 @@ import Ethereum
 import Foundation
 import Institution
 import PCSC
+import Storage
 
 extension InstitutionCommand {
     struct Enroll: AsyncParsableCommand {
@@ -38,8 +39,8 @@ extension InstitutionCommand {
             }
             let signer = try institution.signer(for: opened.policy)
             let enrollment = Enrollment(roster: opened, institution: signer, domain: configuration.domain)
-            let directory = attestations ?? ((opened.path as NSString).deletingLastPathComponent + "/attestations")
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            let directory = attestations ?? (Paths.directory(of: opened.path) + "/attestations")
+            try PrivateDirectory.createMissing(directory)
             let session = Session(enrollment: enrollment, reader: staffReader, ceiling: ceilings, reEnroll: reEnroll,
                                   directory: directory, json: json, configuration: configuration)
             guard batch else { return try session.enroll(holder: holder[0]) }

@@ -3,6 +3,7 @@ import Delegation
 import Ethereum
 import Foundation
 import PlayerCore
+import Storage
 
 /// `paratii payee …`: the receiving side of vouchers.
 struct PayeeCommand: ParsableCommand {
@@ -21,9 +22,8 @@ struct PayeeOptions: ParsableArguments {
     @OptionGroup var config: ConfigOption
 
     func open() throws -> PayeeStore {
-        let path = store ?? (Wallet.defaultDirectory.replacingOccurrences(of: "/wallet", with: "") + "/payee.sqlite")
-        let parent = (path as NSString).deletingLastPathComponent
-        if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+        let path = store ?? Paths.data + "/payee.sqlite"
+        try PrivateDirectory.createParent(of: path)
         var list = RevocationList()
         for file in revocations {
             let loaded = try RevocationList.load(file)

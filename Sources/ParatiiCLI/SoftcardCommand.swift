@@ -2,6 +2,7 @@ import ArgumentParser
 import Ethereum
 import Foundation
 import SoftToken
+import Storage
 
 /// `paratii softcard …`: a software OpenPGP card plugged into the real pcscd through vsmartcard's vpcd,
 /// for development, demos and tests. Not a place for real money: the key lives in a file.

@@ -4,6 +4,7 @@ import Delegation
 import Ethereum
 import Foundation
 import PlayerCore
+import Storage
 
 extension WalletCommand {
     /// `paratii wallet request-delegation`: the player's bridge client. Pairs when the wallet has no
@@ -30,7 +31,7 @@ extension WalletCommand {
                 "payees": .array(payee.map { .string($0) }),
                 "validFor": .string(validFor),
             ])
-            let approved = try link.submit("/v1/delegation-requests", body, wallet: wallet)
+            let approved = try link.submit("/v1/delegation-requests", body, wallet: wallet, address: opened.address)
             guard let value = approved["envelope"] else { throw CLIError("approved without an envelope") }
             let envelope = try Envelope(json: value)
             let delegation = try opened.importDelegation(envelope)
@@ -79,7 +80,7 @@ extension WalletCommand {
                 "nonce": .string(nonce), "gas": .string(gas ?? "\(WalletTransactions.defaultGas(token: tokenAddress))"),
                 "maxFeePerGas": .string(maxFee), "maxPriorityFeePerGas": .string(priorityFee),
             ])
-            let approved = try link.submit("/v1/transaction-requests", body, wallet: wallet)
+            let approved = try link.submit("/v1/transaction-requests", body, wallet: wallet, address: opened.address)
             guard let raw = approved["transaction"]?["raw"]?.stringValue, let bytes = try? [UInt8](hex: raw) else {
                 throw CLIError("approved without a transaction")
             }
@@ -105,11 +106,11 @@ struct BridgeLink: ParsableArguments {
     @Option(help: "Give up waiting after this many seconds.") var timeout: Int = 600
 
     /// POSTs `body` to `path` and polls the request until it is decided; returns the approved request.
-    func submit(_ path: String, _ body: JSONValue, wallet: WalletOptions) throws -> JSONValue {
+    func submit(_ path: String, _ body: JSONValue, wallet: WalletOptions, address spender: Address) throws -> JSONValue {
         let address = bridge ?? BridgeSettings.defaultSocketPath
         let tokenFile = wallet.directory + "/bridge-token.json"
         var client = BridgeClient(address)
-        client.token = try storedToken(tokenFile, address) ?? pair(client, tokenFile, address)
+        client.token = try storedToken(tokenFile, address) ?? pair(client, tokenFile, address, wallet: spender)
         let created = try client.post(path, body)
         if created.status == 401 {
             unlink(tokenFile)
@@ -140,13 +141,16 @@ struct BridgeLink: ParsableArguments {
         return token
     }
 
-    func pair(_ client: BridgeClient, _ file: String, _ address: String) throws -> String {
-        let created = try client.post("/v1/pairings", .object(["name": .string(name)]))
+    func pair(_ client: BridgeClient, _ file: String, _ address: String, wallet: Address) throws -> String {
+        // Only this process can collect the token: it alone knows the secret whose hash it sends.
+        let pairing = PairingSecret()
+        let created = try client.post("/v1/pairings", .object(["name": .string(name), "secretHash": .string(pairing.hash),
+                                                               "wallet": .string(wallet.checksummed)]))
         guard created.status == 201, let id = created.json?["id"]?.stringValue else { throw CLIError(created.errorText) }
-        FileHandle.standardError.write(Data("pairing with the bridge: check code \(created.json?["code"]?.stringValue ?? "?") and run `paratii approve \(id)` on the bridge side\n".utf8))
+        FileHandle.standardError.write(Data("pairing with the bridge: run `paratii approve \(id)` on the bridge side and type the code \(created.json?["code"]?.stringValue ?? "?")\n".utf8))
         let deadline = Date().addingTimeInterval(TimeInterval(timeout))
         while true {
-            let polled = try client.get("/v1/pairings/\(id)")
+            let polled = try client.request("GET", "/v1/pairings/\(id)", headers: [("Authorization", "Pairing \(pairing.secret)")])
             guard polled.status == 200, let state = polled.json?["state"]?.stringValue else { throw CLIError(polled.errorText) }
             if let token = polled.json?["token"]?.stringValue {
                 try SecureFile.write(Array(JSONValue.object(["bridge": .string(address), "token": .string(token)]).compactText.utf8), to: file)

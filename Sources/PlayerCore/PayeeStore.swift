@@ -3,6 +3,7 @@ import Delegation
 import Ethereum
 import Foundation
 import GRDB
+import Storage
 
 /// Why the payee refused a voucher: a verifier reason, or a channel rule.
 public enum VoucherRejection: Error, Equatable, Sendable, CustomStringConvertible {

@@ -3,6 +3,7 @@ import Delegation
 import Ethereum
 import Foundation
 import GRDB
+import Storage
 
 /// The player's small wallet: a spending key (v3 keystore), the delegations the card gave it, and a
 /// SQLite ledger. It pays within the delegations' bounds without asking, and never beyond them:
@@ -19,11 +20,7 @@ public final class Wallet: @unchecked Sendable {
     public static let databaseFile = "wallet.sqlite"
     public static let postingDirectory = "posting"
 
-    public static var defaultDirectory: String {
-        let environment = ProcessInfo.processInfo.environment
-        let base = environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? (NSHomeDirectory() + "/.local/share")
-        return base + "/paratii/wallet"
-    }
+    public static var defaultDirectory: String { Paths.data + "/wallet" }
 
     public static func systemClock() -> UInt64 { UInt64(Date().timeIntervalSince1970) }
 
@@ -33,10 +30,9 @@ public final class Wallet: @unchecked Sendable {
         let keyPath = directory + "/" + spendingKeyFile
         guard !FileManager.default.fileExists(atPath: keyPath) else { throw WalletError.alreadyInitialised(directory) }
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-            try FileManager.default.createDirectory(atPath: directory + "/" + postingDirectory, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
-        } catch { throw WalletError.storage("cannot create \(directory): \(error.localizedDescription)") }
+            try PrivateDirectory.createMissing(directory)
+            try PrivateDirectory.createMissing(directory + "/" + postingDirectory)
+        } catch { throw WalletError.storage("\(error)") }
         do { try Keystore.create(PrivateKey.generate(), at: keyPath, password: password, kdf: kdf) } catch { throw WalletError.storage("\(error)") }
         return try open(directory: directory, password: password, clock: clock)
     }

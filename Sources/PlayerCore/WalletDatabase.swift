@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Storage
 
 /// The wallet's SQLite database: WAL, `synchronous=FULL`, named migrations that are only ever added.
 /// Amounts are uint256 and stored as decimal TEXT; the schema checks their shape.

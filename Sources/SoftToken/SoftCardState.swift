@@ -1,6 +1,7 @@
 import Crypto
 import Ethereum
 import Foundation
+import Storage
 
 /// The persistent state of a software OpenPGP card: what a real card keeps in EEPROM.
 ///

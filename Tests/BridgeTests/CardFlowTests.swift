@@ -65,9 +65,14 @@ import Testing
     }
 
     static func run(_ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
+        try await runProgram(binary.path, arguments)
+    }
+
+    /// Runs any program (stdin empty) and returns its exit status and output.
+    static func runProgram(_ path: String, _ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
         try await call {
             let process = Process()
-            process.executableURL = binary
+            process.executableURL = URL(fileURLWithPath: path)
             process.arguments = arguments
             let out = Pipe(), err = Pipe()
             process.standardOutput = out
@@ -206,7 +211,14 @@ import Testing
                                     "--bridge", bridge.settings.socketPath, "--name", "test player",
                                     "--allowance", "token=ETH,total=0.05,per-payment=0.001", "--valid-for", "7d", "--timeout", "300"])
         let pairing = try await bridge.waitPending("pairings")
-        #expect(try await Self.run(["approve", pairing, "--socket", bridge.settings.socketPath]).status == 0)
+        // The user must type the code the player shows: a wrong one, or none without a terminal, approves nothing.
+        let noCode = try await Self.run(["approve", pairing, "--socket", bridge.settings.socketPath])
+        #expect(noCode.status != 0 && noCode.stderr.contains("give --code"), "\(noCode.stderr)")
+        let wrongCode = try await Self.run(["approve", pairing, "--socket", bridge.settings.socketPath, "--code", "000000x"])
+        #expect(wrongCode.status != 0 && wrongCode.stderr.contains("stays pending"), "\(wrongCode.stderr)")
+        #expect(try bridge.store.pairing(pairing)?.state == "pending")
+        let code = try #require(try bridge.store.pairing(pairing)?.code)
+        #expect(try await Self.run(["approve", pairing, "--socket", bridge.settings.socketPath, "--code", code]).status == 0)
         let request = try await bridge.waitPending("requests")
         let approved = try await Self.run(["approve", request, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Self.reader, "--pin-file", pin])
         #expect(approved.status == 0, "\(approved.stderr)")

@@ -60,7 +60,7 @@ import Testing
             let response = try await call { [tcp] in try tcp.get(path) }
             #expect(response.status == 404, "\(path)")
         }
-        let created = try await call { [tcp] in try tcp.post("/v1/pairings", .object(["name": .string("browser")])) }
+        let created = try await call { [tcp] in try tcp.post("/v1/pairings", TestPairing().body("browser")) }
         let id = try #require(created.json?["id"]?.stringValue)
         let selfApproval = try await call { [tcp] in try tcp.request("POST", "/v1/admin/pairings/\(id)/approve") }
         #expect(selfApproval.status == 404)

@@ -25,10 +25,11 @@ import Testing
         let bridge = try await TestBridge { $0.requestExpiry = 60; $0.pairingExpiry = 60 }
         let player = bridge.client(token: try await bridge.pair())
         let request = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
-        let pairing = try #require(try await call { try bridge.client().post("/v1/pairings", .object(["name": .string("late player")])) }.json?["id"]?.stringValue)
+        let latePlayer = TestPairing()
+        let pairing = try #require(try await call { try bridge.client().post("/v1/pairings", latePlayer.body("late player")) }.json?["id"]?.stringValue)
         bridge.clock.advance(61)
         #expect(try await call { try player.get("/v1/delegation-requests/\(request)") }.json?["state"] == .string("expired"))
-        #expect(try await call { try bridge.client().get("/v1/pairings/\(pairing)") }.json?["state"] == .string("expired"))
+        #expect(try await call { try latePlayer.poll(bridge.client(), pairing) }.json?["state"] == .string("expired"))
 
         // An hour back: before either was even made. Expired stays expired; nothing can be approved.
         bridge.clock.rewind(3600)

@@ -103,7 +103,15 @@ import Testing
         let bridge = try await TestBridge()
         let player = bridge.client(token: try await bridge.pair())
         let master = PrivateKey.generate()
-        let revocation = Revocation(issuer: master.address, target: [UInt8](repeating: 7, count: 32), issuedAt: bridge.clock.now)
+        // A delegation this bridge released: the user approved it, the card (here a key) signed it.
+        let request = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        let approved = try await call { try bridge.client().post("/v1/admin/delegation-requests/\(request)/approve", try FaultDrills.signed(bridge, master: master)) }
+        let released = try Envelope(json: try #require(approved.json?["envelope"]))
+        // Revoking anything else is refused: the bridge's list is not a store for anyone's revocations.
+        let stranger = Revocation(issuer: master.address, target: [UInt8](repeating: 7, count: 32), issuedAt: bridge.clock.now)
+        let strangerEnvelope = try Envelope.sign(stranger, domain: bridge.settings.chain.domain, signer: master)
+        #expect(try await call { try player.post("/v1/revocations", strangerEnvelope.json) }.status == 422)
+        let revocation = Revocation(issuer: master.address, target: released.id, issuedAt: bridge.clock.now)
         let envelope = try Envelope.sign(revocation, domain: bridge.settings.chain.domain, signer: master)
         #expect(try await call { try player.post("/v1/revocations", envelope.json) }.status == 201)
         // A forged one (signed by someone else than its issuer) is refused.

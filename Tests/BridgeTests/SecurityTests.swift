@@ -43,7 +43,7 @@ import Testing
             #expect(response.status == 200, "Host \(host)")
         }
         // Pairing too: a rebinding page must not even start one.
-        let pairing = try await call { try bridge.client().request("POST", "/v1/pairings", body: Array(#"{"name":"x"}"#.utf8), headers: [("Host", "evil.example")]) }
+        let pairing = try await call { try bridge.client().request("POST", "/v1/pairings", body: Array(TestPairing().body("x").compactText.utf8), headers: [("Host", "evil.example")]) }
         #expect(pairing.status == 421)
         await bridge.stop()
     }
@@ -55,7 +55,7 @@ import Testing
             let response = try await call { try bridge.client(token: token).request("GET", "/v1/status", headers: [("Origin", origin)]) }
             #expect(response.status == 403, "Origin \(origin)")
             #expect(response.json?["code"] == .string("bad_origin"))
-            let pairing = try await call { try bridge.client().request("POST", "/v1/pairings", body: Array(#"{"name":"x"}"#.utf8), headers: [("Origin", origin)]) }
+            let pairing = try await call { try bridge.client().request("POST", "/v1/pairings", body: Array(TestPairing().body("x").compactText.utf8), headers: [("Origin", origin)]) }
             #expect(pairing.status == 403)
         }
         let allowed = try await call { try bridge.client(token: token).request("GET", "/v1/status", headers: [("Origin", "http://localhost:8080")]) }
@@ -90,7 +90,7 @@ import Testing
         let nestedFinal = nested
         let nestedExtra = try await call { try client.post("/v1/delegation-requests", .object(nestedFinal)) }
         #expect(nestedExtra.json?["code"] == .string("unknown_field"))
-        let pairingExtra = try await call { try bridge.client().post("/v1/pairings", .object(["name": .string("x"), "admin": .bool(true)])) }
+        let pairingExtra = try await call { try bridge.client().post("/v1/pairings", .object(["name": .string("x"), "secretHash": .string(PairingSecret().hash), "admin": .bool(true)])) }
         #expect(pairingExtra.json?["code"] == .string("unknown_field"))
         var injected = Self.request.objectValue!
         injected["allowances"] = .array([.object(["token": .string("ETH"), "total": .string("1,per-payment=2")])])
@@ -106,19 +106,23 @@ import Testing
 
     @Test func pairingTokenIsDeliveredOnceAndStoredHashed() async throws {
         let bridge = try await TestBridge()
-        let created = try await call { try bridge.client().post("/v1/pairings", .object(["name": .string("Paratii player")])) }
+        let player = TestPairing()
+        let created = try await call { try bridge.client().post("/v1/pairings", player.body("Paratii player")) }
         #expect(created.status == 201)
         let id = try #require(created.json?["id"]?.stringValue)
         #expect(created.json?["code"]?.stringValue?.count == 6)
-        let pending = try await call { try bridge.client().get("/v1/pairings/\(id)") }
+        let pending = try await call { try player.poll(bridge.client(), id) }
         #expect(pending.json?["state"] == .string("pending"))
         #expect(pending.json?["token"] == nil)
         // The player cannot approve itself over TCP… nor pass the admin API a token; over the socket it is the user's.
         #expect(try await call { try bridge.client().request("POST", "/v1/admin/pairings/\(id)/approve") }.status == 200)
-        let first = try await call { try bridge.client().get("/v1/pairings/\(id)") }
+        // The id alone (as `ps` shows it in `paratii approve ID`) gets nothing: not the token, not the state.
+        #expect(try await call { try bridge.client().get("/v1/pairings/\(id)") }.status == 404)
+        #expect(try await call { try TestPairing().poll(bridge.client(), id) }.status == 404)
+        let first = try await call { try player.poll(bridge.client(), id) }
         let token = try #require(first.json?["token"]?.stringValue)
         #expect(token.count == 64)
-        let second = try await call { try bridge.client().get("/v1/pairings/\(id)") }
+        let second = try await call { try player.poll(bridge.client(), id) }
         #expect(second.json?["token"] == nil)
         #expect(second.json?["tokenDelivered"] == .bool(true))
         // Only the SHA-256 is stored.
@@ -130,10 +134,11 @@ import Testing
         #expect(try await call { try bridge.client().request("POST", "/v1/admin/pairings/\(id)/revoke") }.status == 200)
         #expect(try await call { try bridge.client(token: token).get("/v1/status") }.status == 401)
         // A denied pairing never yields a token.
-        let other = try await call { try bridge.client().post("/v1/pairings", .object(["name": .string("intruder")])) }
+        let intruder = TestPairing()
+        let other = try await call { try bridge.client().post("/v1/pairings", intruder.body("intruder")) }
         let otherID = try #require(other.json?["id"]?.stringValue)
         #expect(try await call { try bridge.client().request("POST", "/v1/admin/pairings/\(otherID)/deny") }.status == 200)
-        let denied = try await call { try bridge.client().get("/v1/pairings/\(otherID)") }
+        let denied = try await call { try intruder.poll(bridge.client(), otherID) }
         #expect(denied.json?["state"] == .string("denied"))
         #expect(denied.json?["token"] == nil)
         await bridge.stop()

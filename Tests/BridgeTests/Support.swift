@@ -61,13 +61,28 @@ final class TestBridge: @unchecked Sendable {
 
     /// Pairs a player and approves the pairing as the user would; returns its token.
     func pair(_ name: String = "test player") async throws -> String {
-        let created = try await call { try self.client().post("/v1/pairings", .object(["name": .string(name)])) }
+        let secret = PairingSecret()
+        let created = try await call { try self.client().post("/v1/pairings", .object(["name": .string(name), "secretHash": .string(secret.hash)])) }
         #expect(created.status == 201)
         let id = try #require(created.json?["id"]?.stringValue)
         let approved = try await call { try self.client().request("POST", "/v1/admin/pairings/\(id)/approve") }
         #expect(approved.status == 200)
-        let polled = try await call { try self.client().get("/v1/pairings/\(id)") }
+        let polled = try await call { try self.client().request("GET", "/v1/pairings/\(id)", headers: [("Authorization", "Pairing \(secret.secret)")]) }
         return try #require(polled.json?["token"]?.stringValue)
+    }
+}
+
+/// A player's pairing: the body it posts and the secret it keeps to collect the token.
+struct TestPairing {
+    let secret = PairingSecret()
+    func body(_ name: String, wallet: Address? = nil) -> JSONValue {
+        var object: JSONObject = ["name": .string(name), "secretHash": .string(secret.hash)]
+        if let wallet { object["wallet"] = .string(wallet.checksummed) }
+        return .object(object)
+    }
+    /// GET /v1/pairings/{id} as its creator.
+    func poll(_ client: BridgeClient, _ id: String) throws -> BridgeClient.Response {
+        try client.request("GET", "/v1/pairings/\(id)", headers: [("Authorization", "Pairing \(secret.secret)")])
     }
 }
 

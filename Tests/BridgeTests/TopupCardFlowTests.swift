@@ -24,7 +24,8 @@ import Testing
                                    "--config", config, "--token", "ETH", "--amount", "0.25", "--nonce", "3", "--max-fee", "20000000000",
                                    "--priority-fee", "1000000000", "--timeout", "300"])
         let pairing = try await bridge.waitPending("pairings")
-        #expect(try await Rig.run(["approve", pairing, "--socket", bridge.settings.socketPath]).status == 0)
+        let code = try #require(try bridge.store.pairing(pairing)?.code)
+        #expect(try await Rig.run(["approve", pairing, "--socket", bridge.settings.socketPath, "--code", code]).status == 0)
         let request = try await bridge.waitPending("requests")
         let approve = ["approve", request, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Rig.reader, "--pinentry", "pinentry-tty"]
 

@@ -72,9 +72,12 @@ extension HardwarePathTests {
             try Data(#"{"chainId": 1337, "ptiToken": "0x1111111111111111111111111111111111111111"}"#.utf8).write(to: URL(fileURLWithPath: config))
             try Data("246810\n".utf8).write(to: URL(fileURLWithPath: pinFile))
             let bridge = try Daemon(directory: directory, config: config)
-            let pairing = try #require(try bridge.client().post("/v1/pairings", .object(["name": .string("drill")])).json?["id"]?.stringValue)
+            let secret = PairingSecret()
+            let pairing = try #require(try bridge.client().post("/v1/pairings", .object(["name": .string("drill"), "secretHash": .string(secret.hash)]))
+                .json?["id"]?.stringValue)
             #expect(try bridge.client().request("POST", "/v1/admin/pairings/\(pairing)/approve").status == 200)
-            let player = bridge.client(try #require(try bridge.client().get("/v1/pairings/\(pairing)").json?["token"]?.stringValue))
+            let player = bridge.client(try #require(try bridge.client().request("GET", "/v1/pairings/\(pairing)", headers: [("Authorization", "Pairing \(secret.secret)")])
+                .json?["token"]?.stringValue))
             func listed() throws -> JSONValue? {
                 try player.get("/v1/tokens").json?["tokens"]?.arrayValue?.first { $0["reader"] == .string(Rig.reader) }
             }

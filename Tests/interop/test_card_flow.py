@@ -113,12 +113,13 @@ def test_bridge_topup_recovers_to_the_card(paratii, work, card):
             for _ in range(200):
                 listing = json.loads(paratii.ok("approve", "--socket", str(socket), "--json"))
                 if listing[key]:
-                    return listing[key][0]["id"]
+                    return listing[key][0]
                 time.sleep(0.1)
             pytest.fail(f"nothing pending in {key}")
 
-        paratii.ok("approve", "--socket", str(socket), pending("pairings"))
-        paratii.ok("approve", "--socket", str(socket), pending("requests"), "--reader", READER, "--pin-file", str(work / "pin"))
+        pairing = pending("pairings")
+        paratii.ok("approve", "--socket", str(socket), pairing["id"], "--code", pairing["code"])
+        paratii.ok("approve", "--socket", str(socket), pending("requests")["id"], "--reader", READER, "--pin-file", str(work / "pin"))
         out, err = asked.communicate(timeout=120)
         assert asked.returncode == 0, err
         raw = out.strip()

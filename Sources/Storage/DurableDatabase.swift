@@ -21,7 +21,7 @@ public enum DurableDatabase {
     }
 
     /// The writer connection's synchronous level (2 = FULL), for tests.
-    static func synchronousLevel(_ pool: DatabasePool) throws -> Int {
+    public static func synchronousLevel(_ pool: DatabasePool) throws -> Int {
         try pool.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
     }
 }

@@ -8,10 +8,10 @@ import Darwin
 /// then rename (or link, when refusing to replace), then fsync of the directory. A crash
 /// leaves either the old file or the new one, never a torn one.
 public enum SecureFile {
-    public static func write(_ bytes: [UInt8], to path: String, replacing: Bool = true) throws(EthereumError) {
-        let directory = Self.directory(of: path)
-        let temporary = "\(directory)/.\(Self.basename(of: path)).\(SystemRandom.bytes(6).hexDigits).tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    public static func write(_ bytes: [UInt8], to path: String, replacing: Bool = true) throws(StorageError) {
+        let directory = Paths.directory(of: path)
+        let temporary = "\(directory)/.\(Paths.basename(of: path)).\(String(UInt64.random(in: 0...UInt64.max), radix: 16)).tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw .io("cannot create \(temporary): \(Self.errnoText())") }
         var ok = fchmod(fd, 0o600) == 0
         ok = ok && bytes.withUnsafeBytes { raw in
@@ -52,8 +52,8 @@ public enum SecureFile {
         }
     }
 
-    public static func read(_ path: String) throws(EthereumError) -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    public static func read(_ path: String) throws(StorageError) -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         guard fd >= 0 else { throw .io("cannot read \(path): \(Self.errnoText())") }
         defer { close(fd) }
         var out = [UInt8]()
@@ -66,14 +66,17 @@ public enum SecureFile {
         }
     }
 
-    static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
-    }
-
-    static func basename(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return path }
-        return String(path[path.index(after: slash)...])
+    /// Opens (creating 0600 if needed) a lock file without following a symlink, and refuses one that is
+    /// not a regular file of this user's: a planted link must not make us create or truncate anything.
+    public static func openLock(_ path: String) throws(StorageError) -> Int32 {
+        let fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw .io("cannot open \(path): \(Self.errnoText())") }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid(), info.st_mode & 0o077 == 0 else {
+            close(fd)
+            throw .unsafe("\(path) is not a private regular file of this user's: remove it and run again")
+        }
+        return fd
     }
 
     static func errnoText() -> String { String(cString: strerror(errno)) }

@@ -8,8 +8,8 @@ import GRDB
 /// A torn tail (the last transaction cut by power loss, never acknowledged) passes: SQLite drops it
 /// and nothing acknowledged is lost. A damaged WAL is reported as SQLite reports a damaged file
 /// (SQLITE_CORRUPT), so callers name the file and refuse it alike.
-enum WALCheck {
-    static func verify(_ databasePath: String) throws {
+public enum WALCheck {
+    public static func verify(_ databasePath: String) throws {
         let path = databasePath + "-wal"
         // Another process appending or restarting the WAL while it is read can look damaged: only a
         // verdict that holds on unchanged bytes counts.
