@@ -91,7 +91,7 @@ extension PayeeCommand {
                 return
             }
             for c in channels {
-                print("\(c.spender) (master \(c.master)) owes \(c.payee) \(Units.formatAmount(c.cumulative)) \(configuration.tokenName(c.token)) after \(c.sequence) vouchers")
+                print("\(c.spender) (master \(c.master)) owes \(c.payee) \(configuration.formatAmount(c.cumulative, token: c.token)) \(configuration.tokenName(c.token)) after \(c.sequence) vouchers")
             }
         }
     }

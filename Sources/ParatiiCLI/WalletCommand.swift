@@ -86,7 +86,7 @@ extension WalletCommand {
         static let configuration = CommandConfiguration(abstract: "Pay within the delegations; prints the voucher envelope JSON.")
         @OptionGroup var wallet: WalletOptions
         @Option(help: "Who is paid.") var payee: String
-        @Option(help: "ETH, PTI or a token address.") var token: String
+        @Option(help: "ETH, PTI, or a configured token's symbol or address.") var token: String
         @Option(help: "Decimal amount in the token's units.") var amount: String
         @Option(help: "What was bought: text (hashed) or 0x + 32 bytes.") var memo: String?
         @Option(help: "Idempotency key: asking again returns the identical voucher.") var key: String?
@@ -96,8 +96,9 @@ extension WalletCommand {
         func run() throws {
             let configuration = try config.load()
             let opened = try wallet.open()
-            var request = PaymentRequest(payee: try Address(payee), token: try configuration.token(token),
-                                         amount: try Units.parseAmount(amount), memo: PaymentRequest.memo(memo ?? ""), idempotencyKey: key)
+            let tokenAddress = try configuration.token(token)
+            var request = PaymentRequest(payee: try Address(payee), token: tokenAddress,
+                                         amount: try configuration.parseAmount(amount, token: tokenAddress), memo: PaymentRequest.memo(memo ?? ""), idempotencyKey: key)
             for i in 0..<max(1, `repeat`) {
                 if let key, `repeat` > 1 { request.idempotencyKey = "\(key)-\(i)" }
                 let envelope: Envelope
@@ -135,8 +136,9 @@ extension WalletCommand {
             if budgets.isEmpty { print("no delegations yet: import one with `paratii wallet import-delegation`") }
             for b in budgets {
                 let token = configuration.tokenName(b.token)
-                var line = "\(b.live ? "live" : "dead") \(b.delegation.hexString.prefix(10))… \(token): spent \(Units.formatAmount(b.spent)) of \(Units.formatAmount(b.total)), remaining \(Units.formatAmount(b.remaining))"
-                if let left = b.periodRemaining { line += ", \(Units.formatAmount(left)) left this \(Units.formatDuration(b.period))" }
+                let amount = { (value: BigUInt) in configuration.formatAmount(value, token: b.token) }
+                var line = "\(b.live ? "live" : "dead") \(b.delegation.hexString.prefix(10))… \(token): spent \(amount(b.spent)) of \(amount(b.total)), remaining \(amount(b.remaining))"
+                if let left = b.periodRemaining { line += ", \(amount(left)) left this \(Units.formatDuration(b.period))" }
                 print(line + ", until \(TimeText.format(b.validUntil))")
             }
         }
@@ -162,7 +164,8 @@ extension WalletCommand {
                 return
             }
             for r in records {
-                print("\(TimeText.format(r.createdAt)) \(Units.formatAmount(r.amount)) \(configuration.tokenName(r.voucher.token)) → \(r.voucher.payee) (#\(r.voucher.sequence), cumulative \(Units.formatAmount(r.voucher.cumulative)))")
+                let amount = { (value: BigUInt) in configuration.formatAmount(value, token: r.voucher.token) }
+                print("\(TimeText.format(r.createdAt)) \(amount(r.amount)) \(configuration.tokenName(r.voucher.token)) → \(r.voucher.payee) (#\(r.voucher.sequence), cumulative \(amount(r.voucher.cumulative)))")
             }
         }
     }
@@ -207,7 +210,7 @@ extension WalletCommand {
     struct Topup: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Master → spending address transfer, signed by the master; prints the raw transaction.")
         @OptionGroup var wallet: WalletOptions
-        @Option(help: "ETH, PTI or a token address.") var token: String
+        @Option(help: "ETH, PTI, or a configured token's symbol or address.") var token: String
         @Option(help: "Decimal amount.") var amount: String
         @OptionGroup var fees: FeeOptions
         @OptionGroup var master: MasterSignerOptions
@@ -215,7 +218,7 @@ extension WalletCommand {
         func run() throws {
             let configuration = try config.load()
             let tokenAddress = try configuration.token(token)
-            let signed = try wallet.open().topup(token: tokenAddress, amount: try Units.parseAmount(amount),
+            let signed = try wallet.open().topup(token: tokenAddress, amount: try configuration.parseAmount(amount, token: tokenAddress),
                                                  fees: try fees.parameters(configuration: configuration, token: tokenAddress), master: try master.signer())
             print(signed.raw.hexString)
         }
@@ -224,7 +227,7 @@ extension WalletCommand {
     struct Reclaim: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Spending → master transfer, signed by the spending key; prints the raw transaction.")
         @OptionGroup var wallet: WalletOptions
-        @Option(help: "ETH, PTI or a token address.") var token: String
+        @Option(help: "ETH, PTI, or a configured token's symbol or address.") var token: String
         @Option(help: "Decimal amount.") var amount: String
         @Option(help: "The master address to return it to.") var to: String
         @OptionGroup var fees: FeeOptions
@@ -232,7 +235,7 @@ extension WalletCommand {
         func run() throws {
             let configuration = try config.load()
             let tokenAddress = try configuration.token(token)
-            let signed = try wallet.open().reclaim(token: tokenAddress, amount: try Units.parseAmount(amount), to: try Address(to),
+            let signed = try wallet.open().reclaim(token: tokenAddress, amount: try configuration.parseAmount(amount, token: tokenAddress), to: try Address(to),
                                                    fees: try fees.parameters(configuration: configuration, token: tokenAddress))
             print(signed.raw.hexString)
         }
@@ -251,7 +254,7 @@ extension WalletCommand {
             let tokenAddress = try configuration.token(token)
             guard tokenAddress != Allowance.eth else { throw CLIError("ETH needs no approval") }
             let signed = try wallet.open().approve(token: tokenAddress, spender: try spender.map { try Address($0) } ?? configuration.verifyingContract,
-                                                   amount: try Units.parseAmount(amount), fees: try fees.parameters(configuration: configuration, token: tokenAddress))
+                                                   amount: try configuration.parseAmount(amount, token: tokenAddress), fees: try fees.parameters(configuration: configuration, token: tokenAddress))
             print(signed.raw.hexString)
         }
     }
