@@ -114,7 +114,7 @@ let package = Package(
         .target(
             name: "Bridge",
             dependencies: [
-                "Ethereum", "Delegation", "PlayerCore", "OpenPGPCard", "PCSC", "Doctor", "Storage",
+                "Ethereum", "Delegation", "OpenPGPCard", "PCSC", "Doctor", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -3,7 +3,7 @@ import Delegation
 import Ethereum
 import Foundation
 import GRDB
-import PlayerCore
+import Storage
 import Storage
 
 /// The bridge's state in SQLite (WAL, synchronous=FULL): pairings, delegation requests, revocations and

@@ -1,7 +1,6 @@
 import BigInt
 import Delegation
 import Ethereum
-import PlayerCore
 
 /// A master-signed transaction a player asks for, parsed strictly from the JSON body of
 /// `POST /v1/transaction-requests`. The one kind today is a top-up, the master sending ETH or an
@@ -68,7 +67,7 @@ public struct TransactionRequest: Sendable, Equatable {
 
     /// The EIP-1559 transaction the master signs for this request, on the bridge's chain.
     public func transaction(chainId: BigUInt) -> Transaction {
-        WalletTransactions.transfer(token: token, amount: amount, to: to,
+        TokenTransfer.transfer(token: token, amount: amount, to: to,
                                     fees: FeeParameters(chainId: chainId, nonce: BigUInt(nonce), gas: BigUInt(gas),
                                                         maxFeePerGas: maxFeePerGas, maxPriorityFeePerGas: maxPriorityFeePerGas))
     }

@@ -77,7 +77,7 @@ extension WalletCommand {
             let tokenAddress = try configuration.token(token)
             let body: JSONValue = .object([
                 "kind": .string("topup"), "to": .string(opened.address.checksummed), "token": .string(token), "amount": .string(amount),
-                "nonce": .string(nonce), "gas": .string(gas ?? "\(WalletTransactions.defaultGas(token: tokenAddress))"),
+                "nonce": .string(nonce), "gas": .string(gas ?? "\(TokenTransfer.defaultGas(token: tokenAddress))"),
                 "maxFeePerGas": .string(maxFee), "maxPriorityFeePerGas": .string(priorityFee),
             ])
             let approved = try link.submit("/v1/transaction-requests", body, wallet: wallet, address: opened.address)

@@ -45,7 +45,7 @@ struct FeeOptions: ParsableArguments {
         }
         return FeeParameters(chainId: try chainId.map { try integer($0, "chain-id") } ?? configuration.chainId,
                              nonce: try integer(nonce, "nonce"),
-                             gas: try gas.map { try integer($0, "gas") } ?? WalletTransactions.defaultGas(token: token),
+                             gas: try gas.map { try integer($0, "gas") } ?? TokenTransfer.defaultGas(token: token),
                              maxFeePerGas: try integer(maxFee, "max-fee"), maxPriorityFeePerGas: try integer(priorityFee, "priority-fee"))
     }
 }
