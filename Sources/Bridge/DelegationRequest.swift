@@ -55,15 +55,13 @@ public struct DelegationRequest: Sendable, Equatable {
     static func allowance(_ value: JSONValue, configuration: Configuration) throws(APIError) -> Allowance {
         guard case .object(let object) = value else { throw .badRequest("each allowance is an object") }
         try APIError.onlyKeys(object, ["token", "total", "perPayment", "period", "perPeriod"], in: "allowance")
-        var parts: [String] = []
+        var fields: [String: String] = [:]
         for (key, spec) in [("token", "token"), ("total", "total"), ("perPayment", "per-payment"), ("period", "period"), ("perPeriod", "per-period")] {
             guard let member = object[key] else { continue }
-            guard let text = member.stringValue, !text.isEmpty, !text.contains(","), !text.contains("="), text.count <= 80 else {
-                throw .badRequest("allowance \(key) must be a string")
-            }
-            parts.append("\(spec)=\(text)")
+            guard let text = member.stringValue, !text.isEmpty, text.count <= 80 else { throw .badRequest("allowance \(key) must be a string") }
+            fields[spec] = text
         }
-        do { return try Allowance(spec: parts.joined(separator: ","), configuration: configuration) } catch {
+        do { return try Allowance(fields: fields, configuration: configuration) } catch {
             throw .badRequest("allowance: \(error)")
         }
     }

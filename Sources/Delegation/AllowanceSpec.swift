@@ -9,11 +9,20 @@ extension Allowance {
         for part in spec.split(separator: ",") {
             let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard pair.count == 2, !pair[1].isEmpty else { throw .malformed("allowance part \"\(part)\" is not key=value") }
-            guard ["token", "total", "per-payment", "period", "per-period"].contains(pair[0]) else {
+            guard Self.specKeys.contains(pair[0]) else {
                 throw .malformed("unknown allowance key \"\(pair[0])\" (token, total, per-payment, period, per-period)")
             }
             guard values.updateValue(pair[1], forKey: pair[0]) == nil else { throw .malformed("allowance key \(pair[0]) given twice") }
         }
+        try self.init(fields: values, configuration: configuration)
+    }
+
+    /// The spec's keys; the API's JSON form names them `token`, `total`, `perPayment`, `period`, `perPeriod`.
+    public static let specKeys = ["token", "total", "per-payment", "period", "per-period"]
+
+    /// The one parser of an allowance's human form, whether it came as a spec string or a JSON object:
+    /// `values` maps spec keys to their text (amounts in the token's decimals, a duration for the period).
+    public init(fields values: [String: String], configuration: Configuration) throws(DelegationError) {
         guard let tokenName = values["token"], let totalText = values["total"] else {
             throw .malformed("an allowance needs token= and total=")
         }
