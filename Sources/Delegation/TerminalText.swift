@@ -19,7 +19,7 @@ public enum TerminalText {
         return out
     }
 
-    static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
+    public static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
         case 0x00...0x1F, 0x7F...0x9F: true                     // C0, DEL, C1 (CSI 9B, OSC 9D, ST 9C)
         case 0x061C, 0x200E, 0x200F: true                        // Arabic letter mark, LRM, RLM

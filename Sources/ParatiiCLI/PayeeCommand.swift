@@ -21,13 +21,12 @@ struct PayeeOptions: ParsableArguments {
     @OptionGroup var config: ConfigOption
 
     func open() throws -> PayeeStore {
+        // The store creates its missing directories 0700 and its files 0600.
         let path = store ?? (Wallet.defaultDirectory.replacingOccurrences(of: "/wallet", with: "") + "/payee.sqlite")
-        let parent = (path as NSString).deletingLastPathComponent
-        if !parent.isEmpty { try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true) }
         var list = RevocationList()
         for file in revocations {
             let loaded = try RevocationList.load(file)
-            for note in loaded.notes + list.merge(loaded.list) { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+            for note in loaded.notes + list.merge(loaded.list) { TerminalOutput.warn("note: \(note)") }
         }
         let verifier = Verifier(domain: try config.load().domain, revocations: list, institution: try institution.map { try Address($0) })
         return try PayeeStore(path: path, verifier: verifier, payees: Set(try payee.map { try Address($0) }))
@@ -63,11 +62,11 @@ extension PayeeCommand {
                     print(JSONValue.object(["accepted": .bool(true), "cumulative": .string(String(channel.cumulative)),
                                             "increase": .string(String(increase)), "sequence": .number(String(channel.sequence))]).compactText)
                 case .success(.duplicate(let channel)):
-                    print(JSONValue.object(["accepted": .bool(true), "duplicate": .bool(true), "cumulative": .string(String(channel.cumulative))]).compactText)
+                    print(JSONValue.object(["accepted": .bool(true), "duplicate": .bool(true), "cumulative": .string(String(channel.cumulative))]).terminalCompactText)
                 case .failure(let rejection):
                     refused += 1
-                    print(JSONValue.object(["accepted": .bool(false), "reason": .string(rejection.code)]).compactText)
-                    FileHandle.standardError.write(Data("refused: \(rejection)\n".utf8))
+                    print(JSONValue.object(["accepted": .bool(false), "reason": .string(rejection.code)]).terminalCompactText)
+                    TerminalOutput.warn("refused: \(rejection)")
                 }
             }
             if refused > 0 { throw ExitCode(1) }
@@ -83,16 +82,26 @@ extension PayeeCommand {
             let channels = try options.open().channels()
             if json {
                 print(JSONValue.array(channels.map { c in
-                    .object(["delegation": .string(c.delegation.hexString), "master": .string(c.master.checksummed),
-                             "spender": .string(c.spender.checksummed), "payee": .string(c.payee.checksummed),
-                             "token": .string(c.token.checksummed), "cumulative": .string(String(c.cumulative)),
-                             "sequence": .number(String(c.sequence))])
-                }).prettyText)
+                    var object: JSONObject = [
+                        "delegation": .string(c.delegation.hexString), "master": .string(c.master.checksummed),
+                        "spender": .string(c.spender.checksummed), "payee": .string(c.payee.checksummed),
+                        "token": .string(c.token.checksummed), "cumulative": .string(String(c.cumulative)),
+                        "sequence": .number(String(c.sequence)),
+                    ]
+                    for (key, value) in exposure(c, configuration)?.json ?? [] { object[key] = value }
+                    return .object(object)
+                }).terminalPrettyText)
                 return
             }
             for c in channels {
-                print("\(c.spender) (master \(c.master)) owes \(c.payee) \(Units.formatAmount(c.cumulative)) \(configuration.tokenName(c.token)) after \(c.sequence) vouchers")
+                var line = "\(c.spender) (master \(c.master)) owes \(c.payee) \(Units.formatAmount(c.cumulative)) \(configuration.tokenName(c.token)) after \(c.sequence) vouchers"
+                if let exposure = exposure(c, configuration) { line += "; the channel \(exposure.sentence)" }
+                print(TerminalText.escape(line))
             }
+        }
+
+        private func exposure(_ channel: ChannelState, _ configuration: Configuration) -> Exposure? {
+            channel.total.map { Exposure(cumulative: channel.cumulative, total: $0, token: configuration.tokenName(channel.token)) }
         }
     }
 
@@ -101,7 +110,7 @@ extension PayeeCommand {
         @OptionGroup var options: PayeeOptions
         @Option(help: "Write here instead of stdout.") var out: String?
         func run() throws {
-            try CLIOutput.write(JSONValue.array(try options.open().export()).prettyText, to: out)
+            try CLIOutput.write(JSONValue.array(try options.open().export()), to: out)
         }
     }
 }

@@ -116,7 +116,7 @@ struct BridgeLink: ParsableArguments {
             throw CLIError("the bridge no longer knows this wallet's token (revoked?): run again to pair anew")
         }
         guard created.status == 202, let id = created.json?["id"]?.stringValue else { throw CLIError(created.errorText) }
-        FileHandle.standardError.write(Data("request \(id) waits for approval: on the bridge side run `paratii approve \(id)`\n".utf8))
+        TerminalOutput.warn("request \(id) waits for approval: on the bridge side run `paratii approve \(id)`")
         let deadline = Date().addingTimeInterval(TimeInterval(timeout))
         while true {
             let polled = try client.get("\(path)/\(id)")
@@ -143,7 +143,7 @@ struct BridgeLink: ParsableArguments {
     func pair(_ client: BridgeClient, _ file: String, _ address: String) throws -> String {
         let created = try client.post("/v1/pairings", .object(["name": .string(name)]))
         guard created.status == 201, let id = created.json?["id"]?.stringValue else { throw CLIError(created.errorText) }
-        FileHandle.standardError.write(Data("pairing with the bridge: check code \(created.json?["code"]?.stringValue ?? "?") and run `paratii approve \(id)` on the bridge side\n".utf8))
+        TerminalOutput.warn("pairing with the bridge: check code \(created.json?["code"]?.stringValue ?? "?") and run `paratii approve \(id)` on the bridge side")
         let deadline = Date().addingTimeInterval(TimeInterval(timeout))
         while true {
             let polled = try client.get("/v1/pairings/\(id)")
