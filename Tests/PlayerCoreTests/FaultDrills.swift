@@ -134,7 +134,7 @@ import Testing
     func chmodTree(_ path: String, directory: mode_t, file: mode_t) {
         for name in (try? FileManager.default.subpathsOfDirectory(atPath: path)) ?? [] {
             var isDirectory: ObjCBool = false
-            FileManager.default.fileExists(atPath: path + "/" + name, isDirectory: &isDirectory)
+            _ = FileManager.default.fileExists(atPath: path + "/" + name, isDirectory: &isDirectory)
             chmod(path + "/" + name, isDirectory.boolValue ? directory : file)
         }
         chmod(path, directory)
