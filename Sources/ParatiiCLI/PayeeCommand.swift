@@ -60,7 +60,7 @@ extension PayeeCommand {
                 switch result {
                 case .success(.accepted(let channel, let increase)):
                     print(JSONValue.object(["accepted": .bool(true), "cumulative": .string(String(channel.cumulative)),
-                                            "increase": .string(String(increase)), "sequence": .number(String(channel.sequence))]).compactText)
+                                            "increase": .string(String(increase)), "sequence": .number(String(channel.sequence))]).terminalCompactText)
                 case .success(.duplicate(let channel)):
                     print(JSONValue.object(["accepted": .bool(true), "duplicate": .bool(true), "cumulative": .string(String(channel.cumulative))]).terminalCompactText)
                 case .failure(let rejection):

@@ -129,7 +129,7 @@ extension WalletCommand {
                              "perPayment": .string(String(b.perPayment)), "period": .number(String(b.period)),
                              "periodRemaining": b.periodRemaining.map { .string(String($0)) } ?? .null,
                              "validUntil": .number(String(b.validUntil)), "live": .bool(b.live)])
-                }).prettyText)
+                }).terminalPrettyText)
                 return
             }
             if budgets.isEmpty { print("no delegations yet: import one with `paratii wallet import-delegation`") }
@@ -158,7 +158,7 @@ extension WalletCommand {
                              "cumulative": .string(String(r.voucher.cumulative)), "sequence": .number(String(r.voucher.sequence)),
                              "memo": .string(r.voucher.memo.hexString), "createdAt": .number(String(r.createdAt)),
                              "key": r.idempotencyKey.map { .string($0) } ?? .null])
-                }).prettyText)
+                }).terminalPrettyText)
                 return
             }
             for r in records {
