@@ -82,6 +82,18 @@ import Testing
         }
     }
 
+    /// Files nobody chose a mode for (here SQLite's wallet database) follow the umask: paratii sets 077 first.
+    @Test func everyCommandRunsUnderUmask077() throws {
+        let (f, _) = try Self.wallet()
+        defer { f.cleanup() }
+        let old = umask(0o022)
+        defer { umask(old) }
+        let directory = f.directory + "/second-wallet"
+        let created = try Self.run(f, ["wallet", "init", "--dir", directory, "--password-file", f.directory + "/password", "--scrypt-n", "1024"])
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(Self.mode(directory + "/" + Wallet.databaseFile) == 0o600)
+    }
+
     @Test func attackerChosenStringsReachTheTerminalEscaped() throws {
         let f = try WalletFixture()
         defer { f.cleanup() }
