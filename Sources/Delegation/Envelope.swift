@@ -7,7 +7,8 @@ import Ethereum
 public struct Envelope: Sendable, Equatable {
     public let message: Message
     public let domain: Domain
-    /// The 65 bytes as received; the verifier parses them (a high-s signature is a verdict, not a parse error).
+    /// The 65 bytes as received; the verifier parses them (a high-s signature, or v written 0/1 rather
+    /// than 27/28, is a `badSignature` verdict, not a parse error, so a payee gets a reason per voucher).
     public let signature: [UInt8]
     public let parents: [Envelope]
     /// The message's EIP-712 digest: its id, what children name as their parent.

@@ -15,6 +15,7 @@ public struct RevocationList: Sendable {
     public var count: Int { envelopes.count }
 
     /// Adds a revocation; returns why not when it is refused, nil when added or already present.
+    /// A revocation signed with v 0/1 is still honoured (ignoring it would fail open), and kept with v 27/28.
     @discardableResult
     public mutating func add(_ envelope: Envelope) -> String? {
         guard case .revocation(let revocation) = envelope.message else { return "not a Revocation: \(envelope.kind)" }
@@ -22,7 +23,7 @@ public struct RevocationList: Sendable {
               let signer = try? signature.recoverAddress(digest: envelope.id), signer == revocation.issuer
         else { return "revocation \(envelope.id.hexString) is not signed by its issuer \(revocation.issuer)" }
         guard ids.insert(envelope.id).inserted else { return nil }
-        envelopes.append(Envelope(message: envelope.message, domain: envelope.domain, signature: envelope.signature, parents: []))
+        envelopes.append(Envelope(message: envelope.message, domain: envelope.domain, signature: signature.bytes, parents: []))
         byTarget[revocation.target, default: []].append((revocation.issuer, revocation.issuedAt))
         return nil
     }

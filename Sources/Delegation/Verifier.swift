@@ -148,7 +148,8 @@ final class SignerCache: Sendable {
         let key = envelope.id + envelope.signature
         if let known = storage.withLock({ $0[key] }) { return known }
         let signature: Signature
-        do { signature = try Signature(bytes: envelope.signature) } catch {
+        // v 0/1 is refused like high s: it verifies here but fails ecrecover at redemption.
+        do { signature = try Signature(bytes: envelope.signature, v: .ethereum) } catch {
             throw Rejection(.badSignature, "\(envelope.kind): \(error)")
         }
         let signer: Address

@@ -7,14 +7,25 @@ public struct Signature: Hashable, Sendable, CustomStringConvertible {
 
     init(validatedRSV: [UInt8]) { rsv = validatedRSV }
 
-    /// Parses 65 bytes r‖s‖v with v in {27, 28} (or the raw recovery id 0/1).
+    /// How the last byte, v, of a 65-byte signature may be written.
+    public enum VEncoding: Sendable {
+        /// 27 or 28 only: what `ecrecover` takes. Envelopes, and everything stored or exported for redemption.
+        case ethereum
+        /// 27/28 or the raw recovery id 0/1 some signers emit: generic messages (`paratii eth recover-*`).
+        case lenient
+    }
+
+    /// Parses 65 bytes r‖s‖v with v in {27, 28} (with `.lenient`, also the raw recovery id 0/1).
     /// r or s out of range, and high s, are refused: this core never accepts a malleable signature.
-    public init(bytes: some Collection<UInt8>) throws(EthereumError) {
+    /// Whatever was read, `bytes` always writes v as 27/28.
+    public init(bytes: some Collection<UInt8>, v encoding: VEncoding = .lenient) throws(EthereumError) {
         let input = Array(bytes)
         guard input.count == 65 else { throw .invalidSignature("expected 65 bytes, got \(input.count)") }
         let recoveryID: UInt8
         switch input[64] {
-        case 0, 1: recoveryID = input[64]
+        case 0, 1:
+            guard encoding == .lenient else { throw .invalidSignature("v must be 27 or 28, got \(input[64]): ecrecover refuses a raw recovery id") }
+            recoveryID = input[64]
         case 27, 28: recoveryID = input[64] - 27
         default: throw .invalidSignature("v must be 27 or 28, got \(input[64])")
         }
@@ -22,8 +33,8 @@ public struct Signature: Hashable, Sendable, CustomStringConvertible {
         rsv = Array(input[0..<64]) + [recoveryID]
     }
 
-    public init(hex: String) throws(EthereumError) {
-        try self.init(bytes: try [UInt8](hex: hex))
+    public init(hex: String, v encoding: VEncoding = .lenient) throws(EthereumError) {
+        try self.init(bytes: try [UInt8](hex: hex), v: encoding)
     }
 
     /// Builds a signature from a raw r‖s (as a smartcard returns it) for a key known in advance:

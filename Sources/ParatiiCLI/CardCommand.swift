@@ -1,4 +1,5 @@
 import ArgumentParser
+import Delegation
 import Ethereum
 import Foundation
 import OpenPGPCard
@@ -43,7 +44,7 @@ extension CardCommand {
                 rows.append(.object(JSONObject(members)))
                 lines.append(line)
             }
-            if json { print(JSONValue.array(rows).prettyText) } else { print(lines.isEmpty ? "no readers" : lines.joined(separator: "\n")) }
+            if json { print(JSONValue.array(rows).terminalPrettyText) } else { print(lines.isEmpty ? "no readers" : lines.map(TerminalText.escape).joined(separator: "\n")) }
         }
     }
 
@@ -74,10 +75,10 @@ extension CardCommand {
                     ("signatureCounter", .number(String(status.signatureCounter))),
                     ("fingerprint", app.signatureFingerprint.map { .string($0.hexDigits.uppercased()) } ?? .null),
                 ])
-                print(JSONValue.object(object).prettyText)
+                print(JSONValue.object(object).terminalPrettyText)
             } else {
                 print("""
-                reader:             \(open.reader)
+                reader:             \(TerminalText.escape(open.reader))
                 serial:             \(app.aid.serialHex) (\(app.aid.manufacturerName))
                 version:            OpenPGP card \(app.aid.version)
                 signature key:      \(app.signatureAlgorithm?.name ?? "none")\(status.publicKey == nil ? ", no key (run `paratii card init`)" : "")

@@ -35,7 +35,13 @@ enum TimeText {
 /// Writes a result to `--out FILE` (atomically) or to stdout.
 enum CLIOutput {
     static func write(_ text: String, to path: String?) throws {
-        guard let path else { return print(text) }
+        guard let path else { return print(TerminalOutput.document(text)) }
         try SecureFile.write(Array((text + "\n").utf8), to: path)
+    }
+
+    /// JSON as it is, to a file; on stdout with terminal controls escaped (the same JSON value).
+    static func write(_ json: JSONValue, to path: String?) throws {
+        guard let path else { return print(json.terminalPrettyText) }
+        try SecureFile.write(Array((json.prettyText + "\n").utf8), to: path)
     }
 }

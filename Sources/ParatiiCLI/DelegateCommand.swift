@@ -62,7 +62,7 @@ extension DelegateCommand {
             delegation.master = signer.address
             if let attested, let refusal = attested.refusal(for: delegation) { throw CLIError("refused before signing: \(refusal)") }
             let envelope = try Envelope.sign(delegation, domain: configuration.domain, signer: signer, parents: parents)
-            try CLIOutput.write(envelope.json.prettyText, to: out)
+            try CLIOutput.write(envelope.json, to: out)
         }
     }
 
@@ -87,7 +87,7 @@ extension DelegateCommand {
             let key = try keystore.open()
             let parents = [parentEnvelope] + parentEnvelope.parents
             let envelope = try Envelope.sign(posting, domain: parentEnvelope.domain, signer: key, parents: parents)
-            try CLIOutput.write(envelope.json.prettyText, to: out)
+            try CLIOutput.write(envelope.json, to: out)
         }
     }
 
@@ -118,7 +118,7 @@ extension DelegateCommand {
                 if let refusal = current.add(envelope) { throw CLIError(refusal) }
                 try current.save(list)
             }
-            try CLIOutput.write(envelope.json.prettyText, to: out)
+            try CLIOutput.write(envelope.json, to: out)
         }
     }
 

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Delegation
 import Doctor
 import Foundation
 
@@ -20,9 +21,11 @@ struct DoctorCommand: ParsableCommand {
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+            print(TerminalOutput.document(String(decoding: try encoder.encode(report), as: UTF8.self)))
         } else {
-            print(Self.render(report), terminator: "")
+            // Device names and paths come from the system and the devices: escaped, line by line.
+            print(Self.render(report).split(separator: "\n", omittingEmptySubsequences: false).map { TerminalText.escape(String($0)) }
+                .joined(separator: "\n"), terminator: "")
         }
         if !report.healthy { throw ExitCode(1) }
     }

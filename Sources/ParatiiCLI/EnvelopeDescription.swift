@@ -43,6 +43,7 @@ struct EnvelopeDescription {
         }
         lines.append("  domain:         chain \(envelope.domain.chainId), contract \(envelope.domain.verifyingContract)")
         for parent in envelope.parents { lines.append("  parent:         \(parent.kind) \(parent.id.hexString)") }
-        text = lines.joined(separator: "\n")
+        // Reasons, holder names and serials are the signer's choice: escaped, line by line.
+        text = lines.map(TerminalText.escape).joined(separator: "\n")
     }
 }

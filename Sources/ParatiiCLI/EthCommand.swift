@@ -128,7 +128,7 @@ extension EthCommand {
         func run() throws {
             let text = raw == "-" ? try CLIInput.text("-") : raw
             let signed = try SignedTransaction.decode(try [UInt8](hex: text.trimmingCharacters(in: .whitespacesAndNewlines)))
-            print(JSONValue.object(signed.json).prettyText)
+            print(JSONValue.object(signed.json).terminalPrettyText)
         }
     }
 

@@ -103,7 +103,7 @@ extension InstitutionCommand {
             for target in targets {
                 let revocation = try enrollment.revocation(of: target, now: TimeText.now)
                 try opened.revoke(target, with: revocation)
-                print("revoked card \(target.serial) (\(target.holder)): attestation \(target.attestationId.hexString)")
+                print("revoked card \(TerminalText.escape(target.serial)) (\(TerminalText.escape(target.holder))): attestation \(target.attestationId.hexString)")
             }
             print("payees see it once you run `paratii institution publish --out FILE` and hand them the file")
         }

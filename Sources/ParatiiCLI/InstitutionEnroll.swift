@@ -63,23 +63,23 @@ extension InstitutionCommand {
             let done = try cliPCSC { try enrollment.enroll(staff: staff.card, holder: holder, ceiling: ceiling, reEnroll: reEnroll, now: TimeText.now) }
             let card = done.record
             let file = directory + "/\(card.serial).json"
-            try CLIOutput.write(card.attestation.json.prettyText, to: file)
+            try CLIOutput.write(card.attestation.json, to: file)
             if json {
                 print(JSONValue.object(["serial": .string(card.serial), "holder": .string(card.holder), "master": .string(card.master.checksummed),
                                         "attestation": .string(card.attestationId.hexString), "attestationFile": .string(file),
                                         "validUntil": .number(String(card.validUntil)), "userPin": .string(done.userPIN),
-                                        "adminPin": .string(done.adminPIN)]).compactText)
+                                        "adminPin": .string(done.adminPIN)]).terminalCompactText)
                 return
             }
             print("""
-            enrolled card \(card.serial) for \(card.holder)\(done.replaced.map { " (its previous attestation \($0.attestationId.hexString) is revoked)" } ?? "")
+            enrolled card \(TerminalText.escape(card.serial)) for \(TerminalText.escape(card.holder))\(done.replaced.map { " (its previous attestation \($0.attestationId.hexString) is revoked)" } ?? "")
               master address:  \(card.master.checksummed)
               ceiling:         \(card.ceiling.map { $0.summary(configuration) }.joined(separator: "; "))
               attested until:  \(TimeText.format(card.validUntil))
               attestation:     \(file)
               user PIN:        \(done.userPIN)
               admin PIN:       \(done.adminPIN)
-              These PINs are shown this once and stored nowhere: hand them to \(card.holder) now.
+              These PINs are shown this once and stored nowhere: hand them to \(TerminalText.escape(card.holder)) now.
             """)
         }
 
@@ -99,7 +99,7 @@ extension InstitutionCommand {
                         pending = pending.dropFirst()
                     } catch {
                         refused += 1
-                        FileHandle.standardError.write(Data("refused: \(error)\n".utf8))
+                        TerminalOutput.warn("refused: \(error)")
                     }
                     say("remove the card from \(reader)")
                 case .cardRemoved(reader):
@@ -117,6 +117,6 @@ extension InstitutionCommand {
         }
 
         /// Prompts go to stderr: stdout carries only the enrolled cards.
-        private func say(_ text: String) { FileHandle.standardError.write(Data((text + "\n").utf8)) }
+        private func say(_ text: String) { TerminalOutput.warn(text) }
     }
 }

@@ -23,12 +23,12 @@ extension InstitutionCommand.RosterCommand {
         func run() throws {
             let opened = try roster.open()
             let cards = try opened.cards()
-            if json { return print(JSONValue.array(cards.map(\.json)).prettyText) }
+            if json { return print(JSONValue.array(cards.map(\.json)).terminalPrettyText) }
             let configuration = try config.load()
             print("institution \(opened.policy.institution.checksummed): \(cards.count) card\(cards.count == 1 ? "" : "s")")
             for card in cards {
                 let state = card.revokedAt.map { "REVOKED \(TimeText.format($0))" } ?? "valid until \(TimeText.format(card.validUntil))"
-                print("\(card.serial)  \(card.holder)  \(card.master.checksummed)  \(state)  [\(card.ceiling.map { $0.summary(configuration) }.joined(separator: "; "))]")
+                print("\(TerminalText.escape(card.serial))  \(TerminalText.escape(card.holder))  \(card.master.checksummed)  \(state)  [\(card.ceiling.map { $0.summary(configuration) }.joined(separator: "; "))]")
             }
         }
     }
@@ -56,7 +56,7 @@ extension InstitutionCommand.RosterCommand {
 
         func run() throws {
             guard let card = try roster.open().liveCard(serial: serial.uppercased()) else { throw InstitutionError.noSuchCard("card \(serial)") }
-            print(card.attestation.json.prettyText)
+            print(card.attestation.json.terminalPrettyText)
         }
     }
 }

@@ -22,12 +22,12 @@ struct PayeeOptions: ParsableArguments {
     @OptionGroup var config: ConfigOption
 
     func open() throws -> PayeeStore {
+        // The store creates its missing directories 0700 and its files 0600.
         let path = store ?? Paths.data + "/payee.sqlite"
-        try PrivateDirectory.createParent(of: path)
         var list = RevocationList()
         for file in revocations {
             let loaded = try RevocationList.load(file)
-            for note in loaded.notes + list.merge(loaded.list) { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
+            for note in loaded.notes + list.merge(loaded.list) { TerminalOutput.warn("note: \(note)") }
         }
         let verifier = Verifier(domain: try config.load().domain, revocations: list, institution: try institution.map { try Address($0) })
         return try PayeeStore(path: path, verifier: verifier, payees: Set(try payee.map { try Address($0) }))
@@ -61,13 +61,13 @@ extension PayeeCommand {
                 switch result {
                 case .success(.accepted(let channel, let increase)):
                     print(JSONValue.object(["accepted": .bool(true), "cumulative": .string(String(channel.cumulative)),
-                                            "increase": .string(String(increase)), "sequence": .number(String(channel.sequence))]).compactText)
+                                            "increase": .string(String(increase)), "sequence": .number(String(channel.sequence))]).terminalCompactText)
                 case .success(.duplicate(let channel)):
-                    print(JSONValue.object(["accepted": .bool(true), "duplicate": .bool(true), "cumulative": .string(String(channel.cumulative))]).compactText)
+                    print(JSONValue.object(["accepted": .bool(true), "duplicate": .bool(true), "cumulative": .string(String(channel.cumulative))]).terminalCompactText)
                 case .failure(let rejection):
                     refused += 1
-                    print(JSONValue.object(["accepted": .bool(false), "reason": .string(rejection.code)]).compactText)
-                    FileHandle.standardError.write(Data("refused: \(rejection)\n".utf8))
+                    print(JSONValue.object(["accepted": .bool(false), "reason": .string(rejection.code)]).terminalCompactText)
+                    TerminalOutput.warn("refused: \(rejection)")
                 }
             }
             if refused > 0 { throw ExitCode(1) }
@@ -83,15 +83,28 @@ extension PayeeCommand {
             let channels = try options.open().channels()
             if json {
                 print(JSONValue.array(channels.map { c in
-                    .object(["delegation": .string(c.delegation.hexString), "master": .string(c.master.checksummed),
-                             "spender": .string(c.spender.checksummed), "payee": .string(c.payee.checksummed),
-                             "token": .string(c.token.checksummed), "cumulative": .string(String(c.cumulative)),
-                             "sequence": .number(String(c.sequence))])
-                }).prettyText)
+                    var object: JSONObject = [
+                        "delegation": .string(c.delegation.hexString), "master": .string(c.master.checksummed),
+                        "spender": .string(c.spender.checksummed), "payee": .string(c.payee.checksummed),
+                        "token": .string(c.token.checksummed), "cumulative": .string(String(c.cumulative)),
+                        "sequence": .number(String(c.sequence)),
+                    ]
+                    for (key, value) in exposure(c, configuration)?.json ?? [] { object[key] = value }
+                    return .object(object)
+                }).terminalPrettyText)
                 return
             }
             for c in channels {
-                print("\(c.spender) (master \(c.master)) owes \(c.payee) \(configuration.formatAmount(c.cumulative, token: c.token)) \(configuration.tokenName(c.token)) after \(c.sequence) vouchers")
+                var line = "\(c.spender) (master \(c.master)) owes \(c.payee) \(configuration.formatAmount(c.cumulative, token: c.token)) \(configuration.tokenName(c.token)) after \(c.sequence) vouchers"
+                if let exposure = exposure(c, configuration) { line += "; the channel \(exposure.sentence)" }
+                print(TerminalText.escape(line))
+            }
+        }
+
+        private func exposure(_ channel: ChannelState, _ configuration: Configuration) -> Exposure? {
+            channel.total.map {
+                Exposure(cumulative: channel.cumulative, total: $0, token: configuration.tokenName(channel.token),
+                         decimals: configuration.decimals(of: channel.token) ?? Units.decimals)
             }
         }
     }
@@ -101,7 +114,7 @@ extension PayeeCommand {
         @OptionGroup var options: PayeeOptions
         @Option(help: "Write here instead of stdout.") var out: String?
         func run() throws {
-            try CLIOutput.write(JSONValue.array(try options.open().export()).prettyText, to: out)
+            try CLIOutput.write(JSONValue.array(try options.open().export()), to: out)
         }
     }
 }

@@ -28,13 +28,21 @@ struct VerifyCommand: ParsableCommand {
             let envelope = try Envelope(parsing: try CLIInput.bytes(file))
             var verdict = Verifier(domain: configuration.domain, revocations: list, institution: required).verify(envelope, at: time)
             verdict.notes = notes + verdict.notes
-            for note in verdict.notes { FileHandle.standardError.write(Data("note: \(note)\n".utf8)) }
-            print(verdict.json.compactText)
+            for note in verdict.notes { TerminalOutput.warn("note: \(note)") }
+            var json = verdict.json
+            // A payee sees how much of the delegation's total this voucher claims (its exposure).
+            let exposure = verdict.valid ? Exposure(envelope, configuration: configuration) : nil
+            if let exposure, case .object(var object) = json {
+                for (key, value) in exposure.json { object[key] = value }
+                json = .object(object)
+            }
+            print(json.terminalCompactText)
+            if let exposure { TerminalOutput.warn("note: this voucher \(exposure.sentence)") }
             if !verdict.valid { throw ExitCode(1) }
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            FileHandle.standardError.write(Data("Error: \(error)\n".utf8))
+            TerminalOutput.warn("Error: \(error)")
             throw ExitCode(2)
         }
     }

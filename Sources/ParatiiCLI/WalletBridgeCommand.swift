@@ -117,7 +117,7 @@ struct BridgeLink: ParsableArguments {
             throw CLIError("the bridge no longer knows this wallet's token (revoked?): run again to pair anew")
         }
         guard created.status == 202, let id = created.json?["id"]?.stringValue else { throw CLIError(created.errorText) }
-        FileHandle.standardError.write(Data("request \(id) waits for approval: on the bridge side run `paratii approve \(id)`\n".utf8))
+        TerminalOutput.warn("request \(id) waits for approval: on the bridge side run `paratii approve \(id)`")
         let deadline = Date().addingTimeInterval(TimeInterval(timeout))
         while true {
             let polled = try client.get("\(path)/\(id)")
@@ -147,7 +147,7 @@ struct BridgeLink: ParsableArguments {
         let created = try client.post("/v1/pairings", .object(["name": .string(name), "secretHash": .string(pairing.hash),
                                                                "wallet": .string(wallet.checksummed)]))
         guard created.status == 201, let id = created.json?["id"]?.stringValue else { throw CLIError(created.errorText) }
-        FileHandle.standardError.write(Data("pairing with the bridge: run `paratii approve \(id)` on the bridge side and type the code \(created.json?["code"]?.stringValue ?? "?")\n".utf8))
+        TerminalOutput.warn("pairing with the bridge: run `paratii approve \(id)` on the bridge side and type the code \(created.json?["code"]?.stringValue ?? "?")")
         let deadline = Date().addingTimeInterval(TimeInterval(timeout))
         while true {
             let polled = try client.request("GET", "/v1/pairings/\(id)", headers: [("Authorization", "Pairing \(pairing.secret)")])

@@ -77,7 +77,7 @@ extension WalletCommand {
             print("imported \(envelope.id.hexString) from master \(delegation.master), valid until \(TimeText.format(delegation.validUntil))")
             // Vouchers carry the delegation's own parents, so an attested card's attestation travels with every payment.
             if case .attestation(let attestation)? = envelope.parents.first?.message {
-                print("the card (\(attestation.holder), serial \(attestation.cardSerial)) is attested by institution \(attestation.institution) until \(TimeText.format(attestation.validUntil))")
+                print("the card (\(TerminalText.escape(attestation.holder)), serial \(TerminalText.escape(attestation.cardSerial))) is attested by institution \(attestation.institution) until \(TimeText.format(attestation.validUntil))")
             }
         }
     }
@@ -105,12 +105,12 @@ extension WalletCommand {
                 do { envelope = try opened.pay(request) } catch let error as WalletError {
                     // A refusal is the delegation's bound; anything else (a full disk, a read-only directory) is an error.
                     let label = if case .refused = error { "refused" } else { "error" }
-                    FileHandle.standardError.write(Data("\(label): \(error)\n".utf8))
+                    TerminalOutput.warn("\(label): \(error)")
                     throw ExitCode(1)
                 }
                 // Written straight to the descriptor: a voucher is out only once it is recorded, and never lost in a buffer.
                 let text = `repeat` > 1 ? envelope.json.compactText : envelope.json.prettyText
-                FileHandle.standardOutput.write(Data((text + "\n").utf8))
+                FileHandle.standardOutput.write(Data((TerminalOutput.document(text) + "\n").utf8))
             }
         }
     }
@@ -130,7 +130,7 @@ extension WalletCommand {
                              "perPayment": .string(String(b.perPayment)), "period": .number(String(b.period)),
                              "periodRemaining": b.periodRemaining.map { .string(String($0)) } ?? .null,
                              "validUntil": .number(String(b.validUntil)), "live": .bool(b.live)])
-                }).prettyText)
+                }).terminalPrettyText)
                 return
             }
             if budgets.isEmpty { print("no delegations yet: import one with `paratii wallet import-delegation`") }
@@ -160,7 +160,7 @@ extension WalletCommand {
                              "cumulative": .string(String(r.voucher.cumulative)), "sequence": .number(String(r.voucher.sequence)),
                              "memo": .string(r.voucher.memo.hexString), "createdAt": .number(String(r.createdAt)),
                              "key": r.idempotencyKey.map { .string($0) } ?? .null])
-                }).prettyText)
+                }).terminalPrettyText)
                 return
             }
             for r in records {
@@ -179,7 +179,7 @@ extension WalletCommand {
         func run() throws {
             let granted = try Scopes(parsing: scopes)
             let envelope = try wallet.open().newPostingKey(scopes: granted, validFor: try Units.parseDuration(validFor), kdf: ScryptParameters(n: scryptN))
-            print(envelope.json.prettyText)
+            print(envelope.json.terminalPrettyText)
         }
     }
 
@@ -196,7 +196,7 @@ extension WalletCommand {
             let ballots: [Ballot?] = [rate.map { .rate($0) }, flag.map { .flag($0) }, unflag ? .unflag : nil, moderate.map { .moderate($0, reason) }]
             let chosen = ballots.compactMap { $0 }
             guard chosen.count == 1 else { throw CLIError("give exactly one of --rate, --flag, --unflag, --moderate") }
-            print(try wallet.open().vote(content: PaymentRequest.memo(content), chosen[0]).json.prettyText)
+            print(try wallet.open().vote(content: PaymentRequest.memo(content), chosen[0]).json.terminalPrettyText)
         }
     }
 
@@ -204,7 +204,7 @@ extension WalletCommand {
         static let configuration = CommandConfiguration(commandName: "revoke-posting-key", abstract: "Revoke a posting key; prints the signed Revocation.")
         @OptionGroup var wallet: WalletOptions
         @Argument(help: "The posting key's address.") var poster: String
-        func run() throws { print(try wallet.open().revokePostingKey(try Address(poster)).json.prettyText) }
+        func run() throws { print(try wallet.open().revokePostingKey(try Address(poster)).json.terminalPrettyText) }
     }
 
     struct Topup: ParsableCommand {

@@ -14,6 +14,8 @@ public enum VoucherRejection: Error, Equatable, Sendable, CustomStringConvertibl
     case decreasing(held: BigUInt, offered: BigUInt)
     /// A sequence number already seen with another amount, or a sequence that goes back.
     case sequenceConflict(String)
+    /// A field the store (and the contract's channel) cannot hold: sequence 0 or beyond 2^63 - 1.
+    case outOfRange(String)
     case storage(String)
 
     public var description: String {
@@ -23,6 +25,7 @@ public enum VoucherRejection: Error, Equatable, Sendable, CustomStringConvertibl
         case .wrongPayee(let payee): "wrongPayee: the voucher pays \(payee), not this store"
         case .decreasing(let held, let offered): "decreasing: holding cumulative \(held), offered \(offered)"
         case .sequenceConflict(let detail): "sequenceConflict: \(detail)"
+        case .outOfRange(let detail): "outOfRange: \(detail)"
         case .storage(let detail): "storage: \(detail)"
         }
     }
@@ -34,6 +37,7 @@ public enum VoucherRejection: Error, Equatable, Sendable, CustomStringConvertibl
         case .wrongPayee: "wrongPayee"
         case .decreasing: "decreasing"
         case .sequenceConflict: "sequenceConflict"
+        case .outOfRange: "outOfRange"
         case .storage: "storage"
         }
     }
@@ -48,6 +52,9 @@ public struct ChannelState: Sendable, Equatable {
     public var token: Address
     public var cumulative: BigUInt
     public var sequence: UInt64
+    /// The delegation's total for this token: the most this channel can claim. Other payees may
+    /// hold claims on the same total (see `channels()`); nil when not known.
+    public var total: BigUInt? = nil
 }
 
 /// The payee's side: verifies vouchers, keeps the best one per channel, refuses anything that
@@ -62,6 +69,7 @@ public final class PayeeStore: @unchecked Sendable {
 
     /// `payees` empty accepts vouchers to any payee (a store shared by several addresses).
     public init(path: String, verifier: Verifier, payees: Set<Address> = [], clock: @escaping @Sendable () -> UInt64 = Wallet.systemClock) throws {
+        try PrivateFile.prepare(path)
         do { database = try PayeeDatabase.open(path) } catch { throw WalletError.corrupted("\(path): \(error)") }
         self.verifier = verifier
         self.payees = payees
@@ -119,9 +127,16 @@ public final class PayeeStore: @unchecked Sendable {
     private func check(_ envelope: Envelope, now: UInt64) throws(VoucherRejection) -> (Voucher, SpendingDelegation) {
         guard case .voucher(let voucher) = envelope.message else { throw .notAVoucher(envelope.kind) }
         guard payees.isEmpty || payees.contains(voucher.payee) else { throw .wrongPayee(voucher.payee) }
+        // Checked before anything is written, so one bad voucher is refused alone, not the batch by a CHECK.
+        guard voucher.sequence >= 1 else { throw .outOfRange("sequence 0: sequences start at 1") }
+        guard voucher.sequence <= UInt64(Int64.max) else { throw .outOfRange("sequence \(voucher.sequence) is above 2^63 - 1") }
         let verdict = verifier.verify(envelope, at: now)
         if let reason = verdict.reason { throw .invalid(reason, verdict.detail) }
         guard case .spending(let delegation) = envelope.parents.first?.message else { throw .invalid(.brokenChain, "no delegation") }
+        // The verifier refuses v 0/1 in every link; what is stored must redeem through ecrecover.
+        for link in [envelope] + envelope.parents where !(link.signature.last == 27 || link.signature.last == 28) {
+            throw .invalid(.badSignature, "\(link.kind): v must be 27 or 28")
+        }
         return (voucher, delegation)
     }
 
@@ -137,7 +152,7 @@ public final class PayeeStore: @unchecked Sendable {
             if let held = try batch.best(key, db) {
                 if voucher.sequence <= held.sequence {
                     let seen = try String.fetchOne(db.cachedStatement(sql: "SELECT cumulative FROM receipt WHERE delegationId = ? AND payee = ? AND token = ? AND sequence = ?"),
-                                                   arguments: [key.delegation, key.payee, key.token, Int64(clamping: voucher.sequence)])
+                                                   arguments: [key.delegation, key.payee, key.token, Int64(voucher.sequence)])
                     if seen == String(voucher.cumulative) { return .duplicate(channel) }
                     if let seen { throw VoucherRejection.sequenceConflict("sequence \(voucher.sequence) was \(seen), now \(voucher.cumulative)") }
                     if voucher.cumulative <= held.cumulative { throw VoucherRejection.decreasing(held: held.cumulative, offered: voucher.cumulative) }
@@ -152,7 +167,7 @@ public final class PayeeStore: @unchecked Sendable {
                     arguments: [key.delegation, JSONValue.array(envelope.parents.map(\.json)).compactText])
             }
             try db.cachedStatement(sql: "INSERT INTO receipt (delegationId, payee, token, sequence, cumulative, voucherId) VALUES (?, ?, ?, ?, ?, ?)")
-                .execute(arguments: [key.delegation, key.payee, key.token, Int64(clamping: voucher.sequence), String(voucher.cumulative), envelope.id.hexString])
+                .execute(arguments: [key.delegation, key.payee, key.token, Int64(voucher.sequence), String(voucher.cumulative), envelope.id.hexString])
             batch.accept(key, voucher: voucher, delegation: delegation, signature: envelope.signature)
             return .accepted(channel, increase: increase)
         } catch let rejection as VoucherRejection {
@@ -162,15 +177,34 @@ public final class PayeeStore: @unchecked Sendable {
         }
     }
 
+    /// Every channel with its delegation's total for the token: a payee sees how much of the total
+    /// each voucher claims. It cannot see other payees' claims on the same total; only the contract
+    /// bounds those.
     public func channels() throws -> [ChannelState] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM channel ORDER BY master, delegationId, payee, token").map { row in
-                ChannelState(delegation: try [UInt8](hex: row["delegationId"] as String), master: try Address(row["master"] as String),
-                             spender: try Address(row["spender"] as String), payee: try Address(row["payee"] as String),
-                             token: try Address(row["token"] as String), cumulative: BigUInt(row["cumulative"] as String, radix: 10) ?? 0,
-                             sequence: UInt64(row["sequence"] as Int64))
+            var delegations: [String: SpendingDelegation?] = [:]
+            return try Row.fetchAll(db, sql: """
+                SELECT c.*, d.parents FROM channel c LEFT JOIN delegation d ON d.id = c.delegationId
+                ORDER BY c.master, c.delegationId, c.payee, c.token
+                """).map { row in
+                let id: String = row["delegationId"]
+                if delegations[id] == nil { delegations[id] = .some(Self.spending(parents: row["parents"])) }
+                var channel = ChannelState(delegation: try [UInt8](hex: id), master: try Address(row["master"] as String),
+                                           spender: try Address(row["spender"] as String), payee: try Address(row["payee"] as String),
+                                           token: try Address(row["token"] as String), cumulative: BigUInt(row["cumulative"] as String, radix: 10) ?? 0,
+                                           sequence: UInt64(row["sequence"] as Int64))
+                channel.total = delegations[id]??.allowance(for: channel.token)?.total
+                return channel
             }
         }
+    }
+
+    /// The spending delegation at the head of a stored chain, if it reads.
+    private static func spending(parents: String?) -> SpendingDelegation? {
+        guard let parents, case .array(let items)? = try? JSONValue.parse(Array(parents.utf8)), let first = items.first,
+              case .spending(let delegation)? = try? Envelope(json: first).message
+        else { return nil }
+        return delegation
     }
 
     /// The best voucher of every channel, as full envelopes: what to redeem.
@@ -185,12 +219,23 @@ public final class PayeeStore: @unchecked Sendable {
                 guard case .array(let items) = try JSONValue.parse(row["parents"] as String), let first = items.first else {
                     throw WalletError.corrupted("delegation chain \(row["delegationId"] as String)")
                 }
-                let parents = try items.map { try Envelope(json: $0) }
+                // Signatures go out as parsed and re-encoded: v is always 27/28, as ecrecover needs.
+                let parents = try items.map { item in
+                    let parent = try Envelope(json: item)
+                    return Envelope(message: parent.message, domain: parent.domain, signature: try Self.redeemable(parent.signature), parents: [])
+                }
                 let envelope = Envelope(message: .voucher(voucher), domain: try Envelope(json: first).domain,
-                                        signature: try [UInt8](hex: row["signature"] as String), parents: parents)
+                                        signature: try Self.redeemable(try [UInt8](hex: row["signature"] as String)), parents: parents)
                 return envelope.json
             }
         }
+    }
+}
+
+extension PayeeStore {
+    /// A stored signature as a contract redeems it: v 27/28 (rows written before v 0/1 was refused may hold 0/1).
+    static func redeemable(_ signature: [UInt8]) throws -> [UInt8] {
+        try Signature(bytes: signature, v: .lenient).bytes
     }
 }
 
@@ -227,7 +272,34 @@ enum PayeeDatabase {
                 );
                 """)
         }
+        // Stores written before v 0/1 was refused: rewrite those signatures as 27/28 (same signature).
+        migrator.registerMigration("v2-payee-redeemable-v") { db in
+            try db.execute(sql: """
+                UPDATE channel SET signature = substr(signature, 1, 130) || CASE lower(substr(signature, 131, 2))
+                    WHEN '00' THEN '1b' WHEN '01' THEN '1c' ELSE substr(signature, 131, 2) END
+                """)
+            for row in try Row.fetchAll(db, sql: "SELECT id, parents FROM delegation") {
+                let parents: String = row["parents"]
+                guard let rewritten = redeemableParents(parents), rewritten != parents else { continue }
+                try db.execute(sql: "UPDATE delegation SET parents = ? WHERE id = ?", arguments: [rewritten, row["id"] as String])
+            }
+        }
         return try DurableDatabase.open(path, migrator: migrator)
+    }
+
+    /// A stored chain (JSON array of envelopes) with every signature's v written 27/28.
+    static func redeemableParents(_ text: String) -> String? {
+        guard case .array(let items)? = try? JSONValue.parse(Array(text.utf8)) else { return nil }
+        func fixed(_ value: JSONValue) -> JSONValue {
+            guard case .object(var object) = value else { return value }
+            if case .string(let hex)? = object["signature"], let bytes = try? [UInt8](hex: hex),
+               let signature = try? PayeeStore.redeemable(bytes) {
+                object["signature"] = .string(signature.hexString)
+            }
+            if case .array(let parents)? = object["parents"] { object["parents"] = .array(parents.map(fixed)) }
+            return .object(object)
+        }
+        return JSONValue.array(items.map(fixed)).compactText
     }
 }
 
@@ -291,7 +363,7 @@ struct PayeeBatch {
                 ON CONFLICT (delegationId, payee, token) DO UPDATE SET cumulative = excluded.cumulative,
                     sequence = excluded.sequence, memo = excluded.memo, signature = excluded.signature, updatedAt = excluded.updatedAt
                 """).execute(arguments: [key.delegation, key.payee, key.token, entry.master, entry.spender, String(entry.voucher.cumulative),
-                                         Int64(clamping: entry.voucher.sequence), entry.voucher.memo.hexString, entry.signature.hexString,
+                                         Int64(entry.voucher.sequence), entry.voucher.memo.hexString, entry.signature.hexString,
                                          Int64(clamping: now)])
         }
     }
