@@ -64,9 +64,13 @@ public final class OpenPGPCard: @unchecked Sendable {
 
     // MARK: PINs
 
-    /// VERIFY after checking the retry counter.
+    /// Checks a PIN: VERIFY after reading the retry counter, then VERIFY P1=FF, so that checking a PIN
+    /// early (as institution enrollment does) leaves nothing unlocked for other PC/SC clients.
     public func verify(_ reference: PINReference, pin: PIN, allowLastTry: Bool = false) throws {
-        try run { try verifyLocked(reference, pin: pin, allowLastTry: allowLastTry) }
+        try run {
+            try verifyLocked(reference, pin: pin, allowLastTry: allowLastTry)
+            if reference == .userSign { try resetSigningAccess() } else { resetAccess(reference) }
+        }
     }
 
     /// CHANGE REFERENCE DATA for PW1 (`.userSign`/`.user`) or PW3 (`.admin`).
@@ -78,9 +82,10 @@ public final class OpenPGPCard: @unchecked Sendable {
     public func unblockUserPIN(adminPIN: PIN, newPIN: PIN, allowLastTry: Bool = false) throws {
         try Self.checkLength(newPIN, for: .userSign)
         try run {
-            try verifyLocked(.admin, pin: adminPIN, allowLastTry: allowLastTry)
-            try StatusWord.check(try sendSecret(.resetRetryCounter, p1: CardParameter.resetAfterAdmin, p2: PINReference.userSign.rawValue, newPIN))
-            knownGoodSignPIN = nil
+            try asAdmin(adminPIN, allowLastTry: allowLastTry) {
+                try StatusWord.check(try sendSecret(.resetRetryCounter, p1: CardParameter.resetAfterAdmin, p2: PINReference.userSign.rawValue, newPIN))
+                knownGoodSignPIN = nil
+            }
         }
     }
 
@@ -104,9 +109,10 @@ public final class OpenPGPCard: @unchecked Sendable {
             throw OpenPGPCardError.invalidPIN("the resetting code must have 8 to 127 characters")
         }
         try run {
-            try verifyLocked(.admin, pin: adminPIN, allowLastTry: allowLastTry)
-            let tag = DataObject.resettingCode
-            try StatusWord.check(try sendSecret(.putData, p1: UInt8(tag >> 8), p2: UInt8(tag & 0xFF), code.map { [$0] } ?? []))
+            try asAdmin(adminPIN, allowLastTry: allowLastTry) {
+                let tag = DataObject.resettingCode
+                try StatusWord.check(try sendSecret(.putData, p1: UInt8(tag >> 8), p2: UInt8(tag & 0xFF), code.map { [$0] } ?? []))
+            }
         }
     }
 
@@ -116,8 +122,7 @@ public final class OpenPGPCard: @unchecked Sendable {
     /// so it takes the admin PIN.
     public func setSignatureAlgorithmSecp256k1(adminPIN: PIN, allowLastTry: Bool = false) throws {
         try run {
-            try verifyLocked(.admin, pin: adminPIN, allowLastTry: allowLastTry)
-            try putSecp256k1Attributes()
+            try asAdmin(adminPIN, allowLastTry: allowLastTry) { try putSecp256k1Attributes() }
         }
     }
 
@@ -125,8 +130,7 @@ public final class OpenPGPCard: @unchecked Sendable {
     /// and OpenPGP v4 fingerprint (C7, CE) as GnuPG would. Returns the new public key.
     public func generateSigningKey(adminPIN: PIN, creationTime: UInt32 = UInt32(Date().timeIntervalSince1970), allowLastTry: Bool = false) throws -> PublicKey {
         try run {
-            try verifyLocked(.admin, pin: adminPIN, allowLastTry: allowLastTry)
-            return try generateLocked(creationTime: creationTime)
+            try asAdmin(adminPIN, allowLastTry: allowLastTry) { try generateLocked(creationTime: creationTime) }
         }
     }
 
@@ -137,20 +141,20 @@ public final class OpenPGPCard: @unchecked Sendable {
         try Self.checkLength(userPIN, for: .userSign)
         try Self.checkLength(adminPIN, for: .admin)
         return try run {
-            try verifyLocked(.admin, pin: .defaultAdmin, allowLastTry: false)
-            let key = try generateLocked(creationTime: creationTime)
-            try putSignaturePINPolicy(.once)
-            try changePINLocked(.userSign, old: .defaultUser, new: userPIN, allowLastTry: false)
-            try changePINLocked(.admin, old: .defaultAdmin, new: adminPIN, allowLastTry: false)
-            return key
+            try asAdmin(.defaultAdmin, allowLastTry: false) {
+                let key = try generateLocked(creationTime: creationTime)
+                try putSignaturePINPolicy(.once)
+                try changePINLocked(.userSign, old: .defaultUser, new: userPIN, allowLastTry: false)
+                try changePINLocked(.admin, old: .defaultAdmin, new: adminPIN, allowLastTry: false)
+                return key
+            }
         }
     }
 
     /// Sets DO C4 byte 1 (PUT DATA C4; needs PW3): `.once` makes every signature need its own VERIFY.
     public func setSignaturePINPolicy(_ policy: SignaturePINPolicy, adminPIN: PIN, allowLastTry: Bool = false) throws {
         try run {
-            try verifyLocked(.admin, pin: adminPIN, allowLastTry: allowLastTry)
-            try putSignaturePINPolicy(policy)
+            try asAdmin(adminPIN, allowLastTry: allowLastTry) { try putSignaturePINPolicy(policy) }
         }
     }
 
@@ -276,6 +280,19 @@ public final class OpenPGPCard: @unchecked Sendable {
         for pin in pins { pin.withUnsafeBytes { command.data.append(contentsOf: $0) } }
         defer { Secret.zero(&command.data) }
         return try send(command)
+    }
+
+    /// Runs `body` with PW3 verified, then resets PW3's access status: an admin operation does not leave
+    /// the card open to PUT DATA, key generation or a new user PIN (RESET RETRY COUNTER) from another client.
+    private func asAdmin<T>(_ adminPIN: PIN, allowLastTry: Bool, _ body: () throws -> T) throws -> T {
+        try verifyLocked(.admin, pin: adminPIN, allowLastTry: allowLastTry)
+        defer { resetAccess(.admin) }
+        return try body()
+    }
+
+    /// VERIFY P1=FF for `reference`, best effort: a card without it, or gone, keeps what it keeps.
+    private func resetAccess(_ reference: PINReference) {
+        _ = try? send(CommandAPDU(.verify, p1: CardParameter.verifyResetAccess, p2: reference.rawValue))
     }
 
     /// VERIFY P1=FF P2=81 (spec 3.4 §7.2.2): PW1 for signing is no longer verified. A card that cannot do

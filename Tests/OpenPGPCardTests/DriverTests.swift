@@ -93,6 +93,31 @@ import Testing
         }
     }
 
+    /// Admin operations and PIN checks leave nothing verified: another client cannot set a new user PIN
+    /// (RESET RETRY COUNTER after PW3), generate a key or sign on what the driver verified.
+    @Test func adminOperationsAndPINChecksLeaveTheCardLocked() throws {
+        let card = try softCard()
+        let driver = OpenPGPCard(channel: SoftCardChannel(card))
+        func otherClient(_ command: CommandAPDU) -> UInt16 {
+            _ = card.process(CommandAPDU(.select, p1: 0x04, p2: 0x00, data: ApplicationIdentifier.rid).encoded())
+            let answer = card.process(command.encoded())
+            return UInt16(answer[answer.count - 2]) << 8 | UInt16(answer[answer.count - 1])
+        }
+        let newUserPIN = CommandAPDU(.resetRetryCounter, p1: 0x02, p2: 0x81, data: Array("999999".utf8))
+        let generate = CommandAPDU(.generateAsymmetricKeyPair, p1: 0x80, p2: 0x00, data: [0xB6, 0x00], le: 256)
+        _ = try driver.initialize(userPIN: user, adminPIN: admin)
+        #expect(otherClient(newUserPIN) == StatusWord.securityStatusNotSatisfied)
+        try driver.setSignaturePINPolicy(.once, adminPIN: admin)
+        try driver.setResettingCode(adminPIN: admin, code: PIN("resetting"))
+        #expect(otherClient(newUserPIN) == StatusWord.securityStatusNotSatisfied)
+        #expect(otherClient(generate) == StatusWord.securityStatusNotSatisfied)
+        try driver.verify(.admin, pin: admin)
+        try driver.verify(.userSign, pin: user)
+        #expect(otherClient(newUserPIN) == StatusWord.securityStatusNotSatisfied)
+        #expect(otherClientSigns(card) == StatusWord.securityStatusNotSatisfied)
+        #expect(card.state.signatureCounter == 0)
+    }
+
     @Test func setSignaturePINPolicyNeedsTheAdminPIN() throws {
         let card = try softCard()
         let driver = OpenPGPCard(channel: SoftCardChannel(card))
