@@ -200,7 +200,7 @@ extension CardCommand {
         static let configuration = CommandConfiguration(
             commandName: "set-signature-pin",
             abstract: "Whether the PIN is valid for one signature (once) or several (DO C4); needs the admin PIN.",
-            discussion: "`once` is what paratii needs: with `several` the card stays unlocked after a signature and any other program using the card can sign without the PIN. paratii refuses to sign on such a card.")
+            discussion: "`once` is what paratii needs: with `several` the card stays unlocked after a signature and any other program using the card can sign without the PIN. paratii refuses to sign on such a card. Beware the words: `once` here is ykman's `set-signature-policy always` (GnuPG: forcesig on); ykman's `once` is `several` here.")
         enum Policy: String, ExpressibleByArgument, CaseIterable { case once, several }
         @OptionGroup var reader: ReaderOption
         @OptionGroup var lastTry: LastTryFlag
