@@ -61,7 +61,7 @@ let package = Package(
         // PC/SC transport over libpcsclite, implementing OpenPGPCard's SmartCardChannel.
         .target(
             name: "PCSC",
-            dependencies: ["CPCSCLite", "OpenPGPCard"]
+            dependencies: ["CPCSCLite", "OpenPGPCard", "Ethereum"]
         ),
         // Software OpenPGP card that plugs into the real pcscd through vsmartcard's vpcd.
         .target(

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import Ethereum
 
 /// Data objects read from an OpenPGP card, parsed from hostile bytes into plain values.
 
@@ -163,7 +161,7 @@ public final class PIN: @unchecked Sendable, CustomStringConvertible, CustomDebu
 
     public convenience init(_ text: String) {
         var bytes = Array(text.utf8)
-        defer { Secret.zero(&bytes) }
+        defer { secureZero(&bytes) }
         self.init(bytes: bytes)
     }
 
@@ -176,7 +174,7 @@ public final class PIN: @unchecked Sendable, CustomStringConvertible, CustomDebu
     }
 
     deinit {
-        Secret.zero(storage)
+        secureZero(storage)
         storage.deallocate()
     }
 
@@ -193,22 +191,6 @@ public final class PIN: @unchecked Sendable, CustomStringConvertible, CustomDebu
 
     public static let defaultUser = PIN("123456")
     public static let defaultAdmin = PIN("12345678")
-}
-
-/// Overwrites secret bytes in a way the optimiser may not drop.
-enum Secret {
-    static func zero(_ bytes: inout [UInt8]) {
-        bytes.withUnsafeMutableBytes { zero($0) }
-    }
-
-    static func zero(_ buffer: UnsafeMutableRawBufferPointer) {
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
-        #if canImport(Glibc)
-        explicit_bzero(base, buffer.count)
-        #else
-        _ = memset_s(base, buffer.count, 0, buffer.count)
-        #endif
-    }
 }
 
 /// Whether PW1 stays verified after a signature (DO C4 byte 1): `once` (00) spends the verification

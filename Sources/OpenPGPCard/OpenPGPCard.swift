@@ -278,7 +278,7 @@ public final class OpenPGPCard: @unchecked Sendable {
         var command = CommandAPDU(instruction, p1: p1, p2: p2)
         command.data.reserveCapacity(pins.reduce(0) { $0 + $1.count })
         for pin in pins { pin.withUnsafeBytes { command.data.append(contentsOf: $0) } }
-        defer { Secret.zero(&command.data) }
+        defer { secureZero(&command.data) }
         return try send(command)
     }
 

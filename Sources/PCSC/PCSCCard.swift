@@ -1,4 +1,5 @@
 import CPCSCLite
+import Ethereum
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -162,7 +163,7 @@ public final class PCSCCard: SmartCardChannel, @unchecked Sendable {
     private func exchange(_ command: CommandAPDU) throws(PCSCError) -> ResponseAPDU {
         var wire = command.encoded()
         // The wire copy of a PIN is wiped once sent, as the driver wipes its own.
-        defer { if APDUDescription.carriesSecret(command) { wire.withUnsafeMutableBytes { Self.wipe($0) } } }
+        defer { if APDUDescription.carriesSecret(command) { secureZero(&wire) } }
         log?.command(command)
         var pci = SCARD_IO_REQUEST(dwProtocol: UInt(activeProtocol), cbPciLength: UInt(MemoryLayout<SCARD_IO_REQUEST>.size))
         var length = DWORD(receiveBuffer.count)
@@ -267,12 +268,5 @@ final class APDULog: @unchecked Sendable {
             guard n > 0 else { return }
             offset += n
         }
-    }
-}
-
-extension PCSCCard {
-    static func wipe(_ buffer: UnsafeMutableRawBufferPointer) {
-        guard let base = buffer.baseAddress, buffer.count > 0 else { return }
-        explicit_bzero(base, buffer.count)
     }
 }
