@@ -7,8 +7,9 @@ import OpenPGPCard
 /// PAIR (secp256k1 signature key), PSO:CDS, GET RESPONSE, GET CHALLENGE, TERMINATE DF, ACTIVATE FILE.
 ///
 /// PIN counters are decremented and persisted before the comparison (as a card does against tearing);
-/// PW1 stays valid for one PSO:CDS unless the "valid for several" flag is set; the signature counter
-/// counts; status words follow ISO 7816-4 and the OpenPGP card spec. Every state change is written
+/// PW1 stays valid for one PSO:CDS unless DO C4 byte 1 says "several" (PUT DATA C4, one byte, under
+/// PW3); VERIFY P1=FF resets a verification, which belongs to the card, not to a connection; the
+/// signature counter counts; status words follow ISO 7816-4 and the OpenPGP card spec. Every state change is written
 /// atomically before the response leaves. Not thread-safe: one connection thread drives it.
 public final class SoftCard: @unchecked Sendable {
     /// ATR of an OpenPGP card v3.x (T=1; historical bytes announce extended Lc/Le).
