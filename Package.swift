@@ -70,7 +70,7 @@ let package = Package(
         // PC/SC transport over libpcsclite, implementing OpenPGPCard's SmartCardChannel.
         .target(
             name: "PCSC",
-            dependencies: ["CPCSCLite", "OpenPGPCard"]
+            dependencies: ["CPCSCLite", "OpenPGPCard", "Ethereum"]
         ),
         // Software OpenPGP card that plugs into the real pcscd through vsmartcard's vpcd.
         .target(
@@ -173,7 +173,12 @@ let package = Package(
             name: "PlayerCoreTests",
             dependencies: ["PlayerCore", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift")]
         ),
-        // Hardware-path tests: the real pcscd, vpcd and the software token (plus pure unit tests), and the
+        // The card stack, a target per module, no pcscd: the driver in process against the soft card and
+        // against the recorded transcripts; the soft token APDU by APDU; the transport's APDU log.
+        .testTarget(name: "OpenPGPCardTests", dependencies: ["OpenPGPCard", "SoftToken", "Ethereum"]),
+        .testTarget(name: "PCSCTests", dependencies: ["PCSC", "OpenPGPCard"]),
+        .testTarget(name: "SoftTokenTests", dependencies: ["SoftToken", "OpenPGPCard", "Ethereum"]),
+        // Hardware-path tests: the real pcscd, vpcd and the software token, and the
         // bridge daemon under a pcscd restart (restarting pcscd belongs to this suite).
         .testTarget(
             name: "HardwareTests",

@@ -25,7 +25,10 @@ func fuzzAPDU(_ input: [UInt8]) {
         let redacted = APDUDescription.redactedHex(command).split(separator: " ")
         let wire = command.encoded()
         require(redacted.count == wire.count, "redacted trace has \(redacted.count) bytes, the wire \(wire.count)")
-        if [0x20, 0x24, 0x2C].contains(command.ins) {
+        if [0x20, 0x24, 0x2C].contains(command.ins) || (command.ins == 0xDA && command.p1p2 == 0x00D3) {
+            require(APDUDescription.carriesSecret(command) || command.data.isEmpty, "a PIN-bearing command not recognised as secret")
+        }
+        if APDUDescription.carriesSecret(command) {
             require(redacted.filter { $0 == "**" }.count == command.data.count, "PIN bytes left in a trace")
         }
     }

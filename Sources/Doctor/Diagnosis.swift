@@ -1,9 +1,11 @@
+import OpenPGPCard
 import PCSC
 
 /// Turns probes into findings. Pure: every input is a plain value, so each rule has a unit test.
 public enum Diagnosis {
     public static let installRulesFix = "sudo cp udev/70-paratii-tokens.rules /etc/udev/rules.d/ && sudo udevadm control --reload-rules && sudo udevadm trigger"
     static let scdaemonFix = "add disable-ccid to ~/.gnupg/scdaemon.conf, then gpgconf --kill scdaemon"
+    public static let setSignaturePINOnceFix = "paratii card set-signature-pin once (asks the admin PIN; `paratii card init` sets it too)"
     static let ccidFix = "install the CCID driver: sudo apt install libccid (Fedora: pcsc-lite-ccid, Arch: ccid), then restart pcscd"
 
     public static func findings(pcsc: PCSCProbe, usb: USBProbe, host: HostFacts, table: TokenTable) -> [Finding] {
@@ -65,6 +67,11 @@ public enum Diagnosis {
                 out.append(Finding("card.key", .warning, "'\(reader)': no key in the signature slot", fix: "paratii card init"))
             }
             out.append(pinFinding(reader: reader, user: card.userPINTries, admin: card.adminPINTries))
+            if card.signaturePINPolicy == .several {
+                out.append(Finding("card.signaturePINSeveral", .error,
+                                   "'\(reader)': the PIN stays valid for several signatures: after one signature any other program using the card can sign without the PIN (paratii refuses to sign with it)",
+                                   fix: setSignaturePINOnceFix))
+            }
             if card.adminPINTries == 0 {
                 out.append(Finding("card.adminPinBlocked", .error, "'\(reader)': admin PIN blocked",
                                    fix: "paratii card reset (factory reset: the master key is lost)"))

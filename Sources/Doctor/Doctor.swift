@@ -59,7 +59,7 @@ public struct Doctor: Sendable {
             let key = try card.publicKey()
             return .openPGP(CardFacts(version: app.aid.version, manufacturer: app.aid.manufacturerName, serial: app.aid.serialHex,
                                       signatureAlgorithm: app.signatureAlgorithm, address: key.map { $0.address.checksummed },
-                                      userPINTries: pins.pw1TriesLeft, adminPINTries: pins.pw3TriesLeft))
+                                      userPINTries: pins.pw1TriesLeft, adminPINTries: pins.pw3TriesLeft, signaturePINPolicy: pins.signaturePINPolicy))
         } catch OpenPGPCardError.notOpenPGP {
             return .notOpenPGP
         } catch let error as PCSCError {

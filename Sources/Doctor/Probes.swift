@@ -37,9 +37,11 @@ public struct CardFacts: Sendable {
     public let address: String?
     public let userPINTries: Int
     public let adminPINTries: Int
+    /// DO C4 byte 1: `.several` leaves the card unlocked after a signature.
+    public let signaturePINPolicy: SignaturePINPolicy
 
     public init(version: String, manufacturer: String, serial: String, signatureAlgorithm: AlgorithmAttributes?,
-                address: String?, userPINTries: Int, adminPINTries: Int) {
+                address: String?, userPINTries: Int, adminPINTries: Int, signaturePINPolicy: SignaturePINPolicy = .once) {
         self.version = version
         self.manufacturer = manufacturer
         self.serial = serial
@@ -47,6 +49,7 @@ public struct CardFacts: Sendable {
         self.address = address
         self.userPINTries = userPINTries
         self.adminPINTries = adminPINTries
+        self.signaturePINPolicy = signaturePINPolicy
     }
 }
 

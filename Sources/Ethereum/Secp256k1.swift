@@ -38,11 +38,11 @@ enum SystemRandom {
 }
 
 /// Overwrites memory in a way the optimiser may not drop.
-func secureZero(_ bytes: inout [UInt8]) {
+public func secureZero(_ bytes: inout [UInt8]) {
     bytes.withUnsafeMutableBytes { secureZero($0) }
 }
 
-func secureZero(_ buffer: UnsafeMutableRawBufferPointer) {
+public func secureZero(_ buffer: UnsafeMutableRawBufferPointer) {
     guard let base = buffer.baseAddress, buffer.count > 0 else { return }
     #if canImport(Glibc)
     explicit_bzero(base, buffer.count)

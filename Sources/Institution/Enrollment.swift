@@ -49,10 +49,8 @@ public struct Enrollment {
 
         // From here on the staff card is wiped: its old key is gone whatever happens next.
         try card.factoryReset(adminPIN: nil)
-        let key = try card.generateSigningKey(adminPIN: .defaultAdmin)
         let userPIN = RandomPIN.digits(8), adminPIN = RandomPIN.digits(12)
-        try card.changePIN(.userSign, old: .defaultUser, new: PIN(userPIN))
-        try card.changePIN(.admin, old: .defaultAdmin, new: PIN(adminPIN))
+        let key = try card.initialize(userPIN: PIN(userPIN), adminPIN: PIN(adminPIN))
 
         let attestation = CardAttestation(institution: policy.institution, master: key.address, holder: holder, cardSerial: serial,
                                           ceiling: bounds, validUntil: now + policy.attestationLifetime, salt: Salt.random())

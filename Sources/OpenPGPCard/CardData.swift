@@ -1,3 +1,5 @@
+import Ethereum
+
 /// Data objects read from an OpenPGP card, parsed from hostile bytes into plain values.
 
 /// The OpenPGP application identifier: D2 76 00 01 24 01 ‖ version ‖ manufacturer ‖ serial ‖ RFU.
@@ -99,6 +101,8 @@ public struct PINStatus: Hashable, Sendable {
         resettingCodeTriesLeft = Int(bytes[5])
         pw3TriesLeft = Int(bytes[6])
     }
+
+    public var signaturePINPolicy: SignaturePINPolicy { pw1ValidForSeveralSignatures ? .several : .once }
 }
 
 /// The parts of application related data (DO 6E) the bridge uses.
@@ -149,16 +153,51 @@ public struct CardStatus: Hashable, Sendable {
     public let publicKey: [UInt8]?
 }
 
-/// A PIN held only as long as needed; never printed.
-public struct PIN: Sendable, CustomStringConvertible, CustomDebugStringConvertible {
-    public let bytes: [UInt8]
-    public init(_ text: String) { bytes = Array(text.utf8) }
-    public init(bytes: [UInt8]) { self.bytes = bytes }
+/// A PIN in one allocation of its own, zeroed when the last reference to it goes; never printed.
+/// The driver copies it only into the command APDU that carries it and wipes that copy after the
+/// exchange, so the PIN's bytes do not linger in arrays nobody clears.
+public final class PIN: @unchecked Sendable, CustomStringConvertible, CustomDebugStringConvertible {
+    private let storage: UnsafeMutableRawBufferPointer
+
+    public convenience init(_ text: String) {
+        var bytes = Array(text.utf8)
+        defer { secureZero(&bytes) }
+        self.init(bytes: bytes)
+    }
+
+    /// Takes a copy of `bytes`; the caller should wipe its own copy.
+    public init(bytes: some Collection<UInt8>) {
+        storage = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
+        storage.initializeMemory(as: UInt8.self, repeating: 0)
+        UnsafeMutableRawBufferPointer(rebasing: storage[0..<bytes.count]).copyBytes(from: bytes)
+        count = bytes.count
+    }
+
+    deinit {
+        secureZero(storage)
+        storage.deallocate()
+    }
+
+    /// Length in bytes (UTF-8 for a typed PIN).
+    public let count: Int
+
+    /// Lends the PIN's bytes; do not keep them.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(rebasing: storage[0..<count]))
+    }
+
     public var description: String { "PIN(redacted)" }
     public var debugDescription: String { description }
 
     public static let defaultUser = PIN("123456")
     public static let defaultAdmin = PIN("12345678")
+}
+
+/// Whether PW1 stays verified after a signature (DO C4 byte 1): `once` (00) spends the verification
+/// on one PSO:CDS; `several` (01) keeps the card unlocked for any PC/SC client until reset.
+public enum SignaturePINPolicy: UInt8, Sendable, CaseIterable {
+    case once = 0x00
+    case several = 0x01
 }
 
 /// The PIN references of VERIFY / CHANGE REFERENCE DATA.

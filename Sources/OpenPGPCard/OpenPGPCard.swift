@@ -8,7 +8,9 @@ import Foundation
 /// Every public operation runs inside one channel transaction, re-selects the application after a
 /// reconnect, reads retry counters before presenting a PIN, and refuses to spend the last try unless
 /// `allowLastTry` is set. Signatures leave the driver normalised to low-s, with v found by trial
-/// recovery against the card's own public key, and verified.
+/// recovery against the card's own public key, and verified. After each signature the driver resets
+/// PW1's access status (VERIFY P1=FF), so no other PC/SC client can sign on the user's PIN, and it
+/// refuses a card that keeps PW1 valid for several signatures unless the caller opts in.
 public final class OpenPGPCard: @unchecked Sendable {
     public let channel: any SmartCardChannel
     private let lock = NSLock()
@@ -19,10 +21,14 @@ public final class OpenPGPCard: @unchecked Sendable {
     /// again skips the retry-counter read (it cannot be the wrong PIN unless someone changed it in
     /// between; a failure clears this), so a signature costs VERIFY + PSO:CDS.
     private var knownGoodSignPIN: [UInt8]?
+    /// DO C4 byte 1 as last read on this connection (nil: not read yet).
+    private var knownSignaturePINPolicy: SignaturePINPolicy?
 
     public static let minimumUserPINLength = 6
     public static let minimumAdminPINLength = 8
     public static let maximumPINLength = 127
+    /// Not a PIN: what `factoryReset(adminPIN: nil)` presents to PW3 until it blocks.
+    static let resetBlocker = PIN("\u{0}paratii-reset\u{0}")
 
     public init(channel: any SmartCardChannel) {
         self.channel = channel
@@ -58,32 +64,28 @@ public final class OpenPGPCard: @unchecked Sendable {
 
     // MARK: PINs
 
-    /// VERIFY after checking the retry counter.
+    /// Checks a PIN: VERIFY after reading the retry counter, then VERIFY P1=FF, so that checking a PIN
+    /// early (as institution enrollment does) leaves nothing unlocked for other PC/SC clients.
     public func verify(_ reference: PINReference, pin: PIN, allowLastTry: Bool = false) throws {
-        try run { try verifyLocked(reference, pin: pin, allowLastTry: allowLastTry) }
+        try run {
+            try verifyLocked(reference, pin: pin, allowLastTry: allowLastTry)
+            if reference == .userSign { try resetSigningAccess() } else { resetAccess(reference) }
+        }
     }
 
     /// CHANGE REFERENCE DATA for PW1 (`.userSign`/`.user`) or PW3 (`.admin`).
     public func changePIN(_ reference: PINReference, old: PIN, new: PIN, allowLastTry: Bool = false) throws {
-        let ref: PINReference = reference == .admin ? .admin : .userSign
-        try Self.checkLength(new, for: ref)
-        try run {
-            try Self.checkLength(old, for: ref)
-            try guardTries(for: ref, allowLastTry: allowLastTry)
-            let response = try send(CommandAPDU(ins: 0x24, p1: 0x00, p2: ref.rawValue, data: old.bytes + new.bytes))
-            if !response.isSuccess { knownGoodSignPIN = nil }
-            try StatusWords.check(response)
-            knownGoodSignPIN = nil
-        }
+        try run { try changePINLocked(reference, old: old, new: new, allowLastTry: allowLastTry) }
     }
 
     /// RESET RETRY COUNTER for PW1 with the admin PIN (verifies PW3 first), setting `newPIN`.
     public func unblockUserPIN(adminPIN: PIN, newPIN: PIN, allowLastTry: Bool = false) throws {
         try Self.checkLength(newPIN, for: .userSign)
         try run {
-            try verifyLocked(.admin, pin: adminPIN, allowLastTry: allowLastTry)
-            try StatusWords.check(try send(CommandAPDU(ins: 0x2C, p1: 0x02, p2: 0x81, data: newPIN.bytes)))
-            knownGoodSignPIN = nil
+            try asAdmin(adminPIN, allowLastTry: allowLastTry) {
+                try StatusWord.check(try sendSecret(.resetRetryCounter, p1: CardParameter.resetAfterAdmin, p2: PINReference.userSign.rawValue, newPIN))
+                knownGoodSignPIN = nil
+            }
         }
     }
 
@@ -94,7 +96,8 @@ public final class OpenPGPCard: @unchecked Sendable {
             let status = try readPINStatus()
             if status.resettingCodeTriesLeft == 0 { throw OpenPGPCardError.pinBlocked }
             if status.resettingCodeTriesLeft == 1 && !allowLastTry { throw OpenPGPCardError.lastTryProtected }
-            try StatusWords.check(try send(CommandAPDU(ins: 0x2C, p1: 0x00, p2: 0x81, data: resettingCode.bytes + newPIN.bytes)))
+            try StatusWord.check(try sendSecret(.resetRetryCounter, p1: CardParameter.resetWithResettingCode, p2: PINReference.userSign.rawValue,
+                                                resettingCode, newPIN))
             knownGoodSignPIN = nil
         }
     }
@@ -102,12 +105,14 @@ public final class OpenPGPCard: @unchecked Sendable {
     /// Sets (or, with nil, deletes) the resetting code (PUT DATA D3; needs PW3) with which PW1 can be
     /// unblocked without the admin PIN.
     public func setResettingCode(adminPIN: PIN, code: PIN?, allowLastTry: Bool = false) throws {
-        if let code, code.bytes.count < 8 || code.bytes.count > Self.maximumPINLength {
+        if let code, code.count < 8 || code.count > Self.maximumPINLength {
             throw OpenPGPCardError.invalidPIN("the resetting code must have 8 to 127 characters")
         }
         try run {
-            try verifyLocked(.admin, pin: adminPIN, allowLastTry: allowLastTry)
-            try StatusWords.check(try send(CommandAPDU(ins: 0xDA, p1: 0x00, p2: 0xD3, data: code?.bytes ?? [])))
+            try asAdmin(adminPIN, allowLastTry: allowLastTry) {
+                let tag = DataObject.resettingCode
+                try StatusWord.check(try sendSecret(.putData, p1: UInt8(tag >> 8), p2: UInt8(tag & 0xFF), code.map { [$0] } ?? []))
+            }
         }
     }
 
@@ -117,8 +122,7 @@ public final class OpenPGPCard: @unchecked Sendable {
     /// so it takes the admin PIN.
     public func setSignatureAlgorithmSecp256k1(adminPIN: PIN, allowLastTry: Bool = false) throws {
         try run {
-            try verifyLocked(.admin, pin: adminPIN, allowLastTry: allowLastTry)
-            try putSecp256k1Attributes()
+            try asAdmin(adminPIN, allowLastTry: allowLastTry) { try putSecp256k1Attributes() }
         }
     }
 
@@ -126,22 +130,31 @@ public final class OpenPGPCard: @unchecked Sendable {
     /// and OpenPGP v4 fingerprint (C7, CE) as GnuPG would. Returns the new public key.
     public func generateSigningKey(adminPIN: PIN, creationTime: UInt32 = UInt32(Date().timeIntervalSince1970), allowLastTry: Bool = false) throws -> PublicKey {
         try run {
-            try verifyLocked(.admin, pin: adminPIN, allowLastTry: allowLastTry)
-            let app = try readApplicationData()
-            if app.signatureAlgorithm?.isSecp256k1 != true { try putSecp256k1Attributes() }
-            let response = try send(CommandAPDU(ins: 0x47, p1: 0x80, p2: 0x00, data: [0xB6, 0x00], le: 256))
-            switch response.sw {
-            case 0x9000: break
-            case 0x6A80, 0x6A88, 0x6B00, 0x6A86: throw OpenPGPCardError.algorithmNotSupported
-            default: throw StatusWords.error(for: response.sw)
+            try asAdmin(adminPIN, allowLastTry: allowLastTry) { try generateLocked(creationTime: creationTime) }
+        }
+    }
+
+    /// Makes a factory-fresh card (default PINs) a master-key card, in one transaction: secp256k1 key
+    /// generated on the card, PW1 valid for one signature only (DO C4 byte 1 = 00), then the new user
+    /// and admin PINs. `paratii card init` and institution enrollment both come through here.
+    public func initialize(userPIN: PIN, adminPIN: PIN, creationTime: UInt32 = UInt32(Date().timeIntervalSince1970)) throws -> PublicKey {
+        try Self.checkLength(userPIN, for: .userSign)
+        try Self.checkLength(adminPIN, for: .admin)
+        return try run {
+            try asAdmin(.defaultAdmin, allowLastTry: false) {
+                let key = try generateLocked(creationTime: creationTime)
+                try putSignaturePINPolicy(.once)
+                try changePINLocked(.userSign, old: .defaultUser, new: userPIN, allowLastTry: false)
+                try changePINLocked(.admin, old: .defaultAdmin, new: adminPIN, allowLastTry: false)
+                return key
             }
-            let key = try Self.parsePublicKey(response.data)
-            cachedPublicKey = key
-            knownGoodSignPIN = nil
-            let time = withUnsafeBytes(of: creationTime.bigEndian, Array.init)
-            try StatusWords.check(try send(CommandAPDU(ins: 0xDA, p1: 0x00, p2: 0xCE, data: time)))
-            try StatusWords.check(try send(CommandAPDU(ins: 0xDA, p1: 0x00, p2: 0xC7, data: Self.fingerprint(of: key, created: creationTime))))
-            return key
+        }
+    }
+
+    /// Sets DO C4 byte 1 (PUT DATA C4; needs PW3): `.once` makes every signature need its own VERIFY.
+    public func setSignaturePINPolicy(_ policy: SignaturePINPolicy, adminPIN: PIN, allowLastTry: Bool = false) throws {
+        try run {
+            try asAdmin(adminPIN, allowLastTry: allowLastTry) { try putSignaturePINPolicy(policy) }
         }
     }
 
@@ -157,18 +170,19 @@ public final class OpenPGPCard: @unchecked Sendable {
                     var guardRounds = 0
                     while guardRounds < 16 {
                         guardRounds += 1
-                        let response = try send(CommandAPDU(ins: 0x20, p1: 0x00, p2: 0x83, data: Array("\u{0}paratii-reset\u{0}".utf8)))
-                        if response.sw == 0x6983 || response.sw == 0x63C0 { break }
-                        if response.sw == 0x9000 { break }
-                        guard (0x63C1...0x63CF).contains(response.sw) else { throw StatusWords.error(for: response.sw) }
+                        let response = try sendSecret(.verify, p1: CardParameter.verifyPresent, p2: PINReference.admin.rawValue, Self.resetBlocker)
+                        if response.sw == StatusWord.authenticationBlocked || response.sw == StatusWord.wrongPIN(triesLeft: 0) { break }
+                        if response.sw == StatusWord.ok { break }
+                        guard StatusWord.wrongPINRange.contains(response.sw) else { throw StatusWord.error(for: response.sw) }
                     }
                 }
-                let terminate = try send(CommandAPDU(ins: 0xE6, p1: 0x00, p2: 0x00))
-                guard terminate.isSuccess else { throw StatusWords.error(for: terminate.sw) }
+                let terminate = try send(CommandAPDU(.terminateDF, p1: 0x00, p2: 0x00))
+                guard terminate.isSuccess else { throw StatusWord.error(for: terminate.sw) }
             }
-            try StatusWords.check(try send(CommandAPDU(ins: 0x44, p1: 0x00, p2: 0x00)))
+            try StatusWord.check(try send(CommandAPDU(.activateFile, p1: 0x00, p2: 0x00)))
             cachedPublicKey = nil
             knownGoodSignPIN = nil
+            knownSignaturePINPolicy = nil
             terminated = false
             try selectApplication()
         }
@@ -176,21 +190,29 @@ public final class OpenPGPCard: @unchecked Sendable {
 
     // MARK: Signing
 
-    /// Signs a 32-byte digest with the signature key: VERIFY PW1 (81) then PSO:COMPUTE DIGITAL SIGNATURE.
+    /// Signs a 32-byte digest with the signature key: VERIFY PW1 (81), PSO:COMPUTE DIGITAL SIGNATURE, then
+    /// VERIFY P1=FF to reset PW1's access status, all in one transaction, so the PIN unlocks exactly this
+    /// signature. A card that keeps PW1 valid for several signatures (DO C4 byte 1 = 01) is refused with
+    /// `pinValidForSeveralSignatures` unless `allowSeveralSignatures`; then the reset must succeed.
     /// The raw r‖s is normalised to low-s, v found by trial recovery and the result verified against the
     /// card's public key before it is returned.
-    public func sign(digest: [UInt8], pin: PIN, allowLastTry: Bool = false) throws -> Signature {
+    public func sign(digest: [UInt8], pin: PIN, allowLastTry: Bool = false, allowSeveralSignatures: Bool = false) throws -> Signature {
         guard digest.count == 32 else { throw OpenPGPCardError.malformedResponse("digest must be 32 bytes, got \(digest.count)") }
         return try run {
             guard let key = try cachedPublicKey ?? readPublicKey() else { throw OpenPGPCardError.noKey }
-            try verifyLocked(.userSign, pin: pin, allowLastTry: allowLastTry)
-            let response = try send(CommandAPDU(ins: 0x2A, p1: 0x9E, p2: 0x9A, data: digest, le: 256))
+            // The first signature on a connection reads C4 once, for the policy and the retry counter.
+            let status = knownSignaturePINPolicy == nil ? try readPINStatus() : nil
+            if knownSignaturePINPolicy == .several && !allowSeveralSignatures { throw OpenPGPCardError.pinValidForSeveralSignatures }
+            try verifyLocked(.userSign, pin: pin, allowLastTry: allowLastTry, status: status)
+            let response = try send(CommandAPDU(.performSecurityOperation, p1: CardParameter.psoCDSP1, p2: CardParameter.psoCDSP2, data: digest, le: 256))
+            // Whatever PSO:CDS answered, the verification is not left for anyone else.
+            try resetSigningAccess()
             switch response.sw {
-            case 0x9000: break
-            case 0x6A88: throw OpenPGPCardError.noKey
+            case StatusWord.ok: break
+            case StatusWord.referencedDataNotFound: throw OpenPGPCardError.noKey
             default:
                 knownGoodSignPIN = nil
-                throw StatusWords.error(for: response.sw)
+                throw StatusWord.error(for: response.sw)
             }
             let raw = try Self.rawSignature(response.data)
             do {
@@ -213,6 +235,7 @@ public final class OpenPGPCard: @unchecked Sendable {
                 if selectedGeneration != channel.connectionGeneration {
                     cachedPublicKey = nil
                     knownGoodSignPIN = nil
+                    knownSignaturePINPolicy = nil
                     try selectApplication()
                     try bindToCard()
                 }
@@ -222,6 +245,7 @@ public final class OpenPGPCard: @unchecked Sendable {
             selectedGeneration = nil
             cachedPublicKey = nil
             knownGoodSignPIN = nil
+            knownSignaturePINPolicy = nil
             throw OpenPGPCardError.cardRemoved
         }
     }
@@ -232,7 +256,7 @@ public final class OpenPGPCard: @unchecked Sendable {
 
     private func bindToCard() throws {
         guard !terminated else { return }
-        let aid = try getData(0x004F)
+        let aid = try getData(DataObject.applicationIdentifier)
         if let boundAID, boundAID != aid {
             selectedGeneration = nil
             throw OpenPGPCardError.cardRemoved
@@ -244,40 +268,113 @@ public final class OpenPGPCard: @unchecked Sendable {
         try channel.transmit(command)
     }
 
+    /// Sends a command whose data is PIN material: the PINs are copied into the command's data here
+    /// and that copy is wiped after the exchange (the transport wipes its wire copy likewise).
+    private func sendSecret(_ instruction: Instruction, p1: UInt8, p2: UInt8, _ pins: PIN...) throws -> ResponseAPDU {
+        try sendSecret(instruction, p1: p1, p2: p2, pins)
+    }
+
+    private func sendSecret(_ instruction: Instruction, p1: UInt8, p2: UInt8, _ pins: [PIN]) throws -> ResponseAPDU {
+        var command = CommandAPDU(instruction, p1: p1, p2: p2)
+        command.data.reserveCapacity(pins.reduce(0) { $0 + $1.count })
+        for pin in pins { pin.withUnsafeBytes { command.data.append(contentsOf: $0) } }
+        defer { secureZero(&command.data) }
+        return try send(command)
+    }
+
+    /// Runs `body` with PW3 verified, then resets PW3's access status: an admin operation does not leave
+    /// the card open to PUT DATA, key generation or a new user PIN (RESET RETRY COUNTER) from another client.
+    private func asAdmin<T>(_ adminPIN: PIN, allowLastTry: Bool, _ body: () throws -> T) throws -> T {
+        try verifyLocked(.admin, pin: adminPIN, allowLastTry: allowLastTry)
+        defer { resetAccess(.admin) }
+        return try body()
+    }
+
+    /// VERIFY P1=FF for `reference`, best effort: a card without it, or gone, keeps what it keeps.
+    private func resetAccess(_ reference: PINReference) {
+        _ = try? send(CommandAPDU(.verify, p1: CardParameter.verifyResetAccess, p2: reference.rawValue))
+    }
+
+    /// VERIFY P1=FF P2=81 (spec 3.4 §7.2.2): PW1 for signing is no longer verified. A card that cannot do
+    /// this is acceptable only if it spends the verification on each signature itself (C4 byte 1 = 00).
+    private func resetSigningAccess() throws {
+        let reset = try send(CommandAPDU(.verify, p1: CardParameter.verifyResetAccess, p2: PINReference.userSign.rawValue))
+        guard reset.sw != StatusWord.ok else { return }
+        if try readPINStatus().signaturePINPolicy == .several { throw OpenPGPCardError.accessStatusNotReset(reset.sw) }
+    }
+
+    private func putSignaturePINPolicy(_ policy: SignaturePINPolicy) throws {
+        try StatusWord.check(try send(CommandAPDU(.putData, object: DataObject.pwStatus, data: [policy.rawValue])))
+        knownSignaturePINPolicy = policy
+    }
+
+    private func generateLocked(creationTime: UInt32) throws -> PublicKey {
+        let app = try readApplicationData()
+        if app.signatureAlgorithm?.isSecp256k1 != true { try putSecp256k1Attributes() }
+        let response = try send(CommandAPDU(.generateAsymmetricKeyPair, p1: CardParameter.generateKey, p2: 0x00, data: CardParameter.signatureKeyCRT, le: 256))
+        switch response.sw {
+        case StatusWord.ok: break
+        case StatusWord.incorrectData, StatusWord.referencedDataNotFound, StatusWord.wrongP1P2, StatusWord.incorrectP1P2:
+            throw OpenPGPCardError.algorithmNotSupported
+        default: throw StatusWord.error(for: response.sw)
+        }
+        let key = try Self.parsePublicKey(response.data)
+        cachedPublicKey = key
+        knownGoodSignPIN = nil
+        let time = withUnsafeBytes(of: creationTime.bigEndian, Array.init)
+        try StatusWord.check(try send(CommandAPDU(.putData, object: DataObject.signatureGenerationTime, data: time)))
+        try StatusWord.check(try send(CommandAPDU(.putData, object: DataObject.signatureFingerprint, data: Self.fingerprint(of: key, created: creationTime))))
+        return key
+    }
+
+    /// CHANGE REFERENCE DATA for PW1 (`.userSign`/`.user`) or PW3 (`.admin`).
+    private func changePINLocked(_ reference: PINReference, old: PIN, new: PIN, allowLastTry: Bool) throws {
+        let ref: PINReference = reference == .admin ? .admin : .userSign
+        try Self.checkLength(new, for: ref)
+        try Self.checkLength(old, for: ref)
+        try guardTries(for: ref, allowLastTry: allowLastTry)
+        let response = try sendSecret(.changeReferenceData, p1: 0x00, p2: ref.rawValue, old, new)
+        knownGoodSignPIN = nil
+        try StatusWord.check(response)
+    }
+
     private func selectApplication() throws {
         let generation = channel.connectionGeneration
-        let response = try send(CommandAPDU(ins: 0xA4, p1: 0x04, p2: 0x00, data: ApplicationIdentifier.rid))
+        let response = try send(CommandAPDU(.select, p1: CardParameter.selectByName, p2: 0x00, data: ApplicationIdentifier.rid))
         switch response.sw {
-        case 0x9000: terminated = false
-        case 0x6285: terminated = true
-        case 0x6A82, 0x6A81, 0x6D00, 0x6E00: throw OpenPGPCardError.notOpenPGP
-        default: throw StatusWords.error(for: response.sw)
+        case StatusWord.ok: terminated = false
+        case StatusWord.terminated: terminated = true
+        case StatusWord.fileNotFound, StatusWord.functionNotSupported, StatusWord.instructionNotSupported, StatusWord.classNotSupported:
+            throw OpenPGPCardError.notOpenPGP
+        default: throw StatusWord.error(for: response.sw)
         }
         selectedGeneration = generation
     }
 
     private func getData(_ tag: UInt16) throws -> [UInt8] {
-        let response = try send(CommandAPDU(ins: 0xCA, p1: UInt8(tag >> 8), p2: UInt8(tag & 0xFF), le: 256))
-        try StatusWords.check(response)
+        let response = try send(CommandAPDU(.getData, object: tag, le: 256))
+        try StatusWord.check(response)
         return response.data
     }
 
     private func readApplicationData() throws -> ApplicationData {
-        if terminated { throw OpenPGPCardError.unexpectedStatus(0x6285) }
-        return try ApplicationData(bytes: try getData(0x006E))
+        if terminated { throw OpenPGPCardError.unexpectedStatus(StatusWord.terminated) }
+        return try ApplicationData(bytes: try getData(DataObject.applicationRelatedData))
     }
 
     private func readPINStatus() throws -> PINStatus {
-        let bytes = try getData(0x00C4)
+        var bytes = try getData(DataObject.pwStatus)
         // Some cards wrap it: C4 07 …
         if bytes.count >= 2, bytes[0] == 0xC4, let tlv = try? TLV.parse(bytes).first, tlv.tag == 0xC4 {
-            return try PINStatus(bytes: tlv.value)
+            bytes = tlv.value
         }
-        return try PINStatus(bytes: bytes)
+        let status = try PINStatus(bytes: bytes)
+        knownSignaturePINPolicy = status.signaturePINPolicy
+        return status
     }
 
     private func readSignatureCounter() throws -> Int {
-        let bytes = try getData(0x007A)
+        let bytes = try getData(DataObject.securitySupportTemplate)
         let objects: [TLV]
         do { objects = try TLV.parse(bytes) } catch { throw OpenPGPCardError.malformedResponse(error.description) }
         guard let counter = TLV.find(0x93, in: objects), counter.value.count <= 4 else {
@@ -287,11 +384,11 @@ public final class OpenPGPCard: @unchecked Sendable {
     }
 
     private func readPublicKey() throws -> PublicKey? {
-        let response = try send(CommandAPDU(ins: 0x47, p1: 0x81, p2: 0x00, data: [0xB6, 0x00], le: 256))
+        let response = try send(CommandAPDU(.generateAsymmetricKeyPair, p1: CardParameter.readPublicKey, p2: 0x00, data: CardParameter.signatureKeyCRT, le: 256))
         switch response.sw {
-        case 0x9000: break
-        case 0x6A88, 0x6A80, 0x6985: cachedPublicKey = nil; return nil
-        default: throw StatusWords.error(for: response.sw)
+        case StatusWord.ok: break
+        case StatusWord.referencedDataNotFound, StatusWord.incorrectData, StatusWord.conditionsNotSatisfied: cachedPublicKey = nil; return nil
+        default: throw StatusWord.error(for: response.sw)
         }
         if response.data.isEmpty { return nil }
         let key = try Self.parsePublicKey(response.data)
@@ -300,42 +397,43 @@ public final class OpenPGPCard: @unchecked Sendable {
     }
 
     private func putSecp256k1Attributes() throws {
-        let response = try send(CommandAPDU(ins: 0xDA, p1: 0x00, p2: 0xC1, data: AlgorithmAttributes.secp256k1.bytes))
+        let response = try send(CommandAPDU(.putData, object: DataObject.signatureAlgorithm, data: AlgorithmAttributes.secp256k1.bytes))
         switch response.sw {
-        case 0x9000: return
-        case 0x6A80, 0x6A88, 0x6B00, 0x6A86, 0x6D00: throw OpenPGPCardError.algorithmNotSupported
-        default: throw StatusWords.error(for: response.sw)
+        case StatusWord.ok: return
+        case StatusWord.incorrectData, StatusWord.referencedDataNotFound, StatusWord.wrongP1P2, StatusWord.incorrectP1P2, StatusWord.instructionNotSupported:
+            throw OpenPGPCardError.algorithmNotSupported
+        default: throw StatusWord.error(for: response.sw)
         }
     }
 
-    private func guardTries(for reference: PINReference, allowLastTry: Bool) throws {
-        let status = try readPINStatus()
+    private func guardTries(for reference: PINReference, allowLastTry: Bool, status known: PINStatus? = nil) throws {
+        let status = try known ?? readPINStatus()
         let tries = reference == .admin ? status.pw3TriesLeft : status.pw1TriesLeft
         if tries == 0 { throw OpenPGPCardError.pinBlocked }
         if tries == 1 && !allowLastTry { throw OpenPGPCardError.lastTryProtected }
     }
 
-    private func verifyLocked(_ reference: PINReference, pin: PIN, allowLastTry: Bool) throws {
+    private func verifyLocked(_ reference: PINReference, pin: PIN, allowLastTry: Bool, status: PINStatus? = nil) throws {
         try Self.checkLength(pin, for: reference)
-        let digest = Array(SHA256.hash(data: pin.bytes))
+        let digest = pin.withUnsafeBytes { Array(SHA256.hash(data: $0)) }
         let knownGood = reference == .userSign && knownGoodSignPIN.map { Self.constantTimeEqual($0, digest) } == true
         if !knownGood {
-            try guardTries(for: reference, allowLastTry: allowLastTry)
+            try guardTries(for: reference, allowLastTry: allowLastTry, status: status)
         }
-        let response = try send(CommandAPDU(ins: 0x20, p1: 0x00, p2: reference.rawValue, data: pin.bytes))
+        let response = try sendSecret(.verify, p1: CardParameter.verifyPresent, p2: reference.rawValue, pin)
         guard response.isSuccess else {
             if reference == .userSign { knownGoodSignPIN = nil }
-            throw StatusWords.error(for: response.sw)
+            throw StatusWord.error(for: response.sw)
         }
         if reference == .userSign { knownGoodSignPIN = digest }
     }
 
     static func checkLength(_ pin: PIN, for reference: PINReference) throws(OpenPGPCardError) {
         let minimum = reference == .admin ? minimumAdminPINLength : minimumUserPINLength
-        guard pin.bytes.count >= minimum else {
+        guard pin.count >= minimum else {
             throw .invalidPIN("\(reference == .admin ? "admin PIN" : "PIN") must have at least \(minimum) characters")
         }
-        guard pin.bytes.count <= maximumPINLength else { throw .invalidPIN("longer than \(maximumPINLength) bytes") }
+        guard pin.count <= maximumPINLength else { throw .invalidPIN("longer than \(maximumPINLength) bytes") }
     }
 
     private static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {

@@ -17,6 +17,12 @@ public enum OpenPGPCardError: Error, Equatable, Sendable, CustomStringConvertibl
     case securityStatusNotSatisfied
     /// A PIN outside the card's length limits; nothing was sent.
     case invalidPIN(String)
+    /// PW1 stays verified for several signatures (DO C4 byte 1 = 01) and the caller did not opt in:
+    /// after any signature, every other PC/SC client could sign without the PIN.
+    case pinValidForSeveralSignatures
+    /// The card refused to reset the PIN's access status after a signature (VERIFY P1=FF) while it
+    /// keeps PW1 valid for several signatures: the card is left unlocked.
+    case accessStatusNotReset(UInt16)
     case unexpectedStatus(UInt16)
     case malformedResponse(String)
 
@@ -31,6 +37,10 @@ public enum OpenPGPCardError: Error, Equatable, Sendable, CustomStringConvertibl
         case .notOpenPGP: "not an OpenPGP card (SELECT of the OpenPGP application failed)"
         case .securityStatusNotSatisfied: "security status not satisfied (PIN not verified)"
         case .invalidPIN(let why): "invalid PIN: \(why)"
+        case .pinValidForSeveralSignatures:
+            "the card keeps the PIN verified for several signatures, so any other program could sign after this one: set one signature per PIN with `paratii card set-signature-pin once` (or `paratii card init`)"
+        case .accessStatusNotReset(let sw):
+            "the card did not reset the PIN after signing (status \(String(format4: sw))) and keeps it valid for several signatures: remove the card, and set one signature per PIN with `paratii card set-signature-pin once`"
         case .unexpectedStatus(let sw): "card answered with status \(String(format4: sw))"
         case .malformedResponse(let why): "malformed card response: \(why)"
         }
@@ -41,46 +51,5 @@ extension String {
     init(format4 value: UInt16) {
         let digits = String(value, radix: 16, uppercase: true)
         self = String(repeating: "0", count: Swift.max(0, 4 - digits.count)) + digits
-    }
-}
-
-/// Maps the ISO 7816 / OpenPGP status words that mean the same everywhere.
-public enum StatusWords {
-    public static func check(_ response: ResponseAPDU) throws(OpenPGPCardError) {
-        let sw = response.sw
-        if sw == 0x9000 { return }
-        throw error(for: sw)
-    }
-
-    public static func error(for sw: UInt16) -> OpenPGPCardError {
-        switch sw {
-        case 0x63C1...0x63CF: .wrongPIN(triesLeft: Int(sw & 0x0F))
-        case 0x63C0, 0x6983: .pinBlocked
-        case 0x6982: .securityStatusNotSatisfied
-        default: .unexpectedStatus(sw)
-        }
-    }
-
-    /// One-line meaning of a status word, for transcripts and diagnostics.
-    public static func describe(_ sw: UInt16) -> String {
-        switch sw {
-        case 0x9000: "OK"
-        case 0x6285: "selected file in termination state"
-        case 0x6700: "wrong length"
-        case 0x6982: "security status not satisfied"
-        case 0x6983: "authentication method blocked"
-        case 0x6985: "conditions of use not satisfied"
-        case 0x6A80: "incorrect data"
-        case 0x6A82: "file or application not found"
-        case 0x6A86: "incorrect P1/P2"
-        case 0x6A88: "referenced data not found"
-        case 0x6B00: "wrong parameters P1/P2"
-        case 0x6D00: "instruction not supported"
-        case 0x6E00: "class not supported"
-        case 0x63C0...0x63CF: "wrong PIN, \(sw & 0x0F) tries left"
-        case 0x6100...0x61FF: "\(sw & 0xFF == 0 ? 256 : Int(sw & 0xFF)) more bytes available (GET RESPONSE)"
-        case 0x6C00...0x6CFF: "wrong Le, exact length \(sw & 0xFF)"
-        default: "status \(String(format4: sw))"
-        }
     }
 }

@@ -1,5 +1,9 @@
 import CPCSCLite
+import Ethereum
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import OpenPGPCard
 
 /// A card connected through PC/SC in shared mode. Implements `SmartCardChannel`: each driver operation
@@ -88,7 +92,7 @@ public final class PCSCCard: SmartCardChannel, @unchecked Sendable {
                 chunk = CommandAPDU(cla: command.cla | 0x10, ins: command.ins, p1: command.p1, p2: command.p2,
                                     data: Array(command.data[offset..<(offset + 255)]))
                 let partial = try exchange(chunk)
-                guard partial.sw == 0x9000 else { return partial }
+                guard partial.sw == StatusWord.ok else { return partial }
                 offset += 255
             }
             chunk = CommandAPDU(cla: command.cla, ins: command.ins, p1: command.p1, p2: command.p2,
@@ -98,7 +102,7 @@ public final class PCSCCard: SmartCardChannel, @unchecked Sendable {
             var short = command
             if let le = short.le { short.le = min(le, 256) }
             response = try exchange(short)
-            if response.sw1 == 0x6C {
+            if response.sw1 == StatusWord.sw1WrongLe {
                 short.le = response.sw2 == 0 ? 256 : Int(response.sw2)
                 response = try exchange(short)
             }
@@ -106,11 +110,11 @@ public final class PCSCCard: SmartCardChannel, @unchecked Sendable {
         // Collect the rest with GET RESPONSE while the card says 61xx.
         var collected = response.data
         var rounds = 0
-        while response.sw1 == 0x61 {
+        while response.sw1 == StatusWord.sw1MoreData {
             rounds += 1
             guard rounds <= 256 else { throw PCSCError.malformedResponse }
             let le = response.sw2 == 0 ? 256 : Int(response.sw2)
-            response = try exchange(CommandAPDU(cla: command.cla & 0x03, ins: 0xC0, p1: 0, p2: 0, le: le))
+            response = try exchange(CommandAPDU(cla: command.cla & 0x03, .getResponse, p1: 0, p2: 0, le: le))
             collected += response.data
         }
         return ResponseAPDU(data: collected, sw: response.sw)
@@ -157,7 +161,9 @@ public final class PCSCCard: SmartCardChannel, @unchecked Sendable {
 
     /// One raw SCardTransmit, logged (PINs masked) when PARATII_APDU_LOG is set.
     private func exchange(_ command: CommandAPDU) throws(PCSCError) -> ResponseAPDU {
-        let wire = command.encoded()
+        var wire = command.encoded()
+        // The wire copy of a PIN is wiped once sent, as the driver wipes its own.
+        defer { if APDUDescription.carriesSecret(command) { secureZero(&wire) } }
         log?.command(command)
         var pci = SCARD_IO_REQUEST(dwProtocol: UInt(activeProtocol), cbPciLength: UInt(MemoryLayout<SCARD_IO_REQUEST>.size))
         var length = DWORD(receiveBuffer.count)
@@ -201,34 +207,66 @@ public final class PCSCCard: SmartCardChannel, @unchecked Sendable {
 }
 
 /// Appends every exchanged APDU to the file named by PARATII_APDU_LOG, one annotated line each,
-/// with PIN bytes masked. Used to record the transcripts in firmware-notes/transcripts.
+/// with secret data (PINs, the resetting code, key material) masked. Used to record the transcripts
+/// in firmware-notes/transcripts.
+///
+/// The file is created 0600 and opened with O_NOFOLLOW: a trace shows which commands ran when, so it
+/// is not for other users to read, and a symlink planted at the path is refused rather than followed.
 final class APDULog: @unchecked Sendable {
     static let shared: APDULog? = {
         guard let path = ProcessInfo.processInfo.environment["PARATII_APDU_LOG"], !path.isEmpty else { return nil }
-        guard FileManager.default.fileExists(atPath: path) || FileManager.default.createFile(atPath: path, contents: nil) else { return nil }
-        guard let handle = FileHandle(forWritingAtPath: path) else { return nil }
-        handle.seekToEndOfFile()
-        return APDULog(handle: handle)
+        do { return try APDULog(path: path) } catch {
+            FileHandle.standardError.write(Data("paratii: PARATII_APDU_LOG: \(error)\n".utf8))
+            return nil
+        }
     }()
 
-    private let handle: FileHandle
+    struct OpenError: Error, CustomStringConvertible { let description: String }
+
+    private let fd: Int32
     private let lock = NSLock()
-    private var lastINS: UInt8 = 0
-    init(handle: FileHandle) { self.handle = handle }
+
+    /// Opens (or creates) `path` for appending: a regular file of this user's, never through a symlink,
+    /// and mode 0600 whatever it was.
+    init(path: String) throws {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            let reason = errno == ELOOP ? "is a symbolic link: refused" : String(cString: strerror(errno))
+            throw OpenError(description: "cannot open \(path): \(reason)")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid() else {
+            close(fd)
+            throw OpenError(description: "\(path) is not a regular file of this user's: refused")
+        }
+        guard fchmod(fd, 0o600) == 0 else {
+            close(fd)
+            throw OpenError(description: "cannot make \(path) private (0600)")
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
 
     func command(_ c: CommandAPDU) {
-        lastINS = c.ins
         write("C: \(APDUDescription.redactedHex(c))\n   # \(APDUDescription.describe(c))\n")
     }
 
     func response(_ r: ResponseAPDU) {
-        write("R: \(APDUDescription.hex(r.bytes))\n   # \(StatusWords.describe(r.sw))\(r.data.isEmpty ? "" : ", \(r.data.count) data bytes")\n")
+        write("R: \(APDUDescription.hex(r.bytes))\n   # \(StatusWord.describe(r.sw))\(r.data.isEmpty ? "" : ", \(r.data.count) data bytes")\n")
     }
 
     func note(_ text: String) { write("   # \(text)\n") }
 
     private func write(_ text: String) {
         lock.lock(); defer { lock.unlock() }
-        handle.write(Data(text.utf8))
+        let bytes = Array(text.utf8)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { return }
+            offset += n
+        }
     }
 }

@@ -147,7 +147,7 @@ struct ApproveCommand: ParsableCommand {
             signed = try sign(signer)
         } catch {
             switch error as? OpenPGPCardError {
-            case .wrongPIN, .invalidPIN, .lastTryProtected:
+            case .wrongPIN, .invalidPIN, .lastTryProtected, .pinValidForSeveralSignatures:
                 throw CLIError("\(error) (the request stays pending)")
             default:
                 _ = try? client.post("\(path)/fail", .object(["reason": .string("card: \(error)")]))

@@ -11,7 +11,7 @@ struct CardCommand: AsyncParsableCommand {
         commandName: "card",
         abstract: "The master key on an OpenPGP smartcard: status, init, PINs, signing.",
         subcommands: [List.self, Status.self, Init.self, ShowAddress.self, ChangePIN.self, Unblock.self, Reset.self,
-                      SignTypedData.self, SignMessage.self]
+                      SetSignaturePIN.self, SignTypedData.self, SignMessage.self]
     )
 }
 
@@ -84,6 +84,7 @@ extension CardCommand {
                 signature key:      \(app.signatureAlgorithm?.name ?? "none")\(status.publicKey == nil ? ", no key (run `paratii card init`)" : "")
                 master address:     \(address?.checksummed ?? "-")
                 PIN tries left:     \(pins.pw1TriesLeft) (admin PIN: \(pins.pw3TriesLeft))
+                signature PIN:      \(pins.pw1ValidForSeveralSignatures ? "valid for several signatures (unsafe: run `paratii card set-signature-pin once`)" : "once per signature")
                 signature counter:  \(status.signatureCounter)
                 """)
             }
@@ -94,7 +95,7 @@ extension CardCommand {
         static let configuration = CommandConfiguration(
             commandName: "init",
             abstract: "Set secp256k1, generate the master key on the card, set new PINs; prints the address.",
-            discussion: "Starts from a factory-fresh card (PIN 123456, admin PIN 12345678). A card that already holds a key is refused unless --wipe, which factory-resets it first."
+            discussion: "Starts from a factory-fresh card (PIN 123456, admin PIN 12345678). A card that already holds a key is refused unless --wipe, which factory-resets it first. The PIN is set valid for one signature per entry (DO C4 byte 1 = 00)."
         )
         @OptionGroup var reader: ReaderOption
         @Option(help: "File with the new user PIN (6+ characters); else asked.") var pinFile: String?
@@ -105,8 +106,8 @@ extension CardCommand {
         func run() throws {
             let userPIN = try PINInput.new(file: pinFile, what: "PIN")
             let adminPIN = try PINInput.new(file: adminPinFile, what: "admin PIN")
-            guard userPIN.bytes.count >= OpenPGPCard.minimumUserPINLength else { throw CLIError("the PIN must have at least 6 characters") }
-            guard adminPIN.bytes.count >= OpenPGPCard.minimumAdminPINLength else { throw CLIError("the admin PIN must have at least 8 characters") }
+            guard userPIN.count >= OpenPGPCard.minimumUserPINLength else { throw CLIError("the PIN must have at least 6 characters") }
+            guard adminPIN.count >= OpenPGPCard.minimumAdminPINLength else { throw CLIError("the admin PIN must have at least 8 characters") }
             let open = try OpenCard.open(reader)
             try cliPCSC {
                 if try open.card.publicKey() != nil {
@@ -122,12 +123,10 @@ extension CardCommand {
                 }
                 let key: PublicKey
                 do {
-                    key = try open.card.generateSigningKey(adminPIN: .defaultAdmin)
+                    key = try open.card.initialize(userPIN: userPIN, adminPIN: adminPIN)
                 } catch OpenPGPCardError.wrongPIN {
                     throw CLIError("the admin PIN is not the factory default 12345678: init starts from a factory-fresh card; use --wipe")
                 }
-                try open.card.changePIN(.userSign, old: .defaultUser, new: userPIN)
-                try open.card.changePIN(.admin, old: .defaultAdmin, new: adminPIN)
                 print(key.address.checksummed)
             }
         }
@@ -195,6 +194,24 @@ extension CardCommand {
             let open = try OpenCard.open(reader)
             try cliPCSC { try open.card.factoryReset(adminPIN: admin) }
             print("card reset to factory state")
+        }
+    }
+
+    struct SetSignaturePIN: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "set-signature-pin",
+            abstract: "Whether the PIN is valid for one signature (once) or several (DO C4); needs the admin PIN.",
+            discussion: "`once` is what paratii needs: with `several` the card stays unlocked after a signature and any other program using the card can sign without the PIN. paratii refuses to sign on such a card. Beware the words: `once` here is ykman's `set-signature-policy always` (GnuPG: forcesig on); ykman's `once` is `several` here.")
+        enum Policy: String, ExpressibleByArgument, CaseIterable { case once, several }
+        @OptionGroup var reader: ReaderOption
+        @OptionGroup var lastTry: LastTryFlag
+        @Option(help: "File with the admin PIN; else asked.") var adminPinFile: String?
+        @Argument(help: "once (one signature per PIN entry) or several.") var policy: Policy
+        func run() throws {
+            let admin = try PINInput.read(file: adminPinFile, prompt: "Admin PIN: ")
+            let open = try OpenCard.open(reader)
+            try cliPCSC { try open.card.setSignaturePINPolicy(policy == .once ? .once : .several, adminPIN: admin, allowLastTry: lastTry.allowLastTry) }
+            print(policy == .once ? "signature PIN: once per signature" : "signature PIN: valid for several signatures (paratii will refuse to sign with this card)")
         }
     }
 

@@ -7,8 +7,9 @@ import OpenPGPCard
 /// PAIR (secp256k1 signature key), PSO:CDS, GET RESPONSE, GET CHALLENGE, TERMINATE DF, ACTIVATE FILE.
 ///
 /// PIN counters are decremented and persisted before the comparison (as a card does against tearing);
-/// PW1 stays valid for one PSO:CDS unless the "valid for several" flag is set; the signature counter
-/// counts; status words follow ISO 7816-4 and the OpenPGP card spec. Every state change is written
+/// PW1 stays valid for one PSO:CDS unless DO C4 byte 1 says "several" (PUT DATA C4, one byte, under
+/// PW3); VERIFY P1=FF resets a verification, which belongs to the card, not to a connection; the
+/// signature counter counts; status words follow ISO 7816-4 and the OpenPGP card spec. Every state change is written
 /// atomically before the response leaves. Not thread-safe: one connection thread drives it.
 public final class SoftCard: @unchecked Sendable {
     /// ATR of an OpenPGP card v3.x (T=1; historical bytes announce extended Lc/Le).
@@ -88,24 +89,24 @@ public final class SoftCard: @unchecked Sendable {
     public func process(_ bytes: [UInt8]) -> [UInt8] {
         guard let command = CommandAPDU(bytes: bytes) else {
             chainINS = nil; chainData = []
-            return sw(0x6700)
+            return sw(StatusWord.wrongLength)
         }
         let extended = bytes.count > 5 && bytes[4] == 0x00 && !(bytes.count == 5)
-        if command.ins != 0xC0 { pendingResponse = [] }
-        guard command.cla & ~0x10 == 0x00 else { return sw(0x6E00) }
+        if command.instruction != .getResponse { pendingResponse = [] }
+        guard command.cla & ~0x10 == 0x00 else { return sw(StatusWord.classNotSupported) }
 
         // Command chaining.
         if command.cla & 0x10 != 0 {
-            if let ins = chainINS, ins != command.ins { chainINS = nil; chainData = []; return sw(0x6883) }
+            if let ins = chainINS, ins != command.ins { chainINS = nil; chainData = []; return sw(StatusWord.lastCommandOfChainExpected) }
             chainINS = command.ins
             chainData += command.data
-            if chainData.count > Self.maxExtendedLength { chainINS = nil; chainData = []; return sw(0x6700) }
-            return sw(0x9000)
+            if chainData.count > Self.maxExtendedLength { chainINS = nil; chainData = []; return sw(StatusWord.wrongLength) }
+            return sw(StatusWord.ok)
         }
         var full = command
         if let ins = chainINS {
             chainINS = nil
-            if ins != command.ins { chainData = []; return sw(0x6883) }
+            if ins != command.ins { chainData = []; return sw(StatusWord.lastCommandOfChainExpected) }
             full.data = chainData + command.data
             chainData = []
         }
@@ -116,12 +117,12 @@ public final class SoftCard: @unchecked Sendable {
         } catch let failure as Failure {
             return sw(failure.sw)
         } catch {
-            return sw(0x6F00)
+            return sw(StatusWord.noPreciseDiagnosis)
         }
         return deliver(result.data, sw: result.sw, le: full.le, extended: extended)
     }
 
-    private struct Result { var data: [UInt8] = []; var sw: UInt16 = 0x9000 }
+    private struct Result { var data: [UInt8] = []; var sw: UInt16 = StatusWord.ok }
     private struct Failure: Error { let sw: UInt16; init(_ sw: UInt16) { self.sw = sw } }
 
     private func sw(_ sw: UInt16) -> [UInt8] { [UInt8(sw >> 8), UInt8(sw & 0xFF)] }
@@ -129,55 +130,55 @@ public final class SoftCard: @unchecked Sendable {
     /// Applies Le: 6Cxx when a short Le is too small for a short answer, 61xx (GET RESPONSE) when the
     /// answer is longer than 256 bytes and the terminal did not ask with extended length.
     private func deliver(_ data: [UInt8], sw status: UInt16, le: Int?, extended: Bool) -> [UInt8] {
-        if data.isEmpty || status != 0x9000 { return data + sw(status) }
+        if data.isEmpty || status != StatusWord.ok { return data + sw(status) }
         let ne = le ?? (extended ? 65536 : 256)
         if ne >= data.count { return data + sw(status) }
         if data.count <= 256 && ne < 256 && !extended {
-            return sw(0x6C00 | UInt16(data.count & 0xFF))
+            return [StatusWord.sw1WrongLe, UInt8(data.count & 0xFF)]
         }
         let first = Array(data.prefix(ne))
         pendingResponse = Array(data.dropFirst(ne))
-        return first + [0x61, UInt8(min(pendingResponse.count, 256) & 0xFF)]
+        return first + [StatusWord.sw1MoreData, UInt8(min(pendingResponse.count, 256) & 0xFF)]
     }
 
     private func dispatch(_ c: CommandAPDU) throws -> Result {
-        switch c.ins {
-        case 0xA4: return try select(c)
-        case 0xC0: return try getResponse(c)
+        switch c.instruction {
+        case .select: return try select(c)
+        case .getResponse: return try getResponse(c)
         default: break
         }
-        guard selected else { throw Failure(0x6985) }
+        guard selected else { throw Failure(StatusWord.conditionsNotSatisfied) }
         if state.terminated {
-            guard c.ins == 0x44 else { throw Failure(0x6285) }
+            guard c.instruction == .activateFile else { throw Failure(StatusWord.terminated) }
         }
-        switch c.ins {
-        case 0xCA: return try getData(c)
-        case 0xDA: return try putData(c)
-        case 0x20: return try verify(c)
-        case 0x24: return try changeReferenceData(c)
-        case 0x2C: return try resetRetryCounter(c)
-        case 0x47: return try generateKeyPair(c)
-        case 0x2A: return try performSecurityOperation(c)
-        case 0x84: return try getChallenge(c)
-        case 0xE6: return try terminate(c)
-        case 0x44: return try activate(c)
-        default: throw Failure(0x6D00)
+        switch c.instruction {
+        case .getData: return try getData(c)
+        case .putData: return try putData(c)
+        case .verify: return try verify(c)
+        case .changeReferenceData: return try changeReferenceData(c)
+        case .resetRetryCounter: return try resetRetryCounter(c)
+        case .generateAsymmetricKeyPair: return try generateKeyPair(c)
+        case .performSecurityOperation: return try performSecurityOperation(c)
+        case .getChallenge: return try getChallenge(c)
+        case .terminateDF: return try terminate(c)
+        case .activateFile: return try activate(c)
+        case .select, .getResponse, .putDataOdd, nil: throw Failure(StatusWord.instructionNotSupported)
         }
     }
 
     private func select(_ c: CommandAPDU) throws -> Result {
-        guard c.p1 == 0x04 else { throw Failure(0x6A86) }
+        guard c.p1 == CardParameter.selectByName else { throw Failure(StatusWord.incorrectP1P2) }
         guard c.data.count >= 5, c.data.count <= 16, Array(aid.prefix(c.data.count)) == c.data else {
             selected = false
-            throw Failure(0x6A82)
+            throw Failure(StatusWord.fileNotFound)
         }
         selected = true
-        return Result(sw: state.terminated ? 0x6285 : 0x9000)
+        return Result(sw: state.terminated ? StatusWord.terminated : StatusWord.ok)
     }
 
     private func getResponse(_ c: CommandAPDU) throws -> Result {
-        guard c.p1 == 0, c.p2 == 0 else { throw Failure(0x6A86) }
-        guard !pendingResponse.isEmpty else { throw Failure(0x6985) }
+        guard c.p1 == 0, c.p2 == 0 else { throw Failure(StatusWord.incorrectP1P2) }
+        guard !pendingResponse.isEmpty else { throw Failure(StatusWord.conditionsNotSatisfied) }
         let rest = pendingResponse
         pendingResponse = []
         return Result(data: rest)
@@ -190,7 +191,7 @@ public final class SoftCard: @unchecked Sendable {
     }
 
     private var pwStatus: [UInt8] {
-        [state.pw1ValidForSeveralSignatures ? 0x01 : 0x00, 0x7F, 0x7F, 0x7F,
+        [(state.pw1ValidForSeveralSignatures ? SignaturePINPolicy.several : .once).rawValue, 0x7F, 0x7F, 0x7F,
          UInt8(state.pw1TriesLeft), UInt8(state.resettingCode == nil ? 0 : state.resettingCodeTriesLeft), UInt8(state.pw3TriesLeft)]
     }
 
@@ -228,71 +229,72 @@ public final class SoftCard: @unchecked Sendable {
     }
 
     private func getData(_ c: CommandAPDU) throws -> Result {
-        guard c.data.isEmpty else { throw Failure(0x6700) }
-        let tag = UInt16(c.p1) << 8 | UInt16(c.p2)
+        guard c.data.isEmpty else { throw Failure(StatusWord.wrongLength) }
+        let tag = c.p1p2
         switch tag {
-        case 0x004F: return Result(data: aid)
-        case 0x005E, 0x5F50: return Result(data: [])
-        case 0x0065:
+        case DataObject.applicationIdentifier: return Result(data: aid)
+        case DataObject.loginData, DataObject.url: return Result(data: [])
+        case DataObject.cardholderRelatedData:
             let holder = TLV(tag: 0x5B, value: state.cardholderName).encoded
                 + TLV(tag: 0x5F2D, value: Array("en".utf8)).encoded + TLV(tag: 0x5F35, value: [0x39]).encoded
             return Result(data: TLV(tag: 0x65, value: holder).encoded)
-        case 0x006E: return Result(data: applicationRelatedData())
-        case 0x007A:
+        case DataObject.applicationRelatedData: return Result(data: applicationRelatedData())
+        case DataObject.securitySupportTemplate:
             let counter = UInt32(min(state.signatureCounter, 0xFFFFFF))
             return Result(data: TLV(tag: 0x7A, value: TLV(tag: 0x93, value: [UInt8(counter >> 16), UInt8((counter >> 8) & 0xFF), UInt8(counter & 0xFF)]).encoded).encoded)
-        case 0x00C4: return Result(data: pwStatus)
-        case 0x5F52: return Result(data: Self.historicalBytes)
-        case 0x7F66: return Result(data: extendedLengthInformation)
-        case 0x00C0: return Result(data: extendedCapabilities)
-        case 0x00C1: return Result(data: state.signatureAttributes)
-        case 0x00C5: return Result(data: state.signatureFingerprint + [UInt8](repeating: 0, count: 40))
-        case 0x00DE: return Result(data: keyInformation)
-        default: throw Failure(0x6A88)
+        case DataObject.pwStatus: return Result(data: pwStatus)
+        case DataObject.historicalBytes: return Result(data: Self.historicalBytes)
+        case DataObject.extendedLengthInformation: return Result(data: extendedLengthInformation)
+        case DataObject.extendedCapabilities: return Result(data: extendedCapabilities)
+        case DataObject.signatureAlgorithm: return Result(data: state.signatureAttributes)
+        case DataObject.fingerprints: return Result(data: state.signatureFingerprint + [UInt8](repeating: 0, count: 40))
+        case DataObject.keyInformation: return Result(data: keyInformation)
+        default: throw Failure(StatusWord.referencedDataNotFound)
         }
     }
 
     private func putData(_ c: CommandAPDU) throws -> Result {
-        let tag = UInt16(c.p1) << 8 | UInt16(c.p2)
-        guard pw3Verified else { throw Failure(0x6982) }
+        let tag = c.p1p2
+        guard pw3Verified else { throw Failure(StatusWord.securityStatusNotSatisfied) }
         var next = state
         switch tag {
-        case 0x00C1:
+        case DataObject.signatureAlgorithm:
             let attrs = AlgorithmAttributes(bytes: c.data)
-            guard attrs.isSecp256k1 else { throw Failure(0x6A80) }
+            guard attrs.isSecp256k1 else { throw Failure(StatusWord.incorrectData) }
             if c.data != next.signatureAttributes {
                 next.signatureAttributes = c.data
                 next.key = nil
                 next.signatureFingerprint = [UInt8](repeating: 0, count: 20)
                 next.signatureGenerationTime = [0, 0, 0, 0]
             }
-        case 0x00C4:
-            guard c.data.count == 1 || c.data.count == 4 else { throw Failure(0x6700) }
-            guard c.data[0] <= 1 else { throw Failure(0x6A80) }
-            next.pw1ValidForSeveralSignatures = c.data[0] == 1
-        case 0x00C7:
-            guard c.data.count == 20 else { throw Failure(0x6700) }
+        case DataObject.pwStatus:
+            // Only byte 1 (PW1 valid for one or several signatures) is writable here.
+            guard c.data.count == 1 else { throw Failure(StatusWord.wrongLength) }
+            guard let policy = SignaturePINPolicy(rawValue: c.data[0]) else { throw Failure(StatusWord.incorrectData) }
+            next.pw1ValidForSeveralSignatures = policy == .several
+        case DataObject.signatureFingerprint:
+            guard c.data.count == 20 else { throw Failure(StatusWord.wrongLength) }
             next.signatureFingerprint = c.data
-        case 0x00CE:
-            guard c.data.count == 4 else { throw Failure(0x6700) }
+        case DataObject.signatureGenerationTime:
+            guard c.data.count == 4 else { throw Failure(StatusWord.wrongLength) }
             next.signatureGenerationTime = c.data
-        case 0x00D3:
+        case DataObject.resettingCode:
             if c.data.isEmpty {
                 next.resettingCode = nil
                 next.resettingCodeTriesLeft = 0
             } else {
-                guard c.data.count >= 8, c.data.count <= 127 else { throw Failure(0x6A80) }
+                guard c.data.count >= 8, c.data.count <= 127 else { throw Failure(StatusWord.incorrectData) }
                 next.resettingCode = .init(pin: c.data)
                 next.resettingCodeTriesLeft = SoftCardState.maxTries
             }
-        case 0x005B:
-            guard c.data.count <= 39 else { throw Failure(0x6700) }
+        case DataObject.name:
+            guard c.data.count <= 39 else { throw Failure(StatusWord.wrongLength) }
             next.cardholderName = c.data
         default:
-            throw Failure(0x6A88)
+            throw Failure(StatusWord.referencedDataNotFound)
         }
         try commit(next)
-        if tag == 0x00C1 && next.key == nil { privateKey = nil }
+        if tag == DataObject.signatureAlgorithm && next.key == nil { privateKey = nil }
         return Result()
     }
 
@@ -305,7 +307,7 @@ public final class SoftCard: @unchecked Sendable {
     /// Decrements the counter and persists before comparing; restores it on a match.
     private func check(_ pin: [UInt8], reference: UInt8) throws {
         let tries = triesLeft(reference)
-        guard tries > 0 else { throw Failure(0x6983) }
+        guard tries > 0 else { throw Failure(StatusWord.authenticationBlocked) }
         var next = state
         if reference == 0x83 { next.pw3TriesLeft -= 1 } else { next.pw1TriesLeft -= 1 }
         try commit(next)
@@ -313,7 +315,7 @@ public final class SoftCard: @unchecked Sendable {
         let minimum = reference == 0x83 ? 8 : 6
         guard pin.count >= minimum, pin.count <= 127, stored.matches(pin) else {
             let left = triesLeft(reference)
-            throw Failure(left == 0 ? 0x6983 : 0x63C0 | UInt16(left))
+            throw Failure(left == 0 ? StatusWord.authenticationBlocked : StatusWord.wrongPIN(triesLeft: left))
         }
         next = state
         if reference == 0x83 { next.pw3TriesLeft = SoftCardState.maxTries } else { next.pw1TriesLeft = SoftCardState.maxTries }
@@ -337,18 +339,19 @@ public final class SoftCard: @unchecked Sendable {
     }
 
     private func verify(_ c: CommandAPDU) throws -> Result {
-        guard [0x81, 0x82, 0x83].contains(c.p2) else { throw Failure(0x6A86) }
-        if c.p1 == 0xFF {
-            guard c.data.isEmpty else { throw Failure(0x6700) }
+        guard [0x81, 0x82, 0x83].contains(c.p2) else { throw Failure(StatusWord.incorrectP1P2) }
+        if c.p1 == CardParameter.verifyResetAccess {
+            // Reset the access status (spec 3.4 §7.2.2): the PIN is no longer verified.
+            guard c.data.isEmpty else { throw Failure(StatusWord.wrongLength) }
             setVerified(c.p2, false)
             return Result()
         }
-        guard c.p1 == 0x00 else { throw Failure(0x6A86) }
+        guard c.p1 == CardParameter.verifyPresent else { throw Failure(StatusWord.incorrectP1P2) }
         if c.data.isEmpty {
             // Status query: no try spent.
             if isVerified(c.p2) { return Result() }
             let tries = triesLeft(c.p2)
-            throw Failure(tries == 0 ? 0x6983 : 0x63C0 | UInt16(tries))
+            throw Failure(tries == 0 ? StatusWord.authenticationBlocked : StatusWord.wrongPIN(triesLeft: tries))
         }
         setVerified(c.p2, false)
         try check(c.data, reference: c.p2)
@@ -357,19 +360,19 @@ public final class SoftCard: @unchecked Sendable {
     }
 
     private func changeReferenceData(_ c: CommandAPDU) throws -> Result {
-        guard c.p1 == 0x00 else { throw Failure(0x6A86) }
-        guard c.p2 == 0x81 || c.p2 == 0x83 else { throw Failure(0x6A86) }
+        guard c.p1 == 0x00 else { throw Failure(StatusWord.incorrectP1P2) }
+        guard c.p2 == 0x81 || c.p2 == 0x83 else { throw Failure(StatusWord.incorrectP1P2) }
         let stored = c.p2 == 0x83 ? state.pw3 : state.pw1
-        guard triesLeft(c.p2) > 0 else { throw Failure(0x6983) }
+        guard triesLeft(c.p2) > 0 else { throw Failure(StatusWord.authenticationBlocked) }
         guard c.data.count > stored.length else {
             try check(c.data, reference: c.p2) // a wrong-length old PIN still costs a try
-            throw Failure(0x6A80)
+            throw Failure(StatusWord.incorrectData)
         }
         let old = Array(c.data.prefix(stored.length))
         let new = Array(c.data.dropFirst(stored.length))
         try check(old, reference: c.p2)
         let minimum = c.p2 == 0x83 ? 8 : 6
-        guard new.count >= minimum, new.count <= 127 else { throw Failure(0x6A80) }
+        guard new.count >= minimum, new.count <= 127 else { throw Failure(StatusWord.incorrectData) }
         var next = state
         if c.p2 == 0x83 { next.pw3 = .init(pin: new); pw3Verified = false } else { next.pw1 = .init(pin: new); pw1Verified = false; pw1VerifiedForSigning = false }
         try commit(next)
@@ -377,30 +380,30 @@ public final class SoftCard: @unchecked Sendable {
     }
 
     private func resetRetryCounter(_ c: CommandAPDU) throws -> Result {
-        guard c.p2 == 0x81 else { throw Failure(0x6A86) }
+        guard c.p2 == 0x81 else { throw Failure(StatusWord.incorrectP1P2) }
         var next = state
         switch c.p1 {
-        case 0x00:
-            guard let rc = state.resettingCode else { throw Failure(0x6982) }
-            guard state.resettingCodeTriesLeft > 0 else { throw Failure(0x6983) }
-            guard c.data.count > rc.length else { throw Failure(0x6A80) }
+        case CardParameter.resetWithResettingCode:
+            guard let rc = state.resettingCode else { throw Failure(StatusWord.securityStatusNotSatisfied) }
+            guard state.resettingCodeTriesLeft > 0 else { throw Failure(StatusWord.authenticationBlocked) }
+            guard c.data.count > rc.length else { throw Failure(StatusWord.incorrectData) }
             next.resettingCodeTriesLeft -= 1
             try commit(next)
             guard rc.matches(Array(c.data.prefix(rc.length))) else {
                 let left = state.resettingCodeTriesLeft
-                throw Failure(left == 0 ? 0x6983 : 0x63C0 | UInt16(left))
+                throw Failure(left == 0 ? StatusWord.authenticationBlocked : StatusWord.wrongPIN(triesLeft: left))
             }
             next = state
             next.resettingCodeTriesLeft = SoftCardState.maxTries
             let new = Array(c.data.dropFirst(rc.length))
-            guard new.count >= 6, new.count <= 127 else { try commit(next); throw Failure(0x6A80) }
+            guard new.count >= 6, new.count <= 127 else { try commit(next); throw Failure(StatusWord.incorrectData) }
             next.pw1 = .init(pin: new)
-        case 0x02:
-            guard pw3Verified else { throw Failure(0x6982) }
-            guard c.data.count >= 6, c.data.count <= 127 else { throw Failure(0x6A80) }
+        case CardParameter.resetAfterAdmin:
+            guard pw3Verified else { throw Failure(StatusWord.securityStatusNotSatisfied) }
+            guard c.data.count >= 6, c.data.count <= 127 else { throw Failure(StatusWord.incorrectData) }
             next.pw1 = .init(pin: c.data)
         default:
-            throw Failure(0x6A86)
+            throw Failure(StatusWord.incorrectP1P2)
         }
         next.pw1TriesLeft = SoftCardState.maxTries
         try commit(next)
@@ -410,21 +413,21 @@ public final class SoftCard: @unchecked Sendable {
     // MARK: Keys and signatures
 
     private func generateKeyPair(_ c: CommandAPDU) throws -> Result {
-        guard c.p2 == 0x00 else { throw Failure(0x6B00) }
-        guard c.data.count == 2 || c.data.count == 5, c.data[1] == 0x00 || c.data.count == 5 else { throw Failure(0x6700) }
+        guard c.p2 == 0x00 else { throw Failure(StatusWord.wrongP1P2) }
+        guard c.data.count == 2 || c.data.count == 5, c.data[1] == 0x00 || c.data.count == 5 else { throw Failure(StatusWord.wrongLength) }
         let crt = c.data[0]
-        guard [0xB6, 0xB8, 0xA4].contains(crt) else { throw Failure(0x6A80) }
+        guard [0xB6, 0xB8, 0xA4].contains(crt) else { throw Failure(StatusWord.incorrectData) }
         switch c.p1 {
-        case 0x81:
-            guard crt == 0xB6, let key = privateKey else { throw Failure(0x6A88) }
+        case CardParameter.readPublicKey:
+            guard crt == 0xB6, let key = privateKey else { throw Failure(StatusWord.referencedDataNotFound) }
             return Result(data: Self.publicKeyTemplate(key.publicKey))
-        case 0x80:
-            guard pw3Verified else { throw Failure(0x6982) }
-            guard crt == 0xB6 else { throw Failure(0x6A80) }
+        case CardParameter.generateKey:
+            guard pw3Verified else { throw Failure(StatusWord.securityStatusNotSatisfied) }
+            guard crt == 0xB6 else { throw Failure(StatusWord.incorrectData) }
             let key = PrivateKey.generate()
             var next = state
             if let passphrase, !state.insecure {
-                do { next.key = .encrypted(try Keystore.encrypt(key, password: passphrase, kdf: kdf)) } catch { throw Failure(0x6581) }
+                do { next.key = .encrypted(try Keystore.encrypt(key, password: passphrase, kdf: kdf)) } catch { throw Failure(StatusWord.memoryFailure) }
             } else {
                 next.key = .plain(key.withUnsafeSecret { Array($0) })
             }
@@ -436,7 +439,7 @@ public final class SoftCard: @unchecked Sendable {
             pw1VerifiedForSigning = false
             return Result(data: Self.publicKeyTemplate(key.publicKey))
         default:
-            throw Failure(0x6B00)
+            throw Failure(StatusWord.wrongP1P2)
         }
     }
 
@@ -445,15 +448,16 @@ public final class SoftCard: @unchecked Sendable {
     }
 
     private func performSecurityOperation(_ c: CommandAPDU) throws -> Result {
-        guard c.p1 == 0x9E, c.p2 == 0x9A else { throw Failure(0x6A86) }
-        guard pw1VerifiedForSigning else { throw Failure(0x6982) }
-        guard let key = privateKey else { throw Failure(0x6A88) }
-        guard c.data.count == 32 else { throw Failure(0x6700) }
+        guard c.p1 == CardParameter.psoCDSP1, c.p2 == CardParameter.psoCDSP2 else { throw Failure(StatusWord.incorrectP1P2) }
+        guard pw1VerifiedForSigning else { throw Failure(StatusWord.securityStatusNotSatisfied) }
+        guard let key = privateKey else { throw Failure(StatusWord.referencedDataNotFound) }
+        guard c.data.count == 32 else { throw Failure(StatusWord.wrongLength) }
         let signature: Signature
-        do { signature = try key.sign(digest: c.data) } catch { throw Failure(0x6F00) }
+        do { signature = try key.sign(digest: c.data) } catch { throw Failure(StatusWord.noPreciseDiagnosis) }
         var next = state
         next.signatureCounter = min(state.signatureCounter + 1, 0xFFFFFF)
         try commit(next)
+        // C4 byte 1 = 00: the verification is spent on this signature; 01: it stays until reset.
         if !state.pw1ValidForSeveralSignatures { pw1VerifiedForSigning = false }
         var s = signature.s
         if returnHighSHalfTheTime && Bool.random() { s = Self.negateModN(s) }
@@ -476,8 +480,8 @@ public final class SoftCard: @unchecked Sendable {
     }
 
     private func getChallenge(_ c: CommandAPDU) throws -> Result {
-        guard c.p1 == 0, c.p2 == 0 else { throw Failure(0x6A86) }
-        guard let n = c.le, n <= 255 else { throw Failure(0x6700) }
+        guard c.p1 == 0, c.p2 == 0 else { throw Failure(StatusWord.incorrectP1P2) }
+        guard let n = c.le, n <= 255 else { throw Failure(StatusWord.wrongLength) }
         var rng = SystemRandomNumberGenerator()
         return Result(data: (0..<n).map { _ in rng.next() })
     }
@@ -485,8 +489,8 @@ public final class SoftCard: @unchecked Sendable {
     // MARK: Life cycle
 
     private func terminate(_ c: CommandAPDU) throws -> Result {
-        guard c.p1 == 0, c.p2 == 0 else { throw Failure(0x6A86) }
-        guard pw3Verified || state.pw3TriesLeft == 0 else { throw Failure(0x6982) }
+        guard c.p1 == 0, c.p2 == 0 else { throw Failure(StatusWord.incorrectP1P2) }
+        guard pw3Verified || state.pw3TriesLeft == 0 else { throw Failure(StatusWord.securityStatusNotSatisfied) }
         var next = state
         next.terminated = true
         try commit(next)
@@ -497,7 +501,7 @@ public final class SoftCard: @unchecked Sendable {
     }
 
     private func activate(_ c: CommandAPDU) throws -> Result {
-        guard c.p1 == 0, c.p2 == 0 else { throw Failure(0x6A86) }
+        guard c.p1 == 0, c.p2 == 0 else { throw Failure(StatusWord.incorrectP1P2) }
         guard state.terminated else { return Result() }
         var next = state
         next.factoryReset()
@@ -511,7 +515,7 @@ public final class SoftCard: @unchecked Sendable {
     /// Persists the next state before it takes effect; a failed write leaves the card unchanged (6581).
     private func commit(_ next: SoftCardState) throws {
         if let statePath {
-            do { try next.save(path: statePath) } catch { throw Failure(0x6581) }
+            do { try next.save(path: statePath) } catch { throw Failure(StatusWord.memoryFailure) }
         }
         state = next
     }

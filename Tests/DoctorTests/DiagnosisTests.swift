@@ -9,9 +9,9 @@ struct DiagnosisTests {
     init() throws { table = try TokenTable.bundled() }
 
     func card(algorithm: AlgorithmAttributes? = .secp256k1, address: String? = "0x0000000000000000000000000000000000000001",
-              user: Int = 3, admin: Int = 3) -> CardProbe {
+              user: Int = 3, admin: Int = 3, signaturePIN: SignaturePINPolicy = .once) -> CardProbe {
         .openPGP(CardFacts(version: "3.4", manufacturer: "Yubico", serial: "12345678", signatureAlgorithm: algorithm,
-                           address: address, userPINTries: user, adminPINTries: admin))
+                           address: address, userPINTries: user, adminPINTries: admin, signaturePINPolicy: signaturePIN))
     }
 
     @Test func pcscdNotRunningIsAnErrorWithItsFix() {
@@ -50,6 +50,15 @@ struct DiagnosisTests {
         #expect(last.severity == .warning)
         let admin = try #require(Diagnosis.cardFindings(reader: "R", card(admin: 0)).first { $0.id == "card.adminPinBlocked" })
         #expect(admin.severity == .error)
+    }
+
+    @Test func pinValidForSeveralSignaturesIsAnErrorWithItsFix() throws {
+        let findings = Diagnosis.cardFindings(reader: "R", card(signaturePIN: .several))
+        let several = try #require(findings.first { $0.id == "card.signaturePINSeveral" })
+        #expect(several.severity == .error && several.summary.contains("several signatures"))
+        #expect(several.fix.hasPrefix("paratii card set-signature-pin once"))
+        #expect(!Report(findings: findings).healthy)
+        #expect(!Diagnosis.cardFindings(reader: "R", card()).contains { $0.id == "card.signaturePINSeveral" })
     }
 
     @Test func cardHeldByAnotherApplication() throws {

@@ -117,6 +117,13 @@ struct DoctorOnPCSCDTests {
         #expect(report.findings("card.algorithm").first?.summary.contains("secp256k1") == true)
         #expect(report.findings("card.key").first?.summary.contains(key.address.checksummed) == true)
         #expect(report.findings("card.pin").first?.summary.contains("PIN tries: user 3, admin 3") == true)
+
+        // PW1 valid for several signatures (a YubiKey so configured): an error, with the command that fixes it.
+        try OpenPGPCard(channel: try context.connect(reader: Self.reader)).setSignaturePINPolicy(.several, adminPIN: .defaultAdmin)
+        let several = try Self.diagnose()
+        let finding = try #require(several.findings("card.signaturePINSeveral").first)
+        #expect(finding.severity == .error && finding.fix == Diagnosis.setSignaturePINOnceFix)
+        #expect(!several.healthy)
     }
 
     @Test func cliJSONAndExitStatus() async throws {

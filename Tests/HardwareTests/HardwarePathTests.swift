@@ -285,7 +285,7 @@ struct HardwarePathTests {
             #expect(short.sw == 0x9000)
             #expect(short.data == full.data)
             // A 300-byte body goes out as two chained commands and arrives whole: the card judges its length.
-            try StatusWords.check(try channel.transmit(CommandAPDU(ins: 0x20, p1: 0x00, p2: 0x83, data: Array("12345678".utf8))))
+            try StatusWord.check(try channel.transmit(CommandAPDU(ins: 0x20, p1: 0x00, p2: 0x83, data: Array("12345678".utf8))))
             let long = try channel.transmit(CommandAPDU(ins: 0xDA, p1: 0x00, p2: 0x5B, data: [UInt8](repeating: 0x41, count: 300)))
             #expect(long.sw == 0x6700)
             let fits = try channel.transmit(CommandAPDU(ins: 0xDA, p1: 0x00, p2: 0x5B, data: Array("Paratii Tester".utf8)))

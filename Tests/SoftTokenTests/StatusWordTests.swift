@@ -4,79 +4,8 @@ import OpenPGPCard
 @testable import SoftToken
 import Testing
 
-/// Pure tests (no pcscd): the BER-TLV parser on hostile input, APDU encoding, and the software
-/// token's status words driven APDU by APDU.
-@Suite struct TLVParserTests {
-    @Test func parsesNestedApplicationData() throws {
-        let inner = TLV(tag: 0x4F, value: ApplicationIdentifier.rid + [3, 4, 0xFF, 0, 1, 2, 3, 4, 0, 0]).encoded
-            + TLV(tag: 0x73, value: TLV(tag: 0xC4, value: [0, 0x7F, 0x7F, 0x7F, 3, 0, 2]).encoded
-                + TLV(tag: 0xC1, value: AlgorithmAttributes.secp256k1.bytes).encoded).encoded
-        let data = try ApplicationData(bytes: TLV(tag: 0x6E, value: inner).encoded)
-        #expect(data.aid.serialHex == "01020304")
-        #expect(data.aid.version == "3.4")
-        #expect(data.pinStatus.pw3TriesLeft == 2)
-        #expect(data.signatureAlgorithm?.isSecp256k1 == true)
-    }
-
-    @Test func longFormLengthsAndMultiByteTags() throws {
-        let value = [UInt8](repeating: 7, count: 300)
-        let encoded = TLV(tag: 0x7F49, value: value).encoded
-        #expect(Array(encoded.prefix(5)) == [0x7F, 0x49, 0x82, 0x01, 0x2C])
-        let parsed = try TLV.parse(encoded)
-        #expect(parsed == [TLV(tag: 0x7F49, value: value)])
-    }
-
-    @Test(arguments: [
-        [0x6E],                         // tag without length
-        [0x6E, 0x05, 0x01],             // value overruns
-        [0x7F],                         // truncated multi-byte tag
-        [0x6E, 0x84, 0, 0, 0, 1, 0],    // length field too long
-        [0x6E, 0x80, 0x00, 0x00],       // indefinite length
-        [0x5F, 0xFF, 0xFF, 0xFF, 0x01], // tag too long
-    ] as [[UInt8]])
-    func refusesMalformedInput(_ bytes: [UInt8]) {
-        #expect(throws: TLV.ParseError.self) { try TLV.parse(bytes) }
-    }
-
-    @Test func randomGarbageNeverCrashes() {
-        var rng = SystemRandomNumberGenerator()
-        for _ in 0..<2000 {
-            let n = Int.random(in: 0..<64, using: &rng)
-            let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            _ = try? TLV.parse(bytes)
-            _ = try? ApplicationData(bytes: bytes)
-            _ = try? OpenPGPCard.parsePublicKey(bytes)
-        }
-        // Truncations of a valid answer are refused, not trusted.
-        let valid = TLV(tag: 0x7F49, value: TLV(tag: 0x86, value: PrivateKey.generate().publicKey.uncompressed).encoded).encoded
-        #expect(throws: Never.self) { try OpenPGPCard.parsePublicKey(valid) }
-        for cut in 1..<valid.count {
-            #expect(throws: OpenPGPCardError.self) { try OpenPGPCard.parsePublicKey(Array(valid.prefix(cut))) }
-        }
-    }
-
-    @Test func apduEncodingRoundTrips() throws {
-        let cases: [CommandAPDU] = [
-            CommandAPDU(ins: 0x44, p1: 0, p2: 0),
-            CommandAPDU(ins: 0xCA, p1: 0, p2: 0x6E, le: 256),
-            CommandAPDU(ins: 0x20, p1: 0, p2: 0x81, data: Array("123456".utf8)),
-            CommandAPDU(ins: 0x2A, p1: 0x9E, p2: 0x9A, data: [UInt8](repeating: 1, count: 32), le: 256),
-            CommandAPDU(ins: 0xDA, p1: 0, p2: 0x5B, data: [UInt8](repeating: 2, count: 300)),
-            CommandAPDU(ins: 0xCA, p1: 0, p2: 0x6E, le: 1000),
-            CommandAPDU(ins: 0xDA, p1: 0, p2: 0x5B, data: [UInt8](repeating: 2, count: 300), le: 65536),
-        ]
-        for c in cases { #expect(CommandAPDU(bytes: c.encoded()) == c) }
-        #expect(CommandAPDU(bytes: [0x00, 0x20, 0x00, 0x81, 0x06, 0x31]) == nil)
-    }
-
-    @Test func transcriptsMaskPINs() {
-        let verify = CommandAPDU(ins: 0x20, p1: 0, p2: 0x81, data: Array("123456".utf8))
-        #expect(APDUDescription.redactedHex(verify) == "00 20 00 81 06 ** ** ** ** ** **")
-        let change = CommandAPDU(ins: 0x24, p1: 0, p2: 0x83, data: Array("1234567887654321".utf8))
-        #expect(!APDUDescription.redactedHex(change).contains("31"))
-    }
-}
-
+/// The software token driven APDU by APDU (no pcscd): status words, PIN counters, DO C4's signature
+/// PIN policy, the key at rest.
 @Suite struct SoftCardStatusWordTests {
     func freshCard() throws -> SoftCard {
         let card = try SoftCard(state: .factoryFresh(serial: [1, 2, 3, 4], insecure: true), statePath: nil, passphrase: nil)
@@ -152,6 +81,48 @@ import Testing
         let extended = card.process(CommandAPDU(ins: 0xCA, p1: 0, p2: 0x7A, le: 1000).encoded(extended: true))
         #expect(Array(extended.suffix(2)) == [0x90, 0x00])
         #expect(Array(extended.dropLast(2)) == [0x7A, 0x05, 0x93, 0x03, 0x00, 0x00, 0x03])
+    }
+
+    /// DO C4 byte 1 as a card honours it: written with PUT DATA C4 (one byte, under PW3); 00 spends the
+    /// verification on one PSO:CDS, 01 keeps it; VERIFY P1=FF resets it in either mode.
+    @Test func signaturePINPolicyAndResetOfTheAccessStatus() throws {
+        let card = try freshCard()
+        let verify = apdu(.init(.verify, p1: 0x00, p2: 0x81, data: Array("123456".utf8)))
+        let reset = apdu(.init(.verify, p1: 0xFF, p2: 0x81))
+        let sign = apdu(.init(.performSecurityOperation, p1: 0x9E, p2: 0x9A, data: Keccak256.hash([7]), le: 256))
+        let several = apdu(.init(.putData, object: DataObject.pwStatus, data: [0x01]))
+        #expect(sw(card.process(several)) == StatusWord.securityStatusNotSatisfied)   // PW3 needed
+        #expect(sw(card.process(apdu(.init(.verify, p1: 0x00, p2: 0x83, data: Array("12345678".utf8))))) == StatusWord.ok)
+        #expect(sw(card.process(apdu(.init(.generateAsymmetricKeyPair, p1: 0x80, p2: 0x00, data: [0xB6, 0x00], le: 256)))) == StatusWord.ok)
+        // Only byte 1 is writable, and only 00 or 01.
+        #expect(sw(card.process(apdu(.init(.putData, object: DataObject.pwStatus, data: [0x01, 0x20, 0x20, 0x20])))) == StatusWord.wrongLength)
+        #expect(sw(card.process(apdu(.init(.putData, object: DataObject.pwStatus, data: [0x02])))) == StatusWord.incorrectData)
+        #expect(sw(card.process(several)) == StatusWord.ok)
+        #expect(card.state.pw1ValidForSeveralSignatures)
+        #expect(Array(card.process(apdu(.init(.getData, object: DataObject.pwStatus, le: 256))).prefix(1)) == [0x01])
+
+        // 01: the verification stays for further signatures until VERIFY P1=FF.
+        #expect(sw(card.process(verify)) == StatusWord.ok)
+        #expect(sw(card.process(sign)) == StatusWord.ok)
+        #expect(sw(card.process(sign)) == StatusWord.ok)
+        #expect(sw(card.process(reset)) == StatusWord.ok)
+        #expect(sw(card.process(sign)) == StatusWord.securityStatusNotSatisfied)
+        #expect(sw(card.process(apdu(.init(.verify, p1: 0x00, p2: 0x81)))) == StatusWord.wrongPIN(triesLeft: 3)) // status: not verified
+        #expect(sw(card.process(apdu(.init(.verify, p1: 0xFF, p2: 0x81, data: [1])))) == StatusWord.wrongLength)
+
+        // 00: spent by one signature; a reset before signing leaves nothing to sign with.
+        #expect(sw(card.process(apdu(.init(.putData, object: DataObject.pwStatus, data: [0x00])))) == StatusWord.ok)
+        #expect(!card.state.pw1ValidForSeveralSignatures)
+        #expect(sw(card.process(verify)) == StatusWord.ok)
+        #expect(sw(card.process(sign)) == StatusWord.ok)
+        #expect(sw(card.process(sign)) == StatusWord.securityStatusNotSatisfied)
+        #expect(sw(card.process(verify)) == StatusWord.ok)
+        #expect(sw(card.process(reset)) == StatusWord.ok)
+        #expect(sw(card.process(sign)) == StatusWord.securityStatusNotSatisfied)
+        // The admin PIN's access status resets the same way.
+        #expect(sw(card.process(apdu(.init(.verify, p1: 0xFF, p2: 0x83)))) == StatusWord.ok)
+        #expect(sw(card.process(several)) == StatusWord.securityStatusNotSatisfied)
+        #expect(card.state.signatureCounter == 3)
     }
 
     @Test func highSTwinIsNormalisedByTheDriverPath() throws {
