@@ -153,7 +153,7 @@ let package = Package(
         .executableTarget(
             name: "ParatiiBench",
             dependencies: ["Ethereum", "Delegation", "PlayerCore", "CBaseline", "CSecp256k1", "PCSC", "OpenPGPCard", "SoftToken", "CPCSCLite", "Bridge",
-                           .product(name: "Logging", package: "swift-log")],
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird")],
             path: "Benchmarks/ParatiiBench"
         ),
 

@@ -33,7 +33,7 @@ enum BridgeBenchmarks {
             let signer = TimedCard(card, key.address)
             _ = try signer.sign(digest: Keccak256.hash(Array("warm up".utf8)))
 
-            let directory = "/tmp/paratii-bench-bridge-\(getpid())"
+            let directory = try Scratch.directory("bridge")
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let settings = BridgeSettings(socketPath: directory + "/bridge.sock", databasePath: directory + "/bridge.sqlite")
             var logger = Logger(label: "paratii.bench")

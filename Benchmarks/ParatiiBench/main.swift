@@ -10,6 +10,7 @@ let groups: [(name: String, run: () throws -> Void)] = [
     ("player", PlayerBenchmarks.run),
     ("card", CardBenchmarks.run),
     ("bridge", BridgeBenchmarks.run),
+    ("bridge-load", BridgeLoadBenchmarks.run),
 ]
 
 for group in groups where !soakOnly && (requested.isEmpty || requested.contains(group.name)) {

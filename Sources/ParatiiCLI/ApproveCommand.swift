@@ -4,7 +4,6 @@ import Delegation
 import Ethereum
 import Foundation
 import OpenPGPCard
-import Storage
 
 /// `paratii approve`: the user's side of the bridge. Lists what waits (pairings, delegation requests)
 /// and approves or denies one. For a delegation request this command itself opens the card, asks the
@@ -35,185 +34,72 @@ struct ApproveCommand: ParsableCommand {
     func run() throws {
         // The PIN passes through this process's memory: no core file may keep it.
         ProcessHardening.disableCoreDumps()
-        let client = bridge.client()
-        let response = try client.get("/v1/admin/pending")
-        guard response.status == 200, let pending = response.json else { throw CLIError(response.errorText) }
-        let pairings = pending["pairings"]?.arrayValue ?? []
-        let requests = pending["requests"]?.arrayValue ?? []
-        let local = try config.load()
-        let configuration = try pending["configuration"].map { value in
-            do { return try Configuration(json: value) } catch { throw CLIError("the bridge sent an unreadable configuration: \(error)") }
-        } ?? local
-        if id != nil, configuration != local {
-            FileHandle.standardError.write(Data("note: signing for the bridge's chain \(configuration.chainId) (contract \(configuration.verifyingContract)), not this machine's configuration\n".utf8))
-        }
-        guard let id else {
-            if json { return print(pending.prettyText) }
-            if pairings.isEmpty && requests.isEmpty { return print("nothing waits for approval") }
-            for pairing in pairings {
-                print("pairing \(pairing["id"]?.stringValue ?? "?"): player \"\(TerminalText.escape(pairing["name"]?.stringValue ?? ""))\"")
-            }
-            for request in requests { print(try describe(request, configuration)) }
-            return
-        }
+        let approver = Approver(client: bridge.client(), configuration: try config.load())
+        let work = try approver.pending()
+        guard let id else { return list(work) }
         let wanted = try BridgeSocketOption.checkID(id)
-        if let pairing = pairings.first(where: { $0["id"]?.stringValue == wanted }) {
-            if !deny { try confirmCode(pairing) }
-            let result = try client.request("POST", "/v1/admin/pairings/\(wanted)/\(deny ? "deny" : "approve")")
-            guard result.status == 200 else { throw CLIError(result.errorText) }
+        if work.configuration != (try config.load()) {
+            TerminalOutput.warn("note: signing for the bridge's chain \(work.configuration.chainId) (contract \(work.configuration.verifyingContract)), not this machine's configuration")
+        }
+        if let pairing = work.pairings.first(where: { $0.id == wanted }) {
+            try approver.decide(pairing, approve: !deny, typedCode: deny ? nil : try typedCode(pairing))
             return print(deny ? "pairing denied" : "pairing approved")
         }
-        guard let request = requests.first(where: { $0["id"]?.stringValue == wanted }) else {
+        guard let request = work.requests.first(where: { $0.id == wanted }) else {
             throw CLIError("nothing pending with id \(wanted) (run `paratii approve` to list)")
         }
-        let kind = request["kind"]?.stringValue ?? "delegation"
-        let path = "/v1/admin/\(kind == "transaction" ? "transaction" : "delegation")-requests/\(wanted)"
         if deny {
-            let result = try client.request("POST", "\(path)/deny")
-            guard result.status == 200 else { throw CLIError(result.errorText) }
+            try approver.deny(request)
             return print("request denied")
         }
-        guard let body = request["request"] else { throw CLIError("the bridge sent a request without its body") }
-        FileHandle.standardError.write(Data((try describe(request, configuration) + "\n").utf8))
-        if kind == "transaction" {
-            let asked: TransactionRequest
-            do { asked = try TransactionRequest(json: body, configuration: configuration) } catch { throw CLIError("\(error)") }
-            try confirmRecipient(asked, wallet: request["wallet"]?.stringValue)
-            let what = "a top-up of \(configuration.formatAmount(asked.amount, token: asked.token)) \(configuration.tokenName(asked.token)) to \(asked.to.checksummed)"
-            let (signed, counter) = try withCard(client, path, what: what) { signer in try asked.transaction(chainId: configuration.chainId).sign(with: signer) }
-            try post(client, path, ["raw": .string(signed.raw.hexString)], counter)
-            print("approved: transaction \(signed.hash.hexString) signed by \(signed.from.checksummed)")
-        } else {
-            let asked: DelegationRequest
-            do { asked = try DelegationRequest(json: body, configuration: configuration) } catch { throw CLIError("\(error)") }
-            let attested = try attestation.map { try Self.loadAttestation($0, configuration) }
-            if let attested, let refusal = attested.message.refusal(for: asked.delegation(master: attested.message.master, now: TimeText.now)) {
-                throw CLIError("refused before signing: \(refusal) (the request stays pending: deny it with --deny)")
-            }
-            let caps = asked.allowances.map { $0.summary(configuration) }.joined(separator: "; ")
-            let what = "a spending delegation to \(asked.spender.checksummed) for \(Units.formatDuration(asked.validFor)): \(caps)"
-            let (envelope, counter) = try withCard(client, path, what: what, expecting: attested?.message.master) { signer in
-                try Envelope.sign(asked.delegation(master: signer.address, now: TimeText.now), domain: configuration.domain, signer: signer,
-                                  parents: attested.map { [$0.envelope] } ?? [])
-            }
-            try post(client, path, ["envelope": envelope.json], counter)
-            print("approved: delegation \(envelope.id.hexString) signed by \(signer(envelope))")
+        FileHandle.standardError.write(Data((describe(request, work.configuration) + "\n").utf8))
+        if case .transaction(let asked) = request.ask, request.wallet != asked.to {
+            let known = request.wallet.map { "this player's wallet is \($0.checksummed)" } ?? "this player has no wallet on record"
+            TerminalOutput.warn("WARNING: the top-up goes to \(asked.to.checksummed), and \(known)")
+        }
+        let attested = try attestation.map { try Envelope(parsing: try CLIInput.bytes($0)) }
+        let approved = try approver.approve(request, in: work, card: cardAccess(), attestation: attested,
+                                            confirmedRecipient: try confirmRecipient.map { try Address($0) }, now: TimeText.now)
+        switch approved {
+        case .transaction(let signed): print("approved: transaction \(signed.hash.hexString) signed by \(signed.from.checksummed)")
+        case .delegation(let envelope):
+            print("approved: delegation \(envelope.id.hexString) signed by \((envelope.message.typed as? SpendingDelegation)?.master.checksummed ?? "?")")
         }
     }
 
-    private func post(_ client: BridgeClient, _ path: String, _ object: JSONObject, _ counter: Int?) throws {
-        var object = object
-        if let counter { object["signatureCounter"] = .number("\(counter)") }
-        let result = try client.post("\(path)/approve", .object(object))
-        guard result.status == 200 else { throw CLIError(result.errorText) }
+    private func list(_ work: PendingWork) {
+        if json { return print(TerminalOutput.document(work.json.prettyText)) }
+        if work.pairings.isEmpty && work.requests.isEmpty { return print("nothing waits for approval") }
+        for pairing in work.pairings { print("pairing \(pairing.id): player \"\(TerminalText.escape(pairing.name))\"") }
+        for request in work.requests { print(describe(request, work.configuration)) }
     }
 
-    /// A CardAttestation envelope for this configuration's chain and contract.
-    static func loadAttestation(_ path: String, _ configuration: Configuration) throws -> (envelope: Envelope, message: CardAttestation) {
-        let envelope = try Envelope(parsing: try CLIInput.bytes(path))
-        guard case .attestation(let attestation) = envelope.message else { throw CLIError("--attestation must be a CardAttestation envelope") }
-        guard envelope.domain == configuration.domain else { throw CLIError("the attestation is for another chain or contract than the bridge's") }
-        return (envelope, attestation)
+    func describe(_ request: PendingWork.Request, _ configuration: Configuration) -> String {
+        (request.summary(configuration) + ["  waits until \(TimeText.format(request.expiresAt))"]).joined(separator: "\n")
     }
 
-    private func signer(_ envelope: Envelope) -> String {
-        (envelope.message.typed as? SpendingDelegation)?.master.checksummed ?? "?"
+    /// The code the user reads off the player: `--code`, or typed at the terminal.
+    private func typedCode(_ pairing: PendingWork.Pairing) throws -> String? {
+        if let code { return code }
+        let name = TerminalText.escape(pairing.name)
+        guard isatty(STDIN_FILENO) == 1 else { throw CLIError("give --code CODE: the code player \"\(name)\" shows") }
+        FileHandle.standardError.write(Data("player \"\(name)\" asks to pair; type the code it shows: ".utf8))
+        return readLine(strippingNewline: true)
     }
 
-    /// One request at a time on the card (an exclusive lock next to the socket): open it, ask the PIN,
-    /// sign, read the signature counter. A wrong PIN leaves the request pending; a card pulled
-    /// mid-signature, blocked, or any other card fault fails the request cleanly.
-    private func withCard<T>(_ client: BridgeClient, _ path: String, what: String, expecting expected: Address? = nil,
-                             _ sign: (ApprovalSigner) throws -> T) throws -> (T, Int?) {
-        let lockPath = Paths.directory(of: client.socketPath ?? BridgeSettings.defaultSocketPath) + "/card.lock"
-        let lock = try SecureFile.openLock(lockPath)
-        defer { close(lock) }
-        flock(lock, LOCK_EX)
-
-        let card = try OpenCard.open(readerOption)
-        guard let key = try cliPCSC({ try card.card.publicKey() }) else { throw CLIError("the card has no signature key: run `paratii card init`") }
-        if let expected, key.address != expected {
-            throw CLIError("the attestation is for card key \(expected), but the card in \(card.reader) holds \(key.address)")
-        }
-        let pin: PIN
-        if let pinentry, pinFile == nil {
-            pin = try Pinentry(program: pinentry).askPIN(description: "paratii approve: the card in \(card.reader) signs \(what).")
-        } else {
-            pin = try PINInput.read(file: pinFile, prompt: "PIN of the card in \(card.reader): ")
-        }
-        let signer = ApprovalSigner(card: card.card, pin: pin, allowLastTry: lastTry.allowLastTry, address: key.address)
-        let signed: T
-        do {
-            signed = try sign(signer)
-        } catch {
-            switch error as? OpenPGPCardError {
-            case .wrongPIN, .invalidPIN, .lastTryProtected, .pinValidForSeveralSignatures:
-                throw CLIError("\(error) (the request stays pending)")
-            default:
-                _ = try? client.post("\(path)/fail", .object(["reason": .string("card: \(error)")]))
-                throw CLIError("\(error): the request failed")
-            }
-        }
-        return (signed, try? card.card.signatureCounter())
+    /// The card by `--reader`, the PIN from `--pin-file`, a pinentry or a no-echo prompt.
+    private func cardAccess() -> Approver.CardAccess {
+        Approver.CardAccess(
+            open: { [readerOption] in
+                let card = try OpenCard.open(readerOption)
+                return (card.card, card.reader)
+            },
+            pin: { [pinentry, pinFile] reader, signs in
+                if let pinentry, pinFile == nil {
+                    return try Pinentry(program: pinentry).askPIN(description: "paratii approve: the card in \(reader) signs \(signs).")
+                }
+                return try PINInput.read(file: pinFile, prompt: "PIN of the card in \(reader): ")
+            },
+            allowLastTry: lastTry.allowLastTry)
     }
-
-    /// The user types the code the player shows, so the pairing approved is the player they are looking at.
-    private func confirmCode(_ pairing: JSONValue) throws {
-        let name = TerminalText.escape(pairing["name"]?.stringValue ?? "")
-        guard let expected = pairing["code"]?.stringValue else { throw CLIError("the bridge sent a pairing without its code") }
-        var typed = code
-        if typed == nil {
-            guard isatty(STDIN_FILENO) == 1 else { throw CLIError("give --code CODE: the code player \"\(name)\" shows") }
-            FileHandle.standardError.write(Data("player \"\(name)\" asks to pair; type the code it shows: ".utf8))
-            typed = readLine(strippingNewline: true)
-        }
-        guard let typed, ConstantTime.equal(Array(typed.trimmingCharacters(in: .whitespaces).utf8), Array(expected.utf8)) else {
-            throw CLIError("that is not the code of player \"\(name)\": the pairing stays pending (deny it with --deny)")
-        }
-    }
-
-    /// A top-up goes to the requesting player's wallet; anywhere else only when the user repeats the address.
-    private func confirmRecipient(_ asked: TransactionRequest, wallet: String?) throws {
-        guard let walletAddress = wallet.flatMap({ try? Address($0) }), walletAddress == asked.to else {
-            let known = wallet.map { "this player's wallet is \($0)" } ?? "this player has no wallet on record"
-            FileHandle.standardError.write(Data("WARNING: the top-up goes to \(asked.to.checksummed), and \(known)\n".utf8))
-            guard let confirmRecipient, (try? Address(confirmRecipient)) == asked.to else {
-                throw CLIError("confirm the recipient with --confirm-recipient \(asked.to.checksummed), or deny it with --deny (the request stays pending)")
-            }
-            return
-        }
-    }
-
-    func describe(_ request: JSONValue, _ configuration: Configuration) throws -> String {
-        var lines = ["request \(request["id"]?.stringValue ?? "?") from player \"\(TerminalText.escape(request["player"]?.stringValue ?? "?"))\""]
-        if request["kind"]?.stringValue == "transaction" {
-            if let body = request["request"], let asked = try? TransactionRequest(json: body, configuration: configuration) {
-                lines += asked.summary(configuration)
-            }
-        } else if let body = request["request"], let asked = try? DelegationRequest(json: body, configuration: configuration) {
-            lines.append("  spender \(asked.spender.checksummed), valid for \(Units.formatDuration(asked.validFor)) from approval")
-            for allowance in asked.allowances { lines.append("  \(allowance.summary(configuration))") }
-            lines.append(asked.payees.isEmpty ? "  payees: any" : "  payees: \(asked.payees.map(\.checksummed).joined(separator: ", "))")
-        }
-        if case .number(let text) = request["expiresAt"], let until = UInt64(text) { lines.append("  waits until \(TimeText.format(until))") }
-        return lines.joined(separator: "\n")
-    }
-}
-
-/// The card's signature key for one approval; card errors pass through typed, so a wrong PIN can
-/// leave the request pending while a pulled card fails it.
-final class ApprovalSigner: DigestSigner {
-    let card: OpenPGPCard
-    let pin: PIN
-    let allowLastTry: Bool
-    let address: Address
-
-    init(card: OpenPGPCard, pin: PIN, allowLastTry: Bool, address: Address) {
-        self.card = card
-        self.pin = pin
-        self.allowLastTry = allowLastTry
-        self.address = address
-    }
-
-    func sign(digest: [UInt8]) throws -> Signature { try card.sign(digest: digest, pin: pin, allowLastTry: allowLastTry) }
 }

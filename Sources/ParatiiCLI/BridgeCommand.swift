@@ -11,7 +11,7 @@ struct BridgeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bridge",
         abstract: "The bridge daemon: local API for players (pairing, delegation requests), tokens, audit log.",
-        subcommands: [Run.self, Tokens.self, Audit.self, Bench.self]
+        subcommands: [Run.self, Tokens.self, Audit.self]
     )
 
     struct Run: AsyncParsableCommand {
@@ -84,81 +84,6 @@ struct BridgeCommand: AsyncParsableCommand {
             if !report.counterGaps.isEmpty { throw ExitCode(2) }
         }
     }
-}
-
-extension BridgeCommand {
-    /// `paratii bridge bench`: an authenticated `GET /v1/status` under concurrent load, against a
-    /// bridge started in this process on a temporary socket (or --tcp loopback), one connection per request.
-    struct Bench: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Requests per second and p99 latency of an authenticated status request under load.")
-        @Option(help: "Concurrent clients.") var clients: Int = 8
-        @Option(help: "Seconds to run.") var seconds: Double = 5
-        @Flag(help: "Go through loopback TCP instead of the Unix socket.") var tcp = false
-
-        func run() async throws {
-            // mkdtemp: a fresh 0700 directory with an unpredictable name (a pid under /tmp can be planted).
-            var template = Array((NSTemporaryDirectory() + "/paratii-bench-XXXXXX").utf8CString)
-            guard let made = mkdtemp(&template) else { throw CLIError("cannot create a temporary directory") }
-            let directory = String(cString: made)
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            var settings = BridgeSettings(socketPath: directory + "/bridge.sock", databasePath: directory + "/bridge.sqlite")
-            let port = Int.random(in: 40000...49999)
-            if tcp { settings.tcp = (host: "127.0.0.1", port: port) }
-            var logger = Logger(label: "paratii.bridge.bench")
-            logger.logLevel = .critical
-            let app = try buildApplication(BridgeContext(settings: settings, store: try BridgeStore(path: settings.databasePath), tokens: { [] }), logger: logger)
-            let server = Task { try await app.runService(gracefulShutdownSignals: []) }
-            defer { server.cancel() }
-            let socket = settings.socketPath
-            let clients = max(1, self.clients), seconds = self.seconds, useTCP = tcp
-            let result: (count: Int, latencies: [Double], errors: Int) = try await withCheckedThrowingContinuation { continuation in
-                Thread.detachNewThread {
-                    continuation.resume(with: Result {
-                        let admin = BridgeClient(socket)
-                        var up = false
-                        for _ in 0..<200 where !up {
-                            up = ((try? admin.get("/v1/health"))?.status == 200) && (!useTCP || (try? BridgeClient("http://127.0.0.1:\(port)").get("/v1/health"))?.status == 200)
-                            if !up { Thread.sleep(forTimeInterval: 0.05) }
-                        }
-                        guard up else { throw CLIError("the bridge did not come up") }
-                        let secret = PairingSecret()
-                        guard let id = try admin.post("/v1/pairings", .object(["name": .string("bench"), "secretHash": .string(secret.hash)])).json?["id"]?.stringValue,
-                              try admin.request("POST", "/v1/admin/pairings/\(id)/approve").status == 200,
-                              let token = try admin.request("GET", "/v1/pairings/\(id)", headers: [("Authorization", "Pairing \(secret.secret)")]).json?["token"]?.stringValue
-                        else { throw CLIError("pairing failed") }
-                        let client = BridgeClient(useTCP ? "http://127.0.0.1:\(port)" : socket, token: token)
-                        let tally = Tally()
-                        let end = Date().addingTimeInterval(seconds)
-                        DispatchQueue.concurrentPerform(iterations: clients) { _ in
-                            var mine: [Double] = []
-                            var failed = 0
-                            while Date() < end {
-                                let start = DispatchTime.now().uptimeNanoseconds
-                                if (try? client.get("/v1/status"))?.status == 200 {
-                                    mine.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
-                                } else { failed += 1 }
-                            }
-                            tally.add(mine, failed)
-                        }
-                        return tally.lock.withLock { (tally.latencies.count, tally.latencies.sorted(), tally.errors) }
-                    })
-                }
-            }
-            func percentile(_ p: Double) -> Double {
-                result.latencies.isEmpty ? 0 : result.latencies[min(result.latencies.count - 1, Int(Double(result.latencies.count) * p))]
-            }
-            print(String(format: "%@: %d clients, %.0f requests/s, p50 %.2f ms, p99 %.2f ms, %d errors",
-                         useTCP ? "tcp" : "unix socket", clients, Double(result.count) / seconds, percentile(0.5), percentile(0.99), result.errors))
-        }
-    }
-}
-
-/// Latencies gathered by the bench's client threads.
-final class Tally: @unchecked Sendable {
-    let lock = NSLock()
-    var latencies: [Double] = []
-    var errors = 0
-    func add(_ more: [Double], _ failed: Int) { lock.withLock { latencies += more; errors += failed } }
 }
 
 /// `--socket PATH`: where the bridge listens (default `$XDG_RUNTIME_DIR/paratii/bridge.sock`).

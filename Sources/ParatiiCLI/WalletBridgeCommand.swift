@@ -21,33 +21,22 @@ extension WalletCommand {
         var allowance: [String] = []
         @Option(help: "A payee the delegation is limited to (repeatable; none means any).") var payee: [String] = []
         @Option(help: "How long the delegation is valid from approval (e.g. 30d).") var validFor: String = "30d"
+        @OptionGroup var config: ConfigOption
 
         func run() throws {
             guard !allowance.isEmpty else { throw CLIError("give at least one --allowance") }
+            let configuration = try config.load()
             let opened = try wallet.open()
-            let body: JSONValue = .object([
-                "spender": .string(opened.address.checksummed),
-                "allowances": .array(try allowance.map(Self.allowanceJSON)),
-                "payees": .array(payee.map { .string($0) }),
-                "validFor": .string(validFor),
-            ])
+            // Parsed here, once, by the same rules the bridge applies: a mistake is caught before pairing.
+            let asked = DelegationRequest(spender: opened.address,
+                                          allowances: try allowance.map { try Allowance(spec: $0, configuration: configuration) },
+                                          payees: try payee.map { try Address($0) }, validFor: try Units.parseDuration(validFor))
+            let body = asked.json(configuration)
             let approved = try link.submit("/v1/delegation-requests", body, wallet: wallet, address: opened.address)
             guard let value = approved["envelope"] else { throw CLIError("approved without an envelope") }
             let envelope = try Envelope(json: value)
             let delegation = try opened.importDelegation(envelope)
             print("imported \(envelope.id.hexString) from master \(delegation.master), valid until \(TimeText.format(delegation.validUntil))")
-        }
-
-        /// The spec form `token=ETH,total=0.05,per-payment=…` as the API's JSON object.
-        static func allowanceJSON(_ spec: String) throws -> JSONValue {
-            let names = ["token": "token", "total": "total", "per-payment": "perPayment", "period": "period", "per-period": "perPeriod"]
-            var object = JSONObject()
-            for part in spec.split(separator: ",") {
-                let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-                guard pair.count == 2, let name = names[pair[0]] else { throw CLIError("allowance part \"\(part)\" is not one of token=, total=, per-payment=, period=, per-period=") }
-                object[name] = .string(pair[1])
-            }
-            return .object(object)
         }
     }
 }
@@ -105,60 +94,10 @@ struct BridgeLink: ParsableArguments {
     @Option(help: "Player name shown to the user when pairing.") var name: String = "paratii wallet"
     @Option(help: "Give up waiting after this many seconds.") var timeout: Int = 600
 
-    /// POSTs `body` to `path` and polls the request until it is decided; returns the approved request.
+    /// The player's side of the protocol (`BridgePlayer`) for this wallet; says what the user must do on stderr.
     func submit(_ path: String, _ body: JSONValue, wallet: WalletOptions, address spender: Address) throws -> JSONValue {
-        let address = bridge ?? BridgeSettings.defaultSocketPath
-        let tokenFile = wallet.directory + "/bridge-token.json"
-        var client = BridgeClient(address)
-        client.token = try storedToken(tokenFile, address) ?? pair(client, tokenFile, address, wallet: spender)
-        let created = try client.post(path, body)
-        if created.status == 401 {
-            unlink(tokenFile)
-            throw CLIError("the bridge no longer knows this wallet's token (revoked?): run again to pair anew")
-        }
-        guard created.status == 202, let id = created.json?["id"]?.stringValue else { throw CLIError(created.errorText) }
-        TerminalOutput.warn("request \(id) waits for approval: on the bridge side run `paratii approve \(id)`")
-        let deadline = Date().addingTimeInterval(TimeInterval(timeout))
-        while true {
-            let polled = try client.get("\(path)/\(id)")
-            guard polled.status == 200, let json = polled.json, let state = json["state"]?.stringValue else { throw CLIError(polled.errorText) }
-            switch state {
-            case "pending":
-                guard Date() < deadline else { throw CLIError("no decision within \(timeout) s (the request stays pending on the bridge)") }
-                Thread.sleep(forTimeInterval: 0.2)
-            case "approved":
-                return json
-            default:
-                throw CLIError("request \(state)\(json["reason"]?.stringValue.map { ": \($0)" } ?? "")")
-            }
-        }
-    }
-
-    func storedToken(_ file: String, _ address: String) throws -> String? {
-        guard FileManager.default.fileExists(atPath: file), let value = try? JSONValue.parse(try SecureFile.read(file)),
-              value["bridge"]?.stringValue == address, let token = value["token"]?.stringValue
-        else { return nil }
-        return token
-    }
-
-    func pair(_ client: BridgeClient, _ file: String, _ address: String, wallet: Address) throws -> String {
-        // Only this process can collect the token: it alone knows the secret whose hash it sends.
-        let pairing = PairingSecret()
-        let created = try client.post("/v1/pairings", .object(["name": .string(name), "secretHash": .string(pairing.hash),
-                                                               "wallet": .string(wallet.checksummed)]))
-        guard created.status == 201, let id = created.json?["id"]?.stringValue else { throw CLIError(created.errorText) }
-        TerminalOutput.warn("pairing with the bridge: run `paratii approve \(id)` on the bridge side and type the code \(created.json?["code"]?.stringValue ?? "?")")
-        let deadline = Date().addingTimeInterval(TimeInterval(timeout))
-        while true {
-            let polled = try client.request("GET", "/v1/pairings/\(id)", headers: [("Authorization", "Pairing \(pairing.secret)")])
-            guard polled.status == 200, let state = polled.json?["state"]?.stringValue else { throw CLIError(polled.errorText) }
-            if let token = polled.json?["token"]?.stringValue {
-                try SecureFile.write(Array(JSONValue.object(["bridge": .string(address), "token": .string(token)]).compactText.utf8), to: file)
-                return token
-            }
-            guard state == "pending" else { throw CLIError("pairing \(state)") }
-            guard Date() < deadline else { throw CLIError("the pairing was not approved within \(timeout) s") }
-            Thread.sleep(forTimeInterval: 0.5)
-        }
+        let player = BridgePlayer(address: bridge ?? BridgeSettings.defaultSocketPath, name: name, tokenFile: wallet.directory + "/bridge-token.json",
+                                  wallet: spender, timeout: timeout, notice: { TerminalOutput.warn($0) })
+        return try player.submit(path, body)
     }
 }
