@@ -83,13 +83,19 @@ let package = Package(
             ]
         ),
 
-        // Diagnosis and hotplug: the known-token table, USB enumeration over libusb, `paratii doctor`'s checks.
-        // The table is a copy of udev/known-tokens.json (SwiftPM cannot reach outside the target);
-        // udev/check-generated.sh and DoctorTests fail when the two differ.
+        // The token hub: the one place that finds tokens (PC/SC readers and the OpenPGP facts of their cards,
+        // the card a command uses, known USB tokens over libusb and their hotplug). The table is a copy of
+        // udev/known-tokens.json (SwiftPM cannot reach outside the target); udev/check-generated.sh and
+        // DoctorTests fail when the two differ.
         .target(
-            name: "Doctor",
+            name: "TokenHub",
             dependencies: ["CLibUSB", "PCSC", "OpenPGPCard", "Ethereum"],
             resources: [.copy("Resources/known-tokens.json")]
+        ),
+        // Diagnosis: `paratii doctor`'s findings over what the token hub sees and the host's facts.
+        .target(
+            name: "Doctor",
+            dependencies: ["TokenHub", "PCSC", "OpenPGPCard", "Ethereum"]
         ),
 
         // The wire contract's typed messages, envelopes, revocation lists and the offline verifier.
@@ -114,7 +120,7 @@ let package = Package(
         .target(
             name: "Bridge",
             dependencies: [
-                "Ethereum", "Delegation", "OpenPGPCard", "PCSC", "Doctor", "Storage",
+                "Ethereum", "Delegation", "OpenPGPCard", "PCSC", "TokenHub", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -135,6 +141,7 @@ let package = Package(
                 "PCSC",
                 "SoftToken",
                 "Doctor",
+                "TokenHub",
                 "Bridge",
                 "Institution",
                 "Storage",
@@ -192,14 +199,14 @@ let package = Package(
         // in vpcd's second slot.
         .testTarget(
             name: "DoctorTests",
-            dependencies: ["Doctor", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken"]
+            dependencies: ["Doctor", "TokenHub", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken"]
         ),
         // Bridge: API security as an attacker would try it, against a bridge on a temporary socket, and the
         // full flow against pcscd + a soft card in vpcd's second slot.
         .testTarget(
             name: "BridgeTests",
             dependencies: [
-                "Bridge", "Delegation", "Doctor", "Ethereum", "PlayerCore", "OpenPGPCard", "PCSC", "SoftToken",
+                "Bridge", "Delegation", "TokenHub", "Ethereum", "PlayerCore", "OpenPGPCard", "PCSC", "SoftToken",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
@@ -215,7 +222,7 @@ if let mode = Context.environment["PARATII_INSTRUMENT"], ["fuzzer", "address", "
     // lld: gold fails on sanitizer-instrumented Swift objects ("internal error in format_file_lineno").
     let swiftFlags: [SwiftSetting] = [.unsafeFlags(["-sanitize=\(sanitizers)"])]
     let linkFlags: [LinkerSetting] = [.unsafeFlags(["-sanitize=\(sanitizers)", "-use-ld=lld"])]
-    let own = ["Storage", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "Doctor", "Delegation", "PlayerCore", "Bridge"]
+    let own = ["Storage", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "TokenHub", "Doctor", "Delegation", "PlayerCore", "Bridge"]
     for target in package.targets where own.contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + swiftFlags
         target.linkerSettings = (target.linkerSettings ?? []) + linkFlags

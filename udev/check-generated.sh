@@ -1,7 +1,7 @@
 #!/bin/sh
 # Fail (exit 1) when udev/70-paratii-tokens.rules is not what
 # udev/generate-rules.py produces from udev/known-tokens.json, or when doctor's
-# bundled copy (Sources/Doctor/Resources/known-tokens.json) differs from the table.
+# bundled copy (Sources/TokenHub/Resources/known-tokens.json) differs from the table.
 # Exit 2 when the generator itself fails (e.g. invalid known-tokens.json).
 set -u
 dir=$(cd "$(dirname "$0")" && pwd)
@@ -17,9 +17,9 @@ if ! diff -u "$dir/70-paratii-tokens.rules" "$tmp"; then
     exit 1
 fi
 # paratii doctor bundles a copy of the table (SwiftPM resources cannot live outside the target).
-copy="$dir/../Sources/Doctor/Resources/known-tokens.json"
+copy="$dir/../Sources/TokenHub/Resources/known-tokens.json"
 if ! cmp -s "$dir/known-tokens.json" "$copy"; then
-    echo "check-generated: $copy differs from udev/known-tokens.json; run: cp udev/known-tokens.json Sources/Doctor/Resources/" >&2
+    echo "check-generated: $copy differs from udev/known-tokens.json; run: cp udev/known-tokens.json Sources/TokenHub/Resources/" >&2
     exit 1
 fi
 exit 0

@@ -1,11 +1,11 @@
 import Delegation
-import Doctor
 import Ethereum
 import Foundation
 import Hummingbird
 import Logging
 import ServiceLifecycle
 import Storage
+import TokenHub
 
 /// What `GET /v1/tokens` reports: the readers and the OpenPGP cards in them (read-only, no PIN).
 public typealias TokenProbe = @Sendable () throws -> [JSONValue]
@@ -20,7 +20,7 @@ public struct BridgeContext: Sendable {
     /// Record known tokens arriving on and leaving the USB bus as events (nil: don't watch USB).
     public let usbWatcher: TokenWatcher?
 
-    public init(settings: BridgeSettings, store: BridgeStore, tokens: @escaping TokenProbe = CardProbe.tokens, watchTokens: Bool = false,
+    public init(settings: BridgeSettings, store: BridgeStore, tokens: @escaping TokenProbe = TokenListing.tokens, watchTokens: Bool = false,
                 usbWatcher: TokenWatcher? = nil) {
         self.settings = settings
         self.store = store

@@ -1,8 +1,8 @@
-import Doctor
 import Ethereum
 import Foundation
 import PCSC
 import ServiceLifecycle
+import TokenHub
 
 /// Watches readers and cards (pcscd's status changes, no polling) and records each insertion and
 /// removal in the audit log, so `GET /v1/events` reports tokens coming and going. Runs as a service

@@ -1,6 +1,6 @@
-import Foundation
 import BigInt
 import Ethereum
+import Foundation
 
 /// Scope bits of a posting delegation; a vote's `kind` takes the same values.
 public struct Scopes: OptionSet, Sendable, Hashable {

@@ -1,5 +1,6 @@
 import OpenPGPCard
 import PCSC
+import TokenHub
 
 /// Turns probes into findings. Pure: every input is a plain value, so each rule has a unit test.
 public enum Diagnosis {

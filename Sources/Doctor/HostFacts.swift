@@ -1,4 +1,5 @@
 import Foundation
+import TokenHub
 
 /// What doctor learns from the host outside PC/SC and USB: udev rules, scdaemon, the CCID driver,
 /// device-node permissions. Plain values, so the diagnosis is testable; `gather()` reads the real system.

@@ -1,7 +1,7 @@
 import Crypto
+import Foundation
 import Storage
 import _CryptoExtras
-import Foundation
 
 /// scrypt cost parameters for new keystores.
 public struct ScryptParameters: Sendable, Equatable {

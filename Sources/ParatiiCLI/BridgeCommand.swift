@@ -5,6 +5,7 @@ import Doctor
 import Ethereum
 import Foundation
 import Logging
+import TokenHub
 
 /// `paratii bridge`: the daemon and its housekeeping.
 struct BridgeCommand: AsyncParsableCommand {

@@ -4,6 +4,7 @@ import Ethereum
 import Foundation
 import OpenPGPCard
 import PCSC
+import TokenHub
 
 /// `paratii card …`: the master key on an OpenPGP card (YubiKey 5, Nitrokey, Gnuk, or the soft card).
 struct CardCommand: AsyncParsableCommand {
@@ -21,25 +22,22 @@ extension CardCommand {
         @Flag(help: "JSON output.") var json = false
 
         func run() throws {
-            let context: PCSCContext
-            do { context = try PCSCContext() } catch { throw CLIError("\(error)") }
+            guard case .readers(let readers) = TokenHub.readers() else { _ = try OpenCard.context(); return }
             var rows: [JSONValue] = []
             var lines: [String] = []
-            for state in try cliPCSC({ try context.readerStates() }) {
-                var members: [(key: String, value: JSONValue)] = [("reader", .string(state.name)), ("cardPresent", .bool(state.cardPresent))]
-                var line = "\(state.name): "
-                if state.cardPresent {
-                    members.append(("atr", .string(state.atr.hexString)))
-                    if let channel = try? context.connect(reader: state.name), let app = try? OpenPGPCard(channel: channel).applicationData() {
-                        members += [("openpgp", .bool(true)), ("serial", .string(app.aid.serialHex)),
-                                    ("version", .string(app.aid.version)), ("manufacturer", .string(app.aid.manufacturerName))]
-                        line += "OpenPGP card \(app.aid.version), serial \(app.aid.serialHex) (\(app.aid.manufacturerName))"
-                    } else {
-                        members.append(("openpgp", .bool(false)))
-                        line += "card (not OpenPGP)"
-                    }
-                } else {
+            for reader in readers {
+                var members: [(key: String, value: JSONValue)] = [("reader", .string(reader.name)), ("cardPresent", .bool(reader.card != nil))]
+                var line = "\(reader.name): "
+                switch reader.card {
+                case nil:
                     line += "no card"
+                case .openPGP(let facts)?:
+                    members += [("atr", .string(reader.atr.hexString)), ("openpgp", .bool(true)), ("serial", .string(facts.serial)),
+                                ("version", .string(facts.version)), ("manufacturer", .string(facts.manufacturer))]
+                    line += "OpenPGP card \(facts.version), serial \(facts.serial) (\(facts.manufacturer))"
+                case .some:
+                    members += [("atr", .string(reader.atr.hexString)), ("openpgp", .bool(false))]
+                    line += "card (not OpenPGP)"
                 }
                 rows.append(.object(JSONObject(members)))
                 lines.append(line)

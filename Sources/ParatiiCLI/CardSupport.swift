@@ -3,6 +3,7 @@ import Ethereum
 import Foundation
 import OpenPGPCard
 import PCSC
+import TokenHub
 
 /// `--reader NAME`: which card, when several are present.
 struct ReaderOption: ParsableArguments {
@@ -16,55 +17,13 @@ struct LastTryFlag: ParsableArguments {
     var allowLastTry = false
 }
 
-/// An open OpenPGP card: the context, the connection and the driver over it.
-struct OpenCard {
-    let context: PCSCContext
-    let channel: PCSCCard
-    let card: OpenPGPCard
-    var reader: String { channel.reader }
+/// The card a command uses, found by the token hub (`--reader`, or the only OpenPGP card present).
+typealias OpenCard = OpenedCard
 
-    /// Finds the card: the reader named by --reader, or the only reader holding an OpenPGP card.
-    static func open(_ option: ReaderOption) throws -> OpenCard {
-        let context = try Self.context()
-        let states = try cliPCSC { try context.readerStates() }
-        guard !states.isEmpty else { throw CLIError("no smartcard readers") }
-        if let wanted = option.reader {
-            let state = try Self.reader(wanted, among: states)
-            guard state.cardPresent else { throw CLIError("no card in reader '\(state.name)'") }
-            return try connect(context, state.name)
-        }
-        var found: [OpenCard] = []
-        for state in states where state.cardPresent {
-            guard let candidate = try? connect(context, state.name), (try? candidate.card.applicationData()) != nil else { continue }
-            found.append(candidate)
-        }
-        guard let first = found.first else { throw CLIError("no OpenPGP card found (readers: \(states.map(\.name).joined(separator: ", ")))") }
-        guard found.count == 1 else {
-            throw CLIError("several OpenPGP cards present: pick one with --reader (\(found.map(\.reader).joined(separator: ", ")))")
-        }
-        return first
-    }
-
-    static func context() throws -> PCSCContext {
-        do { return try PCSCContext() } catch {
-            throw CLIError("\(error) (start it with scripts/pcscd-up, or `sudo systemctl start pcscd`)")
-        }
-    }
-
-    /// The one reader called `wanted`, or whose name contains it.
-    static func reader(_ wanted: String, among states: [ReaderState]) throws -> ReaderState {
-        let exact = states.filter { $0.name == wanted }
-        let matches = exact.isEmpty ? states.filter { $0.name.contains(wanted) } : exact
-        guard matches.count == 1, let state = matches.first else {
-            throw CLIError(matches.isEmpty ? "no reader matches '\(wanted)'" : "'\(wanted)' matches several readers: \(matches.map(\.name).joined(separator: ", "))")
-        }
-        return state
-    }
-
-    private static func connect(_ context: PCSCContext, _ reader: String) throws -> OpenCard {
-        let channel = try cliPCSC { try context.connect(reader: reader) }
-        return OpenCard(context: context, channel: channel, card: OpenPGPCard(channel: channel))
-    }
+extension OpenedCard {
+    static func open(_ option: ReaderOption) throws -> OpenedCard { try TokenHub.open(reader: option.reader) }
+    static func context() throws -> PCSCContext { try TokenHub.context() }
+    static func reader(_ wanted: String, among states: [ReaderState]) throws -> ReaderState { try TokenHub.reader(wanted, among: states) }
 }
 
 /// Card errors as one CLI line.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Delegation
 import Doctor
 import Foundation
+import TokenHub
 
 /// `paratii doctor`: why nothing happens when a token is plugged in. Every finding comes with a one-line fix.
 struct DoctorCommand: ParsableCommand {

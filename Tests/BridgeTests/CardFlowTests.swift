@@ -134,7 +134,7 @@ import Testing
         let context = try setUp()
         let card = try Plugged(context)
         defer { card.unplug(context) }
-        let bridge = try await TestBridge(tokens: CardProbe.tokens, watchTokens: true)
+        let bridge = try await TestBridge(tokens: TokenListing.tokens, watchTokens: true)
         let (config, pin, badPin) = try files(bridge)
         let player = bridge.client(token: try await bridge.pair())
 

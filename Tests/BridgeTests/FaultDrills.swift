@@ -117,7 +117,7 @@ import Testing
         let context = try flow.setUp()
         let card = try CardFlowTests.Plugged(context)
         defer { card.unplug(context) }
-        let bridge = try await TestBridge(tokens: CardProbe.tokens)
+        let bridge = try await TestBridge(tokens: TokenListing.tokens)
         let (config, pin, _) = try flow.files(bridge)
         let player = bridge.client(token: try await bridge.pair())
         let approve = { (id: String) in ["approve", id, "--socket", bridge.settings.socketPath, "--config", config, "--reader", CardFlowTests.reader, "--pin-file", pin] }

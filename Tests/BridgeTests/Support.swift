@@ -1,6 +1,6 @@
 @testable import Bridge
 import Delegation
-import Doctor
+import TokenHub
 import Ethereum
 import Foundation
 import Logging
@@ -116,7 +116,7 @@ final class CardBridgeRig: @unchecked Sendable {
         locks = [try await CardFlowTests.FileLock.secondSlot(), try await CardFlowTests.FileLock.noRestart()]
         context = try CardFlowTests().setUp()
         card = try CardFlowTests.Plugged(context)
-        bridge = try await TestBridge(tokens: CardProbe.tokens)
+        bridge = try await TestBridge(tokens: TokenListing.tokens)
         (config, pin, _) = try CardFlowTests().files(bridge)
     }
 

@@ -1,5 +1,5 @@
 @testable import Bridge
-import Doctor
+import TokenHub
 import Ethereum
 import Foundation
 import Testing
@@ -10,7 +10,7 @@ final class RecordedBus: USBEnumerator, @unchecked Sendable {
     private let lock = NSLock()
     private var current: [USBDeviceDescriptor] = []
     func set(_ devices: [USBDeviceDescriptor]) { lock.withLock { current = devices } }
-    func devices() throws(DoctorError) -> [USBDeviceDescriptor] { lock.withLock { current } }
+    func devices() throws(TokenHubError) -> [USBDeviceDescriptor] { lock.withLock { current } }
 }
 
 @Suite struct USBEventTests {

@@ -2,6 +2,7 @@ import Doctor
 import OpenPGPCard
 import PCSC
 import Testing
+import TokenHub
 
 /// PC/SC, card and host findings from plain values (no daemon needed).
 struct DiagnosisTests {

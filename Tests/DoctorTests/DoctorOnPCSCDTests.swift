@@ -4,6 +4,7 @@ import OpenPGPCard
 import PCSC
 import SoftToken
 import Testing
+import TokenHub
 
 /// Doctor against the real pcscd on this machine (no USB bus), with a software card in vpcd's SECOND
 /// slot so the hardware-path tests keep the first. Fails, never skips, when pcscd is missing.

@@ -1,6 +1,7 @@
 import Doctor
 import Foundation
 import Testing
+import TokenHub
 
 /// Matching and diagnosis with recorded USB descriptors (as `lsusb -v` shows them).
 struct MatchingTests {

@@ -1,6 +1,7 @@
 import Doctor
 import Foundation
 import Testing
+import TokenHub
 
 /// The known-token table: the bundled copy is udev/known-tokens.json, parses, and every entry is well formed.
 struct TokenTableTests {
@@ -10,8 +11,8 @@ struct TokenTableTests {
 
     @Test func bundledCopyIsTheUdevTable() throws {
         let source = try Data(contentsOf: Self.repositoryRoot.appendingPathComponent("udev/known-tokens.json"))
-        let copy = try Data(contentsOf: Self.repositoryRoot.appendingPathComponent("Sources/Doctor/Resources/known-tokens.json"))
-        #expect(source == copy, "Sources/Doctor/Resources/known-tokens.json differs from udev/known-tokens.json: cp udev/known-tokens.json Sources/Doctor/Resources/")
+        let copy = try Data(contentsOf: Self.repositoryRoot.appendingPathComponent("Sources/TokenHub/Resources/known-tokens.json"))
+        #expect(source == copy, "Sources/TokenHub/Resources/known-tokens.json differs from udev/known-tokens.json: cp udev/known-tokens.json Sources/TokenHub/Resources/")
     }
 
     @Test func tableParsesAndEveryEntryIsWellFormed() throws {
@@ -50,7 +51,7 @@ struct TokenTableTests {
             #"{"schema": 1, "tokens": [{"name": "x", "vendorId": "1050", "productIds": ["0001"], "interface": "ccid", "openpgp": true, "secp256k1": {"supported": true, "sinceFirmware": "5.x"}, "notes": ""}]}"#,
         ]
         for json in bad {
-            #expect(throws: DoctorError.self) { try TokenTable(json: Data(json.utf8)) }
+            #expect(throws: TokenHubError.self) { try TokenTable(json: Data(json.utf8)) }
         }
     }
 

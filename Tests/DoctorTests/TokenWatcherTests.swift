@@ -1,6 +1,7 @@
 import Doctor
 import Foundation
 import Testing
+import TokenHub
 
 /// A bus whose contents the test changes between scans.
 final class ChangingUSB: USBEnumerator, @unchecked Sendable {
@@ -8,7 +9,7 @@ final class ChangingUSB: USBEnumerator, @unchecked Sendable {
     private var current: [USBDeviceDescriptor]
     init(_ devices: [USBDeviceDescriptor]) { current = devices }
     func set(_ devices: [USBDeviceDescriptor]) { lock.lock(); current = devices; lock.unlock() }
-    func devices() throws(DoctorError) -> [USBDeviceDescriptor] { lock.lock(); defer { lock.unlock() }; return current }
+    func devices() throws(TokenHubError) -> [USBDeviceDescriptor] { lock.lock(); defer { lock.unlock() }; return current }
 }
 
 struct TokenWatcherTests {

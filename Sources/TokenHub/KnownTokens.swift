@@ -31,7 +31,7 @@ public struct TokenTable: Sendable {
     public init(tokens: [KnownToken]) { self.tokens = tokens }
 
     /// Parses and checks the same rules as udev/generate-rules.py.
-    public init(json: Data) throws(DoctorError) {
+    public init(json: Data) throws(TokenHubError) {
         struct File: Decodable { let schema: Int; let tokens: [KnownToken] }
         let file: File
         do { file = try JSONDecoder().decode(File.self, from: json) } catch {
@@ -55,7 +55,7 @@ public struct TokenTable: Sendable {
 
     /// The copy bundled with this module. Looked up without `Bundle.module`, whose accessor traps when the
     /// bundle is missing (a copied binary): doctor reports a missing table instead of crashing.
-    public static func bundled() throws(DoctorError) -> TokenTable {
+    public static func bundled() throws(TokenHubError) -> TokenTable {
         let names = ["paratii-signer-bridge_Doctor.resources", "paratii-signer-bridge_Doctor.bundle"]
         var dirs = [Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()]
         if let resources = Bundle.main.resourceURL { dirs.append(resources) }

@@ -43,15 +43,15 @@ public struct USBDeviceDescriptor: Hashable, Sendable {
 
 /// Enumerates USB devices. The libusb transport implements it; tests pass recorded descriptors.
 public protocol USBEnumerator: Sendable {
-    /// Every device on the bus; throws `DoctorError.usbUnavailable` where there is no USB access at all.
-    func devices() throws(DoctorError) -> [USBDeviceDescriptor]
+    /// Every device on the bus; throws `TokenHubError.usbUnavailable` where there is no USB access at all.
+    func devices() throws(TokenHubError) -> [USBDeviceDescriptor]
 }
 
 /// Recorded descriptors, for tests and for replaying a user's report.
 public struct RecordedUSB: USBEnumerator {
     public let recorded: [USBDeviceDescriptor]
     public init(_ recorded: [USBDeviceDescriptor]) { self.recorded = recorded }
-    public func devices() throws(DoctorError) -> [USBDeviceDescriptor] { recorded }
+    public func devices() throws(TokenHubError) -> [USBDeviceDescriptor] { recorded }
 }
 
 /// A known token recognised on the bus.

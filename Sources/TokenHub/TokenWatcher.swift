@@ -15,7 +15,7 @@ public final class TokenWatcher: @unchecked Sendable {
         case hotplug
         case onDemand
         /// No USB access at all: the stream stays open but silent.
-        case unavailable(DoctorError)
+        case unavailable(TokenHubError)
     }
 
     public let events: AsyncStream<TokenEvent>
@@ -51,7 +51,7 @@ public final class TokenWatcher: @unchecked Sendable {
     }
 
     /// Enumerates now and reports the difference from the last scan.
-    public func rescan() throws(DoctorError) { try scan() }
+    public func rescan() throws(TokenHubError) { try scan() }
 
     /// Stops hotplug (joining its thread) and finishes the stream. Idempotent.
     public func stop() {
@@ -64,7 +64,7 @@ public final class TokenWatcher: @unchecked Sendable {
         continuation.finish()
     }
 
-    private func scan() throws(DoctorError) {
+    private func scan() throws(TokenHubError) {
         let now = table.matches(try enumerator.devices())
         lock.lock(); defer { lock.unlock() }
         if stopped { return }

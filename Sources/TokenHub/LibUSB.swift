@@ -11,7 +11,7 @@ public struct LibUSBEnumerator: USBEnumerator {
         self.openIf = openIf
     }
 
-    public func devices() throws(DoctorError) -> [USBDeviceDescriptor] {
+    public func devices() throws(TokenHubError) -> [USBDeviceDescriptor] {
         let context = try LibUSBContext()
         return try context.devices(openIf: openIf)
     }
@@ -21,7 +21,7 @@ public struct LibUSBEnumerator: USBEnumerator {
 final class LibUSBContext: @unchecked Sendable {
     let raw: OpaquePointer
 
-    init() throws(DoctorError) {
+    init() throws(TokenHubError) {
         var ctx: OpaquePointer?
         let rc = libusb_init(&ctx)
         // In a container without /dev/bus/usb (or sysfs), libusb_init fails: that is "no USB", not a bug.
@@ -33,7 +33,7 @@ final class LibUSBContext: @unchecked Sendable {
 
     var hasHotplug: Bool { libusb_has_capability(UInt32(LIBUSB_CAP_HAS_HOTPLUG.rawValue)) != 0 }
 
-    func devices(openIf: (UInt16, UInt16) -> Bool) throws(DoctorError) -> [USBDeviceDescriptor] {
+    func devices(openIf: (UInt16, UInt16) -> Bool) throws(TokenHubError) -> [USBDeviceDescriptor] {
         var list: UnsafeMutablePointer<OpaquePointer?>?
         let count = libusb_get_device_list(raw, &list)
         guard count >= 0, let list else { throw .usbUnavailable("libusb cannot list devices (\(Self.name(Int32(count))))") }

@@ -11,10 +11,13 @@ public struct ReaderProbe: Sendable {
     public let name: String
     /// nil when the reader is empty.
     public let card: CardProbe?
+    /// The card's answer to reset (empty when there is no card).
+    public let atr: [UInt8]
 
-    public init(name: String, card: CardProbe?) {
+    public init(name: String, card: CardProbe?, atr: [UInt8] = []) {
         self.name = name
         self.card = card
+        self.atr = atr
     }
 }
 
@@ -27,7 +30,7 @@ public enum CardProbe: Sendable {
     case skipped
 }
 
-/// The parts of an OpenPGP card's state doctor judges.
+/// An OpenPGP card's state, read without a PIN: what doctor judges and the bridge lists.
 public struct CardFacts: Sendable {
     public let version: String
     public let manufacturer: String
@@ -39,9 +42,12 @@ public struct CardFacts: Sendable {
     public let adminPINTries: Int
     /// DO C4 byte 1: `.several` leaves the card unlocked after a signature.
     public let signaturePINPolicy: SignaturePINPolicy
+    /// DO 93: signatures made so far (nil when unreadable).
+    public let signatureCounter: Int?
 
     public init(version: String, manufacturer: String, serial: String, signatureAlgorithm: AlgorithmAttributes?,
-                address: String?, userPINTries: Int, adminPINTries: Int, signaturePINPolicy: SignaturePINPolicy = .once) {
+                address: String?, userPINTries: Int, adminPINTries: Int, signaturePINPolicy: SignaturePINPolicy = .once,
+                signatureCounter: Int? = nil) {
         self.version = version
         self.manufacturer = manufacturer
         self.serial = serial
@@ -50,11 +56,12 @@ public struct CardFacts: Sendable {
         self.userPINTries = userPINTries
         self.adminPINTries = adminPINTries
         self.signaturePINPolicy = signaturePINPolicy
+        self.signatureCounter = signatureCounter
     }
 }
 
 /// What USB enumeration showed.
 public enum USBProbe: Sendable {
-    case unavailable(DoctorError)
+    case unavailable(TokenHubError)
     case devices([USBDeviceDescriptor])
 }
