@@ -49,6 +49,14 @@ struct InstitutionDesk {
         let initialised = try ok(["institution", "init", "--roster", roster, "--institution-reader", Rig.secondReader,
                                   "--ceiling", "token=ETH,total=0.5,per-payment=0.01", "--attestation-lifetime", "90d"])
         #expect(initialised.contains(address) && initialised.contains("ETH: total 0.5, per payment 0.01"), "\(initialised)")
+        // A bare file name, as a newcomer types it, lands in the working directory (it once failed on an empty path).
+        let bare = path("bare")
+        try FileManager.default.createDirectory(atPath: bare, withIntermediateDirectories: true)
+        let relative = try Rig.run(paratii, ["institution", "init", "--roster", "roster.sqlite", "--institution-reader", Rig.secondReader,
+                                             "--ceiling", "token=ETH,total=0.5"], environment: ["XDG_DATA_HOME": path("data")], directory: bare)
+        #expect(relative.status == 0, "\(relative.stderr)")
+        var info = stat()
+        #expect(stat(bare + "/roster.sqlite", &info) == 0 && info.st_mode & 0o077 == 0)
         return address
     }
 
