@@ -3,7 +3,8 @@ import PackageDescription
 
 let package = Package(
     name: "paratii-signer-bridge",
-    platforms: [.macOS(.v14)],
+    // Linux only (Debian): Glibc, pcscd's libpcsclite, SO_PEERCRED and the vpcd test rig are what it is
+    // built and tested on; no macOS build is claimed.
     products: [
         .executable(name: "paratii", targets: ["ParatiiCLI"]),
         .library(name: "Ethereum", targets: ["Ethereum"]),
@@ -127,6 +128,7 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "BigInt", package: "BigInt"),
             ]
         ),
 
@@ -146,6 +148,8 @@ let package = Package(
                 "Institution",
                 "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "BigInt", package: "BigInt"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 
@@ -159,26 +163,27 @@ let package = Package(
         ),
         .executableTarget(
             name: "ParatiiBench",
-            dependencies: ["Ethereum", "Delegation", "PlayerCore", "CBaseline", "CSecp256k1", "PCSC", "OpenPGPCard", "SoftToken", "CPCSCLite", "Bridge",
-                           .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird")],
+            dependencies: ["Ethereum", "Delegation", "PlayerCore", "CBaseline", "PCSC", "OpenPGPCard", "SoftToken", "Bridge",
+                           .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "BigInt", package: "BigInt")],
             path: "Benchmarks/ParatiiBench"
         ),
 
         .testTarget(
             name: "StorageTests",
-            dependencies: ["Storage", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["Storage"]
         ),
         .testTarget(
             name: "EthereumTests",
-            dependencies: ["Ethereum"]
+            dependencies: ["Ethereum", .product(name: "BigInt", package: "BigInt")]
         ),
         .testTarget(
             name: "DelegationTests",
-            dependencies: ["Delegation", "Ethereum"]
+            dependencies: ["Delegation", "Ethereum", .product(name: "BigInt", package: "BigInt")]
         ),
         .testTarget(
             name: "PlayerCoreTests",
-            dependencies: ["PlayerCore", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["PlayerCore", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "BigInt", package: "BigInt")]
         ),
         // The card stack, a target per module, no pcscd: the driver in process against the soft card and
         // against the recorded transcripts; the soft token APDU by APDU; the transport's APDU log.
@@ -193,22 +198,24 @@ let package = Package(
         ),
         .testTarget(
             name: "InstitutionTests",
-            dependencies: ["Institution", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["Institution", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "BigInt", package: "BigInt")]
         ),
         // Doctor: token-table and matching unit tests, and doctor against the real pcscd with a soft card
         // in vpcd's second slot.
         .testTarget(
             name: "DoctorTests",
-            dependencies: ["Doctor", "TokenHub", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken"]
+            dependencies: ["Doctor", "TokenHub", "OpenPGPCard", "PCSC", "SoftToken"]
         ),
         // Bridge: API security as an attacker would try it, against a bridge on a temporary socket, and the
         // full flow against pcscd + a soft card in vpcd's second slot.
         .testTarget(
             name: "BridgeTests",
             dependencies: [
-                "Bridge", "Delegation", "TokenHub", "Ethereum", "PlayerCore", "OpenPGPCard", "PCSC", "SoftToken",
+                "Bridge", "Delegation", "TokenHub", "Ethereum", "PlayerCore", "OpenPGPCard", "PCSC", "SoftToken", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "BigInt", package: "BigInt"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ]
