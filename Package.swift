@@ -108,13 +108,19 @@ let package = Package(
         // The player core: spending wallet, bounded vouchers, votes, SQLite ledger, payee store.
         .target(
             name: "PlayerCore",
-            dependencies: ["Ethereum", "Delegation", "Storage", .product(name: "BigInt", package: "BigInt"), .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "Ethereum", "Delegation", "Storage", .product(name: "BigInt", package: "BigInt"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
 
         // Institutions: the roster of enrolled staff cards (SQLite), attestations and their revocation.
         .target(
             name: "Institution",
-            dependencies: ["Ethereum", "Delegation", "OpenPGPCard", "Storage", .product(name: "BigInt", package: "BigInt"), .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "Ethereum", "Delegation", "OpenPGPCard", "Storage", .product(name: "BigInt", package: "BigInt"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
 
         // The bridge daemon: local API (Hummingbird) over a Unix socket, pairings, delegation requests, audit log.
@@ -163,9 +169,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "ParatiiBench",
-            dependencies: ["Ethereum", "Delegation", "PlayerCore", "CBaseline", "PCSC", "OpenPGPCard", "SoftToken", "Bridge",
-                           .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
-                           .product(name: "BigInt", package: "BigInt")],
+            dependencies: [
+                "Ethereum", "Delegation", "PlayerCore", "CBaseline", "PCSC", "OpenPGPCard", "SoftToken", "Bridge",
+                .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "BigInt", package: "BigInt"),
+            ],
             path: "Benchmarks/ParatiiBench"
         ),
 
@@ -183,7 +191,10 @@ let package = Package(
         ),
         .testTarget(
             name: "PlayerCoreTests",
-            dependencies: ["PlayerCore", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "BigInt", package: "BigInt")]
+            dependencies: [
+                "PlayerCore", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "BigInt", package: "BigInt"),
+            ]
         ),
         // The card stack, a target per module, no pcscd: the driver in process against the soft card and
         // against the recorded transcripts; the soft token APDU by APDU; the transport's APDU log.
@@ -198,7 +209,10 @@ let package = Package(
         ),
         .testTarget(
             name: "InstitutionTests",
-            dependencies: ["Institution", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift"), .product(name: "BigInt", package: "BigInt")]
+            dependencies: [
+                "Institution", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "BigInt", package: "BigInt"),
+            ]
         ),
         // Doctor: token-table and matching unit tests, and doctor against the real pcscd with a soft card
         // in vpcd's second slot.

@@ -38,7 +38,8 @@ enum BridgeBenchmarks {
             let settings = BridgeSettings(socketPath: directory + "/bridge.sock", databasePath: directory + "/bridge.sqlite")
             var logger = Logger(label: "paratii.bench")
             logger.logLevel = .critical
-            let app = try buildApplication(BridgeContext(settings: settings, store: try BridgeStore(path: settings.databasePath), tokens: { [] }), logger: logger)
+            let app = try buildApplication(
+                BridgeContext(settings: settings, store: try BridgeStore(path: settings.databasePath), tokens: { [] }), logger: logger)
             let server = Task { try await app.runService(gracefulShutdownSignals: []) }
             defer { server.cancel() }
 
@@ -49,9 +50,12 @@ enum BridgeBenchmarks {
                 if !up { Thread.sleep(forTimeInterval: 0.05) }
             }
             let secret = PairingSecret()
-            guard up, let pairing = try admin.post("/v1/pairings", .object(["name": .string("bench"), "secretHash": .string(secret.hash)])).json?["id"]?.stringValue,
-                  try admin.request("POST", "/v1/admin/pairings/\(pairing)/approve").status == 200,
-                  let token = try admin.request("GET", "/v1/pairings/\(pairing)", headers: [("Authorization", "Pairing \(secret.secret)")]).json?["token"]?.stringValue
+            guard up,
+                let pairing = try admin.post("/v1/pairings", .object(["name": .string("bench"), "secretHash": .string(secret.hash)])).json?[
+                    "id"]?.stringValue,
+                try admin.request("POST", "/v1/admin/pairings/\(pairing)/approve").status == 200,
+                let token = try admin.request("GET", "/v1/pairings/\(pairing)", headers: [("Authorization", "Pairing \(secret.secret)")])
+                    .json?["token"]?.stringValue
             else { throw CardBenchmarks.Failure(description: "the bridge did not come up or pair") }
             let player = BridgeClient(settings.socketPath, token: token)
             let body: JSONValue = .object([
@@ -65,28 +69,34 @@ enum BridgeBenchmarks {
             let start = DispatchTime.now().uptimeNanoseconds
             for _ in 0..<iterations {
                 guard let id = try player.post("/v1/delegation-requests", body).json?["id"]?.stringValue,
-                      let entry = try admin.get("/v1/admin/pending").json?["requests"]?.arrayValue?.first(where: { $0["id"]?.stringValue == id }),
-                      let asked = entry["request"]
+                    let entry = try admin.get("/v1/admin/pending").json?["requests"]?.arrayValue?.first(where: {
+                        $0["id"]?.stringValue == id
+                    }),
+                    let asked = entry["request"]
                 else { throw CardBenchmarks.Failure(description: "request not pending") }
                 let request = try DelegationRequest(json: asked, configuration: settings.chain)
-                let envelope = try Envelope.sign(request.delegation(master: key.address, now: UInt64(Date().timeIntervalSince1970)),
-                                                 domain: settings.chain.domain, signer: signer)
+                let envelope = try Envelope.sign(
+                    request.delegation(master: key.address, now: UInt64(Date().timeIntervalSince1970)),
+                    domain: settings.chain.domain, signer: signer)
                 let counterStart = DispatchTime.now().uptimeNanoseconds
                 let counter = try card.signatureCounter()
                 signer.nanoseconds += DispatchTime.now().uptimeNanoseconds - counterStart
                 let approval: JSONValue = .object(["envelope": envelope.json, "signatureCounter": .number("\(counter)")])
                 guard try admin.post("/v1/admin/delegation-requests/\(id)/approve", approval).status == 200,
-                      let released = try player.get("/v1/delegation-requests/\(id)").json?["envelope"],
-                      try Envelope(json: released).id == envelope.id
+                    let released = try player.get("/v1/delegation-requests/\(id)").json?["envelope"],
+                    try Envelope(json: released).id == envelope.id
                 else { throw CardBenchmarks.Failure(description: "approval not released") }
             }
             let total = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(iterations)
             let cardTime = Double(signer.nanoseconds) / 1e9 / Double(iterations)
             let overhead = total - cardTime
-            Measure.report("bridge: overhead of an approved delegation over the card's signing time", ratio: overhead / cardTime,
-                           goal: "≤ 1.00, i.e. the bridge at most doubles what the card takes",
-                           detail: String(format: "%.2f ms per approval end to end, %.2f ms of it the card (VERIFY + PSO:CDS + reading the signature counter, via pcscd), %.2f ms the rest: 5 API calls over the socket, 2 FULL commits, envelope matching and verification",
-                                          total * 1e3, cardTime * 1e3, overhead * 1e3))
+            Measure.report(
+                "bridge: overhead of an approved delegation over the card's signing time", ratio: overhead / cardTime,
+                goal: "≤ 1.00, i.e. the bridge at most doubles what the card takes",
+                detail: String(
+                    format:
+                        "%.2f ms per approval end to end, %.2f ms of it the card (VERIFY + PSO:CDS + reading the signature counter, via pcscd), %.2f ms the rest: 5 API calls over the socket, 2 FULL commits, envelope matching and verification",
+                    total * 1e3, cardTime * 1e3, overhead * 1e3))
         }
     }
 }

@@ -32,7 +32,9 @@ enum CardBenchmarks {
         let connection = VPCDConnection(card: try SoftCard(path: path, passphrase: nil))
         connection.start()
         defer { connection.stop() }
-        guard try waitFor(present: true, context: context, reader: reader) else { throw Failure(description: "the soft card did not appear in \(reader)") }
+        guard try waitFor(present: true, context: context, reader: reader) else {
+            throw Failure(description: "the soft card did not appear in \(reader)")
+        }
         return try body(context, try context.connect(reader: reader))
     }
 
@@ -71,13 +73,18 @@ enum CardBenchmarks {
             _ = try s.recoverAddress(digest: digests[1])
         }
 
-        Measure.report("card: APDUs per master signature (session open)", ratio: apdus / 3, goal: "≤ 1.00, i.e. 3 APDUs",
-                       detail: String(format: "%.2f APDUs, %.2f SCardTransmit round trips, %.2f transactions per signature", apdus, roundTrips, transactions))
+        Measure.report(
+            "card: APDUs per master signature (session open)", ratio: apdus / 3, goal: "≤ 1.00, i.e. 3 APDUs",
+            detail: String(
+                format: "%.2f APDUs, %.2f SCardTransmit round trips, %.2f transactions per signature", apdus, roundTrips, transactions))
         let overhead = wall - raw
         let transportOnly = max(0, overhead - crypto)
-        Measure.report("card: transport overhead per signature over raw SCardTransmit", ratio: transportOnly / 0.001, goal: "≤ 1.00, i.e. ≤ 1 ms",
-                       detail: String(format: "%.3f ms per signature end to end, %.3f ms inside SCardTransmit (pcscd + vpcd + soft card), %.3f ms around it, of which %.3f ms host crypto (low-s, recovery, verify) and %.3f ms transport + driver",
-                                      wall * 1e3, raw * 1e3, overhead * 1e3, crypto * 1e3, transportOnly * 1e3))
+        Measure.report(
+            "card: transport overhead per signature over raw SCardTransmit", ratio: transportOnly / 0.001, goal: "≤ 1.00, i.e. ≤ 1 ms",
+            detail: String(
+                format:
+                    "%.3f ms per signature end to end, %.3f ms inside SCardTransmit (pcscd + vpcd + soft card), %.3f ms around it, of which %.3f ms host crypto (low-s, recovery, verify) and %.3f ms transport + driver",
+                wall * 1e3, raw * 1e3, overhead * 1e3, crypto * 1e3, transportOnly * 1e3))
     }
 
     static func waitFor(present: Bool, context: PCSCContext, reader: String) throws -> Bool {

@@ -35,10 +35,12 @@ enum Soak {
         let payee = try Address("0x00000000000000000000000000000000000000bb")
         let wallets = try (0..<players).map { i in
             let wallet = try Wallet.create(directory: "\(scratch)/wallet-\(i)", password: "soak", kdf: .light)
-            try wallet.importDelegation(try Envelope.sign(SpendingDelegation(
-                master: master.address, spender: wallet.address,
-                allowances: [Allowance(token: .zero, total: BigUInt(10).power(30), perPayment: BigUInt(10).power(15))],
-                validAfter: now - 60, validUntil: now + 86400 * 365, salt: BigUInt(i)), domain: domain, signer: master))
+            try wallet.importDelegation(
+                try Envelope.sign(
+                    SpendingDelegation(
+                        master: master.address, spender: wallet.address,
+                        allowances: [Allowance(token: .zero, total: BigUInt(10).power(30), perPayment: BigUInt(10).power(15))],
+                        validAfter: now - 60, validUntil: now + 86400 * 365, salt: BigUInt(i)), domain: domain, signer: master))
             return wallet
         }
         let store = try PayeeStore(path: scratch + "/payee.sqlite", verifier: Verifier(domain: domain), payees: [payee])
@@ -48,24 +50,28 @@ enum Soak {
         let paid = Atomic<Int>(0), accepted = Atomic<Int>(0), failures = Atomic<Int>(0)
         var threads: [pthread_t] = []
         for wallet in wallets {
-            threads.append(Joinable.start {
-                let request = PaymentRequest(payee: payee, token: .zero, amount: 1000)
-                while !stop.load(ordering: .relaxed) {
-                    do { queue.push(try wallet.pay(request)); paid.add(1, ordering: .relaxed) } catch { failures.add(1, ordering: .relaxed); report(error) }
+            threads.append(
+                Joinable.start {
+                    let request = PaymentRequest(payee: payee, token: .zero, amount: 1000)
+                    while !stop.load(ordering: .relaxed) {
+                        do { queue.push(try wallet.pay(request)); paid.add(1, ordering: .relaxed) } catch {
+                            failures.add(1, ordering: .relaxed); report(error)
+                        }
+                    }
+                })
+        }
+        threads.append(
+            Joinable.start {
+                while !stop.load(ordering: .relaxed) || !queue.isEmpty {
+                    let batch = queue.drain(max: 256)
+                    if batch.isEmpty { usleep(20_000); continue }
+                    do {
+                        for outcome in try store.acceptBatch(batch) {
+                            if case .success = outcome { accepted.add(1, ordering: .relaxed) } else { failures.add(1, ordering: .relaxed) }
+                        }
+                    } catch { failures.add(1, ordering: .relaxed); report(error) }
                 }
             })
-        }
-        threads.append(Joinable.start {
-            while !stop.load(ordering: .relaxed) || !queue.isEmpty {
-                let batch = queue.drain(max: 256)
-                if batch.isEmpty { usleep(20_000); continue }
-                do {
-                    for outcome in try store.acceptBatch(batch) {
-                        if case .success = outcome { accepted.add(1, ordering: .relaxed) } else { failures.add(1, ordering: .relaxed) }
-                    }
-                } catch { failures.add(1, ordering: .relaxed); report(error) }
-            }
-        })
 
         // The first 10% (at least 5 s) warms caches and threads up; it is shown but not judged.
         let warmUp = max(5, seconds / 10)
@@ -78,11 +84,15 @@ enum Soak {
             if elapsed >= Double(seconds) { break }
             if elapsed < next { usleep(UInt32((next - elapsed) * 1e6)); continue }
             next += 1
-            let sample = Sample(second: elapsed, rssKiB: rssKiB(), sqliteKiB: Double(cb_sqlite_memory_used()) / 1024, fds: Double(openDescriptors()))
+            let sample = Sample(
+                second: elapsed, rssKiB: rssKiB(), sqliteKiB: Double(cb_sqlite_memory_used()) / 1024, fds: Double(openDescriptors()))
             if Int(elapsed) >= warmUp { samples.append(sample) }
             if Int(elapsed) % 30 == 0 || Int(elapsed) == warmUp {
-                say(String(format: "  %4.0f s  RSS %6.1f MiB (SQLite %5.1f MiB)  fds %3.0f  paid %8d  accepted %8d", elapsed, sample.rssKiB / 1024, sample.sqliteKiB / 1024, sample.fds,
-                             paid.load(ordering: .relaxed), accepted.load(ordering: .relaxed)))
+                say(
+                    String(
+                        format: "  %4.0f s  RSS %6.1f MiB (SQLite %5.1f MiB)  fds %3.0f  paid %8d  accepted %8d", elapsed,
+                        sample.rssKiB / 1024, sample.sqliteKiB / 1024, sample.fds,
+                        paid.load(ordering: .relaxed), accepted.load(ordering: .relaxed)))
             }
         }
         stop.store(true, ordering: .relaxed)
@@ -92,7 +102,10 @@ enum Soak {
         let elapsed = Date().timeIntervalSince(start)
 
         let total = paid.load(ordering: .relaxed), taken = accepted.load(ordering: .relaxed), failed = failures.load(ordering: .relaxed)
-        say(String(format: "soak: %d vouchers paid (%.0f/s), %d accepted by the payee, %d failures", total, Double(total) / elapsed, taken, failed))
+        say(
+            String(
+                format: "soak: %d vouchers paid (%.0f/s), %d accepted by the payee, %d failures", total, Double(total) / elapsed, taken,
+                failed))
         guard samples.count >= 6 else { say("soak: FAIL: too few samples (\(samples.count)); run at least 12 s"); return false }
         var ok = failed == 0 && taken == total
         if !ok { say("soak: FAIL: every voucher paid must be accepted, and nothing may fail") }
@@ -109,10 +122,13 @@ enum Soak {
         let third = points.count / 3
         let first = median(points.prefix(third).map(\.y)), last = median(points.suffix(third).map(\.y))
         let meanX = points.map(\.x).reduce(0, +) / Double(points.count), meanY = points.map(\.y).reduce(0, +) / Double(points.count)
-        let slope = points.map { ($0.x - meanX) * ($0.y - meanY) }.reduce(0, +) / max(points.map { ($0.x - meanX) * ($0.x - meanX) }.reduce(0, +), 1e-9)
+        let slope =
+            points.map { ($0.x - meanX) * ($0.y - meanY) }.reduce(0, +)
+            / max(points.map { ($0.x - meanX) * ($0.x - meanX) }.reduce(0, +), 1e-9)
         let window = points.last!.x - points.first!.x
-        let summary = String(format: "soak: %@: first third median %.1f, last third median %.1f (growth %.1f), slope %.3f/s = %.1f over %.0f s",
-                             name, first, last, last - first, slope, slope * window, window)
+        let summary = String(
+            format: "soak: %@: first third median %.1f, last third median %.1f (growth %.1f), slope %.3f/s = %.1f over %.0f s",
+            name, first, last, last - first, slope, slope * window, window)
         guard let limit else { say(summary); return true }
         let allowed = limit(first)
         let ok = last - first <= allowed && slope * window <= allowed
@@ -125,7 +141,8 @@ enum Soak {
 
     static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
-        return sorted.isEmpty ? 0 : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        return sorted.isEmpty
+            ? 0 : sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     static func rssKiB() -> Double {
@@ -181,10 +198,12 @@ enum Joinable {
     static func start(_ run: @escaping () -> Void) -> pthread_t {
         var thread = pthread_t()
         let body = Unmanaged.passRetained(Body(run)).toOpaque()
-        let created = pthread_create(&thread, nil, { raw in
-            Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue().run()
-            return nil
-        }, body)
+        let created = pthread_create(
+            &thread, nil,
+            { raw in
+                Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue().run()
+                return nil
+            }, body)
         precondition(created == 0, "pthread_create failed: \(created)")
         return thread
     }

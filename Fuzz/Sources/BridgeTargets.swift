@@ -1,6 +1,7 @@
-@testable import Bridge
 import Delegation
 import Ethereum
+
+@testable import Bridge
 
 /// The bridge's request bodies, decoded as the routes decode them (after the JSON parse every body gets).
 func fuzzBridgeBodies(_ input: [UInt8]) {
@@ -18,8 +19,9 @@ func fuzzBridgeBodies(_ input: [UInt8]) {
         // Stored form reads back the same; the transaction made for it stays within what was asked.
         require((try? TransactionRequest(json: topup.json(chain), configuration: chain)) == topup, "stored top-up reads back differently")
         let transaction = topup.transaction(chainId: chain.chainId)
-        require(transaction.gas <= TransactionRequest.gasCeiling && transaction.maxPriorityFeePerGas <= transaction.maxFeePerGas,
-                "a top-up outside the bounds was accepted")
+        require(
+            transaction.gas <= TransactionRequest.gasCeiling && transaction.maxPriorityFeePerGas <= transaction.maxFeePerGas,
+            "a top-up outside the bounds was accepted")
     }
     guard let request = try? DelegationRequest(json: value, configuration: chain) else { return }
     // What the bridge stores (request.json) is what `paratii approve` reads back.
@@ -39,6 +41,10 @@ func fuzzBridgeQuery(_ input: [UInt8]) {
     if let query = try? RequestHeaders.eventsQuery(since: since, timeout: timeout) {
         require(query.since >= 0 && (0...60_000).contains(query.timeoutMilliseconds), "an events query out of range was accepted")
     }
-    if let token = RequestHeaders.bearerToken(header) { require(token.utf8.count == 64, "a bearer token of \(token.utf8.count) bytes accepted") }
-    if let secret = RequestHeaders.pairingSecret(header) { require(secret.utf8.count == 64, "a pairing secret of \(secret.utf8.count) bytes accepted") }
+    if let token = RequestHeaders.bearerToken(header) {
+        require(token.utf8.count == 64, "a bearer token of \(token.utf8.count) bytes accepted")
+    }
+    if let secret = RequestHeaders.pairingSecret(header) {
+        require(secret.utf8.count == 64, "a pairing secret of \(secret.utf8.count) bytes accepted")
+    }
 }

@@ -29,7 +29,8 @@ func fuzzRevocationList(_ input: [UInt8]) {
 func fuzzAllowanceSpec(_ input: [UInt8]) {
     let configuration = Configuration(ptiToken: try! Address("0x000000000000000000000000000000000000dEaD"))
     guard let text = String(validating: input, as: UTF8.self),
-          let allowance = try? Allowance(spec: text, configuration: configuration) else { return }
+        let allowance = try? Allowance(spec: text, configuration: configuration)
+    else { return }
     require(allowance.perPayment <= allowance.total, "per-payment above the total")
     if allowance.period == 0 { require(allowance.perPeriod == 0, "per-period cap without a period") }
     var spec = "token=\(configuration.tokenName(allowance.token)),total=\(Units.formatAmount(allowance.total))"

@@ -19,8 +19,11 @@ func addAdminRoutes(_ router: Router<BridgeRequestContext>, _ bridge: BridgeCont
         }
         // The bridge's chain settings travel with the requests, so `paratii approve` signs for the chain
         // the bridge checks against, whatever its own configuration file says.
-        return json(.object(["pairings": .array(pairings.filter { $0.state == "pending" }.map(\.json)), "requests": .array(requests),
-                             "configuration": chain.json]))
+        return json(
+            .object([
+                "pairings": .array(pairings.filter { $0.state == "pending" }.map(\.json)), "requests": .array(requests),
+                "configuration": chain.json,
+            ]))
     }
     router.get("/v1/admin/pairings") { _, _ in json(.object(["pairings": .array(try store.pairings().map(\.json))])) }
     router.post("/v1/admin/pairings/:id/:action") { _, context in
@@ -33,7 +36,9 @@ func addAdminRoutes(_ router: Router<BridgeRequestContext>, _ bridge: BridgeCont
         }
         return json(.object(["id": .string(id)]))
     }
-    for (path, kind) in [("/v1/admin/delegation-requests/:id/:action", "delegation"), ("/v1/admin/transaction-requests/:id/:action", "transaction")] {
+    for (path, kind) in [
+        ("/v1/admin/delegation-requests/:id/:action", "delegation"), ("/v1/admin/transaction-requests/:id/:action", "transaction"),
+    ] {
         router.post(RouterPath(path)) { request, context in
             let id = try context.parameters.require("id")
             guard let found = try store.request(id), found.kind == kind else { throw APIError.notFound("request") }
@@ -45,8 +50,10 @@ func addAdminRoutes(_ router: Router<BridgeRequestContext>, _ bridge: BridgeCont
             case "approve":
                 let object = try await body(request, settings, keys: ["raw", "signatureCounter"])
                 let signed = try checkedTransaction(object["raw"], for: found, chain)
-                let result: JSONValue = .object(["raw": .string(signed.raw.hexString), "hash": .string(signed.hash.hexString),
-                                                 "from": .string(signed.from.checksummed)])
+                let result: JSONValue = .object([
+                    "raw": .string(signed.raw.hexString), "hash": .string(signed.hash.hexString),
+                    "from": .string(signed.from.checksummed),
+                ])
                 try store.settle(id, state: "approved", transaction: result, signatureCounter: counter(object))
             case "deny":
                 try store.settle(id, state: "denied", reason: "denied by the user")
@@ -61,10 +68,11 @@ func addAdminRoutes(_ router: Router<BridgeRequestContext>, _ bridge: BridgeCont
     }
     router.get("/v1/admin/audit") { _, _ in
         let report = try store.verifyAudit()
-        return json(.object([
-            "entries": .number("\(report.entries)"), "signatures": .number("\(report.signatures)"),
-            "broken": .array(report.broken.map { .string($0) }), "counterGaps": .array(report.counterGaps.map { .string($0) }),
-        ]))
+        return json(
+            .object([
+                "entries": .number("\(report.entries)"), "signatures": .number("\(report.signatures)"),
+                "broken": .array(report.broken.map { .string($0) }), "counterGaps": .array(report.counterGaps.map { .string($0) }),
+            ]))
     }
 }
 
@@ -82,13 +90,17 @@ private func checkedEnvelope(_ value: JSONValue?, for found: BridgeStore.Request
     let now = UInt64(Date().timeIntervalSince1970)
     guard asked.matches(delegation, now: now) else { throw APIError(422, "mismatch", "the envelope does not grant what was asked") }
     let verdict = Verifier(domain: chain.domain).verify(envelope, at: max(now, delegation.validAfter))
-    guard verdict.valid else { throw APIError(422, "invalid_envelope", "envelope does not verify: \(verdict.reason?.rawValue ?? "") \(verdict.detail)") }
+    guard verdict.valid else {
+        throw APIError(422, "invalid_envelope", "envelope does not verify: \(verdict.reason?.rawValue ?? "") \(verdict.detail)")
+    }
     return envelope
 }
 
 /// The signed transaction must be byte for byte the one asked for, on the bridge's chain, canonically signed.
 private func checkedTransaction(_ value: JSONValue?, for found: BridgeStore.Request, _ chain: Configuration) throws -> SignedTransaction {
-    guard let text = value?.stringValue, let raw = try? [UInt8](hex: text), raw.count <= 4096 else { throw APIError.badRequest("raw must be the signed transaction in hex") }
+    guard let text = value?.stringValue, let raw = try? [UInt8](hex: text), raw.count <= 4096 else {
+        throw APIError.badRequest("raw must be the signed transaction in hex")
+    }
     let signed: SignedTransaction
     do { signed = try SignedTransaction.decode(raw) } catch { throw APIError.badRequest("raw: \(error)") }
     let asked = try TransactionRequest(json: try JSONValue.parse(found.body), configuration: chain)

@@ -20,8 +20,10 @@ public struct BridgeContext: Sendable {
     /// Record known tokens arriving on and leaving the USB bus as events (nil: don't watch USB).
     public let usbWatcher: TokenWatcher?
 
-    public init(settings: BridgeSettings, store: BridgeStore, tokens: @escaping TokenProbe = TokenListing.tokens, watchTokens: Bool = false,
-                usbWatcher: TokenWatcher? = nil) {
+    public init(
+        settings: BridgeSettings, store: BridgeStore, tokens: @escaping TokenProbe = TokenListing.tokens, watchTokens: Bool = false,
+        usbWatcher: TokenWatcher? = nil
+    ) {
         self.settings = settings
         self.store = store
         self.tokens = tokens
@@ -37,9 +39,10 @@ public func buildApplication(_ bridge: BridgeContext, logger: Logger = Logger(la
     try BridgeSocket.prepare(bridge.settings.socketPath)
     // The TCP listener has no admin routes: only the user's own socket reaches them.
     let tcp = bridge.settings.tcp.map { tcp in
-        Application(router: buildRouter(bridge, admin: false),
-                    configuration: .init(address: .hostname(tcp.host, port: tcp.port), serverName: nil),
-                    logger: logger)
+        Application(
+            router: buildRouter(bridge, admin: false),
+            configuration: .init(address: .hostname(tcp.host, port: tcp.port), serverName: nil),
+            logger: logger)
     }
     let path = bridge.settings.socketPath
     var services: [any Service] = []
@@ -94,10 +97,14 @@ public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BridgeRe
     // Pairing: the only unauthenticated calls. The pairing id (128 random bits) is the player's claim ticket.
     router.post("/v1/pairings") { request, context in
         let asked = try RequestBodies.pairing(try await bodyValue(request, settings))
-        let pairing = try store.createPairing(name: asked.name, secretHash: asked.secretHash, peer: await context.peer(request),
-                                              wallet: asked.wallet, expiry: settings.pairingExpiry)
-        return json(.object(["id": .string(pairing.id), "code": .string(pairing.code), "state": .string(pairing.state),
-                             "expiresAt": .number("\(pairing.expiresAt)")]), status: .created)
+        let pairing = try store.createPairing(
+            name: asked.name, secretHash: asked.secretHash, peer: await context.peer(request),
+            wallet: asked.wallet, expiry: settings.pairingExpiry)
+        return json(
+            .object([
+                "id": .string(pairing.id), "code": .string(pairing.code), "state": .string(pairing.state),
+                "expiresAt": .number("\(pairing.expiresAt)"),
+            ]), status: .created)
     }
     // Only the creator, showing its secret (`Authorization: Pairing <secret>`), sees the pairing and gets
     // the token: the id alone (visible in `ps` as `paratii approve ID`) is worth nothing. Others get 404.
@@ -115,7 +122,8 @@ public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BridgeRe
 
     router.get("/v1/status") { request, _ in
         let pairing = try authenticate(request, store)
-        return json(.object(["pairing": .string(pairing.id), "name": .string(pairing.name), "revision": .number("\(try store.revision())")]))
+        return json(
+            .object(["pairing": .string(pairing.id), "name": .string(pairing.name), "revision": .number("\(try store.revision())")]))
     }
 
     router.get("/v1/tokens") { request, _ in
@@ -126,7 +134,8 @@ public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BridgeRe
     router.get("/v1/events") { request, _ in
         let pairing = try authenticate(request, store)
         let parameters = request.uri.queryParameters
-        let query = try RequestHeaders.eventsQuery(since: parameters.get("since").map { String($0) }, timeout: parameters.get("timeout").map { String($0) })
+        let query = try RequestHeaders.eventsQuery(
+            since: parameters.get("since").map { String($0) }, timeout: parameters.get("timeout").map { String($0) })
         let since = query.since
         let deadline = ContinuousClock.now + .milliseconds(query.timeoutMilliseconds)
         while true {
@@ -135,7 +144,9 @@ public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BridgeRe
             if !events.isEmpty || ContinuousClock.now >= deadline {
                 // A full page: resume from its last event, not from the head, so nothing is skipped.
                 var revision = try store.revision()
-                if events.count == BridgeStore.eventPage, case .number(let text) = events.last?["revision"], let last = Int64(text) { revision = last }
+                if events.count == BridgeStore.eventPage, case .number(let text) = events.last?["revision"], let last = Int64(text) {
+                    revision = last
+                }
                 return json(.object(["revision": .number("\(revision)"), "events": .array(events)]))
             }
             try await Task.sleep(for: .milliseconds(100))
@@ -150,7 +161,9 @@ public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BridgeRe
             throw APIError(422, "unknown_target", "the bridge released no delegation with that id")
         }
         let verdict = Verifier(domain: chain.domain).verify(envelope, at: UInt64(Date().timeIntervalSince1970))
-        guard verdict.valid else { throw APIError(422, "invalid_revocation", "revocation does not verify: \(verdict.reason?.rawValue ?? "") \(verdict.detail)") }
+        guard verdict.valid else {
+            throw APIError(422, "invalid_revocation", "revocation does not verify: \(verdict.reason?.rawValue ?? "") \(verdict.detail)")
+        }
         try store.addRevocation(id: envelope.id, envelope: envelope.json, pairing: pairing.id)
         return json(.object(["id": .string(envelope.id.hexString)]), status: .created)
     }

@@ -1,5 +1,6 @@
 import Ethereum
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -46,14 +47,20 @@ public struct BridgeClient: Sendable {
         if let token, !names.contains("authorization") { head += "Authorization: Bearer \(token)\r\n" }
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         names.insert("host")
-        if let body { head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n" } else if method == "POST" { head += "Content-Length: 0\r\n" }
+        if let body {
+            head += "Content-Type: application/json\r\nContent-Length: \(body.count)\r\n"
+        } else if method == "POST" {
+            head += "Content-Length: 0\r\n"
+        }
         head += "Connection: close\r\n\r\n"
         try send(fd, Array(head.utf8) + (body ?? []))
         return try Self.parse(try receive(fd))
     }
 
     public func get(_ path: String) throws -> Response { try request("GET", path) }
-    public func post(_ path: String, _ value: JSONValue) throws -> Response { try request("POST", path, body: Array(value.compactText.utf8)) }
+    public func post(_ path: String, _ value: JSONValue) throws -> Response {
+        try request("POST", path, body: Array(value.compactText.utf8))
+    }
 
     private func connect() throws -> Int32 {
         switch endpoint {
@@ -63,7 +70,9 @@ public struct BridgeClient: Sendable {
             var address = sockaddr_un()
             address.sun_family = sa_family_t(AF_UNIX)
             let bytes = Array(path.utf8)
-            guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { close(fd); throw BridgeError.io("socket path too long: \(path)") }
+            guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else {
+                close(fd); throw BridgeError.io("socket path too long: \(path)")
+            }
             withUnsafeMutableBytes(of: &address.sun_path) { raw in
                 for (i, b) in bytes.enumerated() { raw[i] = b }
                 raw[bytes.count] = 0
@@ -87,13 +96,21 @@ public struct BridgeClient: Sendable {
                 address.sin6_family = sa_family_t(AF_INET6)
                 address.sin6_port = in_port_t(UInt16(port).bigEndian)
                 address.sin6_addr = in6addr_loopback
-                result = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) } }
+                result = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                    }
+                }
             } else {
                 var address = sockaddr_in()
                 address.sin_family = sa_family_t(AF_INET)
                 address.sin_port = in_port_t(UInt16(port).bigEndian)
                 address.sin_addr.s_addr = inet_addr("127.0.0.1")
-                result = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+                result = withUnsafePointer(to: &address) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                        Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                    }
+                }
             }
             guard result == 0 else {
                 let text = String(cString: strerror(errno))
@@ -143,8 +160,11 @@ public struct BridgeClient: Sendable {
     }
 
     static func parse(_ data: [UInt8]) throws -> Response {
-        guard let end = data.indices.first(where: { $0 + 3 < data.count && data[$0] == 13 && data[$0 + 1] == 10 && data[$0 + 2] == 13 && data[$0 + 3] == 10 }),
-              let head = String(validating: data[..<end], as: UTF8.self)
+        guard
+            let end = data.indices.first(where: {
+                $0 + 3 < data.count && data[$0] == 13 && data[$0 + 1] == 10 && data[$0 + 2] == 13 && data[$0 + 3] == 10
+            }),
+            let head = String(validating: data[..<end], as: UTF8.self)
         else { throw BridgeError.protocolError("malformed HTTP response") }
         let lines = head.components(separatedBy: "\r\n")
         let statusParts = lines[0].split(separator: " ")
@@ -163,8 +183,8 @@ public struct BridgeClient: Sendable {
             var index = 0
             while index < body.count {
                 guard let lineEnd = body[index...].indices.first(where: { $0 + 1 < body.count && body[$0] == 13 && body[$0 + 1] == 10 }),
-                      let sizeText = String(validating: body[index..<lineEnd], as: UTF8.self),
-                      let size = Int(sizeText.split(separator: ";")[0], radix: 16)
+                    let sizeText = String(validating: body[index..<lineEnd], as: UTF8.self),
+                    let size = Int(sizeText.split(separator: ";")[0], radix: 16)
                 else { throw BridgeError.protocolError("malformed chunk") }
                 if size == 0 { break }
                 let start = lineEnd + 2

@@ -1,8 +1,9 @@
+import Hummingbird
+import NIOCore
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import Hummingbird
-import NIOCore
 
 /// The request context of both listeners: Hummingbird's core storage plus the connection, so a route
 /// can tell who is asking. Limits are per peer, so one peer cannot starve another.
@@ -20,7 +21,9 @@ public struct BridgeRequestContext: RequestContext {
     /// origin-less clients (local programs, which could reach the Unix socket anyway).
     func peer(_ request: Request) async -> String {
         if case .unixDomainSocket = channel.localAddress, let provider = channel as? SocketOptionProvider {
-            if let credentials: PeerCredentials = try? await provider.unsafeGetSocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_PEERCRED)).get() {
+            if let credentials: PeerCredentials = try? await provider.unsafeGetSocketOption(
+                level: .socket, name: NIOBSDSocket.Option(rawValue: SO_PEERCRED)
+            ).get() {
                 return "uid:\(credentials.uid)"
             }
             return "unix"

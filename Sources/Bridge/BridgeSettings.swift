@@ -25,8 +25,10 @@ public struct BridgeSettings: Sendable {
     public var tcp: (host: String, port: Int)?
     public var databasePath: String
 
-    public init(chain: Configuration = Configuration(), socketPath: String = BridgeSettings.defaultSocketPath,
-                databasePath: String = BridgeSettings.defaultDatabasePath) {
+    public init(
+        chain: Configuration = Configuration(), socketPath: String = BridgeSettings.defaultSocketPath,
+        databasePath: String = BridgeSettings.defaultDatabasePath
+    ) {
         self.chain = chain
         self.socketPath = socketPath
         self.databasePath = databasePath
@@ -85,7 +87,9 @@ public struct BridgeSettings: Sendable {
                 }
                 bodyLimit = limit
             case "socket", "database":
-                guard let text = member.stringValue, text.hasPrefix("/") else { throw BridgeError.configuration("\(key) must be an absolute path") }
+                guard let text = member.stringValue, text.hasPrefix("/") else {
+                    throw BridgeError.configuration("\(key) must be an absolute path")
+                }
                 if key == "socket" { socketPath = text } else { databasePath = text }
             case "tcp":
                 guard let text = member.stringValue else { throw BridgeError.configuration("tcp must be \"127.0.0.1:PORT\"") }

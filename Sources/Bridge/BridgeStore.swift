@@ -4,7 +4,6 @@ import Ethereum
 import Foundation
 import GRDB
 import Storage
-import Storage
 
 /// The bridge's state in SQLite (WAL, synchronous=FULL): pairings, delegation requests, revocations and
 /// the hash-chained audit log. Every state change writes its audit entry in the same transaction; the
@@ -31,41 +30,44 @@ public final class BridgeStore: Sendable {
     static var migrator: DatabaseMigrator {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1: pairings, requests, revocations, audit") { db in
-            try db.execute(sql: """
-                CREATE TABLE pairing (
-                    id TEXT PRIMARY KEY, name TEXT NOT NULL, code TEXT NOT NULL,
-                    state TEXT NOT NULL, tokenHash BLOB UNIQUE, createdAt INTEGER NOT NULL, expiresAt INTEGER NOT NULL);
-                CREATE TABLE request (
-                    id TEXT PRIMARY KEY, pairing TEXT NOT NULL REFERENCES pairing(id), body TEXT NOT NULL,
-                    state TEXT NOT NULL, createdAt INTEGER NOT NULL, expiresAt INTEGER NOT NULL,
-                    envelope TEXT, reason TEXT);
-                CREATE INDEX request_state ON request(state);
-                CREATE TABLE revocation (id BLOB PRIMARY KEY, envelope TEXT NOT NULL, addedAt INTEGER NOT NULL);
-                CREATE TABLE audit (
-                    seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL,
-                    pairing TEXT, detail TEXT NOT NULL, signatureCounter INTEGER,
-                    previous BLOB NOT NULL, hash BLOB NOT NULL);
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE pairing (
+                        id TEXT PRIMARY KEY, name TEXT NOT NULL, code TEXT NOT NULL,
+                        state TEXT NOT NULL, tokenHash BLOB UNIQUE, createdAt INTEGER NOT NULL, expiresAt INTEGER NOT NULL);
+                    CREATE TABLE request (
+                        id TEXT PRIMARY KEY, pairing TEXT NOT NULL REFERENCES pairing(id), body TEXT NOT NULL,
+                        state TEXT NOT NULL, createdAt INTEGER NOT NULL, expiresAt INTEGER NOT NULL,
+                        envelope TEXT, reason TEXT);
+                    CREATE INDEX request_state ON request(state);
+                    CREATE TABLE revocation (id BLOB PRIMARY KEY, envelope TEXT NOT NULL, addedAt INTEGER NOT NULL);
+                    CREATE TABLE audit (
+                        seq INTEGER PRIMARY KEY, at INTEGER NOT NULL, kind TEXT NOT NULL, subject TEXT NOT NULL,
+                        pairing TEXT, detail TEXT NOT NULL, signatureCounter INTEGER,
+                        previous BLOB NOT NULL, hash BLOB NOT NULL);
+                    """)
         }
         // Master-signed transactions (top-ups) wait in the same queue as delegations; `txResult` holds
         // the signed transaction once approved.
         migrator.registerMigration("v2: transaction requests") { db in
-            try db.execute(sql: """
-                ALTER TABLE request ADD COLUMN kind TEXT NOT NULL DEFAULT 'delegation' CHECK (kind IN ('delegation', 'transaction'));
-                ALTER TABLE request ADD COLUMN txResult TEXT;
-                """)
+            try db.execute(
+                sql: """
+                    ALTER TABLE request ADD COLUMN kind TEXT NOT NULL DEFAULT 'delegation' CHECK (kind IN ('delegation', 'transaction'));
+                    ALTER TABLE request ADD COLUMN txResult TEXT;
+                    """)
         }
         // A pairing's token goes only to its creator (who proves it with the secret whose SHA-256 it sent);
         // pending pairings are limited per peer; a top-up goes to the pairing's wallet unless the user confirms.
         migrator.registerMigration("v3: pairing secret, peer, wallet") { db in
-            try db.execute(sql: """
-                ALTER TABLE pairing ADD COLUMN secretHash BLOB CHECK (secretHash IS NULL OR length(secretHash) = 32);
-                ALTER TABLE pairing ADD COLUMN peer TEXT NOT NULL DEFAULT '';
-                ALTER TABLE pairing ADD COLUMN wallet TEXT CHECK (wallet IS NULL OR length(wallet) = 42);
-                ALTER TABLE request ADD COLUMN delegation BLOB CHECK (delegation IS NULL OR length(delegation) = 32);
-                CREATE INDEX request_delegation ON request(delegation);
-                ALTER TABLE revocation ADD COLUMN pairing TEXT;
-                """)
+            try db.execute(
+                sql: """
+                    ALTER TABLE pairing ADD COLUMN secretHash BLOB CHECK (secretHash IS NULL OR length(secretHash) = 32);
+                    ALTER TABLE pairing ADD COLUMN peer TEXT NOT NULL DEFAULT '';
+                    ALTER TABLE pairing ADD COLUMN wallet TEXT CHECK (wallet IS NULL OR length(wallet) = 42);
+                    ALTER TABLE request ADD COLUMN delegation BLOB CHECK (delegation IS NULL OR length(delegation) = 32);
+                    CREATE INDEX request_delegation ON request(delegation);
+                    ALTER TABLE revocation ADD COLUMN pairing TEXT;
+                    """)
         }
         return migrator
     }
@@ -98,25 +100,30 @@ public final class BridgeStore: Sendable {
     }
 
     @discardableResult
-    static func audit(_ db: Database, at: UInt64, kind: String, subject: String, pairing: String?, detail: JSONValue,
-                      signatureCounter: Int? = nil) throws -> Int64 {
+    static func audit(
+        _ db: Database, at: UInt64, kind: String, subject: String, pairing: String?, detail: JSONValue,
+        signatureCounter: Int? = nil
+    ) throws -> Int64 {
         let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1")
         let seq: Int64 = (last?["seq"] as Int64? ?? 0) + 1
         let previous: [UInt8] = last.map { Array(($0["hash"] as Data)) } ?? [UInt8](repeating: 0, count: 32)
-        var entry = AuditEntry(seq: seq, at: at, kind: kind, subject: subject, pairing: pairing, detail: detail.compactText,
-                               signatureCounter: signatureCounter, previous: previous, hash: [])
+        var entry = AuditEntry(
+            seq: seq, at: at, kind: kind, subject: subject, pairing: pairing, detail: detail.compactText,
+            signatureCounter: signatureCounter, previous: previous, hash: [])
         entry.hash = entry.computedHash()
-        try db.execute(sql: "INSERT INTO audit (seq, at, kind, subject, pairing, detail, signatureCounter, previous, hash) VALUES (?,?,?,?,?,?,?,?,?)",
-                       arguments: [seq, Int64(at), kind, subject, pairing, entry.detail, signatureCounter, Data(previous), Data(entry.hash)])
+        try db.execute(
+            sql: "INSERT INTO audit (seq, at, kind, subject, pairing, detail, signatureCounter, previous, hash) VALUES (?,?,?,?,?,?,?,?,?)",
+            arguments: [seq, Int64(at), kind, subject, pairing, entry.detail, signatureCounter, Data(previous), Data(entry.hash)])
         return seq
     }
 
     public func auditEntries() throws -> [AuditEntry] {
         try pool.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM audit ORDER BY seq").map { row in
-                AuditEntry(seq: row["seq"], at: UInt64(row["at"] as Int64), kind: row["kind"], subject: row["subject"],
-                           pairing: row["pairing"], detail: row["detail"], signatureCounter: row["signatureCounter"],
-                           previous: Array(row["previous"] as Data), hash: Array(row["hash"] as Data))
+                AuditEntry(
+                    seq: row["seq"], at: UInt64(row["at"] as Int64), kind: row["kind"], subject: row["subject"],
+                    pairing: row["pairing"], detail: row["detail"], signatureCounter: row["signatureCounter"],
+                    previous: Array(row["previous"] as Data), hash: Array(row["hash"] as Data))
             }
         }
     }
@@ -142,9 +149,10 @@ public final class BridgeStore: Sendable {
             if let counter = entry.signatureCounter {
                 report.signatures += 1
                 if let lastCounter, counter != lastCounter + 1 {
-                    report.counterGaps.append(counter > lastCounter
-                        ? "before entry \(entry.seq): the card made \(counter - lastCounter - 1) signature(s) outside the bridge (counter \(lastCounter) → \(counter))"
-                        : "entry \(entry.seq): the card's counter went back (\(lastCounter) → \(counter)): another card, or a reset")
+                    report.counterGaps.append(
+                        counter > lastCounter
+                            ? "before entry \(entry.seq): the card made \(counter - lastCounter - 1) signature(s) outside the bridge (counter \(lastCounter) → \(counter))"
+                            : "entry \(entry.seq): the card's counter went back (\(lastCounter) → \(counter)): another card, or a reset")
                 }
                 lastCounter = counter
             }
@@ -181,8 +189,10 @@ public final class BridgeStore: Sendable {
         }
 
         public var json: JSONValue {
-            var object: JSONObject = ["id": .string(id), "name": .string(name), "code": .string(code), "state": .string(state),
-                                      "tokenDelivered": .bool(delivered), "createdAt": .number("\(createdAt)"), "expiresAt": .number("\(expiresAt)")]
+            var object: JSONObject = [
+                "id": .string(id), "name": .string(name), "code": .string(code), "state": .string(state),
+                "tokenDelivered": .bool(delivered), "createdAt": .number("\(createdAt)"), "expiresAt": .number("\(expiresAt)"),
+            ]
             if let wallet { object["wallet"] = .string(wallet.checksummed) }
             return .object(object)
         }
@@ -207,12 +217,17 @@ public final class BridgeStore: Sendable {
         let id = Self.randomID()
         let now = clock()
         return try pool.write { db in
-            let mine = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM pairing WHERE state = 'pending' AND peer = ?", arguments: [peer]) ?? 0
-            guard mine < Self.pendingPairingsPerPeer else { throw APIError(429, "too_many_pairings", "too many of your pairings wait for approval") }
+            let mine =
+                try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM pairing WHERE state = 'pending' AND peer = ?", arguments: [peer]) ?? 0
+            guard mine < Self.pendingPairingsPerPeer else {
+                throw APIError(429, "too_many_pairings", "too many of your pairings wait for approval")
+            }
             let all = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM pairing WHERE state = 'pending'") ?? 0
             guard all < Self.pendingPairingsTotal else { throw APIError(429, "too_many_pairings", "too many pairings wait for approval") }
-            try db.execute(sql: "INSERT INTO pairing (id, name, code, state, createdAt, expiresAt, secretHash, peer, wallet) VALUES (?,?,?,?,?,?,?,?,?)",
-                           arguments: [id, name, code, "pending", Int64(now), Int64(now + expiry), Data(secretHash), peer, wallet?.checksummed])
+            try db.execute(
+                sql:
+                    "INSERT INTO pairing (id, name, code, state, createdAt, expiresAt, secretHash, peer, wallet) VALUES (?,?,?,?,?,?,?,?,?)",
+                arguments: [id, name, code, "pending", Int64(now), Int64(now + expiry), Data(secretHash), peer, wallet?.checksummed])
             try Self.audit(db, at: now, kind: "pairing.created", subject: id, pairing: id, detail: .object(["name": .string(name)]))
             return Pairing(try Row.fetchOne(db, sql: "SELECT * FROM pairing WHERE id = ?", arguments: [id])!)
         }
@@ -232,7 +247,9 @@ public final class BridgeStore: Sendable {
     public func decidePairing(_ id: String, approve: Bool) throws(APIError) {
         try wrap {
             try pool.write { db in
-                guard let row = try Row.fetchOne(db, sql: "SELECT state FROM pairing WHERE id = ?", arguments: [id]) else { throw APIError.notFound("pairing") }
+                guard let row = try Row.fetchOne(db, sql: "SELECT state FROM pairing WHERE id = ?", arguments: [id]) else {
+                    throw APIError.notFound("pairing")
+                }
                 guard row["state"] as String == "pending" else { throw APIError.conflict("pairing is \(row["state"] as String)") }
                 let state = approve ? "approved" : "denied"
                 try db.execute(sql: "UPDATE pairing SET state = ? WHERE id = ?", arguments: [state, id])
@@ -246,8 +263,9 @@ public final class BridgeStore: Sendable {
         try expirePending()
         return try pool.read { db in
             guard let row = try Row.fetchOne(db, sql: "SELECT * FROM pairing WHERE id = ?", arguments: [id]),
-                  let secret, let expected = row["secretHash"] as Data?,
-                  ConstantTime.equal(Self.tokenHash(secret), expected) else { return nil }
+                let secret, let expected = row["secretHash"] as Data?,
+                ConstantTime.equal(Self.tokenHash(secret), expected)
+            else { return nil }
             return Pairing(row)
         }
     }
@@ -263,7 +281,9 @@ public final class BridgeStore: Sendable {
     public func claimToken(_ id: String) throws(APIError) -> String? {
         try wrap {
             try pool.write { db in
-                guard let row = try Row.fetchOne(db, sql: "SELECT state, tokenHash FROM pairing WHERE id = ?", arguments: [id]) else { throw APIError.notFound("pairing") }
+                guard let row = try Row.fetchOne(db, sql: "SELECT state, tokenHash FROM pairing WHERE id = ?", arguments: [id]) else {
+                    throw APIError.notFound("pairing")
+                }
                 guard row["state"] as String == "approved", (row["tokenHash"] as Data?) == nil else { return nil }
                 var generator = SystemRandomNumberGenerator()
                 let token = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }.hexDigits
@@ -277,7 +297,9 @@ public final class BridgeStore: Sendable {
     public func revokePairing(_ id: String) throws(APIError) {
         try wrap {
             try pool.write { db in
-                guard try Row.fetchOne(db, sql: "SELECT state FROM pairing WHERE id = ?", arguments: [id]) != nil else { throw APIError.notFound("pairing") }
+                guard try Row.fetchOne(db, sql: "SELECT state FROM pairing WHERE id = ?", arguments: [id]) != nil else {
+                    throw APIError.notFound("pairing")
+                }
                 try db.execute(sql: "UPDATE pairing SET state = 'revoked' WHERE id = ?", arguments: [id])
                 try Self.audit(db, at: clock(), kind: "pairing.revoked", subject: id, pairing: id, detail: .object([:]))
             }
@@ -287,7 +309,9 @@ public final class BridgeStore: Sendable {
     /// The pairing a bearer token belongs to, when approved and not revoked.
     public func authenticate(token: String) throws -> Pairing? {
         try pool.read { db in
-            try Row.fetchOne(db, sql: "SELECT * FROM pairing WHERE tokenHash = ? AND state = 'approved'", arguments: [Self.tokenHash(token)]).map(Pairing.init)
+            try Row.fetchOne(
+                db, sql: "SELECT * FROM pairing WHERE tokenHash = ? AND state = 'approved'", arguments: [Self.tokenHash(token)]
+            ).map(Pairing.init)
         }
     }
 
@@ -319,8 +343,9 @@ public final class BridgeStore: Sendable {
         let id = Self.randomID()
         let now = clock()
         return try pool.write { db in
-            try db.execute(sql: "INSERT INTO request (id, kind, pairing, body, state, createdAt, expiresAt) VALUES (?,?,?,?,?,?,?)",
-                           arguments: [id, kind, pairing, body.compactText, "pending", Int64(now), Int64(now + expiry)])
+            try db.execute(
+                sql: "INSERT INTO request (id, kind, pairing, body, state, createdAt, expiresAt) VALUES (?,?,?,?,?,?,?)",
+                arguments: [id, kind, pairing, body.compactText, "pending", Int64(now), Int64(now + expiry)])
             try Self.audit(db, at: now, kind: "request.pending", subject: id, pairing: pairing, detail: body)
             return Request(try Row.fetchOne(db, sql: "SELECT * FROM request WHERE id = ?", arguments: [id])!)
         }
@@ -330,18 +355,25 @@ public final class BridgeStore: Sendable {
     public func expirePending() throws {
         let now = clock()
         let overdue = try pool.read { db in
-            (try String.fetchAll(db, sql: "SELECT id FROM request WHERE state = 'pending' AND expiresAt <= ?", arguments: [Int64(now)]),
-             try String.fetchAll(db, sql: "SELECT id FROM pairing WHERE state = 'pending' AND expiresAt <= ?", arguments: [Int64(now)]))
+            (
+                try String.fetchAll(db, sql: "SELECT id FROM request WHERE state = 'pending' AND expiresAt <= ?", arguments: [Int64(now)]),
+                try String.fetchAll(db, sql: "SELECT id FROM pairing WHERE state = 'pending' AND expiresAt <= ?", arguments: [Int64(now)])
+            )
         }
         guard !overdue.0.isEmpty || !overdue.1.isEmpty else { return }
         try pool.write { db in
             for id in overdue.0 {
-                guard let pairing = try String.fetchOne(db, sql: "SELECT pairing FROM request WHERE id = ? AND state = 'pending'", arguments: [id]) else { continue }
+                guard
+                    let pairing = try String.fetchOne(
+                        db, sql: "SELECT pairing FROM request WHERE id = ? AND state = 'pending'", arguments: [id])
+                else { continue }
                 try db.execute(sql: "UPDATE request SET state = 'expired' WHERE id = ?", arguments: [id])
                 try Self.audit(db, at: now, kind: "request.expired", subject: id, pairing: pairing, detail: .object([:]))
             }
             for id in overdue.1 {
-                guard try Bool.fetchOne(db, sql: "SELECT state = 'pending' FROM pairing WHERE id = ?", arguments: [id]) == true else { continue }
+                guard try Bool.fetchOne(db, sql: "SELECT state = 'pending' FROM pairing WHERE id = ?", arguments: [id]) == true else {
+                    continue
+                }
                 try db.execute(sql: "UPDATE pairing SET state = 'expired' WHERE id = ?", arguments: [id])
                 try Self.audit(db, at: now, kind: "pairing.expired", subject: id, pairing: id, detail: .object([:]))
             }
@@ -357,7 +389,8 @@ public final class BridgeStore: Sendable {
         try expirePending()
         return try pool.read { db in
             if let state {
-                return try Row.fetchAll(db, sql: "SELECT * FROM request WHERE state = ? ORDER BY createdAt", arguments: [state]).map(Request.init)
+                return try Row.fetchAll(db, sql: "SELECT * FROM request WHERE state = ? ORDER BY createdAt", arguments: [state]).map(
+                    Request.init)
             }
             return try Row.fetchAll(db, sql: "SELECT * FROM request ORDER BY createdAt").map(Request.init)
         }
@@ -365,22 +398,28 @@ public final class BridgeStore: Sendable {
 
     /// Settles a pending request: approved (with its envelope or signed transaction and the card's signature
     /// counter), denied or failed.
-    public func settle(_ id: String, state: String, envelope: String? = nil, transaction: JSONValue? = nil, reason: String? = nil,
-                       signatureCounter: Int? = nil) throws(APIError) {
+    public func settle(
+        _ id: String, state: String, envelope: String? = nil, transaction: JSONValue? = nil, reason: String? = nil,
+        signatureCounter: Int? = nil
+    ) throws(APIError) {
         try expire()
         try wrap {
             try pool.write { db in
-                guard let row = try Row.fetchOne(db, sql: "SELECT state, pairing FROM request WHERE id = ?", arguments: [id]) else { throw APIError.notFound("request") }
+                guard let row = try Row.fetchOne(db, sql: "SELECT state, pairing FROM request WHERE id = ?", arguments: [id]) else {
+                    throw APIError.notFound("request")
+                }
                 guard row["state"] as String == "pending" else { throw APIError.conflict("request is \(row["state"] as String)") }
                 let released = envelope.flatMap { try? JSONValue.parse($0) }.flatMap { try? Envelope(json: $0).id }
-                try db.execute(sql: "UPDATE request SET state = ?, envelope = ?, txResult = ?, reason = ?, delegation = ? WHERE id = ?",
-                               arguments: [state, envelope, transaction?.compactText, reason, released.map { Data($0) }, id])
+                try db.execute(
+                    sql: "UPDATE request SET state = ?, envelope = ?, txResult = ?, reason = ?, delegation = ? WHERE id = ?",
+                    arguments: [state, envelope, transaction?.compactText, reason, released.map { Data($0) }, id])
                 var detail: JSONObject = [:]
                 if let reason { detail["reason"] = .string(reason) }
                 if let hash = transaction?["hash"] { detail["transaction"] = hash }
                 if let released { detail["delegation"] = .string(released.hexString) }
-                try Self.audit(db, at: clock(), kind: "request.\(state)", subject: id, pairing: row["pairing"], detail: .object(detail),
-                               signatureCounter: signatureCounter)
+                try Self.audit(
+                    db, at: clock(), kind: "request.\(state)", subject: id, pairing: row["pairing"], detail: .object(detail),
+                    signatureCounter: signatureCounter)
             }
         }
     }
@@ -395,7 +434,9 @@ public final class BridgeStore: Sendable {
 
     /// Whether this bridge released the delegation `id` (an approved request's envelope).
     public func released(_ id: [UInt8]) throws -> Bool {
-        try pool.read { db in try Bool.fetchOne(db, sql: "SELECT 1 FROM request WHERE delegation = ? AND state = 'approved'", arguments: [Data(id)]) == true }
+        try pool.read { db in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM request WHERE delegation = ? AND state = 'approved'", arguments: [Data(id)]) == true
+        }
     }
 
     public func addRevocation(id: [UInt8], envelope: JSONValue, pairing: String?) throws {
@@ -406,8 +447,9 @@ public final class BridgeStore: Sendable {
             guard mine < Self.revocationsPerPairing, all < Self.revocationsTotal else {
                 throw APIError(429, "too_many_revocations", "the bridge holds as many revocations as it keeps")
             }
-            try db.execute(sql: "INSERT INTO revocation (id, envelope, addedAt, pairing) VALUES (?,?,?,?)",
-                           arguments: [Data(id), envelope.compactText, Int64(clock()), pairing])
+            try db.execute(
+                sql: "INSERT INTO revocation (id, envelope, addedAt, pairing) VALUES (?,?,?,?)",
+                arguments: [Data(id), envelope.compactText, Int64(clock()), pairing])
             try Self.audit(db, at: clock(), kind: "revocation.added", subject: id.hexString, pairing: pairing, detail: .object([:]))
         }
     }
@@ -428,9 +470,15 @@ public final class BridgeStore: Sendable {
     /// Request state changes after `since` for one pairing's requests (and its own pairing changes).
     public func events(since: Int64, pairing: String) throws -> [JSONValue] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT seq, kind, subject FROM audit WHERE seq > ? AND (pairing = ? OR (pairing IS NULL AND kind LIKE 'token.%')) ORDER BY seq LIMIT \(Self.eventPage)",
-                             arguments: [since, pairing]).map { row -> JSONValue in
-                JSONValue.object(["revision": .number("\(row["seq"] as Int64)"), "type": .string(row["kind"]), "id": .string(row["subject"])])
+            try Row.fetchAll(
+                db,
+                sql:
+                    "SELECT seq, kind, subject FROM audit WHERE seq > ? AND (pairing = ? OR (pairing IS NULL AND kind LIKE 'token.%')) ORDER BY seq LIMIT \(Self.eventPage)",
+                arguments: [since, pairing]
+            ).map { row -> JSONValue in
+                JSONValue.object([
+                    "revision": .number("\(row["seq"] as Int64)"), "type": .string(row["kind"]), "id": .string(row["subject"]),
+                ])
             }
         }
     }

@@ -39,16 +39,22 @@ public struct DelegationRequest: Sendable, Equatable {
         }
         var payees: [Address] = []
         if let list = object["payees"] {
-            guard let array = list.arrayValue, array.count <= 256 else { throw .badRequest("payees must be an array of addresses (at most 256)") }
+            guard let array = list.arrayValue, array.count <= 256 else {
+                throw .badRequest("payees must be an array of addresses (at most 256)")
+            }
             for entry in array {
-                guard let text = entry.stringValue, let address = try? Address(text) else { throw .badRequest("payees must be an array of addresses") }
+                guard let text = entry.stringValue, let address = try? Address(text) else {
+                    throw .badRequest("payees must be an array of addresses")
+                }
                 payees.append(address)
             }
         }
         guard let validText = object["validFor"]?.stringValue, let validFor = try? Units.parseDuration(validText), validFor > 0 else {
             throw .badRequest("validFor must be a duration such as \"30d\"")
         }
-        guard validFor <= maxValidFor else { throw .badRequest("validFor exceeds the bridge's limit of \(Units.formatDuration(maxValidFor))") }
+        guard validFor <= maxValidFor else {
+            throw .badRequest("validFor exceeds the bridge's limit of \(Units.formatDuration(maxValidFor))")
+        }
         self.init(spender: spender, allowances: allowances, payees: payees, validFor: validFor)
     }
 
@@ -56,9 +62,13 @@ public struct DelegationRequest: Sendable, Equatable {
         guard case .object(let object) = value else { throw .badRequest("each allowance is an object") }
         try APIError.onlyKeys(object, ["token", "total", "perPayment", "period", "perPeriod"], in: "allowance")
         var fields: [String: String] = [:]
-        for (key, spec) in [("token", "token"), ("total", "total"), ("perPayment", "per-payment"), ("period", "period"), ("perPeriod", "per-period")] {
+        for (key, spec) in [
+            ("token", "token"), ("total", "total"), ("perPayment", "per-payment"), ("period", "period"), ("perPeriod", "per-period"),
+        ] {
             guard let member = object[key] else { continue }
-            guard let text = member.stringValue, !text.isEmpty, text.count <= 80 else { throw .badRequest("allowance \(key) must be a string") }
+            guard let text = member.stringValue, !text.isEmpty, text.count <= 80 else {
+                throw .badRequest("allowance \(key) must be a string")
+            }
             fields[spec] = text
         }
         do { return try Allowance(fields: fields, configuration: configuration) } catch {
@@ -70,18 +80,19 @@ public struct DelegationRequest: Sendable, Equatable {
     public func json(_ configuration: Configuration) -> JSONValue {
         .object([
             "spender": .string(spender.checksummed),
-            "allowances": .array(allowances.map { allowance in
-                var object: JSONObject = [
-                    "token": .string(configuration.tokenName(allowance.token)),
-                    "total": .string(configuration.formatAmount(allowance.total, token: allowance.token)),
-                    "perPayment": .string(configuration.formatAmount(allowance.perPayment, token: allowance.token)),
-                ]
-                if allowance.period != 0 {
-                    object["period"] = .string("\(allowance.period)s")
-                    object["perPeriod"] = .string(configuration.formatAmount(allowance.perPeriod, token: allowance.token))
-                }
-                return .object(object)
-            }),
+            "allowances": .array(
+                allowances.map { allowance in
+                    var object: JSONObject = [
+                        "token": .string(configuration.tokenName(allowance.token)),
+                        "total": .string(configuration.formatAmount(allowance.total, token: allowance.token)),
+                        "perPayment": .string(configuration.formatAmount(allowance.perPayment, token: allowance.token)),
+                    ]
+                    if allowance.period != 0 {
+                        object["period"] = .string("\(allowance.period)s")
+                        object["perPeriod"] = .string(configuration.formatAmount(allowance.perPeriod, token: allowance.token))
+                    }
+                    return .object(object)
+                }),
             "payees": .array(payees.map { .string($0.checksummed) }),
             "validFor": .string("\(validFor)s"),
         ])
@@ -91,8 +102,9 @@ public struct DelegationRequest: Sendable, Equatable {
     /// (a bridge configured without a real limit) ends at the last second rather than overflowing.
     public func delegation(master: Address, now: UInt64, salt: BigUInt = Salt.random()) -> SpendingDelegation {
         let (end, overflow) = now.addingReportingOverflow(validFor)
-        return SpendingDelegation(master: master, spender: spender, allowances: allowances, payees: payees,
-                                  validAfter: now, validUntil: overflow ? .max : end, salt: salt)
+        return SpendingDelegation(
+            master: master, spender: spender, allowances: allowances, payees: payees,
+            validAfter: now, validUntil: overflow ? .max : end, salt: salt)
     }
 
     /// Does `delegation` grant exactly what was asked (same spender, allowances, payees, no longer than asked)?

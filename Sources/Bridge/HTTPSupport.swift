@@ -31,8 +31,9 @@ func body(_ request: Request, _ settings: BridgeSettings, keys: [String]) async 
 }
 
 func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-    Response(status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-             body: .init(byteBuffer: ByteBuffer(string: value.compactText + "\n")))
+    Response(
+        status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+        body: .init(byteBuffer: ByteBuffer(string: value.compactText + "\n")))
 }
 
 /// The checks every request passes before routing, and the translation of every refusal into
@@ -59,7 +60,8 @@ struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as APIError {
             return json(error.json, status: .init(code: error.status))
         } catch let error as HTTPError {
-            let code = error.status == .notFound ? "not_found" : (error.status == .contentTooLarge ? "too_large" : "http_\(error.status.code)")
+            let code =
+                error.status == .notFound ? "not_found" : (error.status == .contentTooLarge ? "too_large" : "http_\(error.status.code)")
             return json(APIError(error.status.code, code, error.status.reasonPhrase).json, status: error.status)
         } catch {
             return json(APIError(500, "internal", "internal error").json, status: .internalServerError)
@@ -67,8 +69,10 @@ struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     static func cors(_ origin: String) -> HTTPFields {
-        [.accessControlAllowOrigin: origin, .accessControlAllowHeaders: "Authorization, Content-Type",
-         .accessControlAllowMethods: "GET, POST", .vary: "Origin"]
+        [
+            .accessControlAllowOrigin: origin, .accessControlAllowHeaders: "Authorization, Content-Type",
+            .accessControlAllowMethods: "GET, POST", .vary: "Origin",
+        ]
     }
 
     static func isLoopback(_ authority: String) -> Bool {
@@ -94,11 +98,14 @@ struct AccessLogMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
-        let path = request.uri.path.split(separator: "/").map { $0.count == 32 && $0.allSatisfy(\.isHexDigit) ? "{id}" : String($0) }.joined(separator: "/")
-        context.logger.info("request", metadata: [
-            "method": .string(request.method.rawValue), "path": .string("/" + path), "status": .stringConvertible(response.status.code),
-            "listener": .string(admin ? "unix" : "tcp"), "ms": .stringConvertible((ContinuousClock.now - start) / .milliseconds(1)),
-        ])
+        let path = request.uri.path.split(separator: "/").map { $0.count == 32 && $0.allSatisfy(\.isHexDigit) ? "{id}" : String($0) }
+            .joined(separator: "/")
+        context.logger.info(
+            "request",
+            metadata: [
+                "method": .string(request.method.rawValue), "path": .string("/" + path), "status": .stringConvertible(response.status.code),
+                "listener": .string(admin ? "unix" : "tcp"), "ms": .stringConvertible((ContinuousClock.now - start) / .milliseconds(1)),
+            ])
         return response
     }
 }

@@ -25,10 +25,10 @@ enum RequestBodies {
     static func pairing(_ value: JSONValue) throws(APIError) -> Pairing {
         let object = try object(value, keys: ["name", "secretHash", "wallet"])
         guard let name = object["name"]?.stringValue, !name.isEmpty, name.count <= 64,
-              name.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) && !TerminalText.isUnsafe($0) })
+            name.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) && !TerminalText.isUnsafe($0) })
         else { throw .badRequest("name must be 1 to 64 printable characters") }
         guard let text = object["secretHash"]?.stringValue, text.utf8.count == 64, text.utf8.allSatisfy(RequestHeaders.isHexDigit),
-              let secretHash = try? [UInt8](hex: text)
+            let secretHash = try? [UInt8](hex: text)
         else { throw .badRequest("secretHash must be the SHA-256 (64 hex digits) of a secret only the player keeps") }
         var wallet: Address?
         if let member = object["wallet"] {

@@ -13,7 +13,8 @@ enum RequestHeaders {
     static func eventsQuery(since: String?, timeout: String?) throws(APIError) -> EventsQuery {
         var query = EventsQuery()
         if let since {
-            guard !since.isEmpty, since.utf8.count <= 19, since.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int64(since) else {
+            guard !since.isEmpty, since.utf8.count <= 19, since.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int64(since)
+            else {
                 throw .badRequest("since must be a revision: a non-negative integer")
             }
             query.since = value
@@ -21,7 +22,8 @@ enum RequestHeaders {
         if let timeout {
             // Plain decimals only: Double() would take "nan", "inf", "1e300" and hex floats ("0x10").
             guard timeout.utf8.count <= 16, timeout.utf8.allSatisfy({ (0x30...0x39).contains($0) || $0 == 0x2E }),
-                  let seconds = Double(timeout), seconds.isFinite, seconds >= 0, seconds <= maximumWait else {
+                let seconds = Double(timeout), seconds.isFinite, seconds >= 0, seconds <= maximumWait
+            else {
                 throw .badRequest("timeout must be a number of seconds from 0 to \(Int(maximumWait))")
             }
             query.timeoutMilliseconds = Int((seconds * 1000).rounded())

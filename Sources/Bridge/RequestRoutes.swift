@@ -25,13 +25,15 @@ func addRequestRoutes(_ router: Router<BridgeRequestContext>, _ bridge: BridgeCo
         let object = try await body(request, settings, keys: TransactionRequest.keys)
         let parsed = try TransactionRequest(json: .object(object), configuration: chain)
         try checkQueue(store, pairing)
-        let created = try store.createRequest(pairing: pairing.id, body: parsed.json(chain), expiry: settings.requestExpiry, kind: "transaction")
+        let created = try store.createRequest(
+            pairing: pairing.id, body: parsed.json(chain), expiry: settings.requestExpiry, kind: "transaction")
         return json(requestJSON(created, chain), status: .accepted)
     }
     for (path, kind) in [("/v1/delegation-requests/:id", "delegation"), ("/v1/transaction-requests/:id", "transaction")] {
         router.get(RouterPath(path)) { request, context in
             let pairing = try authenticate(request, store)
-            guard let found = try store.request(try context.parameters.require("id")), found.pairing == pairing.id, found.kind == kind else {
+            guard let found = try store.request(try context.parameters.require("id")), found.pairing == pairing.id, found.kind == kind
+            else {
                 throw APIError.notFound("request")
             }
             return json(requestJSON(found, chain))

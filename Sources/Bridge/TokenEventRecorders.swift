@@ -40,10 +40,11 @@ struct USBEventRecorder: Service {
         }
         await withGracefulShutdownHandler {
             for await event in watcher.events {
-                let (kind, match): (String, TokenMatch) = switch event {
-                case .arrived(let match): ("token.usb-arrived", match)
-                case .departed(let match): ("token.usb-departed", match)
-                }
+                let (kind, match): (String, TokenMatch) =
+                    switch event {
+                    case .arrived(let match): ("token.usb-arrived", match)
+                    case .departed(let match): ("token.usb-departed", match)
+                    }
                 try? store.recordTokenEvent(kind: kind, subject: Self.subject(match), detail: Self.detail(match))
             }
         } onGracefulShutdown: {
@@ -57,8 +58,10 @@ struct USBEventRecorder: Service {
     }
 
     static func detail(_ match: TokenMatch) -> JSONValue {
-        var object: JSONObject = ["token": .string(match.token.name), "usb": .string(match.device.id),
-                                  "openpgp": .bool(match.token.openpgp), "interface": .string(match.token.interface.rawValue)]
+        var object: JSONObject = [
+            "token": .string(match.token.name), "usb": .string(match.device.id),
+            "openpgp": .bool(match.token.openpgp), "interface": .string(match.token.interface.rawValue),
+        ]
         if let firmware = match.firmwareHint { object["firmwareHint"] = .string("\(firmware)") }
         if let secp256k1 = match.secp256k1Capable { object["secp256k1"] = .bool(secp256k1) }
         return .object(object)

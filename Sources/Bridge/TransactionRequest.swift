@@ -24,7 +24,9 @@ public struct TransactionRequest: Sendable, Equatable {
     /// Gas above this is no top-up: a transfer takes 21000, an ERC-20 transfer well under 100000.
     public static let gasCeiling: UInt64 = 1_000_000
 
-    public init(to: Address, token: Address, amount: BigUInt, nonce: UInt64, gas: UInt64, maxFeePerGas: BigUInt, maxPriorityFeePerGas: BigUInt) {
+    public init(
+        to: Address, token: Address, amount: BigUInt, nonce: UInt64, gas: UInt64, maxFeePerGas: BigUInt, maxPriorityFeePerGas: BigUInt
+    ) {
         self.to = to; self.token = token; self.amount = amount; self.nonce = nonce; self.gas = gas
         self.maxFeePerGas = maxFeePerGas; self.maxPriorityFeePerGas = maxPriorityFeePerGas
     }
@@ -37,7 +39,9 @@ public struct TransactionRequest: Sendable, Equatable {
         guard let tokenText = object["token"]?.stringValue, let token = try? configuration.token(tokenText) else {
             throw .badRequest("token must be ETH, PTI or a token the bridge's configuration lists")
         }
-        guard let amountText = object["amount"]?.stringValue, let amount = try? configuration.parseAmount(amountText, token: token), amount > 0 else {
+        guard let amountText = object["amount"]?.stringValue, let amount = try? configuration.parseAmount(amountText, token: token),
+            amount > 0
+        else {
             throw .badRequest("amount must be a positive decimal string such as \"0.5\", in the token's own decimals")
         }
         let nonce = try Self.integer(object, "nonce", limit: BigUInt(UInt64.max))
@@ -45,12 +49,15 @@ public struct TransactionRequest: Sendable, Equatable {
         guard gas >= 21000 else { throw .badRequest("gas must be at least 21000") }
         let maxFee = try Self.integer(object, "maxFeePerGas", limit: BigUInt(1) << 128)
         let priority = try Self.integer(object, "maxPriorityFeePerGas", limit: maxFee)
-        self.init(to: to, token: token, amount: amount, nonce: UInt64(nonce), gas: UInt64(gas), maxFeePerGas: maxFee, maxPriorityFeePerGas: priority)
+        self.init(
+            to: to, token: token, amount: amount, nonce: UInt64(nonce), gas: UInt64(gas), maxFeePerGas: maxFee,
+            maxPriorityFeePerGas: priority)
     }
 
     private static func integer(_ object: JSONObject, _ key: String, limit: BigUInt) throws(APIError) -> BigUInt {
         guard let text = object[key]?.stringValue, !text.isEmpty, text.count <= 40, text.allSatisfy(\.isASCII), text.allSatisfy(\.isNumber),
-              let value = BigUInt(text, radix: 10) else {
+            let value = BigUInt(text, radix: 10)
+        else {
             throw .badRequest("\(key) must be a decimal integer string")
         }
         guard value <= limit else { throw .badRequest("\(key) must be at most \(limit)") }
@@ -67,9 +74,11 @@ public struct TransactionRequest: Sendable, Equatable {
 
     /// The EIP-1559 transaction the master signs for this request, on the bridge's chain.
     public func transaction(chainId: BigUInt) -> Transaction {
-        TokenTransfer.transfer(token: token, amount: amount, to: to,
-                                    fees: FeeParameters(chainId: chainId, nonce: BigUInt(nonce), gas: BigUInt(gas),
-                                                        maxFeePerGas: maxFeePerGas, maxPriorityFeePerGas: maxPriorityFeePerGas))
+        TokenTransfer.transfer(
+            token: token, amount: amount, to: to,
+            fees: FeeParameters(
+                chainId: chainId, nonce: BigUInt(nonce), gas: BigUInt(gas),
+                maxFeePerGas: maxFeePerGas, maxPriorityFeePerGas: maxPriorityFeePerGas))
     }
 
     /// The most the network fee can cost the master, in wei: what the user must see before approving.
@@ -77,7 +86,9 @@ public struct TransactionRequest: Sendable, Equatable {
 
     /// One line per fact the user approves.
     public func summary(_ configuration: Configuration) -> [String] {
-        ["  top-up: \(configuration.formatAmount(amount, token: token)) \(configuration.tokenName(token)) from the card's address to \(to.checksummed)",
-         "  nonce \(nonce), gas \(gas), max network fee \(Units.formatAmount(maxNetworkFee)) ETH, chain \(configuration.chainId)"]
+        [
+            "  top-up: \(configuration.formatAmount(amount, token: token)) \(configuration.tokenName(token)) from the card's address to \(to.checksummed)",
+            "  nonce \(nonce), gas \(gas), max network fee \(Units.formatAmount(maxNetworkFee)) ETH, chain \(configuration.chainId)",
+        ]
     }
 }

@@ -1,5 +1,6 @@
 import BigInt
 import Ethereum
+import Foundation
 
 extension Allowance {
     /// Parses the command-line form `token=ETH,total=0.05,per-payment=0.0001,period=1d,per-period=0.01`.
@@ -28,9 +29,13 @@ extension Allowance {
         }
         let token = try configuration.token(tokenName)
         let total = try configuration.parseAmount(totalText, token: token)
-        let perPayment = try values["per-payment"].map { (text: String) throws(DelegationError) in try configuration.parseAmount(text, token: token) } ?? total
+        let perPayment =
+            try values["per-payment"].map { (text: String) throws(DelegationError) in try configuration.parseAmount(text, token: token) }
+            ?? total
         let period = try values["period"].map { (text: String) throws(DelegationError) in try Units.parseDuration(text) } ?? 0
-        let perPeriod = try values["per-period"].map { (text: String) throws(DelegationError) in try configuration.parseAmount(text, token: token) } ?? 0
+        let perPeriod =
+            try values["per-period"].map { (text: String) throws(DelegationError) in try configuration.parseAmount(text, token: token) }
+            ?? 0
         guard (period == 0) == (values["per-period"] == nil) else {
             throw .malformed("period and per-period go together")
         }
@@ -46,5 +51,3 @@ extension Allowance {
         return text
     }
 }
-
-import Foundation

@@ -20,7 +20,9 @@ public struct CardAttestation: TypedMessage {
     public var validUntil: UInt64
     public var salt: BigUInt
 
-    public init(institution: Address, master: Address, holder: String, cardSerial: String, ceiling: [Allowance], validUntil: UInt64, salt: BigUInt) {
+    public init(
+        institution: Address, master: Address, holder: String, cardSerial: String, ceiling: [Allowance], validUntil: UInt64, salt: BigUInt
+    ) {
         self.institution = institution; self.master = master; self.holder = holder; self.cardSerial = cardSerial
         self.ceiling = ceiling; self.validUntil = validUntil; self.salt = salt
     }
@@ -64,7 +66,9 @@ extension CardAttestation {
     /// verifier rejects with the same rule.
     public func refusal(for delegation: SpendingDelegation) -> String? {
         guard delegation.master == master else { return "the attestation is for card key \(master), not \(delegation.master)" }
-        guard delegation.validUntil <= validUntil else { return "the delegation outlives the card's attestation (valid until \(validUntil))" }
+        guard delegation.validUntil <= validUntil else {
+            return "the delegation outlives the card's attestation (valid until \(validUntil))"
+        }
         for allowance in delegation.allowances {
             guard let cap = ceiling.first(where: { $0.token == allowance.token }), allowance.fits(under: cap) else {
                 return "allowance for \(allowance.token) exceeds the attested ceiling"

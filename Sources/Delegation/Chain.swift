@@ -25,26 +25,34 @@ struct Chain {
             guard let message = extract(next.message) else {
                 throw Rejection(.brokenChain, "expected parent \(name), found \(next.kind)")
             }
-            guard next.id == expected else { throw Rejection(.brokenChain, "parent \(name) has id \(next.id.hexString), not \(expected.hexString)") }
+            guard next.id == expected else {
+                throw Rejection(.brokenChain, "parent \(name) has id \(next.id.hexString), not \(expected.hexString)")
+            }
             parents = parents.dropFirst()
             return (message, next)
         }
 
         switch envelope.message {
         case .voucher(let voucher):
-            let (spending, parent) = try take({ if case .spending(let m) = $0 { m } else { nil } }, named: "SpendingDelegation", id: voucher.delegation)
+            let (spending, parent) = try take(
+                { if case .spending(let m) = $0 { m } else { nil } }, named: "SpendingDelegation", id: voucher.delegation)
             links = [Link(envelope: envelope, expectedSigner: spending.spender), Link(envelope: parent, expectedSigner: spending.master)]
             self.spending = spending
         case .vote(let vote):
-            let (posting, postingEnvelope) = try take({ if case .posting(let m) = $0 { m } else { nil } }, named: "PostingDelegation", id: vote.delegation)
-            let (spending, spendingEnvelope) = try take({ if case .spending(let m) = $0 { m } else { nil } }, named: "SpendingDelegation", id: posting.parent)
+            let (posting, postingEnvelope) = try take(
+                { if case .posting(let m) = $0 { m } else { nil } }, named: "PostingDelegation", id: vote.delegation)
+            let (spending, spendingEnvelope) = try take(
+                { if case .spending(let m) = $0 { m } else { nil } }, named: "SpendingDelegation", id: posting.parent)
             guard posting.spender == spending.spender else { throw Rejection(.brokenChain, "posting delegation names another spender") }
-            links = [Link(envelope: envelope, expectedSigner: posting.poster), Link(envelope: postingEnvelope, expectedSigner: posting.spender),
-                     Link(envelope: spendingEnvelope, expectedSigner: spending.master)]
+            links = [
+                Link(envelope: envelope, expectedSigner: posting.poster), Link(envelope: postingEnvelope, expectedSigner: posting.spender),
+                Link(envelope: spendingEnvelope, expectedSigner: spending.master),
+            ]
             self.posting = posting
             self.spending = spending
         case .posting(let posting):
-            let (spending, parent) = try take({ if case .spending(let m) = $0 { m } else { nil } }, named: "SpendingDelegation", id: posting.parent)
+            let (spending, parent) = try take(
+                { if case .spending(let m) = $0 { m } else { nil } }, named: "SpendingDelegation", id: posting.parent)
             guard posting.spender == spending.spender else { throw Rejection(.brokenChain, "posting delegation names another spender") }
             links = [Link(envelope: envelope, expectedSigner: posting.spender), Link(envelope: parent, expectedSigner: spending.master)]
             self.posting = posting

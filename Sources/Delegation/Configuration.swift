@@ -61,10 +61,14 @@ public struct Configuration: Sendable, Equatable {
                 guard let id = IntegerText.parseUnsigned(member) else { throw .configuration("chainId must be a non-negative integer") }
                 chainId = id
             case "verifyingContract", "ptiToken":
-                guard case .string(let text) = member, let address = try? Address(text) else { throw .configuration("\(key) must be an address") }
+                guard case .string(let text) = member, let address = try? Address(text) else {
+                    throw .configuration("\(key) must be an address")
+                }
                 if key == "ptiToken" { ptiToken = address } else { verifyingContract = address }
             case "tokens":
-                guard case .array(let items) = member, items.count <= 64 else { throw .configuration("tokens must be an array (at most 64)") }
+                guard case .array(let items) = member, items.count <= 64 else {
+                    throw .configuration("tokens must be an array (at most 64)")
+                }
                 tokens = try items.map(Self.knownToken)
             default:
                 throw .configuration("unknown key \"\(key)\"")
@@ -77,9 +81,12 @@ public struct Configuration: Sendable, Equatable {
         var object: JSONObject = ["chainId": .number("\(chainId)"), "verifyingContract": .string(verifyingContract.checksummed)]
         if let ptiToken { object["ptiToken"] = .string(ptiToken.checksummed) }
         if !tokens.isEmpty {
-            object["tokens"] = .array(tokens.map {
-                .object(["address": .string($0.address.checksummed), "symbol": .string($0.symbol), "decimals": .number("\($0.decimals)")])
-            })
+            object["tokens"] = .array(
+                tokens.map {
+                    .object([
+                        "address": .string($0.address.checksummed), "symbol": .string($0.symbol), "decimals": .number("\($0.decimals)"),
+                    ])
+                })
         }
         return .object(object)
     }
@@ -87,11 +94,11 @@ public struct Configuration: Sendable, Equatable {
     static func knownToken(_ value: JSONValue) throws(DelegationError) -> KnownToken {
         let usage = "each token is {\"address\": \"0x…\", \"symbol\": \"USDC\", \"decimals\": 6}"
         guard case .object(let object) = value, object.members.count == 3,
-              case .string(let addressText) = object["address"], let address = try? Address(addressText),
-              case .string(let symbol) = object["symbol"], (1...11).contains(symbol.utf8.count),
-              symbol.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }),
-              !["ETH", "PTI"].contains(symbol.uppercased()),
-              case .number(let decimalsText) = object["decimals"], let decimals = Int(decimalsText), (0...36).contains(decimals)
+            case .string(let addressText) = object["address"], let address = try? Address(addressText),
+            case .string(let symbol) = object["symbol"], (1...11).contains(symbol.utf8.count),
+            symbol.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }),
+            !["ETH", "PTI"].contains(symbol.uppercased()),
+            case .number(let decimalsText) = object["decimals"], let decimals = Int(decimalsText), (0...36).contains(decimals)
         else { throw .configuration(usage + " (symbol: 1 to 11 letters or digits, not ETH or PTI; decimals: 0 to 36)") }
         return KnownToken(address: address, symbol: symbol, decimals: decimals)
     }
@@ -105,9 +112,12 @@ public struct Configuration: Sendable, Equatable {
             return ptiToken
         default:
             if let known = tokens.first(where: { $0.symbol.uppercased() == name.uppercased() }) { return known.address }
-            guard let address = try? Address(name) else { throw .configuration("token must be ETH, PTI, a configured symbol or address, got \(name)") }
+            guard let address = try? Address(name) else {
+                throw .configuration("token must be ETH, PTI, a configured symbol or address, got \(name)")
+            }
             guard decimals(of: address) != nil else {
-                throw .configuration("unknown token \(address.checksummed): add it to \"tokens\" in \(Self.defaultPath) with its symbol and decimals")
+                throw .configuration(
+                    "unknown token \(address.checksummed): add it to \"tokens\" in \(Self.defaultPath) with its symbol and decimals")
             }
             return address
         }

@@ -23,7 +23,9 @@ public struct Envelope: Sendable, Equatable {
     }
 
     /// Signs `message` with `signer` and wraps it. The signer must be the one the message declares.
-    public static func sign(_ message: any TypedMessage, domain: Domain, signer: any DigestSigner, parents: [Envelope] = []) throws -> Envelope {
+    public static func sign(
+        _ message: any TypedMessage, domain: Domain, signer: any DigestSigner, parents: [Envelope] = []
+    ) throws -> Envelope {
         let wrapped = Message(message)
         if let declared = wrapped.declaredSigner, declared != signer.address {
             throw DelegationError.signerMismatch(expected: declared.checksummed, actual: signer.address.checksummed)
@@ -55,7 +57,7 @@ public struct Envelope: Sendable, Equatable {
             throw .malformed("envelope has no member \"\(key)\"")
         }
         guard case .string(let signatureText) = object["signature"], let signature = try? [UInt8](hex: signatureText),
-              signature.count == 65
+            signature.count == 65
         else { throw .malformed("signature must be 65 bytes of 0x-hex") }
         var parents: [Envelope] = []
         if let list = object["parents"], list != .null {
@@ -76,8 +78,9 @@ public struct Envelope: Sendable, Equatable {
         }
         guard case .object(let domainObject) = typed["domain"] else { throw .malformed("typedData.domain must be an object") }
         guard case .object(let message) = typed["message"] else { throw .malformed("typedData.message must be an object") }
-        self.init(message: try Message.decode(primaryType: primaryType, message: message),
-                  domain: try Domain(json: domainObject), signature: signature, parents: Self.flatten(parents))
+        self.init(
+            message: try Message.decode(primaryType: primaryType, message: message),
+            domain: try Domain(json: domainObject), signature: signature, parents: Self.flatten(parents))
     }
 
     /// Other software may nest each parent's own parents instead of listing the chain flat; both

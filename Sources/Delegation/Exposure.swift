@@ -14,10 +14,11 @@ public struct Exposure: Sendable, Equatable {
     /// The voucher's claim under its chain's spending delegation; nil for anything else.
     public init?(_ envelope: Envelope, configuration: Configuration) {
         guard case .voucher(let voucher) = envelope.message, case .spending(let delegation)? = envelope.parents.first?.message,
-              let allowance = delegation.allowance(for: voucher.token)
+            let allowance = delegation.allowance(for: voucher.token)
         else { return nil }
-        self.init(cumulative: voucher.cumulative, total: allowance.total, token: configuration.tokenName(voucher.token),
-                  decimals: configuration.decimals(of: voucher.token) ?? Units.decimals)
+        self.init(
+            cumulative: voucher.cumulative, total: allowance.total, token: configuration.tokenName(voucher.token),
+            decimals: configuration.decimals(of: voucher.token) ?? Units.decimals)
     }
 
     public init(cumulative: BigUInt, total: BigUInt, token: String, decimals: Int = Units.decimals) {
@@ -33,12 +34,14 @@ public struct Exposure: Sendable, Equatable {
     /// "0.5 of 1 ETH (50%)".
     public var claims: String {
         let (whole, hundredths) = basisPoints.quotientAndRemainder(dividingBy: 100)
-        let percent = switch (hundredths, hundredths % 10) {
-        case (0, _): "\(whole)"
-        case (_, 0): "\(whole).\(hundredths / 10)"
-        default: "\(whole).\(hundredths < 10 ? "0" : "")\(hundredths)"
-        }
-        return "\(Units.formatAmount(cumulative, decimals: decimals)) of \(Units.formatAmount(total, decimals: decimals)) \(token) (\(percent)%)"
+        let percent =
+            switch (hundredths, hundredths % 10) {
+            case (0, _): "\(whole)"
+            case (_, 0): "\(whole).\(hundredths / 10)"
+            default: "\(whole).\(hundredths < 10 ? "0" : "")\(hundredths)"
+            }
+        return
+            "\(Units.formatAmount(cumulative, decimals: decimals)) of \(Units.formatAmount(total, decimals: decimals)) \(token) (\(percent)%)"
     }
 
     /// The human line that goes with it.

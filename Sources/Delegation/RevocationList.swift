@@ -20,7 +20,7 @@ public struct RevocationList: Sendable {
     public mutating func add(_ envelope: Envelope) -> String? {
         guard case .revocation(let revocation) = envelope.message else { return "not a Revocation: \(envelope.kind)" }
         guard let signature = try? Signature(bytes: envelope.signature),
-              let signer = try? signature.recoverAddress(digest: envelope.id), signer == revocation.issuer
+            let signer = try? signature.recoverAddress(digest: envelope.id), signer == revocation.issuer
         else { return "revocation \(envelope.id.hexString) is not signed by its issuer \(revocation.issuer)" }
         guard ids.insert(envelope.id).inserted else { return nil }
         envelopes.append(Envelope(message: envelope.message, domain: envelope.domain, signature: signature.bytes, parents: []))

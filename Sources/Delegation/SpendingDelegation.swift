@@ -20,8 +20,10 @@ public struct SpendingDelegation: TypedMessage {
     public var validUntil: UInt64
     public var salt: BigUInt
 
-    public init(master: Address, spender: Address, allowances: [Allowance], payees: [Address] = [],
-                validAfter: UInt64, validUntil: UInt64, salt: BigUInt) {
+    public init(
+        master: Address, spender: Address, allowances: [Allowance], payees: [Address] = [],
+        validAfter: UInt64, validUntil: UInt64, salt: BigUInt
+    ) {
         self.master = master; self.spender = spender; self.allowances = allowances; self.payees = payees
         self.validAfter = validAfter; self.validUntil = validUntil; self.salt = salt
     }

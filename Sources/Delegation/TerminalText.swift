@@ -21,10 +21,10 @@ public enum TerminalText {
 
     public static func isUnsafe(_ scalar: Unicode.Scalar) -> Bool {
         switch scalar.value {
-        case 0x00...0x1F, 0x7F...0x9F: true                     // C0, DEL, C1 (CSI 9B, OSC 9D, ST 9C)
-        case 0x061C, 0x200E, 0x200F: true                        // Arabic letter mark, LRM, RLM
-        case 0x202A...0x202E, 0x2066...0x2069: true              // embeddings, overrides, isolates
-        case 0x2028, 0x2029: true                                // line and paragraph separators
+        case 0x00...0x1F, 0x7F...0x9F: true  // C0, DEL, C1 (CSI 9B, OSC 9D, ST 9C)
+        case 0x061C, 0x200E, 0x200F: true  // Arabic letter mark, LRM, RLM
+        case 0x202A...0x202E, 0x2066...0x2069: true  // embeddings, overrides, isolates
+        case 0x2028, 0x2029: true  // line and paragraph separators
         default: false
         }
     }

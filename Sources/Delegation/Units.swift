@@ -10,7 +10,8 @@ public enum Units {
         guard (1...2).contains(parts.count), !text.isEmpty, text.utf8.count <= 100 else { throw .invalidAmount("\"\(text)\"") }
         let whole = parts[0], fraction = parts.count == 2 ? parts[1] : ""
         guard !(whole.isEmpty && fraction.isEmpty),
-              (whole + fraction).utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+            (whole + fraction).utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+        else {
             throw .invalidAmount("\"\(text)\" is not a non-negative decimal number")
         }
         guard fraction.count <= decimals else { throw .invalidAmount("\"\(text)\" has more than \(decimals) decimals") }

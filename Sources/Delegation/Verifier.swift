@@ -45,7 +45,8 @@ public final class Verifier: Sendable {
     private func checkDomains(_ envelope: Envelope) throws {
         let expected = domain ?? envelope.domain
         for link in [envelope] + envelope.parents where link.domain != expected {
-            throw Rejection(.wrongDomain, "\(link.kind) is signed for chain \(link.domain.chainId) contract \(link.domain.verifyingContract)")
+            throw Rejection(
+                .wrongDomain, "\(link.kind) is signed for chain \(link.domain.chainId) contract \(link.domain.verifyingContract)")
         }
     }
 
@@ -66,7 +67,9 @@ public final class Verifier: Sendable {
         if let institution, attestation.institution != institution {
             throw Rejection(.notAttested, "the card is attested by \(attestation.institution), not \(institution)")
         }
-        guard now <= attestation.validUntil else { throw Rejection(.expired, "the card's attestation expired at \(attestation.validUntil)") }
+        guard now <= attestation.validUntil else {
+            throw Rejection(.expired, "the card's attestation expired at \(attestation.validUntil)")
+        }
         guard let spending = chain.spending else { return }
         if let refusal = attestation.refusal(for: spending) { throw Rejection(.widensParent, refusal) }
     }
@@ -78,11 +81,15 @@ public final class Verifier: Sendable {
             let entitled = Set(chain.links[index...].map(\.expectedSigner))
             for revocation in revocations.revocations(of: link.envelope.id) {
                 guard entitled.contains(revocation.issuer) else {
-                    notes.append("ignored revocation of \(link.envelope.kind) \(link.envelope.id.hexString) by \(revocation.issuer): not entitled to revoke it")
+                    notes.append(
+                        "ignored revocation of \(link.envelope.kind) \(link.envelope.id.hexString) by \(revocation.issuer): not entitled to revoke it"
+                    )
                     continue
                 }
                 if revocation.issuedAt <= now {
-                    throw Rejection(.revoked, "\(link.envelope.kind) \(link.envelope.id.hexString) was revoked by \(revocation.issuer) at \(revocation.issuedAt)")
+                    throw Rejection(
+                        .revoked,
+                        "\(link.envelope.kind) \(link.envelope.id.hexString) was revoked by \(revocation.issuer) at \(revocation.issuedAt)")
                 }
             }
         }
@@ -107,7 +114,9 @@ public final class Verifier: Sendable {
             try Self.window(posting.validAfter, posting.validUntil, at: now, what: "posting delegation")
         case .voucher(let voucher):
             let spending = chain.spending!
-            guard spending.allows(payee: voucher.payee) else { throw Rejection(.payeeNotAllowed, "\(voucher.payee) is not among the delegation's payees") }
+            guard spending.allows(payee: voucher.payee) else {
+                throw Rejection(.payeeNotAllowed, "\(voucher.payee) is not among the delegation's payees")
+            }
             guard let allowance = spending.allowance(for: voucher.token) else {
                 throw Rejection(.unknownToken, "the delegation has no allowance for token \(voucher.token)")
             }

@@ -13,8 +13,10 @@ public struct Doctor: Sendable {
     public let examine: @Sendable (String) -> Bool
 
     /// `usb` nil means libusb, opening known tokens only.
-    public init(usb: (any USBEnumerator)? = nil, host: @escaping @Sendable () -> HostFacts = { HostFacts.gather() },
-                examine: @escaping @Sendable (String) -> Bool = { _ in true }) {
+    public init(
+        usb: (any USBEnumerator)? = nil, host: @escaping @Sendable () -> HostFacts = { HostFacts.gather() },
+        examine: @escaping @Sendable (String) -> Bool = { _ in true }
+    ) {
         self.usb = usb
         self.host = host
         self.examine = examine

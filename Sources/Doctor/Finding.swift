@@ -4,7 +4,14 @@ public struct Finding: Hashable, Sendable, Codable {
         case ok, info, warning, error
 
         public static func < (a: Severity, b: Severity) -> Bool { a.rank < b.rank }
-        private var rank: Int { switch self { case .ok: 0; case .info: 1; case .warning: 2; case .error: 3 } }
+        private var rank: Int {
+            switch self {
+            case .ok: 0;
+            case .info: 1;
+            case .warning: 2;
+            case .error: 3
+            }
+        }
     }
 
     /// Stable across releases ("pcscd.notRunning"); the part before the first dot names the area.

@@ -15,8 +15,10 @@ public struct HostFacts: Sendable {
     /// Whether this user may read and write a device node.
     public var canOpen: @Sendable (String) -> Bool
 
-    public init(udevRules: [String: String] = [:], scdaemonRunning: Bool = false, scdaemonDisablesCCID: Bool = false,
-                ccidDriver: String? = "/usr/lib/pcsc/drivers/ifd-ccid.bundle", canOpen: @escaping @Sendable (String) -> Bool = { _ in true }) {
+    public init(
+        udevRules: [String: String] = [:], scdaemonRunning: Bool = false, scdaemonDisablesCCID: Bool = false,
+        ccidDriver: String? = "/usr/lib/pcsc/drivers/ifd-ccid.bundle", canOpen: @escaping @Sendable (String) -> Bool = { _ in true }
+    ) {
         self.udevRules = udevRules
         self.scdaemonRunning = scdaemonRunning
         self.scdaemonDisablesCCID = scdaemonDisablesCCID
@@ -26,8 +28,10 @@ public struct HostFacts: Sendable {
 
     public static let rulesFileName = "70-paratii-tokens.rules"
     static let rulesDirectories = ["/etc/udev/rules.d", "/run/udev/rules.d", "/lib/udev/rules.d", "/usr/lib/udev/rules.d"]
-    static let ccidBundles = ["/usr/lib/pcsc/drivers/ifd-ccid.bundle", "/usr/lib64/pcsc/drivers/ifd-ccid.bundle",
-                              "/usr/local/lib/pcsc/drivers/ifd-ccid.bundle", "/usr/libexec/SmartCardServices/drivers/ifd-ccid.bundle"]
+    static let ccidBundles = [
+        "/usr/lib/pcsc/drivers/ifd-ccid.bundle", "/usr/lib64/pcsc/drivers/ifd-ccid.bundle",
+        "/usr/local/lib/pcsc/drivers/ifd-ccid.bundle", "/usr/libexec/SmartCardServices/drivers/ifd-ccid.bundle",
+    ]
 
     public static func gather() -> HostFacts {
         let fm = FileManager.default
@@ -38,9 +42,10 @@ public struct HostFacts: Sendable {
                 if rules[path] == nil, let text = try? String(contentsOfFile: path, encoding: .utf8) { rules[path] = text }
             }
         }
-        return HostFacts(udevRules: rules, scdaemonRunning: processRunning("scdaemon"), scdaemonDisablesCCID: scdaemonConfDisablesCCID(),
-                         ccidDriver: ccidBundles.first { fm.fileExists(atPath: $0) },
-                         canOpen: { access($0, R_OK | W_OK) == 0 })
+        return HostFacts(
+            udevRules: rules, scdaemonRunning: processRunning("scdaemon"), scdaemonDisablesCCID: scdaemonConfDisablesCCID(),
+            ccidDriver: ccidBundles.first { fm.fileExists(atPath: $0) },
+            canOpen: { access($0, R_OK | W_OK) == 0 })
     }
 
     /// The project's rules file, wherever udev reads it from (/etc wins over /lib, as in udev).
@@ -54,17 +59,22 @@ public struct HostFacts: Sendable {
 
     /// A rules file that names this vendor id, or ours: the device then probably gets an ACL or group.
     public func ruleCovering(vendorId: String, productId: String) -> String? {
-        if let ours = installedRules, ours.text.contains("ATTR{idVendor}==\"\(vendorId)\", ATTR{idProduct}==\"\(productId)\"") { return ours.path }
+        if let ours = installedRules, ours.text.contains("ATTR{idVendor}==\"\(vendorId)\", ATTR{idProduct}==\"\(productId)\"") {
+            return ours.path
+        }
         return udevRules.keys.sorted().first { path in
             let text = udevRules[path]!.lowercased()
-            return text.contains("idvendor}==\"\(vendorId)\"") && (text.contains("uaccess") || text.contains("mode=") || text.contains("group="))
+            return text.contains("idvendor}==\"\(vendorId)\"")
+                && (text.contains("uaccess") || text.contains("mode=") || text.contains("group="))
         }
     }
 
     static func processRunning(_ name: String) -> Bool {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         return entries.contains { pid in
-            guard pid.allSatisfy(\.isNumber), let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else { return false }
+            guard pid.allSatisfy(\.isNumber), let comm = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8) else {
+                return false
+            }
             return comm.trimmingCharacters(in: .whitespacesAndNewlines) == name
         }
     }

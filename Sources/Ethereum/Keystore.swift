@@ -134,7 +134,8 @@ public enum Keystore {
     }
 
     /// Writes a new keystore file atomically with mode 0600; refuses to replace an existing file.
-    public static func create(_ key: PrivateKey, at path: String, password: String, kdf: ScryptParameters = .standard) throws(EthereumError) {
+    public static func create(_ key: PrivateKey, at path: String, password: String, kdf: ScryptParameters = .standard) throws(EthereumError)
+    {
         let json = try encrypt(key, password: password, kdf: kdf)
         do { try SecureFile.write(Array(json.prettyText.utf8) + [0x0A], to: path, replacing: false) } catch { throw .io(error.description) }
     }
@@ -190,5 +191,3 @@ public enum Keystore {
         return n
     }
 }
-
-

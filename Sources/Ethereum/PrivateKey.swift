@@ -15,7 +15,7 @@ public final class PrivateKey: @unchecked Sendable {
         var pubkey = secp256k1_pubkey()
         let base = buffer.baseAddress!.assumingMemoryBound(to: UInt8.self)
         guard secp256k1_ec_seckey_verify(ctx, base) == 1,
-              secp256k1_ec_pubkey_create(ctx, &pubkey, base) == 1
+            secp256k1_ec_pubkey_create(ctx, &pubkey, base) == 1
         else {
             secureZero(buffer)
             buffer.deallocate()

@@ -19,7 +19,7 @@ public struct PublicKey: Hashable, Sendable {
         if input.count == 64 { input.insert(0x04, at: 0) }
         var key = secp256k1_pubkey()
         guard input.count == 33 || input.count == 65,
-              secp256k1_ec_pubkey_parse(Secp256k1.context, &key, input, input.count) == 1
+            secp256k1_ec_pubkey_parse(Secp256k1.context, &key, input, input.count) == 1
         else { throw .invalidPublicKey }
         self.init(parsed: key)
     }

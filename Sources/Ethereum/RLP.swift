@@ -69,7 +69,9 @@ public indirect enum RLP: Equatable, Sendable {
         }
     }
 
-    private static func readLength(_ input: [UInt8], _ cursor: inout Int, end: Int, prefix: UInt8, offset: UInt8) throws(EthereumError) -> Int {
+    private static func readLength(
+        _ input: [UInt8], _ cursor: inout Int, end: Int, prefix: UInt8, offset: UInt8
+    ) throws(EthereumError) -> Int {
         let short = Int(prefix - offset)
         var length: Int
         if short <= 55 {

@@ -24,7 +24,9 @@ public struct Signature: Hashable, Sendable, CustomStringConvertible {
         let recoveryID: UInt8
         switch input[64] {
         case 0, 1:
-            guard encoding == .lenient else { throw .invalidSignature("v must be 27 or 28, got \(input[64]): ecrecover refuses a raw recovery id") }
+            guard encoding == .lenient else {
+                throw .invalidSignature("v must be 27 or 28, got \(input[64]): ecrecover refuses a raw recovery id")
+            }
             recoveryID = input[64]
         case 27, 28: recoveryID = input[64] - 27
         default: throw .invalidSignature("v must be 27 or 28, got \(input[64])")

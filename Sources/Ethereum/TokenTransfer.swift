@@ -9,7 +9,8 @@ public struct FeeParameters: Sendable {
     public var maxPriorityFeePerGas: BigUInt
 
     public init(chainId: BigUInt, nonce: BigUInt, gas: BigUInt, maxFeePerGas: BigUInt, maxPriorityFeePerGas: BigUInt) {
-        self.chainId = chainId; self.nonce = nonce; self.gas = gas; self.maxFeePerGas = maxFeePerGas; self.maxPriorityFeePerGas = maxPriorityFeePerGas
+        self.chainId = chainId; self.nonce = nonce; self.gas = gas; self.maxFeePerGas = maxFeePerGas;
+        self.maxPriorityFeePerGas = maxPriorityFeePerGas
     }
 }
 
@@ -22,16 +23,19 @@ public enum TokenTransfer {
     /// `amount` of `token` (zero address = ETH) from `from` to `to`.
     public static func transfer(token: Address, amount: BigUInt, to: Address, fees: FeeParameters) -> Transaction {
         if token == Address.zero {
-            return Transaction(kind: .dynamicFee, chainId: fees.chainId, nonce: fees.nonce, maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-                               maxFeePerGas: fees.maxFeePerGas, gas: fees.gas, to: to, value: amount, data: [])
+            return Transaction(
+                kind: .dynamicFee, chainId: fees.chainId, nonce: fees.nonce, maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+                maxFeePerGas: fees.maxFeePerGas, gas: fees.gas, to: to, value: amount, data: [])
         }
-        return Transaction(kind: .dynamicFee, chainId: fees.chainId, nonce: fees.nonce, maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-                           maxFeePerGas: fees.maxFeePerGas, gas: fees.gas, to: token, value: 0, data: ERC20.transfer(to: to, amount: amount))
+        return Transaction(
+            kind: .dynamicFee, chainId: fees.chainId, nonce: fees.nonce, maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+            maxFeePerGas: fees.maxFeePerGas, gas: fees.gas, to: token, value: 0, data: ERC20.transfer(to: to, amount: amount))
     }
 
     /// ERC-20 `approve(spender, amount)` on `token`.
     public static func approve(token: Address, spender: Address, amount: BigUInt, fees: FeeParameters) -> Transaction {
-        Transaction(kind: .dynamicFee, chainId: fees.chainId, nonce: fees.nonce, maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
-                    maxFeePerGas: fees.maxFeePerGas, gas: fees.gas, to: token, value: 0, data: ERC20.approve(spender: spender, amount: amount))
+        Transaction(
+            kind: .dynamicFee, chainId: fees.chainId, nonce: fees.nonce, maxPriorityFeePerGas: fees.maxPriorityFeePerGas,
+            maxFeePerGas: fees.maxFeePerGas, gas: fees.gas, to: token, value: 0, data: ERC20.approve(spender: spender, amount: amount))
     }
 }

@@ -24,8 +24,10 @@ public struct Transaction: Equatable, Sendable {
     public var data: [UInt8]
     public var accessList: [AccessEntry] = []
 
-    public init(kind: Kind, chainId: BigUInt?, nonce: BigUInt, gasPrice: BigUInt = 0, maxPriorityFeePerGas: BigUInt = 0,
-                maxFeePerGas: BigUInt = 0, gas: BigUInt, to: Address?, value: BigUInt, data: [UInt8], accessList: [AccessEntry] = []) {
+    public init(
+        kind: Kind, chainId: BigUInt?, nonce: BigUInt, gasPrice: BigUInt = 0, maxPriorityFeePerGas: BigUInt = 0,
+        maxFeePerGas: BigUInt = 0, gas: BigUInt, to: Address?, value: BigUInt, data: [UInt8], accessList: [AccessEntry] = []
+    ) {
         self.kind = kind; self.chainId = chainId; self.nonce = nonce; self.gasPrice = gasPrice
         self.maxPriorityFeePerGas = maxPriorityFeePerGas; self.maxFeePerGas = maxFeePerGas; self.gas = gas
         self.to = to; self.value = value; self.data = data; self.accessList = accessList
@@ -40,8 +42,10 @@ public struct Transaction: Equatable, Sendable {
         case .accessList:
             return [.uint(chainId ?? 0), .uint(nonce), .uint(gasPrice), .uint(gas), to, .uint(value), .bytes(data), accessListRLP]
         case .dynamicFee:
-            return [.uint(chainId ?? 0), .uint(nonce), .uint(maxPriorityFeePerGas), .uint(maxFeePerGas), .uint(gas), to,
-                    .uint(value), .bytes(data), accessListRLP]
+            return [
+                .uint(chainId ?? 0), .uint(nonce), .uint(maxPriorityFeePerGas), .uint(maxFeePerGas), .uint(gas), to,
+                .uint(value), .bytes(data), accessListRLP,
+            ]
         }
     }
 
@@ -105,9 +109,10 @@ public struct SignedTransaction: Equatable, Sendable {
     }
 
     public var raw: [UInt8] {
-        let fields = transaction.unsignedFields + [
-            .uint(v), .bytes(signature.r.drop { $0 == 0 }.map { $0 }), .bytes(signature.s.drop { $0 == 0 }.map { $0 }),
-        ]
+        let fields =
+            transaction.unsignedFields + [
+                .uint(v), .bytes(signature.r.drop { $0 == 0 }.map { $0 }), .bytes(signature.s.drop { $0 == 0 }.map { $0 }),
+            ]
         let body = RLP.list(fields).encoded()
         return transaction.kind == .legacy ? body : [transaction.kind.rawValue] + body
     }

@@ -1,4 +1,5 @@
 import BigInt
+import Foundation
 
 extension SignedTransaction {
     /// Decodes a raw signed transaction (legacy RLP list, or a type byte followed by one) and
@@ -106,7 +107,7 @@ private struct FieldReader {
         var out: [Transaction.AccessEntry] = []
         for entry in entries {
             guard case .list(let pair) = entry, pair.count == 2, case .bytes(let address) = pair[0], address.count == 20,
-                  case .list(let keys) = pair[1]
+                case .list(let keys) = pair[1]
             else { throw .invalidTransaction("malformed access list entry") }
             var storageKeys: [[UInt8]] = []
             for key in keys {
@@ -118,5 +119,3 @@ private struct FieldReader {
         return out
     }
 }
-
-import Foundation

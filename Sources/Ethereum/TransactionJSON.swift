@@ -6,8 +6,10 @@ extension Transaction {
     /// JSON integers, decimal strings or 0x-hex strings. Unknown members are refused.
     public init(json: JSONValue) throws(EthereumError) {
         guard case .object(let object) = json else { throw .invalidTransaction("expected a JSON object") }
-        let known: Set<String> = ["type", "chainId", "nonce", "to", "value", "data", "input", "gas", "gasLimit", "gasPrice",
-                                  "maxFeePerGas", "maxPriorityFeePerGas", "accessList"]
+        let known: Set<String> = [
+            "type", "chainId", "nonce", "to", "value", "data", "input", "gas", "gasLimit", "gasPrice",
+            "maxFeePerGas", "maxPriorityFeePerGas", "accessList",
+        ]
         for key in object.keys where !known.contains(key) { throw .invalidTransaction("unknown field \"\(key)\"") }
         // Aliases name the same field: given both, which one is signed would be a guess.
         for (a, b) in [("data", "input"), ("gas", "gasLimit")] where object[a] != nil && object[b] != nil {
@@ -19,7 +21,9 @@ extension Transaction {
                 if required { throw .invalidTransaction("missing \(name)") }
                 return nil
             }
-            guard let parsed = IntegerText.parseUnsigned(value) else { throw .invalidTransaction("\(name) must be a non-negative 256-bit integer") }
+            guard let parsed = IntegerText.parseUnsigned(value) else {
+                throw .invalidTransaction("\(name) must be a non-negative 256-bit integer")
+            }
             return parsed
         }
 
@@ -41,7 +45,9 @@ extension Transaction {
 
         var data: [UInt8] = []
         if let dataValue = object["data"] ?? object["input"], dataValue != .null {
-            guard case .string(let text) = dataValue, let bytes = try? [UInt8](hex: text) else { throw .invalidTransaction("data must be 0x-hex") }
+            guard case .string(let text) = dataValue, let bytes = try? [UInt8](hex: text) else {
+                throw .invalidTransaction("data must be 0x-hex")
+            }
             data = bytes
         }
 
@@ -69,7 +75,7 @@ extension Transaction {
         var out: [AccessEntry] = []
         for item in items {
             guard case .object(let entry) = item, Set(entry.keys) == ["address", "storageKeys"],
-                  case .string(let addressText) = entry["address"], case .array(let keys) = entry["storageKeys"]
+                case .string(let addressText) = entry["address"], case .array(let keys) = entry["storageKeys"]
             else { throw .invalidTransaction("accessList entries are {address, storageKeys}") }
             let address: Address
             do { address = try Address(addressText) } catch { throw .invalidTransaction("accessList: \(error)") }
@@ -101,9 +107,12 @@ extension Transaction {
             out["gasPrice"] = .string(IntegerText.quantity(gasPrice))
         }
         if kind != .legacy {
-            out["accessList"] = .array(accessList.map {
-                .object(["address": .string($0.address.checksummed), "storageKeys": .array($0.storageKeys.map { .string($0.hexString) })])
-            })
+            out["accessList"] = .array(
+                accessList.map {
+                    .object([
+                        "address": .string($0.address.checksummed), "storageKeys": .array($0.storageKeys.map { .string($0.hexString) }),
+                    ])
+                })
         }
         return out
     }

@@ -42,7 +42,7 @@ public struct TypedData: Sendable {
             var seen = Set<String>()
             for member in members {
                 guard case .object(let field) = member, field.keys.count == 2,
-                      case .string(let fieldName) = field["name"], case .string(let typeName) = field["type"]
+                    case .string(let fieldName) = field["name"], case .string(let typeName) = field["type"]
                 else { throw .invalidTypedData("field of \(name) must be {name, type}") }
                 guard !fieldName.isEmpty, seen.insert(fieldName).inserted else {
                     throw .invalidTypedData("duplicate or empty field name \"\(fieldName)\" in \(name)")
@@ -65,7 +65,9 @@ public struct TypedData: Sendable {
         for name in structs.keys {
             let encoded = Self.encodeType(name, structs)
             budget -= encoded.utf8.count
-            guard budget >= 0 else { throw .invalidTypedData("type definitions expand past \(Self.maxEncodeTypeBytes) bytes of encodeType") }
+            guard budget >= 0 else {
+                throw .invalidTypedData("type definitions expand past \(Self.maxEncodeTypeBytes) bytes of encodeType")
+            }
             hashes[name] = Keccak256.hash(encoded)
         }
         self.typeHashes = hashes

@@ -2,7 +2,7 @@
 indirect enum EIP712Type: Equatable, Sendable {
     case bool
     case address
-    case fixedBytes(Int)        // bytes1 … bytes32
+    case fixedBytes(Int)  // bytes1 … bytes32
     case integer(bits: Int, signed: Bool)
     case bytes
     case string
@@ -57,7 +57,9 @@ indirect enum EIP712Type: Equatable, Sendable {
 
     static func isValidStructName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, first == "_" || (first.isASCII && first.properties.isAlphabetic) else { return false }
-        return name.unicodeScalars.allSatisfy { $0 == "_" || $0 == "$" || ($0.isASCII && $0.properties.isAlphabetic) || ("0"..."9").contains($0) }
+        return name.unicodeScalars.allSatisfy {
+            $0 == "_" || $0 == "$" || ($0.isASCII && $0.properties.isAlphabetic) || ("0"..."9").contains($0)
+        }
     }
 
     /// The struct this type ultimately refers to, with whether the path makes the reference optional (dynamic array).

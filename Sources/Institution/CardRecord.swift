@@ -29,8 +29,11 @@ public struct CardRecord: Sendable, Equatable {
     static let csvHeader = "serial,holder,master,enrolledAt,validUntil,revokedAt,attestation"
 
     var csvLine: String {
-        [serial, holder, master.checksummed, String(enrolledAt), String(validUntil), revokedAt.map(String.init) ?? "", attestationId.hexString]
-            .map(Self.csvField).joined(separator: ",")
+        [
+            serial, holder, master.checksummed, String(enrolledAt), String(validUntil), revokedAt.map(String.init) ?? "",
+            attestationId.hexString,
+        ]
+        .map(Self.csvField).joined(separator: ",")
     }
 
     /// RFC 4180 quoting, and a leading quote mark on anything a spreadsheet would run as a formula.

@@ -26,8 +26,10 @@ public struct Enrollment {
         public let replaced: CardRecord?
     }
 
-    public func enroll(staff card: OpenPGPCard, holder rawHolder: String, ceiling: [Allowance]? = nil, reEnroll: Bool = false,
-                       now: UInt64) throws -> Enrolled {
+    public func enroll(
+        staff card: OpenPGPCard, holder rawHolder: String, ceiling: [Allowance]? = nil, reEnroll: Bool = false,
+        now: UInt64
+    ) throws -> Enrolled {
         let policy = roster.policy
         guard institution.address == policy.institution else {
             throw InstitutionError.notTheInstitution(expected: policy.institution, actual: institution.address)
@@ -52,15 +54,17 @@ public struct Enrollment {
         let userPIN = RandomPIN.digits(8), adminPIN = RandomPIN.digits(12)
         let key = try card.initialize(userPIN: PIN(userPIN), adminPIN: PIN(adminPIN))
 
-        let attestation = CardAttestation(institution: policy.institution, master: key.address, holder: holder, cardSerial: serial,
-                                          ceiling: bounds, validUntil: now + policy.attestationLifetime, salt: Salt.random())
+        let attestation = CardAttestation(
+            institution: policy.institution, master: key.address, holder: holder, cardSerial: serial,
+            ceiling: bounds, validUntil: now + policy.attestationLifetime, salt: Salt.random())
         let signed = try Envelope.sign(attestation, domain: domain, signer: institution)
         var replacing: (record: CardRecord, revocation: Envelope)?
         if let previous {
             replacing = (previous, try revocation(of: previous, now: now))
         }
-        let record = CardRecord(serial: serial, holder: holder, master: key.address, ceiling: bounds, validUntil: attestation.validUntil,
-                                enrolledAt: now, attestation: signed)
+        let record = CardRecord(
+            serial: serial, holder: holder, master: key.address, ceiling: bounds, validUntil: attestation.validUntil,
+            enrolledAt: now, attestation: signed)
         try roster.record(record, revoking: replacing)
         return Enrolled(record: record, userPIN: userPIN, adminPIN: adminPIN, replaced: previous)
     }

@@ -43,7 +43,10 @@ public enum APDUDescription {
         case .putData: what = "PUT DATA \(doName(p1p2))\(carriesSecret(c) ? ", \(c.data.count) secret bytes masked" : "")"
         case .putDataOdd: what = "PUT DATA (odd, key import), \(c.data.count) bytes masked"
         case .verify:
-            let who = c.p2 == 0x81 ? "PW1 for signing (81)" : c.p2 == 0x82 ? "PW1 (82)" : c.p2 == 0x83 ? "PW3 admin PIN (83)" : "reference \(String(format2: c.p2))"
+            let who =
+                c.p2 == 0x81
+                ? "PW1 for signing (81)"
+                : c.p2 == 0x82 ? "PW1 (82)" : c.p2 == 0x83 ? "PW3 admin PIN (83)" : "reference \(String(format2: c.p2))"
             if c.p1 == CardParameter.verifyResetAccess {
                 what = "VERIFY P1=FF: reset the access status of \(who)"
             } else {
@@ -51,12 +54,20 @@ public enum APDUDescription {
             }
         case .changeReferenceData: what = "CHANGE REFERENCE DATA \(c.p2 == 0x83 ? "PW3" : "PW1"), old‖new PIN masked"
         case .resetRetryCounter:
-            what = c.p1 == CardParameter.resetAfterAdmin ? "RESET RETRY COUNTER of PW1 after PW3 (new PIN masked)" : "RESET RETRY COUNTER of PW1 with the resetting code (masked)"
+            what =
+                c.p1 == CardParameter.resetAfterAdmin
+                ? "RESET RETRY COUNTER of PW1 after PW3 (new PIN masked)" : "RESET RETRY COUNTER of PW1 with the resetting code (masked)"
         case .generateAsymmetricKeyPair:
             let crt = c.data.first.map { $0 == 0xB6 ? "signature key" : $0 == 0xB8 ? "decryption key" : "authentication key" } ?? "key"
-            what = c.p1 == CardParameter.generateKey ? "GENERATE ASYMMETRIC KEY PAIR: generate the \(crt) on the card" : "GENERATE ASYMMETRIC KEY PAIR (read): public part of the \(crt)"
+            what =
+                c.p1 == CardParameter.generateKey
+                ? "GENERATE ASYMMETRIC KEY PAIR: generate the \(crt) on the card"
+                : "GENERATE ASYMMETRIC KEY PAIR (read): public part of the \(crt)"
         case .performSecurityOperation:
-            what = p1p2 == 0x9E9A ? "PSO: COMPUTE DIGITAL SIGNATURE over a \(c.data.count)-byte digest" : "PERFORM SECURITY OPERATION \(String(format4: p1p2))"
+            what =
+                p1p2 == 0x9E9A
+                ? "PSO: COMPUTE DIGITAL SIGNATURE over a \(c.data.count)-byte digest"
+                : "PERFORM SECURITY OPERATION \(String(format4: p1p2))"
         case .getResponse: what = "GET RESPONSE"
         case .terminateDF: what = "TERMINATE DF (factory reset, step 1)"
         case .activateFile: what = "ACTIVATE FILE (factory reset, step 2)"

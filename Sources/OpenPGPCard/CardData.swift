@@ -64,7 +64,8 @@ public struct AlgorithmAttributes: Hashable, Sendable {
 
     /// Same algorithm and curve, ignoring the optional trailing import-format byte.
     public var isSecp256k1: Bool {
-        bytes.count >= 6 && Array(bytes[0..<6]) == Self.secp256k1.bytes && (bytes.count == 6 || (bytes.count == 7 && (bytes[6] == 0x00 || bytes[6] == 0xFF)))
+        bytes.count >= 6 && Array(bytes[0..<6]) == Self.secp256k1.bytes
+            && (bytes.count == 6 || (bytes.count == 7 && (bytes[6] == 0x00 || bytes[6] == 0xFF)))
     }
 
     public var name: String {

@@ -83,7 +83,8 @@ public final class OpenPGPCard: @unchecked Sendable {
         try Self.checkLength(newPIN, for: .userSign)
         try run {
             try asAdmin(adminPIN, allowLastTry: allowLastTry) {
-                try StatusWord.check(try sendSecret(.resetRetryCounter, p1: CardParameter.resetAfterAdmin, p2: PINReference.userSign.rawValue, newPIN))
+                try StatusWord.check(
+                    try sendSecret(.resetRetryCounter, p1: CardParameter.resetAfterAdmin, p2: PINReference.userSign.rawValue, newPIN))
                 knownGoodSignPIN = nil
             }
         }
@@ -96,8 +97,10 @@ public final class OpenPGPCard: @unchecked Sendable {
             let status = try readPINStatus()
             if status.resettingCodeTriesLeft == 0 { throw OpenPGPCardError.pinBlocked }
             if status.resettingCodeTriesLeft == 1 && !allowLastTry { throw OpenPGPCardError.lastTryProtected }
-            try StatusWord.check(try sendSecret(.resetRetryCounter, p1: CardParameter.resetWithResettingCode, p2: PINReference.userSign.rawValue,
-                                                resettingCode, newPIN))
+            try StatusWord.check(
+                try sendSecret(
+                    .resetRetryCounter, p1: CardParameter.resetWithResettingCode, p2: PINReference.userSign.rawValue,
+                    resettingCode, newPIN))
             knownGoodSignPIN = nil
         }
     }
@@ -128,7 +131,9 @@ public final class OpenPGPCard: @unchecked Sendable {
 
     /// Sets secp256k1 attributes if needed, generates the key on the card, and records its creation time
     /// and OpenPGP v4 fingerprint (C7, CE) as GnuPG would. Returns the new public key.
-    public func generateSigningKey(adminPIN: PIN, creationTime: UInt32 = UInt32(Date().timeIntervalSince1970), allowLastTry: Bool = false) throws -> PublicKey {
+    public func generateSigningKey(
+        adminPIN: PIN, creationTime: UInt32 = UInt32(Date().timeIntervalSince1970), allowLastTry: Bool = false
+    ) throws -> PublicKey {
         try run {
             try asAdmin(adminPIN, allowLastTry: allowLastTry) { try generateLocked(creationTime: creationTime) }
         }
@@ -170,7 +175,8 @@ public final class OpenPGPCard: @unchecked Sendable {
                     var guardRounds = 0
                     while guardRounds < 16 {
                         guardRounds += 1
-                        let response = try sendSecret(.verify, p1: CardParameter.verifyPresent, p2: PINReference.admin.rawValue, Self.resetBlocker)
+                        let response = try sendSecret(
+                            .verify, p1: CardParameter.verifyPresent, p2: PINReference.admin.rawValue, Self.resetBlocker)
                         if response.sw == StatusWord.authenticationBlocked || response.sw == StatusWord.wrongPIN(triesLeft: 0) { break }
                         if response.sw == StatusWord.ok { break }
                         guard StatusWord.wrongPINRange.contains(response.sw) else { throw StatusWord.error(for: response.sw) }
@@ -204,7 +210,8 @@ public final class OpenPGPCard: @unchecked Sendable {
             let status = knownSignaturePINPolicy == nil ? try readPINStatus() : nil
             if knownSignaturePINPolicy == .several && !allowSeveralSignatures { throw OpenPGPCardError.pinValidForSeveralSignatures }
             try verifyLocked(.userSign, pin: pin, allowLastTry: allowLastTry, status: status)
-            let response = try send(CommandAPDU(.performSecurityOperation, p1: CardParameter.psoCDSP1, p2: CardParameter.psoCDSP2, data: digest, le: 256))
+            let response = try send(
+                CommandAPDU(.performSecurityOperation, p1: CardParameter.psoCDSP1, p2: CardParameter.psoCDSP2, data: digest, le: 256))
             // Whatever PSO:CDS answered, the verification is not left for anyone else.
             try resetSigningAccess()
             switch response.sw {
@@ -311,7 +318,8 @@ public final class OpenPGPCard: @unchecked Sendable {
     private func generateLocked(creationTime: UInt32) throws -> PublicKey {
         let app = try readApplicationData()
         if app.signatureAlgorithm?.isSecp256k1 != true { try putSecp256k1Attributes() }
-        let response = try send(CommandAPDU(.generateAsymmetricKeyPair, p1: CardParameter.generateKey, p2: 0x00, data: CardParameter.signatureKeyCRT, le: 256))
+        let response = try send(
+            CommandAPDU(.generateAsymmetricKeyPair, p1: CardParameter.generateKey, p2: 0x00, data: CardParameter.signatureKeyCRT, le: 256))
         switch response.sw {
         case StatusWord.ok: break
         case StatusWord.incorrectData, StatusWord.referencedDataNotFound, StatusWord.wrongP1P2, StatusWord.incorrectP1P2:
@@ -323,7 +331,9 @@ public final class OpenPGPCard: @unchecked Sendable {
         knownGoodSignPIN = nil
         let time = withUnsafeBytes(of: creationTime.bigEndian, Array.init)
         try StatusWord.check(try send(CommandAPDU(.putData, object: DataObject.signatureGenerationTime, data: time)))
-        try StatusWord.check(try send(CommandAPDU(.putData, object: DataObject.signatureFingerprint, data: Self.fingerprint(of: key, created: creationTime))))
+        try StatusWord.check(
+            try send(CommandAPDU(.putData, object: DataObject.signatureFingerprint, data: Self.fingerprint(of: key, created: creationTime)))
+        )
         return key
     }
 
@@ -384,10 +394,13 @@ public final class OpenPGPCard: @unchecked Sendable {
     }
 
     private func readPublicKey() throws -> PublicKey? {
-        let response = try send(CommandAPDU(.generateAsymmetricKeyPair, p1: CardParameter.readPublicKey, p2: 0x00, data: CardParameter.signatureKeyCRT, le: 256))
+        let response = try send(
+            CommandAPDU(.generateAsymmetricKeyPair, p1: CardParameter.readPublicKey, p2: 0x00, data: CardParameter.signatureKeyCRT, le: 256)
+        )
         switch response.sw {
         case StatusWord.ok: break
-        case StatusWord.referencedDataNotFound, StatusWord.incorrectData, StatusWord.conditionsNotSatisfied: cachedPublicKey = nil; return nil
+        case StatusWord.referencedDataNotFound, StatusWord.incorrectData, StatusWord.conditionsNotSatisfied:
+            cachedPublicKey = nil; return nil
         default: throw StatusWord.error(for: response.sw)
         }
         if response.data.isEmpty { return nil }
@@ -400,7 +413,8 @@ public final class OpenPGPCard: @unchecked Sendable {
         let response = try send(CommandAPDU(.putData, object: DataObject.signatureAlgorithm, data: AlgorithmAttributes.secp256k1.bytes))
         switch response.sw {
         case StatusWord.ok: return
-        case StatusWord.incorrectData, StatusWord.referencedDataNotFound, StatusWord.wrongP1P2, StatusWord.incorrectP1P2, StatusWord.instructionNotSupported:
+        case StatusWord.incorrectData, StatusWord.referencedDataNotFound, StatusWord.wrongP1P2, StatusWord.incorrectP1P2,
+            StatusWord.instructionNotSupported:
             throw OpenPGPCardError.algorithmNotSupported
         default: throw StatusWord.error(for: response.sw)
         }
@@ -460,7 +474,8 @@ public final class OpenPGPCard: @unchecked Sendable {
     static func rawSignature(_ data: [UInt8]) throws(OpenPGPCardError) -> [UInt8] {
         if data.count == 64 { return data }
         if data.first == 0x30, let seq = try? TLV.parse(data).first, seq.tag == 0x30,
-           let ints = try? TLV.parse(seq.value), ints.count == 2, ints.allSatisfy({ $0.tag == 0x02 }) {
+            let ints = try? TLV.parse(seq.value), ints.count == 2, ints.allSatisfy({ $0.tag == 0x02 })
+        {
             func fixed(_ v: [UInt8]) -> [UInt8]? {
                 let trimmed = Array(v.drop(while: { $0 == 0 }))
                 guard trimmed.count <= 32 else { return nil }
@@ -476,7 +491,7 @@ public final class OpenPGPCard: @unchecked Sendable {
         var body: [UInt8] = [0x04]
         body += withUnsafeBytes(of: created.bigEndian, Array.init)
         body += [0x13, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x0A]
-        body += [0x02, 0x08] + key.uncompressed // MPI: 520 bits
+        body += [0x02, 0x08] + key.uncompressed  // MPI: 520 bits
         let packet: [UInt8] = [0x99, UInt8(body.count >> 8), UInt8(body.count & 0xFF)] + body
         return Array(Insecure.SHA1.hash(data: packet))
     }

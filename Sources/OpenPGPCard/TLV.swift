@@ -81,7 +81,8 @@ public struct TLV: Hashable, Sendable {
         for object in objects {
             if object.tag == tag { return object }
             if object.isConstructed, let inner = try? object.children(),
-               let hit = find(tag, in: inner, depth: depth + 1) {
+                let hit = find(tag, in: inner, depth: depth + 1)
+            {
                 return hit
             }
         }

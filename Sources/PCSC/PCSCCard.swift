@@ -1,10 +1,11 @@
 import CPCSCLite
 import Ethereum
 import Foundation
+import OpenPGPCard
+
 #if canImport(Glibc)
 import Glibc
 #endif
-import OpenPGPCard
 
 /// A card connected through PC/SC in shared mode. Implements `SmartCardChannel`: each driver operation
 /// runs inside `SCardBeginTransaction`/`SCardEndTransaction`; long commands are chained (CLA bit 0x10),
@@ -43,7 +44,9 @@ public final class PCSCCard: SmartCardChannel, @unchecked Sendable {
         return generation
     }
 
-    public var protocolName: String { activeProtocol == DWORD(SCARD_PROTOCOL_T1) ? "T=1" : activeProtocol == DWORD(SCARD_PROTOCOL_T0) ? "T=0" : "raw" }
+    public var protocolName: String {
+        activeProtocol == DWORD(SCARD_PROTOCOL_T1) ? "T=1" : activeProtocol == DWORD(SCARD_PROTOCOL_T0) ? "T=0" : "raw"
+    }
 
     /// Disconnects, leaving the card powered for other applications.
     public func disconnect() {
@@ -89,14 +92,16 @@ public final class PCSCCard: SmartCardChannel, @unchecked Sendable {
             var offset = 0
             var chunk = command
             while command.data.count - offset > 255 {
-                chunk = CommandAPDU(cla: command.cla | 0x10, ins: command.ins, p1: command.p1, p2: command.p2,
-                                    data: Array(command.data[offset..<(offset + 255)]))
+                chunk = CommandAPDU(
+                    cla: command.cla | 0x10, ins: command.ins, p1: command.p1, p2: command.p2,
+                    data: Array(command.data[offset..<(offset + 255)]))
                 let partial = try exchange(chunk)
                 guard partial.sw == StatusWord.ok else { return partial }
                 offset += 255
             }
-            chunk = CommandAPDU(cla: command.cla, ins: command.ins, p1: command.p1, p2: command.p2,
-                                data: Array(command.data[offset...]), le: command.le.map { min($0, 256) })
+            chunk = CommandAPDU(
+                cla: command.cla, ins: command.ins, p1: command.p1, p2: command.p2,
+                data: Array(command.data[offset...]), le: command.le.map { min($0, 256) })
             response = try exchange(chunk)
         } else {
             var short = command
@@ -129,7 +134,9 @@ public final class PCSCCard: SmartCardChannel, @unchecked Sendable {
         if rc == PCSCCode.resetCard {
             // Same card, reset by someone else: reconnect on the handle, volatile state is gone.
             var proto: DWORD = 0
-            rc = Int(SCardReconnect(handle, DWORD(SCARD_SHARE_SHARED), DWORD(SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0), DWORD(SCARD_LEAVE_CARD), &proto))
+            rc = Int(
+                SCardReconnect(
+                    handle, DWORD(SCARD_SHARE_SHARED), DWORD(SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0), DWORD(SCARD_LEAVE_CARD), &proto))
             if rc == PCSCCode.success {
                 activeProtocol = proto
                 generation += 1
@@ -168,9 +175,10 @@ public final class PCSCCard: SmartCardChannel, @unchecked Sendable {
         var pci = SCARD_IO_REQUEST(dwProtocol: UInt(activeProtocol), cbPciLength: UInt(MemoryLayout<SCARD_IO_REQUEST>.size))
         var length = DWORD(receiveBuffer.count)
         let start = DispatchTime.now().uptimeNanoseconds
-        let rc = Int(receiveBuffer.withUnsafeMutableBufferPointer { out in
-            SCardTransmit(handle, &pci, wire, DWORD(wire.count), nil, out.baseAddress, &length)
-        })
+        let rc = Int(
+            receiveBuffer.withUnsafeMutableBufferPointer { out in
+                SCardTransmit(handle, &pci, wire, DWORD(wire.count), nil, out.baseAddress, &length)
+            })
         rawTransmitNanoseconds &+= DispatchTime.now().uptimeNanoseconds - start
         rawTransmitCount += 1
         guard rc == PCSCCode.success else { throw mapFailure(rc) }
@@ -195,7 +203,8 @@ public final class PCSCCard: SmartCardChannel, @unchecked Sendable {
             var atrLength: DWORD = 0
             let status = Int(SCardStatus(handle, nil, &nameLength, &state, &proto, nil, &atrLength))
             if status == PCSCCode.removedCard || status == PCSCCode.noSmartcard
-                || (status == PCSCCode.success && state & DWORD(SCARD_ABSENT) != 0) {
+                || (status == PCSCCode.success && state & DWORD(SCARD_ABSENT) != 0)
+            {
                 return .cardRemoved
             }
             if rc == PCSCCode.commError || rc == PCSCCode.notTransacted { return .cardRemoved }
@@ -253,7 +262,9 @@ final class APDULog: @unchecked Sendable {
     }
 
     func response(_ r: ResponseAPDU) {
-        write("R: \(APDUDescription.hex(r.bytes))\n   # \(StatusWord.describe(r.sw))\(r.data.isEmpty ? "" : ", \(r.data.count) data bytes")\n")
+        write(
+            "R: \(APDUDescription.hex(r.bytes))\n   # \(StatusWord.describe(r.sw))\(r.data.isEmpty ? "" : ", \(r.data.count) data bytes")\n"
+        )
     }
 
     func note(_ text: String) { write("   # \(text)\n") }

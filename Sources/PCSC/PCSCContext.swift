@@ -47,7 +47,8 @@ public final class PCSCContext: @unchecked Sendable {
         // A dead daemon shows up as NO_SERVICE, INVALID_HANDLE, or (pcsc-lite's client library, when
         // its socket went away) SECURITY_VIOLATION: re-establish once.
         if PCSCCode.meansServiceGone(result.code)
-            || (result.code == PCSCCode.securityViolation && !Self.daemonSocketAccepts()) {
+            || (result.code == PCSCCode.securityViolation && !Self.daemonSocketAccepts())
+        {
             SCardReleaseContext(context)
             established = false
             do { try establish() } catch { lock.unlock(); throw error }
@@ -103,7 +104,8 @@ public final class PCSCContext: @unchecked Sendable {
         try call { ctx in
             var handle: SCARDHANDLE = 0
             var proto: DWORD = 0
-            let rc = Int(SCardConnect(ctx, reader, DWORD(SCARD_SHARE_SHARED), DWORD(SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0), &handle, &proto))
+            let rc = Int(
+                SCardConnect(ctx, reader, DWORD(SCARD_SHARE_SHARED), DWORD(SCARD_PROTOCOL_T1 | SCARD_PROTOCOL_T0), &handle, &proto))
             return (rc, (handle, proto))
         }
     }

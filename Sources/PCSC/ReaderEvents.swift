@@ -144,7 +144,8 @@ public enum ReaderMonitor {
             var states = all.map { name -> SCARD_READERSTATE in
                 var state = SCARD_READERSTATE()
                 state.szReader = UnsafePointer(strdup(name))
-                state.dwCurrentState = name == ReaderMonitor.pnpReader
+                state.dwCurrentState =
+                    name == ReaderMonitor.pnpReader
                     ? DWORD(names.count << 16)
                     : (known[name] ?? DWORD(SCARD_STATE_UNAWARE)) & ~DWORD(SCARD_STATE_CHANGED)
                 return state
@@ -178,7 +179,8 @@ public enum ReaderMonitor {
                     if event & DWORD(SCARD_STATE_UNKNOWN | SCARD_STATE_UNAVAILABLE) != 0 && event & DWORD(SCARD_STATE_PRESENT) == 0 {
                         readersChanged = true
                     }
-                    known[name] = isPresent ? (event & ~DWORD(SCARD_STATE_CHANGED)) : (event & ~DWORD(SCARD_STATE_CHANGED | SCARD_STATE_PRESENT))
+                    known[name] =
+                        isPresent ? (event & ~DWORD(SCARD_STATE_CHANGED)) : (event & ~DWORD(SCARD_STATE_CHANGED | SCARD_STATE_PRESENT))
                     states[i].dwCurrentState = event & ~DWORD(SCARD_STATE_CHANGED)
                 }
                 if readersChanged || isCancelled { return PCSCCode.success }

@@ -24,7 +24,10 @@ struct ApproveCommand: ParsableCommand {
     @Option(help: "Read the card PIN from this file (first line) instead of asking.") var pinFile: String?
     @Option(help: "Ask the PIN through this pinentry program (e.g. pinentry-tty, pinentry-gnome3), as gpg-agent does.")
     var pinentry: String?
-    @Option(help: "The card's CardAttestation envelope (an institution's card): carried as each delegation's root; a request above its ceiling is refused before the PIN is asked.")
+    @Option(
+        help:
+            "The card's CardAttestation envelope (an institution's card): carried as each delegation's root; a request above its ceiling is refused before the PIN is asked."
+    )
     var attestation: String?
     @Flag(help: "JSON output for the listing.") var json = false
     @Option(help: "The pairing code the player shows (asked for when approving a pairing without it).") var code: String?
@@ -39,7 +42,9 @@ struct ApproveCommand: ParsableCommand {
         guard let id else { return list(work) }
         let wanted = try BridgeSocketOption.checkID(id)
         if work.configuration != (try config.load()) {
-            TerminalOutput.warn("note: signing for the bridge's chain \(work.configuration.chainId) (contract \(work.configuration.verifyingContract)), not this machine's configuration")
+            TerminalOutput.warn(
+                "note: signing for the bridge's chain \(work.configuration.chainId) (contract \(work.configuration.verifyingContract)), not this machine's configuration"
+            )
         }
         if let pairing = work.pairings.first(where: { $0.id == wanted }) {
             try approver.decide(pairing, approve: !deny, typedCode: deny ? nil : try typedCode(pairing))
@@ -58,12 +63,15 @@ struct ApproveCommand: ParsableCommand {
             TerminalOutput.warn("WARNING: the top-up goes to \(asked.to.checksummed), and \(known)")
         }
         let attested = try attestation.map { try Envelope(parsing: try CLIInput.bytes($0)) }
-        let approved = try approver.approve(request, in: work, card: cardAccess(), attestation: attested,
-                                            confirmedRecipient: try confirmRecipient.map { try Address($0) }, now: TimeText.now)
+        let approved = try approver.approve(
+            request, in: work, card: cardAccess(), attestation: attested,
+            confirmedRecipient: try confirmRecipient.map { try Address($0) }, now: TimeText.now)
         switch approved {
         case .transaction(let signed): print("approved: transaction \(signed.hash.hexString) signed by \(signed.from.checksummed)")
         case .delegation(let envelope):
-            print("approved: delegation \(envelope.id.hexString) signed by \((envelope.message.typed as? SpendingDelegation)?.master.checksummed ?? "?")")
+            print(
+                "approved: delegation \(envelope.id.hexString) signed by \((envelope.message.typed as? SpendingDelegation)?.master.checksummed ?? "?")"
+            )
         }
     }
 

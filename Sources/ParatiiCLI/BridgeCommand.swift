@@ -16,7 +16,8 @@ struct BridgeCommand: AsyncParsableCommand {
     )
 
     struct Run: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Run the bridge (Unix socket, optionally loopback TCP) until SIGTERM or SIGINT.")
+        static let configuration = CommandConfiguration(
+            abstract: "Run the bridge (Unix socket, optionally loopback TCP) until SIGTERM or SIGINT.")
         @Option(help: "Configuration file (chain settings and a \"bridge\" object).") var config: String?
         @Option(help: "Unix socket path (default $XDG_RUNTIME_DIR/paratii/bridge.sock).") var socket: String?
         @Option(help: "Also listen on loopback TCP, e.g. 127.0.0.1:8547 (for browser players).") var tcp: String?
@@ -34,14 +35,16 @@ struct BridgeCommand: AsyncParsableCommand {
             logger.logLevel = .info
             // USB arrivals come from libusb hotplug where the bus is reachable; without it the bridge says so once.
             let usb = try? TokenWatcher(table: TokenTable.bundled())
-            let app = try buildApplication(BridgeContext(settings: settings, store: store, watchTokens: true, usbWatcher: usb), logger: logger)
+            let app = try buildApplication(
+                BridgeContext(settings: settings, store: store, watchTokens: true, usbWatcher: usb), logger: logger)
             try await app.runService()
             unlink(settings.socketPath)
         }
     }
 
     struct Tokens: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the players' pairings (tokens) or revoke one.", subcommands: [List.self, Revoke.self])
+        static let configuration = CommandConfiguration(
+            abstract: "List the players' pairings (tokens) or revoke one.", subcommands: [List.self, Revoke.self])
 
         struct List: ParsableCommand {
             static let configuration = CommandConfiguration(abstract: "List pairings: id, player name, state.")
@@ -49,11 +52,15 @@ struct BridgeCommand: AsyncParsableCommand {
             @Flag(help: "JSON output.") var json = false
             func run() throws {
                 let response = try bridge.client().get("/v1/admin/pairings")
-                guard response.status == 200, let pairings = response.json?["pairings"]?.arrayValue else { throw CLIError(response.errorText) }
+                guard response.status == 200, let pairings = response.json?["pairings"]?.arrayValue else {
+                    throw CLIError(response.errorText)
+                }
                 if json { return print(JSONValue.array(pairings).prettyText) }
                 for pairing in pairings {
                     let delivered = pairing["tokenDelivered"] == .bool(true) ? "token delivered" : "no token yet"
-                    print("\(pairing["id"]?.stringValue ?? "?")  \(pairing["state"]?.stringValue ?? "?")  \(delivered)  \(TerminalText.escape(pairing["name"]?.stringValue ?? ""))")
+                    print(
+                        "\(pairing["id"]?.stringValue ?? "?")  \(pairing["state"]?.stringValue ?? "?")  \(delivered)  \(TerminalText.escape(pairing["name"]?.stringValue ?? ""))"
+                    )
                 }
             }
         }

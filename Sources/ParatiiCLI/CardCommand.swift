@@ -11,8 +11,10 @@ struct CardCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "card",
         abstract: "The master key on an OpenPGP smartcard: status, init, PINs, signing.",
-        subcommands: [List.self, Status.self, Init.self, ShowAddress.self, ChangePIN.self, Unblock.self, Reset.self,
-                      SetSignaturePIN.self, SignTypedData.self, SignMessage.self]
+        subcommands: [
+            List.self, Status.self, Init.self, ShowAddress.self, ChangePIN.self, Unblock.self, Reset.self,
+            SetSignaturePIN.self, SignTypedData.self, SignMessage.self,
+        ]
     )
 }
 
@@ -26,14 +28,18 @@ extension CardCommand {
             var rows: [JSONValue] = []
             var lines: [String] = []
             for reader in readers {
-                var members: [(key: String, value: JSONValue)] = [("reader", .string(reader.name)), ("cardPresent", .bool(reader.card != nil))]
+                var members: [(key: String, value: JSONValue)] = [
+                    ("reader", .string(reader.name)), ("cardPresent", .bool(reader.card != nil)),
+                ]
                 var line = "\(reader.name): "
                 switch reader.card {
                 case nil:
                     line += "no card"
                 case .openPGP(let facts)?:
-                    members += [("atr", .string(reader.atr.hexString)), ("openpgp", .bool(true)), ("serial", .string(facts.serial)),
-                                ("version", .string(facts.version)), ("manufacturer", .string(facts.manufacturer))]
+                    members += [
+                        ("atr", .string(reader.atr.hexString)), ("openpgp", .bool(true)), ("serial", .string(facts.serial)),
+                        ("version", .string(facts.version)), ("manufacturer", .string(facts.manufacturer)),
+                    ]
                     line += "OpenPGP card \(facts.version), serial \(facts.serial) (\(facts.manufacturer))"
                 case .some:
                     members += [("atr", .string(reader.atr.hexString)), ("openpgp", .bool(false))]
@@ -42,12 +48,17 @@ extension CardCommand {
                 rows.append(.object(JSONObject(members)))
                 lines.append(line)
             }
-            if json { print(JSONValue.array(rows).terminalPrettyText) } else { print(lines.isEmpty ? "no readers" : lines.map(TerminalText.escape).joined(separator: "\n")) }
+            if json {
+                print(JSONValue.array(rows).terminalPrettyText)
+            } else {
+                print(lines.isEmpty ? "no readers" : lines.map(TerminalText.escape).joined(separator: "\n"))
+            }
         }
     }
 
     struct Status: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "status", abstract: "Serial, version, master address, PIN tries left, signature counter.")
+        static let configuration = CommandConfiguration(
+            commandName: "status", abstract: "Serial, version, master address, PIN tries left, signature counter.")
         @OptionGroup var reader: ReaderOption
         @Flag(help: "JSON output.") var json = false
 
@@ -75,16 +86,17 @@ extension CardCommand {
                 ])
                 print(JSONValue.object(object).terminalPrettyText)
             } else {
-                print("""
-                reader:             \(TerminalText.escape(open.reader))
-                serial:             \(app.aid.serialHex) (\(app.aid.manufacturerName))
-                version:            OpenPGP card \(app.aid.version)
-                signature key:      \(app.signatureAlgorithm?.name ?? "none")\(status.publicKey == nil ? ", no key (run `paratii card init`)" : "")
-                master address:     \(address?.checksummed ?? "-")
-                PIN tries left:     \(pins.pw1TriesLeft) (admin PIN: \(pins.pw3TriesLeft))
-                signature PIN:      \(pins.pw1ValidForSeveralSignatures ? "valid for several signatures (unsafe: run `paratii card set-signature-pin once`)" : "once per signature")
-                signature counter:  \(status.signatureCounter)
-                """)
+                print(
+                    """
+                    reader:             \(TerminalText.escape(open.reader))
+                    serial:             \(app.aid.serialHex) (\(app.aid.manufacturerName))
+                    version:            OpenPGP card \(app.aid.version)
+                    signature key:      \(app.signatureAlgorithm?.name ?? "none")\(status.publicKey == nil ? ", no key (run `paratii card init`)" : "")
+                    master address:     \(address?.checksummed ?? "-")
+                    PIN tries left:     \(pins.pw1TriesLeft) (admin PIN: \(pins.pw3TriesLeft))
+                    signature PIN:      \(pins.pw1ValidForSeveralSignatures ? "valid for several signatures (unsafe: run `paratii card set-signature-pin once`)" : "once per signature")
+                    signature counter:  \(status.signatureCounter)
+                    """)
             }
         }
     }
@@ -93,23 +105,29 @@ extension CardCommand {
         static let configuration = CommandConfiguration(
             commandName: "init",
             abstract: "Set secp256k1, generate the master key on the card, set new PINs; prints the address.",
-            discussion: "Starts from a factory-fresh card (PIN 123456, admin PIN 12345678). A card that already holds a key is refused unless --wipe, which factory-resets it first. The PIN is set valid for one signature per entry (DO C4 byte 1 = 00)."
+            discussion:
+                "Starts from a factory-fresh card (PIN 123456, admin PIN 12345678). A card that already holds a key is refused unless --wipe, which factory-resets it first. The PIN is set valid for one signature per entry (DO C4 byte 1 = 00)."
         )
         @OptionGroup var reader: ReaderOption
         @Option(help: "File with the new user PIN (6+ characters); else asked.") var pinFile: String?
         @Option(help: "File with the new admin PIN (8+ characters); else asked.") var adminPinFile: String?
         @Flag(help: "Factory-reset the card first, destroying its key (the master address changes).") var wipe = false
-        @Option(help: "With --wipe: the card's current admin PIN; without it the reset blocks the admin PIN on purpose first.") var currentAdminPinFile: String?
+        @Option(help: "With --wipe: the card's current admin PIN; without it the reset blocks the admin PIN on purpose first.")
+        var currentAdminPinFile: String?
 
         func run() throws {
             let userPIN = try PINInput.new(file: pinFile, what: "PIN")
             let adminPIN = try PINInput.new(file: adminPinFile, what: "admin PIN")
             guard userPIN.count >= OpenPGPCard.minimumUserPINLength else { throw CLIError("the PIN must have at least 6 characters") }
-            guard adminPIN.count >= OpenPGPCard.minimumAdminPINLength else { throw CLIError("the admin PIN must have at least 8 characters") }
+            guard adminPIN.count >= OpenPGPCard.minimumAdminPINLength else {
+                throw CLIError("the admin PIN must have at least 8 characters")
+            }
             let open = try OpenCard.open(reader)
             try cliPCSC {
                 if try open.card.publicKey() != nil {
-                    guard wipe else { throw CLIError("the card already holds a key: refusing to replace it (pass --wipe to factory-reset it first)") }
+                    guard wipe else {
+                        throw CLIError("the card already holds a key: refusing to replace it (pass --wipe to factory-reset it first)")
+                    }
                 }
                 if wipe {
                     let current = try currentAdminPinFile.map { PIN(try CLIInput.secret(file: $0)) }
@@ -117,7 +135,9 @@ extension CardCommand {
                 }
                 let status = try open.card.pinStatus()
                 guard status.pw3TriesLeft == 3, status.pw1TriesLeft == 3 else {
-                    throw CLIError("the card's PIN counters are not fresh (PIN \(status.pw1TriesLeft), admin \(status.pw3TriesLeft)): init starts from a factory-fresh card; use --wipe")
+                    throw CLIError(
+                        "the card's PIN counters are not fresh (PIN \(status.pw1TriesLeft), admin \(status.pw3TriesLeft)): init starts from a factory-fresh card; use --wipe"
+                    )
                 }
                 let key: PublicKey
                 do {
@@ -135,13 +155,16 @@ extension CardCommand {
         @OptionGroup var reader: ReaderOption
         func run() throws {
             let open = try OpenCard.open(reader)
-            guard let key = try cliPCSC({ try open.card.publicKey() }) else { throw CLIError("the card has no signature key: run `paratii card init`") }
+            guard let key = try cliPCSC({ try open.card.publicKey() }) else {
+                throw CLIError("the card has no signature key: run `paratii card init`")
+            }
             print(key.address.checksummed)
         }
     }
 
     struct ChangePIN: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "change-pin", abstract: "Change the user PIN (or, with --admin, the admin PIN).")
+        static let configuration = CommandConfiguration(
+            commandName: "change-pin", abstract: "Change the user PIN (or, with --admin, the admin PIN).")
         @OptionGroup var reader: ReaderOption
         @OptionGroup var lastTry: LastTryFlag
         @Flag(help: "Change the admin PIN instead.") var admin = false
@@ -158,7 +181,9 @@ extension CardCommand {
     }
 
     struct Unblock: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "unblock", abstract: "Reset the user PIN's retry counter with the admin PIN (or a resetting code), setting a new PIN.")
+        static let configuration = CommandConfiguration(
+            commandName: "unblock",
+            abstract: "Reset the user PIN's retry counter with the admin PIN (or a resetting code), setting a new PIN.")
         @OptionGroup var reader: ReaderOption
         @OptionGroup var lastTry: LastTryFlag
         @Option(help: "File with the admin PIN; else asked.") var adminPinFile: String?
@@ -182,7 +207,9 @@ extension CardCommand {
     struct Reset: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "reset", abstract: "Factory-reset the card: destroys the master key; PINs back to 123456 / 12345678.",
-            discussion: "Without --admin-pin-file the admin PIN is blocked on purpose first (the card only terminates after PW3 is verified or blocked), as `gpg --card-edit factory-reset` does.")
+            discussion:
+                "Without --admin-pin-file the admin PIN is blocked on purpose first (the card only terminates after PW3 is verified or blocked), as `gpg --card-edit factory-reset` does."
+        )
         @OptionGroup var reader: ReaderOption
         @Option(help: "File with the admin PIN (optional).") var adminPinFile: String?
         @Flag(help: "Confirm: the master key is destroyed.") var yes = false
@@ -199,7 +226,9 @@ extension CardCommand {
         static let configuration = CommandConfiguration(
             commandName: "set-signature-pin",
             abstract: "Whether the PIN is valid for one signature (once) or several (DO C4); needs the admin PIN.",
-            discussion: "`once` is what paratii needs: with `several` the card stays unlocked after a signature and any other program using the card can sign without the PIN. paratii refuses to sign on such a card. Beware the words: `once` here is ykman's `set-signature-policy always` (GnuPG: forcesig on); ykman's `once` is `several` here.")
+            discussion:
+                "`once` is what paratii needs: with `several` the card stays unlocked after a signature and any other program using the card can sign without the PIN. paratii refuses to sign on such a card. Beware the words: `once` here is ykman's `set-signature-policy always` (GnuPG: forcesig on); ykman's `once` is `several` here."
+        )
         enum Policy: String, ExpressibleByArgument, CaseIterable { case once, several }
         @OptionGroup var reader: ReaderOption
         @OptionGroup var lastTry: LastTryFlag
@@ -208,13 +237,19 @@ extension CardCommand {
         func run() throws {
             let admin = try PINInput.read(file: adminPinFile, prompt: "Admin PIN: ")
             let open = try OpenCard.open(reader)
-            try cliPCSC { try open.card.setSignaturePINPolicy(policy == .once ? .once : .several, adminPIN: admin, allowLastTry: lastTry.allowLastTry) }
-            print(policy == .once ? "signature PIN: once per signature" : "signature PIN: valid for several signatures (paratii will refuse to sign with this card)")
+            try cliPCSC {
+                try open.card.setSignaturePINPolicy(policy == .once ? .once : .several, adminPIN: admin, allowLastTry: lastTry.allowLastTry)
+            }
+            print(
+                policy == .once
+                    ? "signature PIN: once per signature"
+                    : "signature PIN: valid for several signatures (paratii will refuse to sign with this card)")
         }
     }
 
     struct SignTypedData: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "sign-typed-data", abstract: "EIP-712 with the master key; prints the 65-byte signature.")
+        static let configuration = CommandConfiguration(
+            commandName: "sign-typed-data", abstract: "EIP-712 with the master key; prints the 65-byte signature.")
         @OptionGroup var reader: ReaderOption
         @OptionGroup var lastTry: LastTryFlag
         @Option(help: "File with the user PIN; else asked.") var pinFile: String?
@@ -228,7 +263,8 @@ extension CardCommand {
     }
 
     struct SignMessage: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "sign-message", abstract: "EIP-191 personal_sign with the master key; prints the 65-byte signature.")
+        static let configuration = CommandConfiguration(
+            commandName: "sign-message", abstract: "EIP-191 personal_sign with the master key; prints the 65-byte signature.")
         @OptionGroup var reader: ReaderOption
         @OptionGroup var lastTry: LastTryFlag
         @Option(help: "File with the user PIN; else asked.") var pinFile: String?

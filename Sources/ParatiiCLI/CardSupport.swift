@@ -63,7 +63,9 @@ final class CardDigestSigner: DigestSigner {
         self.open = open
         self.pin = pin
         self.allowLastTry = allowLastTry
-        guard let key = try cliPCSC({ try open.card.publicKey() }) else { throw CLIError("the card has no signature key: run `paratii card init`") }
+        guard let key = try cliPCSC({ try open.card.publicKey() }) else {
+            throw CLIError("the card has no signature key: run `paratii card init`")
+        }
         address = key.address
     }
 

@@ -30,7 +30,9 @@ extension DelegateCommand {
     struct Spending: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Have the master key sign a SpendingDelegation for a spender.",
-            discussion: "Amounts are decimal in the token's units (18 decimals). Example:\n  --allowance 'token=ETH,total=0.05,per-payment=0.0001,period=1d,per-period=0.01'")
+            discussion:
+                "Amounts are decimal in the token's units (18 decimals). Example:\n  --allowance 'token=ETH,total=0.05,per-payment=0.0001,period=1d,per-period=0.01'"
+        )
         @Option(help: "The spending key's address.") var spender: String
         @Option(help: "token=ETH|PTI|ADDR,total=DEC[,per-payment=DEC][,period=DUR,per-period=DEC] (repeatable).")
         var allowance: [String] = []
@@ -50,7 +52,9 @@ extension DelegateCommand {
             // for a PIN: a refusal signs nothing.
             var attested: CardAttestation?
             if case .attestation(let attestation)? = parents.first?.message {
-                guard parents[0].domain == configuration.domain else { throw CLIError("the attestation is for another chain or contract than the configuration's") }
+                guard parents[0].domain == configuration.domain else {
+                    throw CLIError("the attestation is for another chain or contract than the configuration's")
+                }
                 attested = attestation
             }
             var delegation = SpendingDelegation(
@@ -77,7 +81,9 @@ extension DelegateCommand {
 
         func run() throws {
             let parentEnvelope = try Envelope(parsing: try CLIInput.bytes(parent))
-            guard case .spending(let spending) = parentEnvelope.message else { throw CLIError("--parent must be a SpendingDelegation envelope") }
+            guard case .spending(let spending) = parentEnvelope.message else {
+                throw CLIError("--parent must be a SpendingDelegation envelope")
+            }
             let granted = try Scopes(parsing: scopes)
             let now = max(TimeText.now, spending.validAfter)
             let window = try validity.window(defaultLifetime: 30 * 86400, now: now)

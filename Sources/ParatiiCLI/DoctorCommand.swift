@@ -9,7 +9,8 @@ struct DoctorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
         abstract: "Diagnose pcscd, readers, cards, USB tokens, udev rules and scdaemon; one-line fix for each problem.",
-        discussion: "Exits 0 when no finding is an error, 1 otherwise. --json prints {\"findings\":[{\"id\",\"severity\",\"summary\",\"fix\"}],\"healthy\":bool}."
+        discussion:
+            "Exits 0 when no finding is an error, 1 otherwise. --json prints {\"findings\":[{\"id\",\"severity\",\"summary\",\"fix\"}],\"healthy\":bool}."
     )
 
     @Flag(help: "Machine-readable output.") var json = false
@@ -25,13 +26,16 @@ struct DoctorCommand: ParsableCommand {
             print(TerminalOutput.document(String(decoding: try encoder.encode(report), as: UTF8.self)))
         } else {
             // Device names and paths come from the system and the devices: escaped, line by line.
-            print(Self.render(report).split(separator: "\n", omittingEmptySubsequences: false).map { TerminalText.escape(String($0)) }
-                .joined(separator: "\n"), terminator: "")
+            print(
+                Self.render(report).split(separator: "\n", omittingEmptySubsequences: false).map { TerminalText.escape(String($0)) }
+                    .joined(separator: "\n"), terminator: "")
         }
         if !report.healthy { throw ExitCode(1) }
     }
 
-    static let areaTitles = [("pcscd", "PC/SC"), ("card", "Cards"), ("usb", "USB"), ("udev", "udev"), ("gnupg", "GnuPG"), ("doctor", "Doctor")]
+    static let areaTitles = [
+        ("pcscd", "PC/SC"), ("card", "Cards"), ("usb", "USB"), ("udev", "udev"), ("gnupg", "GnuPG"), ("doctor", "Doctor"),
+    ]
 
     static func render(_ report: Report) -> String {
         var text = ""
@@ -42,14 +46,22 @@ struct DoctorCommand: ParsableCommand {
             if findings.isEmpty { continue }
             text += "\(title)\n"
             for finding in findings {
-                let mark = switch finding.severity { case .ok: "✓"; case .info: "·"; case .warning: "!"; case .error: "✗" }
+                let mark =
+                    switch finding.severity {
+                    case .ok: "✓";
+                    case .info: "·";
+                    case .warning: "!";
+                    case .error: "✗"
+                    }
                 text += "  \(mark) \(finding.summary)\n"
                 if !finding.fix.isEmpty { text += "      fix: \(finding.fix)\n" }
             }
         }
         let errors = report.findings.filter { $0.severity == .error }.count
         let warnings = report.findings.filter { $0.severity == .warning }.count
-        text += report.healthy ? "\nHealthy (\(warnings) warning\(warnings == 1 ? "" : "s")).\n" : "\n\(errors) problem\(errors == 1 ? "" : "s") to fix.\n"
+        text +=
+            report.healthy
+            ? "\nHealthy (\(warnings) warning\(warnings == 1 ? "" : "s")).\n" : "\n\(errors) problem\(errors == 1 ? "" : "s") to fix.\n"
         return text
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Ethereum
+import Foundation
 
 /// `paratii eth …`: the stable Ethereum interface other tools and our own checks use.
 /// Results go to stdout; a refusal is one line on stderr and a non-zero exit.
@@ -49,26 +50,30 @@ struct MessageArgument: ParsableArguments {
 
 extension EthCommand {
     struct NewKey: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "new-key", abstract: "Create a key in a new keystore; prints its address.")
+        static let configuration = CommandConfiguration(
+            commandName: "new-key", abstract: "Create a key in a new keystore; prints its address.")
         @OptionGroup var keystore: KeystoreOptions
         @Option(help: "scrypt cost n (power of two; default 262144). Lower only for throwaway keys.")
         var scryptN: Int = ScryptParameters.standard.n
 
         func run() throws {
             let key = PrivateKey.generate()
-            try Keystore.create(key, at: keystore.keystore, password: try keystore.password(confirming: true), kdf: ScryptParameters(n: scryptN))
+            try Keystore.create(
+                key, at: keystore.keystore, password: try keystore.password(confirming: true), kdf: ScryptParameters(n: scryptN))
             print(key.address.checksummed)
         }
     }
 
     struct ShowAddress: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "address", abstract: "Print a keystore's address (after checking the password).")
+        static let configuration = CommandConfiguration(
+            commandName: "address", abstract: "Print a keystore's address (after checking the password).")
         @OptionGroup var keystore: KeystoreOptions
         func run() throws { print(try keystore.open().address.checksummed) }
     }
 
     struct SignMessage: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "sign-message", abstract: "EIP-191 personal_sign; prints the 65-byte signature.")
+        static let configuration = CommandConfiguration(
+            commandName: "sign-message", abstract: "EIP-191 personal_sign; prints the 65-byte signature.")
         @OptionGroup var keystore: KeystoreOptions
         @OptionGroup var message: MessageArgument
         func run() throws {
@@ -78,7 +83,8 @@ extension EthCommand {
     }
 
     struct SignTypedData: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "sign-typed-data", abstract: "EIP-712 (eth_signTypedData_v4 JSON); prints the 65-byte signature.")
+        static let configuration = CommandConfiguration(
+            commandName: "sign-typed-data", abstract: "EIP-712 (eth_signTypedData_v4 JSON); prints the 65-byte signature.")
         @OptionGroup var keystore: KeystoreOptions
         @Argument(help: "Typed data JSON file, or - for standard input.") var file: String
         func run() throws {
@@ -88,7 +94,8 @@ extension EthCommand {
     }
 
     struct SignTx: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "sign-tx", abstract: "Sign a legacy (EIP-155) or type-2 transaction; prints the raw signed transaction.")
+        static let configuration = CommandConfiguration(
+            commandName: "sign-tx", abstract: "Sign a legacy (EIP-155) or type-2 transaction; prints the raw signed transaction.")
         @OptionGroup var keystore: KeystoreOptions
         @Argument(help: "Transaction JSON file (JSON-RPC field names), or - for standard input.") var file: String
         func run() throws {
@@ -98,7 +105,8 @@ extension EthCommand {
     }
 
     struct RecoverMessage: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "recover-message", abstract: "Recover the signer of a personal_sign signature.")
+        static let configuration = CommandConfiguration(
+            commandName: "recover-message", abstract: "Recover the signer of a personal_sign signature.")
         @Option(help: "0x 65-byte signature.") var signature: String
         @OptionGroup var message: MessageArgument
         func run() throws {
@@ -107,7 +115,8 @@ extension EthCommand {
     }
 
     struct RecoverTypedData: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "recover-typed-data", abstract: "Recover the signer of an EIP-712 signature.")
+        static let configuration = CommandConfiguration(
+            commandName: "recover-typed-data", abstract: "Recover the signer of an EIP-712 signature.")
         @Option(help: "0x 65-byte signature.") var signature: String
         @Argument(help: "Typed data JSON file, or - for standard input.") var file: String
         func run() throws {
@@ -123,7 +132,8 @@ extension EthCommand {
     }
 
     struct DecodeTx: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "decode-tx", abstract: "Decode a raw signed transaction to JSON with from and hash.")
+        static let configuration = CommandConfiguration(
+            commandName: "decode-tx", abstract: "Decode a raw signed transaction to JSON with from and hash.")
         @Argument(help: "0x raw signed transaction, or - for standard input.") var raw: String
         func run() throws {
             let text = raw == "-" ? try CLIInput.text("-") : raw
@@ -145,5 +155,3 @@ extension EthCommand {
         }
     }
 }
-
-import Foundation

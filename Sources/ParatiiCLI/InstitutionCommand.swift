@@ -55,7 +55,9 @@ extension InstitutionCommand {
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create the roster: the institution card's address, the default ceiling and the attestation lifetime.",
-            discussion: "Example:\n  paratii institution init --institution-reader 'PCD 00 01' --ceiling 'token=ETH,total=0.5,per-payment=0.01' --attestation-lifetime 365d")
+            discussion:
+                "Example:\n  paratii institution init --institution-reader 'PCD 00 01' --ceiling 'token=ETH,total=0.5,per-payment=0.01' --attestation-lifetime 365d"
+        )
         @OptionGroup var roster: RosterOption
         @Option(help: "Reader holding the institution's card (no PIN needed: only its address is read).") var institutionReader: String
         @Option(help: "Default ceiling: token=ETH|PTI|ADDR,total=DEC[,per-payment=DEC][,period=DUR,per-period=DEC] (repeatable).")
@@ -75,12 +77,13 @@ extension InstitutionCommand {
             let path = roster.path
             try PrivateDirectory.createParent(of: path)
             _ = try Roster.create(path: path, policy: policy, now: TimeText.now)
-            print("""
-            roster:              \(path)
-            institution:         \(key.address.checksummed) (card in \(card.reader))
-            default ceiling:     \(ceilings.map { $0.summary(configuration) }.joined(separator: "; "))
-            attestations last:   \(Units.formatDuration(lifetime))
-            """)
+            print(
+                """
+                roster:              \(path)
+                institution:         \(key.address.checksummed) (card in \(card.reader))
+                default ceiling:     \(ceilings.map { $0.summary(configuration) }.joined(separator: "; "))
+                attestations last:   \(Units.formatDuration(lifetime))
+                """)
         }
     }
 
@@ -96,14 +99,18 @@ extension InstitutionCommand {
         func run() throws {
             guard (card == nil) != (holder == nil) else { throw CLIError("give --card SERIAL or --holder NAME") }
             let opened = try roster.open()
-            let targets = try card.map { serial in try opened.liveCard(serial: serial.uppercased()).map { [$0] } ?? [] }
+            let targets =
+                try card.map { serial in try opened.liveCard(serial: serial.uppercased()).map { [$0] } ?? [] }
                 ?? (try opened.liveCards(holder: holder!))
             guard !targets.isEmpty else { throw InstitutionError.noSuchCard(card.map { "card \($0)" } ?? "holder \(holder!)") }
-            let enrollment = Enrollment(roster: opened, institution: try institution.signer(for: opened.policy), domain: try config.load().domain)
+            let enrollment = Enrollment(
+                roster: opened, institution: try institution.signer(for: opened.policy), domain: try config.load().domain)
             for target in targets {
                 let revocation = try enrollment.revocation(of: target, now: TimeText.now)
                 try opened.revoke(target, with: revocation)
-                print("revoked card \(TerminalText.escape(target.serial)) (\(TerminalText.escape(target.holder))): attestation \(target.attestationId.hexString)")
+                print(
+                    "revoked card \(TerminalText.escape(target.serial)) (\(TerminalText.escape(target.holder))): attestation \(target.attestationId.hexString)"
+                )
             }
             print("payees see it once you run `paratii institution publish --out FILE` and hand them the file")
         }

@@ -11,18 +11,20 @@ extension InstitutionCommand {
         static let configuration = CommandConfiguration(
             abstract: "Wipe a staff card, generate its key, set random PINs (shown once), attest it and record it in the roster.",
             discussion: """
-            The staff card's reader (--reader) and the institution card's reader (--institution-reader) are both explicit; \
-            the institution's own card is never reset. With --batch, each card inserted into --reader is enrolled for the next \
-            --holder, then you are asked to remove it, until every holder has a card (or Ctrl-C).
-            """)
+                The staff card's reader (--reader) and the institution card's reader (--institution-reader) are both explicit; \
+                the institution's own card is never reset. With --batch, each card inserted into --reader is enrolled for the next \
+                --holder, then you are asked to remove it, until every holder has a card (or Ctrl-C).
+                """)
         @OptionGroup var roster: RosterOption
         @OptionGroup var institution: InstitutionCardOptions
         @Option(help: "Reader holding the staff card to enroll (it is factory-reset).") var reader: String
         @Option(help: "The card holder's name (repeatable with --batch: one card per name, in order).") var holder: [String] = []
-        @Option(help: "This card's ceiling instead of the policy's (repeatable, same form as `institution init`).") var ceiling: [String] = []
+        @Option(help: "This card's ceiling instead of the policy's (repeatable, same form as `institution init`).") var ceiling: [String] =
+            []
         @Flag(help: "Wipe and re-enroll a card that is enrolled and not revoked (its old attestation is revoked).") var reEnroll = false
         @Flag(help: "Enroll one card after another as they are inserted.") var batch = false
-        @Option(help: "Directory for the attestation files, SERIAL.json (default: attestations/ next to the roster).") var attestations: String?
+        @Option(help: "Directory for the attestation files, SERIAL.json (default: attestations/ next to the roster).") var attestations:
+            String?
         @Flag(help: "One JSON object per card (PINs included) instead of text.") var json = false
         @OptionGroup var config: ConfigOption
 
@@ -41,8 +43,9 @@ extension InstitutionCommand {
             let enrollment = Enrollment(roster: opened, institution: signer, domain: configuration.domain)
             let directory = attestations ?? (Paths.directory(of: opened.path) + "/attestations")
             try PrivateDirectory.createMissing(directory)
-            let session = Session(enrollment: enrollment, reader: staffReader, ceiling: ceilings, reEnroll: reEnroll,
-                                  directory: directory, json: json, configuration: configuration)
+            let session = Session(
+                enrollment: enrollment, reader: staffReader, ceiling: ceilings, reEnroll: reEnroll,
+                directory: directory, json: json, configuration: configuration)
             guard batch else { return try session.enroll(holder: holder[0]) }
             try await session.batch(holders: holder)
         }
@@ -60,27 +63,33 @@ extension InstitutionCommand {
 
         func enroll(holder: String) throws {
             let staff = try OpenCard.open(ReaderOption.parse(["--reader", reader]))
-            let done = try cliPCSC { try enrollment.enroll(staff: staff.card, holder: holder, ceiling: ceiling, reEnroll: reEnroll, now: TimeText.now) }
+            let done = try cliPCSC {
+                try enrollment.enroll(staff: staff.card, holder: holder, ceiling: ceiling, reEnroll: reEnroll, now: TimeText.now)
+            }
             let card = done.record
             let file = directory + "/\(card.serial).json"
             try CLIOutput.write(card.attestation.json, to: file)
             if json {
-                print(JSONValue.object(["serial": .string(card.serial), "holder": .string(card.holder), "master": .string(card.master.checksummed),
-                                        "attestation": .string(card.attestationId.hexString), "attestationFile": .string(file),
-                                        "validUntil": .number(String(card.validUntil)), "userPin": .string(done.userPIN),
-                                        "adminPin": .string(done.adminPIN)]).terminalCompactText)
+                print(
+                    JSONValue.object([
+                        "serial": .string(card.serial), "holder": .string(card.holder), "master": .string(card.master.checksummed),
+                        "attestation": .string(card.attestationId.hexString), "attestationFile": .string(file),
+                        "validUntil": .number(String(card.validUntil)), "userPin": .string(done.userPIN),
+                        "adminPin": .string(done.adminPIN),
+                    ]).terminalCompactText)
                 return
             }
-            print("""
-            enrolled card \(TerminalText.escape(card.serial)) for \(TerminalText.escape(card.holder))\(done.replaced.map { " (its previous attestation \($0.attestationId.hexString) is revoked)" } ?? "")
-              master address:  \(card.master.checksummed)
-              ceiling:         \(card.ceiling.map { $0.summary(configuration) }.joined(separator: "; "))
-              attested until:  \(TimeText.format(card.validUntil))
-              attestation:     \(file)
-              user PIN:        \(done.userPIN)
-              admin PIN:       \(done.adminPIN)
-              These PINs are shown this once and stored nowhere: hand them to \(TerminalText.escape(card.holder)) now.
-            """)
+            print(
+                """
+                enrolled card \(TerminalText.escape(card.serial)) for \(TerminalText.escape(card.holder))\(done.replaced.map { " (its previous attestation \($0.attestationId.hexString) is revoked)" } ?? "")
+                  master address:  \(card.master.checksummed)
+                  ceiling:         \(card.ceiling.map { $0.summary(configuration) }.joined(separator: "; "))
+                  attested until:  \(TimeText.format(card.validUntil))
+                  attestation:     \(file)
+                  user PIN:        \(done.userPIN)
+                  admin PIN:       \(done.adminPIN)
+                  These PINs are shown this once and stored nowhere: hand them to \(TerminalText.escape(card.holder)) now.
+                """)
         }
 
         /// Waits for each card in the staff reader (reader events, no polling), enrolls it for the

@@ -28,7 +28,9 @@ extension InstitutionCommand.RosterCommand {
             print("institution \(opened.policy.institution.checksummed): \(cards.count) card\(cards.count == 1 ? "" : "s")")
             for card in cards {
                 let state = card.revokedAt.map { "REVOKED \(TimeText.format($0))" } ?? "valid until \(TimeText.format(card.validUntil))"
-                print("\(TerminalText.escape(card.serial))  \(TerminalText.escape(card.holder))  \(card.master.checksummed)  \(state)  [\(card.ceiling.map { $0.summary(configuration) }.joined(separator: "; "))]")
+                print(
+                    "\(TerminalText.escape(card.serial))  \(TerminalText.escape(card.holder))  \(card.master.checksummed)  \(state)  [\(card.ceiling.map { $0.summary(configuration) }.joined(separator: "; "))]"
+                )
             }
         }
     }
@@ -55,7 +57,9 @@ extension InstitutionCommand.RosterCommand {
         @Argument(help: "The card's serial.") var serial: String
 
         func run() throws {
-            guard let card = try roster.open().liveCard(serial: serial.uppercased()) else { throw InstitutionError.noSuchCard("card \(serial)") }
+            guard let card = try roster.open().liveCard(serial: serial.uppercased()) else {
+                throw InstitutionError.noSuchCard("card \(serial)")
+            }
             print(card.attestation.json.terminalPrettyText)
         }
     }

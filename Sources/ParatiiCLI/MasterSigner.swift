@@ -10,7 +10,8 @@ struct MasterSignerOptions: ParsableArguments {
     var pinFile: String?
     @OptionGroup var lastTry: LastTryFlag
 
-    @Option(name: .customLong("master-keystore"), help: "Sign with a software master key in this keystore instead of a card (tests, demos).")
+    @Option(
+        name: .customLong("master-keystore"), help: "Sign with a software master key in this keystore instead of a card (tests, demos).")
     var masterKeystore: String?
     @Option(name: .customLong("master-password-file"), help: "Password file for --master-keystore.")
     var masterPasswordFile: String?

@@ -48,8 +48,10 @@ struct Paratii: AsyncParsableCommand {
             // ArgumentParser's usage errors span lines and quote only the command line; anything
             // else is one line, newlines included in the escaping so none can forge a line.
             let usage = String(reflecting: type(of: error)).hasPrefix("ArgumentParser.")
-            let shown = usage ? message.split(separator: "\n", omittingEmptySubsequences: false).map { TerminalText.escape(String($0)) }
-                .joined(separator: "\n") : TerminalText.escape(message)
+            let shown =
+                usage
+                ? message.split(separator: "\n", omittingEmptySubsequences: false).map { TerminalText.escape(String($0)) }
+                    .joined(separator: "\n") : TerminalText.escape(message)
             FileHandle.standardError.write(Data((shown + "\n").utf8))
         }
         exit(withError: ExitCode(code.rawValue))

@@ -36,7 +36,8 @@ struct PayeeOptions: ParsableArguments {
 
 extension PayeeCommand {
     struct Accept: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Verify a voucher and keep it if it is the channel's best; exit 1 when refused.")
+        static let configuration = CommandConfiguration(
+            abstract: "Verify a voucher and keep it if it is the channel's best; exit 1 when refused.")
         @OptionGroup var options: PayeeOptions
         @Argument(help: "Voucher envelope JSON file, or - for standard input (one envelope, or one per line).") var file: String
         func run() throws {
@@ -44,7 +45,8 @@ extension PayeeCommand {
             let text = try CLIInput.text(file)
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
             // One pretty envelope, or JSON lines of compact ones.
-            let documents = trimmed.contains("\n{") && !trimmed.hasPrefix("{\n") ? trimmed.split(separator: "\n").map(String.init) : [trimmed]
+            let documents =
+                trimmed.contains("\n{") && !trimmed.hasPrefix("{\n") ? trimmed.split(separator: "\n").map(String.init) : [trimmed]
             var refused = 0
             var envelopes: [Envelope] = []
             var results: [Result<PayeeStore.Outcome, VoucherRejection>?] = []
@@ -60,10 +62,16 @@ extension PayeeCommand {
             for result in results.map({ $0 ?? accepted.next()! }) {
                 switch result {
                 case .success(.accepted(let channel, let increase)):
-                    print(JSONValue.object(["accepted": .bool(true), "cumulative": .string(String(channel.cumulative)),
-                                            "increase": .string(String(increase)), "sequence": .number(String(channel.sequence))]).terminalCompactText)
+                    print(
+                        JSONValue.object([
+                            "accepted": .bool(true), "cumulative": .string(String(channel.cumulative)),
+                            "increase": .string(String(increase)), "sequence": .number(String(channel.sequence)),
+                        ]).terminalCompactText)
                 case .success(.duplicate(let channel)):
-                    print(JSONValue.object(["accepted": .bool(true), "duplicate": .bool(true), "cumulative": .string(String(channel.cumulative))]).terminalCompactText)
+                    print(
+                        JSONValue.object([
+                            "accepted": .bool(true), "duplicate": .bool(true), "cumulative": .string(String(channel.cumulative)),
+                        ]).terminalCompactText)
                 case .failure(let rejection):
                     refused += 1
                     print(JSONValue.object(["accepted": .bool(false), "reason": .string(rejection.code)]).terminalCompactText)
@@ -82,20 +90,24 @@ extension PayeeCommand {
             let configuration = try options.config.load()
             let channels = try options.open().channels()
             if json {
-                print(JSONValue.array(channels.map { c in
-                    var object: JSONObject = [
-                        "delegation": .string(c.delegation.hexString), "master": .string(c.master.checksummed),
-                        "spender": .string(c.spender.checksummed), "payee": .string(c.payee.checksummed),
-                        "token": .string(c.token.checksummed), "cumulative": .string(String(c.cumulative)),
-                        "sequence": .number(String(c.sequence)),
-                    ]
-                    for (key, value) in exposure(c, configuration)?.json ?? [] { object[key] = value }
-                    return .object(object)
-                }).terminalPrettyText)
+                print(
+                    JSONValue.array(
+                        channels.map { c in
+                            var object: JSONObject = [
+                                "delegation": .string(c.delegation.hexString), "master": .string(c.master.checksummed),
+                                "spender": .string(c.spender.checksummed), "payee": .string(c.payee.checksummed),
+                                "token": .string(c.token.checksummed), "cumulative": .string(String(c.cumulative)),
+                                "sequence": .number(String(c.sequence)),
+                            ]
+                            for (key, value) in exposure(c, configuration)?.json ?? [] { object[key] = value }
+                            return .object(object)
+                        }
+                    ).terminalPrettyText)
                 return
             }
             for c in channels {
-                var line = "\(c.spender) (master \(c.master)) owes \(c.payee) \(configuration.formatAmount(c.cumulative, token: c.token)) \(configuration.tokenName(c.token)) after \(c.sequence) vouchers"
+                var line =
+                    "\(c.spender) (master \(c.master)) owes \(c.payee) \(configuration.formatAmount(c.cumulative, token: c.token)) \(configuration.tokenName(c.token)) after \(c.sequence) vouchers"
                 if let exposure = exposure(c, configuration) { line += "; the channel \(exposure.sentence)" }
                 print(TerminalText.escape(line))
             }
@@ -103,8 +115,9 @@ extension PayeeCommand {
 
         private func exposure(_ channel: ChannelState, _ configuration: Configuration) -> Exposure? {
             channel.total.map {
-                Exposure(cumulative: channel.cumulative, total: $0, token: configuration.tokenName(channel.token),
-                         decimals: configuration.decimals(of: channel.token) ?? Units.decimals)
+                Exposure(
+                    cumulative: channel.cumulative, total: $0, token: configuration.tokenName(channel.token),
+                    decimals: configuration.decimals(of: channel.token) ?? Units.decimals)
             }
         }
     }

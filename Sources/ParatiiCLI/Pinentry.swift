@@ -61,7 +61,8 @@ struct Pinentry {
                 if line.starts(with: Array("OK".utf8)) { return data }
                 if line.starts(with: Array("ERR".utf8)) {
                     let text = String(decoding: line.dropFirst(4), as: UTF8.self)
-                    throw CLIError(text.contains("cancel") || text.hasPrefix("83886179") ? "PIN entry cancelled" : "pinentry refused \(what): \(text)")
+                    throw CLIError(
+                        text.contains("cancel") || text.hasPrefix("83886179") ? "PIN entry cancelled" : "pinentry refused \(what): \(text)")
                 }
                 if line.starts(with: Array("D ".utf8)) { data += try Pinentry.unescape(line.dropFirst(2)) }
                 // S (status), # (comment) and anything else: not ours to act on.
@@ -106,7 +107,7 @@ struct Pinentry {
         while index < bytes.endIndex {
             if bytes[index] == 0x25 {
                 guard bytes.distance(from: index, to: bytes.endIndex) >= 3,
-                      let value = UInt8(String(decoding: bytes[(index + 1)...(index + 2)], as: UTF8.self), radix: 16)
+                    let value = UInt8(String(decoding: bytes[(index + 1)...(index + 2)], as: UTF8.self), radix: 16)
                 else { throw CLIError("pinentry sent a malformed escape") }
                 out.append(value)
                 index += 3

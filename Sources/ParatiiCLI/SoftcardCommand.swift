@@ -19,15 +19,19 @@ extension SoftcardCommand {
         static let configuration = CommandConfiguration(
             commandName: "create",
             abstract: "Make a factory-fresh card state file (no key; PIN 123456, admin PIN 12345678).",
-            discussion: "The key the card later generates is stored encrypted under the passphrase given to `softcard run`. --insecure-state stores it in plain instead: throwaway test cards only."
+            discussion:
+                "The key the card later generates is stored encrypted under the passphrase given to `softcard run`. --insecure-state stores it in plain instead: throwaway test cards only."
         )
         @Option(help: "State file to create (refuses to overwrite).") var state: String
-        @Option(help: "File whose first line is the passphrase that will protect the card's key (checked now, used by `run`).") var passphraseFile: String?
+        @Option(help: "File whose first line is the passphrase that will protect the card's key (checked now, used by `run`).")
+        var passphraseFile: String?
         @Flag(help: "Keep the card's private key in plain in the state file (throwaway test cards only).") var insecureState = false
         @Option(help: "Card serial, 8 hex digits (default random).") var serial: String?
 
         func run() throws {
-            guard passphraseFile == nil || !insecureState else { throw CLIError("--passphrase-file and --insecure-state exclude each other") }
+            guard passphraseFile == nil || !insecureState else {
+                throw CLIError("--passphrase-file and --insecure-state exclude each other")
+            }
             if let passphraseFile {
                 guard !(try CLIInput.secret(file: passphraseFile)).isEmpty else { throw CLIError("the passphrase is empty") }
             }
@@ -53,8 +57,10 @@ extension SoftcardCommand {
             abstract: "Insert the card into vpcd's reader and serve it until SIGINT/SIGTERM."
         )
         @Option(help: "State file (from `softcard create`).") var state: String
-        @Option(help: "File whose first line is the passphrase of the card's key; else asked (unless the state is insecure).") var passphraseFile: String?
-        @Option(help: "vpcd address (default 127.0.0.1:35963, the first virtual reader; :35964 is the second).") var vpcd = "127.0.0.1:35963"
+        @Option(help: "File whose first line is the passphrase of the card's key; else asked (unless the state is insecure).")
+        var passphraseFile: String?
+        @Option(help: "vpcd address (default 127.0.0.1:35963, the first virtual reader; :35964 is the second).") var vpcd =
+            "127.0.0.1:35963"
         @Option(name: .customLong("kdf-n"), help: .hidden) var kdfN: Int?
 
         func run() async throws {
@@ -70,7 +76,8 @@ extension SoftcardCommand {
             let host = String(vpcd[..<colon])
             let card: SoftCard
             do {
-                card = try SoftCard(state: loaded, statePath: state, passphrase: passphrase, kdf: kdfN.map { ScryptParameters(n: $0) } ?? .standard)
+                card = try SoftCard(
+                    state: loaded, statePath: state, passphrase: passphrase, kdf: kdfN.map { ScryptParameters(n: $0) } ?? .standard)
             } catch {
                 throw CLIError("\(error)")
             }
@@ -80,7 +87,8 @@ extension SoftcardCommand {
             if connection.waitUntilConnected(timeout: 5) {
                 FileHandle.standardError.write(Data("softcard \(serial) inserted into vpcd at \(host):\(port)\n".utf8))
             } else {
-                FileHandle.standardError.write(Data("softcard \(serial): waiting for vpcd at \(host):\(port) (is pcscd running? scripts/pcscd-up)\n".utf8))
+                FileHandle.standardError.write(
+                    Data("softcard \(serial): waiting for vpcd at \(host):\(port) (is pcscd running? scripts/pcscd-up)\n".utf8))
             }
             await Self.waitForTermination()
             connection.stop()

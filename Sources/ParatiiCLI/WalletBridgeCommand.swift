@@ -28,15 +28,17 @@ extension WalletCommand {
             let configuration = try config.load()
             let opened = try wallet.open()
             // Parsed here, once, by the same rules the bridge applies: a mistake is caught before pairing.
-            let asked = DelegationRequest(spender: opened.address,
-                                          allowances: try allowance.map { try Allowance(spec: $0, configuration: configuration) },
-                                          payees: try payee.map { try Address($0) }, validFor: try Units.parseDuration(validFor))
+            let asked = DelegationRequest(
+                spender: opened.address,
+                allowances: try allowance.map { try Allowance(spec: $0, configuration: configuration) },
+                payees: try payee.map { try Address($0) }, validFor: try Units.parseDuration(validFor))
             let body = asked.json(configuration)
             let approved = try link.submit("/v1/delegation-requests", body, wallet: wallet, address: opened.address)
             guard let value = approved["envelope"] else { throw CLIError("approved without an envelope") }
             let envelope = try Envelope(json: value)
             let delegation = try opened.importDelegation(envelope)
-            print("imported \(envelope.id.hexString) from master \(delegation.master), valid until \(TimeText.format(delegation.validUntil))")
+            print(
+                "imported \(envelope.id.hexString) from master \(delegation.master), valid until \(TimeText.format(delegation.validUntil))")
         }
     }
 }
@@ -96,8 +98,9 @@ struct BridgeLink: ParsableArguments {
 
     /// The player's side of the protocol (`BridgePlayer`) for this wallet; says what the user must do on stderr.
     func submit(_ path: String, _ body: JSONValue, wallet: WalletOptions, address spender: Address) throws -> JSONValue {
-        let player = BridgePlayer(address: bridge ?? BridgeSettings.defaultSocketPath, name: name, tokenFile: wallet.directory + "/bridge-token.json",
-                                  wallet: spender, timeout: timeout, notice: { TerminalOutput.warn($0) })
+        let player = BridgePlayer(
+            address: bridge ?? BridgeSettings.defaultSocketPath, name: name, tokenFile: wallet.directory + "/bridge-token.json",
+            wallet: spender, timeout: timeout, notice: { TerminalOutput.warn($0) })
         return try player.submit(path, body)
     }
 }

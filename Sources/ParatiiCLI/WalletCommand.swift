@@ -10,9 +10,11 @@ struct WalletCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wallet",
         abstract: "The player's spending wallet: delegations, bounded vouchers, votes, top-ups.",
-        subcommands: [Init.self, ShowAddress.self, ImportDelegation.self, Pay.self, ShowBudget.self, History.self,
-                      NewPostingKey.self, CastVote.self, RevokePostingKey.self, Topup.self, Reclaim.self, Approve.self,
-                      RequestDelegation.self, RequestTopup.self]
+        subcommands: [
+            Init.self, ShowAddress.self, ImportDelegation.self, Pay.self, ShowBudget.self, History.self,
+            NewPostingKey.self, CastVote.self, RevokePostingKey.self, Topup.self, Reclaim.self, Approve.self,
+            RequestDelegation.self, RequestTopup.self,
+        ]
     )
 }
 
@@ -43,10 +45,11 @@ struct FeeOptions: ParsableArguments {
             guard let value = IntegerText.parseUnsigned(.string(text)) else { throw CLIError("--\(name) must be a non-negative integer") }
             return value
         }
-        return FeeParameters(chainId: try chainId.map { try integer($0, "chain-id") } ?? configuration.chainId,
-                             nonce: try integer(nonce, "nonce"),
-                             gas: try gas.map { try integer($0, "gas") } ?? TokenTransfer.defaultGas(token: token),
-                             maxFeePerGas: try integer(maxFee, "max-fee"), maxPriorityFeePerGas: try integer(priorityFee, "priority-fee"))
+        return FeeParameters(
+            chainId: try chainId.map { try integer($0, "chain-id") } ?? configuration.chainId,
+            nonce: try integer(nonce, "nonce"),
+            gas: try gas.map { try integer($0, "gas") } ?? TokenTransfer.defaultGas(token: token),
+            maxFeePerGas: try integer(maxFee, "max-fee"), maxPriorityFeePerGas: try integer(priorityFee, "priority-fee"))
     }
 }
 
@@ -56,7 +59,8 @@ extension WalletCommand {
         @OptionGroup var wallet: WalletOptions
         @Option(help: "scrypt cost n for the keystores (default 262144).") var scryptN: Int = ScryptParameters.standard.n
         func run() throws {
-            let created = try Wallet.create(directory: wallet.directory, password: try wallet.password(confirming: true), kdf: ScryptParameters(n: scryptN))
+            let created = try Wallet.create(
+                directory: wallet.directory, password: try wallet.password(confirming: true), kdf: ScryptParameters(n: scryptN))
             print("wallet created in \(created.directory); spending address \(created.address.checksummed)")
         }
     }
@@ -68,16 +72,20 @@ extension WalletCommand {
     }
 
     struct ImportDelegation: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "import-delegation", abstract: "Store a SpendingDelegation envelope for this wallet.")
+        static let configuration = CommandConfiguration(
+            commandName: "import-delegation", abstract: "Store a SpendingDelegation envelope for this wallet.")
         @OptionGroup var wallet: WalletOptions
         @Argument(help: "Envelope JSON file, or - for standard input.") var file: String
         func run() throws {
             let envelope = try Envelope(parsing: try CLIInput.bytes(file))
             let delegation = try wallet.open().importDelegation(envelope)
-            print("imported \(envelope.id.hexString) from master \(delegation.master), valid until \(TimeText.format(delegation.validUntil))")
+            print(
+                "imported \(envelope.id.hexString) from master \(delegation.master), valid until \(TimeText.format(delegation.validUntil))")
             // Vouchers carry the delegation's own parents, so an attested card's attestation travels with every payment.
             if case .attestation(let attestation)? = envelope.parents.first?.message {
-                print("the card (\(TerminalText.escape(attestation.holder)), serial \(TerminalText.escape(attestation.cardSerial))) is attested by institution \(attestation.institution) until \(TimeText.format(attestation.validUntil))")
+                print(
+                    "the card (\(TerminalText.escape(attestation.holder)), serial \(TerminalText.escape(attestation.cardSerial))) is attested by institution \(attestation.institution) until \(TimeText.format(attestation.validUntil))"
+                )
             }
         }
     }
@@ -97,8 +105,10 @@ extension WalletCommand {
             let configuration = try config.load()
             let opened = try wallet.open()
             let tokenAddress = try configuration.token(token)
-            var request = PaymentRequest(payee: try Address(payee), token: tokenAddress,
-                                         amount: try configuration.parseAmount(amount, token: tokenAddress), memo: PaymentRequest.memo(memo ?? ""), idempotencyKey: key)
+            var request = PaymentRequest(
+                payee: try Address(payee), token: tokenAddress,
+                amount: try configuration.parseAmount(amount, token: tokenAddress), memo: PaymentRequest.memo(memo ?? ""),
+                idempotencyKey: key)
             for i in 0..<max(1, `repeat`) {
                 if let key, `repeat` > 1 { request.idempotencyKey = "\(key)-\(i)" }
                 let envelope: Envelope
@@ -124,20 +134,27 @@ extension WalletCommand {
             let configuration = try config.load()
             let budgets = try wallet.open().budget()
             if json {
-                print(JSONValue.array(budgets.map { b in
-                    .object(["delegation": .string(b.delegation.hexString), "token": .string(b.token.checksummed),
-                             "total": .string(String(b.total)), "spent": .string(String(b.spent)), "remaining": .string(String(b.remaining)),
-                             "perPayment": .string(String(b.perPayment)), "period": .number(String(b.period)),
-                             "periodRemaining": b.periodRemaining.map { .string(String($0)) } ?? .null,
-                             "validUntil": .number(String(b.validUntil)), "live": .bool(b.live)])
-                }).terminalPrettyText)
+                print(
+                    JSONValue.array(
+                        budgets.map { b in
+                            .object([
+                                "delegation": .string(b.delegation.hexString), "token": .string(b.token.checksummed),
+                                "total": .string(String(b.total)), "spent": .string(String(b.spent)),
+                                "remaining": .string(String(b.remaining)),
+                                "perPayment": .string(String(b.perPayment)), "period": .number(String(b.period)),
+                                "periodRemaining": b.periodRemaining.map { .string(String($0)) } ?? .null,
+                                "validUntil": .number(String(b.validUntil)), "live": .bool(b.live),
+                            ])
+                        }
+                    ).terminalPrettyText)
                 return
             }
             if budgets.isEmpty { print("no delegations yet: import one with `paratii wallet import-delegation`") }
             for b in budgets {
                 let token = configuration.tokenName(b.token)
                 let amount = { (value: BigUInt) in configuration.formatAmount(value, token: b.token) }
-                var line = "\(b.live ? "live" : "dead") \(b.delegation.hexString.prefix(10))… \(token): spent \(amount(b.spent)) of \(amount(b.total)), remaining \(amount(b.remaining))"
+                var line =
+                    "\(b.live ? "live" : "dead") \(b.delegation.hexString.prefix(10))… \(token): spent \(amount(b.spent)) of \(amount(b.total)), remaining \(amount(b.remaining))"
                 if let left = b.periodRemaining { line += ", \(amount(left)) left this \(Units.formatDuration(b.period))" }
                 print(line + ", until \(TimeText.format(b.validUntil))")
             }
@@ -154,37 +171,47 @@ extension WalletCommand {
             let configuration = try config.load()
             let records = try wallet.open().history(limit: limit)
             if json {
-                print(JSONValue.array(records.map { r in
-                    .object(["delegation": .string(r.voucher.delegation.hexString), "payee": .string(r.voucher.payee.checksummed),
-                             "token": .string(r.voucher.token.checksummed), "amount": .string(String(r.amount)),
-                             "cumulative": .string(String(r.voucher.cumulative)), "sequence": .number(String(r.voucher.sequence)),
-                             "memo": .string(r.voucher.memo.hexString), "createdAt": .number(String(r.createdAt)),
-                             "key": r.idempotencyKey.map { .string($0) } ?? .null])
-                }).terminalPrettyText)
+                print(
+                    JSONValue.array(
+                        records.map { r in
+                            .object([
+                                "delegation": .string(r.voucher.delegation.hexString), "payee": .string(r.voucher.payee.checksummed),
+                                "token": .string(r.voucher.token.checksummed), "amount": .string(String(r.amount)),
+                                "cumulative": .string(String(r.voucher.cumulative)), "sequence": .number(String(r.voucher.sequence)),
+                                "memo": .string(r.voucher.memo.hexString), "createdAt": .number(String(r.createdAt)),
+                                "key": r.idempotencyKey.map { .string($0) } ?? .null,
+                            ])
+                        }
+                    ).terminalPrettyText)
                 return
             }
             for r in records {
                 let amount = { (value: BigUInt) in configuration.formatAmount(value, token: r.voucher.token) }
-                print("\(TimeText.format(r.createdAt)) \(amount(r.amount)) \(configuration.tokenName(r.voucher.token)) → \(r.voucher.payee) (#\(r.voucher.sequence), cumulative \(amount(r.voucher.cumulative)))")
+                print(
+                    "\(TimeText.format(r.createdAt)) \(amount(r.amount)) \(configuration.tokenName(r.voucher.token)) → \(r.voucher.payee) (#\(r.voucher.sequence), cumulative \(amount(r.voucher.cumulative)))"
+                )
             }
         }
     }
 
     struct NewPostingKey: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "new-posting-key", abstract: "Create a posting key for votes; prints its PostingDelegation.")
+        static let configuration = CommandConfiguration(
+            commandName: "new-posting-key", abstract: "Create a posting key for votes; prints its PostingDelegation.")
         @OptionGroup var wallet: WalletOptions
         @Option(help: "Comma-separated: rate, flag, moderate.") var scopes: String
         @Option(help: "Lifetime, e.g. 30d.") var validFor = "30d"
         @Option(help: "scrypt cost n for the posting keystore.") var scryptN: Int = ScryptParameters.standard.n
         func run() throws {
             let granted = try Scopes(parsing: scopes)
-            let envelope = try wallet.open().newPostingKey(scopes: granted, validFor: try Units.parseDuration(validFor), kdf: ScryptParameters(n: scryptN))
+            let envelope = try wallet.open().newPostingKey(
+                scopes: granted, validFor: try Units.parseDuration(validFor), kdf: ScryptParameters(n: scryptN))
             print(envelope.json.terminalPrettyText)
         }
     }
 
     struct CastVote: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "vote", abstract: "Sign a vote with a posting key; prints the vote envelope.")
+        static let configuration = CommandConfiguration(
+            commandName: "vote", abstract: "Sign a vote with a posting key; prints the vote envelope.")
         @OptionGroup var wallet: WalletOptions
         @Option(help: "Content id: 0x + 32 bytes, or text (hashed).") var content: String
         @Option(help: "Rate 1…5.") var rate: Int16?
@@ -193,7 +220,9 @@ extension WalletCommand {
         @Option(help: "Moderation action code.") var moderate: Int16?
         @Option(help: "Reason for a moderation action.") var reason = ""
         func run() throws {
-            let ballots: [Ballot?] = [rate.map { .rate($0) }, flag.map { .flag($0) }, unflag ? .unflag : nil, moderate.map { .moderate($0, reason) }]
+            let ballots: [Ballot?] = [
+                rate.map { .rate($0) }, flag.map { .flag($0) }, unflag ? .unflag : nil, moderate.map { .moderate($0, reason) },
+            ]
             let chosen = ballots.compactMap { $0 }
             guard chosen.count == 1 else { throw CLIError("give exactly one of --rate, --flag, --unflag, --moderate") }
             print(try wallet.open().vote(content: PaymentRequest.memo(content), chosen[0]).json.terminalPrettyText)
@@ -201,14 +230,16 @@ extension WalletCommand {
     }
 
     struct RevokePostingKey: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "revoke-posting-key", abstract: "Revoke a posting key; prints the signed Revocation.")
+        static let configuration = CommandConfiguration(
+            commandName: "revoke-posting-key", abstract: "Revoke a posting key; prints the signed Revocation.")
         @OptionGroup var wallet: WalletOptions
         @Argument(help: "The posting key's address.") var poster: String
         func run() throws { print(try wallet.open().revokePostingKey(try Address(poster)).json.terminalPrettyText) }
     }
 
     struct Topup: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Master → spending address transfer, signed by the master; prints the raw transaction.")
+        static let configuration = CommandConfiguration(
+            abstract: "Master → spending address transfer, signed by the master; prints the raw transaction.")
         @OptionGroup var wallet: WalletOptions
         @Option(help: "ETH, PTI, or a configured token's symbol or address.") var token: String
         @Option(help: "Decimal amount.") var amount: String
@@ -218,14 +249,16 @@ extension WalletCommand {
         func run() throws {
             let configuration = try config.load()
             let tokenAddress = try configuration.token(token)
-            let signed = try wallet.open().topup(token: tokenAddress, amount: try configuration.parseAmount(amount, token: tokenAddress),
-                                                 fees: try fees.parameters(configuration: configuration, token: tokenAddress), master: try master.signer())
+            let signed = try wallet.open().topup(
+                token: tokenAddress, amount: try configuration.parseAmount(amount, token: tokenAddress),
+                fees: try fees.parameters(configuration: configuration, token: tokenAddress), master: try master.signer())
             print(signed.raw.hexString)
         }
     }
 
     struct Reclaim: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Spending → master transfer, signed by the spending key; prints the raw transaction.")
+        static let configuration = CommandConfiguration(
+            abstract: "Spending → master transfer, signed by the spending key; prints the raw transaction.")
         @OptionGroup var wallet: WalletOptions
         @Option(help: "ETH, PTI, or a configured token's symbol or address.") var token: String
         @Option(help: "Decimal amount.") var amount: String
@@ -235,14 +268,16 @@ extension WalletCommand {
         func run() throws {
             let configuration = try config.load()
             let tokenAddress = try configuration.token(token)
-            let signed = try wallet.open().reclaim(token: tokenAddress, amount: try configuration.parseAmount(amount, token: tokenAddress), to: try Address(to),
-                                                   fees: try fees.parameters(configuration: configuration, token: tokenAddress))
+            let signed = try wallet.open().reclaim(
+                token: tokenAddress, amount: try configuration.parseAmount(amount, token: tokenAddress), to: try Address(to),
+                fees: try fees.parameters(configuration: configuration, token: tokenAddress))
             print(signed.raw.hexString)
         }
     }
 
     struct Approve: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "ERC-20 approval for the Paratii contract to redeem vouchers; prints the raw transaction.")
+        static let configuration = CommandConfiguration(
+            abstract: "ERC-20 approval for the Paratii contract to redeem vouchers; prints the raw transaction.")
         @OptionGroup var wallet: WalletOptions
         @Option(help: "PTI or a token address.") var token = "PTI"
         @Option(help: "Decimal amount.") var amount: String
@@ -253,8 +288,10 @@ extension WalletCommand {
             let configuration = try config.load()
             let tokenAddress = try configuration.token(token)
             guard tokenAddress != Allowance.eth else { throw CLIError("ETH needs no approval") }
-            let signed = try wallet.open().approve(token: tokenAddress, spender: try spender.map { try Address($0) } ?? configuration.verifyingContract,
-                                                   amount: try configuration.parseAmount(amount, token: tokenAddress), fees: try fees.parameters(configuration: configuration, token: tokenAddress))
+            let signed = try wallet.open().approve(
+                token: tokenAddress, spender: try spender.map { try Address($0) } ?? configuration.verifyingContract,
+                amount: try configuration.parseAmount(amount, token: tokenAddress),
+                fees: try fees.parameters(configuration: configuration, token: tokenAddress))
             print(signed.raw.hexString)
         }
     }

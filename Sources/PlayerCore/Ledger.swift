@@ -54,10 +54,12 @@ struct Ledger {
     /// transaction then rolls back, so a refusal writes nothing.
     mutating func record(_ request: PaymentRequest) throws -> Voucher {
         if let key = request.idempotencyKey,
-           let existing = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM voucher WHERE idempotencyKey = ? AND idempotencyKey IS NOT NULL"), arguments: [key]) {
+            let existing = try Row.fetchOne(
+                db.cachedStatement(sql: "SELECT * FROM voucher WHERE idempotencyKey = ? AND idempotencyKey IS NOT NULL"), arguments: [key])
+        {
             let record = try Self.voucherRecord(existing)
             guard record.voucher.payee == request.payee, record.voucher.token == request.token,
-                  record.amount == request.amount, record.voucher.memo == request.memo
+                record.amount == request.amount, record.voucher.memo == request.memo
             else { throw WalletError.idempotencyConflict(key) }
             return record.voucher
         }
@@ -67,8 +69,9 @@ struct Ledger {
         var candidates = try candidates(for: request.token)
         guard !candidates.isEmpty else {
             let any = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM delegation") ?? 0
-            throw any == 0 ? WalletError.refused(.noDelegation, "import a spending delegation first")
-                           : WalletError.refused(.unknownToken, "no delegation has an allowance for \(request.token)")
+            throw any == 0
+                ? WalletError.refused(.noDelegation, "import a spending delegation first")
+                : WalletError.refused(.unknownToken, "no delegation has an allowance for \(request.token)")
         }
         var refusals: [(PaymentRefusal, String)] = []
         for index in candidates.indices {
@@ -109,7 +112,10 @@ struct Ledger {
                 periodSpent = 0
             }
             if periodSpent + request.amount > candidate.perPeriod {
-                return (.overPeriod, "\(request.amount) exceeds what is left this period (\(candidate.perPeriod - min(candidate.perPeriod, periodSpent)))")
+                return (
+                    .overPeriod,
+                    "\(request.amount) exceeds what is left this period (\(candidate.perPeriod - min(candidate.perPeriod, periodSpent)))"
+                )
             }
             periodSpent += request.amount
         }
@@ -126,8 +132,10 @@ struct Ledger {
         var channel: ChannelState
         if let known = channels[key] {
             channel = known
-        } else if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT cumulative, sequence FROM channel WHERE delegationId = ? AND payee = ? AND token = ?"),
-                                             arguments: [key.delegationId, key.payee, key.token]) {
+        } else if let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT cumulative, sequence FROM channel WHERE delegationId = ? AND payee = ? AND token = ?"),
+            arguments: [key.delegationId, key.payee, key.token])
+        {
             channel = ChannelState(cumulative: try Self.amount(row, 0, "cumulative"), sequence: row[1])
         } else {
             channel = ChannelState(cumulative: 0, sequence: 0)
@@ -136,47 +144,61 @@ struct Ledger {
         channel.sequence += 1
         channel.dirty = true
         channels[key] = channel
-        try db.cachedStatement(sql: """
-            INSERT INTO voucher (idempotencyKey, delegationId, payee, token, amount, cumulative, sequence, memo, createdAt)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [request.idempotencyKey, delegationId, key.payee, key.token, String(request.amount),
-                                     String(channel.cumulative), channel.sequence, request.memo.hexString, Int64(clamping: now)])
-        return Voucher(delegation: try [UInt8](hex: delegationId), payee: request.payee, token: request.token,
-                       cumulative: channel.cumulative, sequence: UInt64(channel.sequence), memo: request.memo)
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO voucher (idempotencyKey, delegationId, payee, token, amount, cumulative, sequence, memo, createdAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            request.idempotencyKey, delegationId, key.payee, key.token, String(request.amount),
+            String(channel.cumulative), channel.sequence, request.memo.hexString, Int64(clamping: now),
+        ])
+        return Voucher(
+            delegation: try [UInt8](hex: delegationId), payee: request.payee, token: request.token,
+            cumulative: channel.cumulative, sequence: UInt64(channel.sequence), memo: request.memo)
     }
 
     /// Writes back every allowance and channel this session changed. Call before committing.
     func finish() throws {
         for (token, candidates) in candidatesByToken {
             for candidate in candidates where candidate.dirty {
-                try db.cachedStatement(sql: "UPDATE allowance SET spent = ?, periodIndex = ?, periodSpent = ? WHERE delegationId = ? AND token = ?")
-                    .execute(arguments: [String(candidate.spent), candidate.periodIndex, String(candidate.periodSpent), candidate.delegationId, token.dbText])
+                try db.cachedStatement(
+                    sql: "UPDATE allowance SET spent = ?, periodIndex = ?, periodSpent = ? WHERE delegationId = ? AND token = ?"
+                )
+                .execute(arguments: [
+                    String(candidate.spent), candidate.periodIndex, String(candidate.periodSpent), candidate.delegationId, token.dbText,
+                ])
             }
         }
         for (key, channel) in channels where channel.dirty {
-            try db.cachedStatement(sql: """
-                INSERT INTO channel (delegationId, payee, token, cumulative, sequence) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT (delegationId, payee, token) DO UPDATE SET cumulative = excluded.cumulative, sequence = excluded.sequence
-                """).execute(arguments: [key.delegationId, key.payee, key.token, String(channel.cumulative), channel.sequence])
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO channel (delegationId, payee, token, cumulative, sequence) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (delegationId, payee, token) DO UPDATE SET cumulative = excluded.cumulative, sequence = excluded.sequence
+                    """
+            ).execute(arguments: [key.delegationId, key.payee, key.token, String(channel.cumulative), channel.sequence])
         }
     }
 
     private mutating func candidates(for token: Address) throws -> [Candidate] {
         if let known = candidatesByToken[token] { return known }
-        let rows = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT d.id, d.validAfter, d.validUntil, d.payees, d.revokedAt,
-                   a.total, a.perPayment, a.period, a.perPeriod, a.spent, a.periodIndex, a.periodSpent
-            FROM delegation d JOIN allowance a ON a.delegationId = d.id
-            WHERE a.token = ? ORDER BY d.validUntil, d.id
-            """), arguments: [token.dbText])
+        let rows = try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT d.id, d.validAfter, d.validUntil, d.payees, d.revokedAt,
+                           a.total, a.perPayment, a.period, a.perPeriod, a.spent, a.periodIndex, a.periodSpent
+                    FROM delegation d JOIN allowance a ON a.delegationId = d.id
+                    WHERE a.token = ? ORDER BY d.validUntil, d.id
+                    """), arguments: [token.dbText])
         // Columns by position: GRDB's name lookups are case-insensitive scans.
         let loaded = try rows.map { row in
-            Candidate(delegationId: row[0], validAfter: UInt64(row[1] as Int64), validUntil: UInt64(row[2] as Int64),
-                      payees: Set((row[3] as String).split(separator: ",").map(String.init)),
-                      revokedAt: (row[4] as Int64?).map { UInt64($0) },
-                      total: try Self.amount(row, 5, "total"), perPayment: try Self.amount(row, 6, "perPayment"),
-                      period: UInt64(row[7] as Int64), perPeriod: try Self.amount(row, 8, "perPeriod"),
-                      spent: try Self.amount(row, 9, "spent"), periodIndex: row[10], periodSpent: try Self.amount(row, 11, "periodSpent"))
+            Candidate(
+                delegationId: row[0], validAfter: UInt64(row[1] as Int64), validUntil: UInt64(row[2] as Int64),
+                payees: Set((row[3] as String).split(separator: ",").map(String.init)),
+                revokedAt: (row[4] as Int64?).map { UInt64($0) },
+                total: try Self.amount(row, 5, "total"), perPayment: try Self.amount(row, 6, "perPayment"),
+                period: UInt64(row[7] as Int64), perPeriod: try Self.amount(row, 8, "perPeriod"),
+                spent: try Self.amount(row, 9, "spent"), periodIndex: row[10], periodSpent: try Self.amount(row, 11, "periodSpent"))
         }
         candidatesByToken[token] = loaded
         return loaded
@@ -201,7 +223,8 @@ struct Ledger {
             delegation: try [UInt8](hex: row["delegationId"] as String), payee: try Address(row["payee"] as String),
             token: try Address(row["token"] as String), cumulative: try amount(row, "cumulative"),
             sequence: UInt64(row["sequence"] as Int64), memo: try [UInt8](hex: row["memo"] as String))
-        return VoucherRecord(voucher: voucher, amount: try amount(row, "amount"), createdAt: UInt64(row["createdAt"] as Int64),
-                             idempotencyKey: row["idempotencyKey"])
+        return VoucherRecord(
+            voucher: voucher, amount: try amount(row, "amount"), createdAt: UInt64(row["createdAt"] as Int64),
+            idempotencyKey: row["idempotencyKey"])
     }
 }

@@ -68,7 +68,9 @@ public final class PayeeStore: @unchecked Sendable {
     private var knownChains = Set<[UInt8]>()
 
     /// `payees` empty accepts vouchers to any payee (a store shared by several addresses).
-    public init(path: String, verifier: Verifier, payees: Set<Address> = [], clock: @escaping @Sendable () -> UInt64 = Wallet.systemClock) throws {
+    public init(
+        path: String, verifier: Verifier, payees: Set<Address> = [], clock: @escaping @Sendable () -> UInt64 = Wallet.systemClock
+    ) throws {
         try PrivateFile.prepare(path)
         do { database = try PayeeDatabase.open(path) } catch { throw WalletError.corrupted("\(path): \(error)") }
         self.verifier = verifier
@@ -142,23 +144,34 @@ public final class PayeeStore: @unchecked Sendable {
 
     /// The channel rules, inside the caller's transaction: the best voucher again is a duplicate; an
     /// older sequence must match what was accepted for it; a new one must raise the amount.
-    private func apply(_ voucher: Voucher, _ delegation: SpendingDelegation, _ envelope: Envelope, db: Database,
-                       batch: inout PayeeBatch) throws(VoucherRejection) -> Outcome {
-        let channel = ChannelState(delegation: voucher.delegation, master: delegation.master, spender: delegation.spender,
-                                   payee: voucher.payee, token: voucher.token, cumulative: voucher.cumulative, sequence: voucher.sequence)
+    private func apply(
+        _ voucher: Voucher, _ delegation: SpendingDelegation, _ envelope: Envelope, db: Database,
+        batch: inout PayeeBatch
+    ) throws(VoucherRejection) -> Outcome {
+        let channel = ChannelState(
+            delegation: voucher.delegation, master: delegation.master, spender: delegation.spender,
+            payee: voucher.payee, token: voucher.token, cumulative: voucher.cumulative, sequence: voucher.sequence)
         let key = PayeeBatch.Key(delegation: voucher.delegation.hexString, payee: voucher.payee.dbText, token: voucher.token.dbText)
         do {
             var increase = voucher.cumulative
             if let held = try batch.best(key, db) {
                 if voucher.sequence <= held.sequence {
-                    let seen = try String.fetchOne(db.cachedStatement(sql: "SELECT cumulative FROM receipt WHERE delegationId = ? AND payee = ? AND token = ? AND sequence = ?"),
-                                                   arguments: [key.delegation, key.payee, key.token, Int64(voucher.sequence)])
+                    let seen = try String.fetchOne(
+                        db.cachedStatement(
+                            sql: "SELECT cumulative FROM receipt WHERE delegationId = ? AND payee = ? AND token = ? AND sequence = ?"),
+                        arguments: [key.delegation, key.payee, key.token, Int64(voucher.sequence)])
                     if seen == String(voucher.cumulative) { return .duplicate(channel) }
-                    if let seen { throw VoucherRejection.sequenceConflict("sequence \(voucher.sequence) was \(seen), now \(voucher.cumulative)") }
-                    if voucher.cumulative <= held.cumulative { throw VoucherRejection.decreasing(held: held.cumulative, offered: voucher.cumulative) }
+                    if let seen {
+                        throw VoucherRejection.sequenceConflict("sequence \(voucher.sequence) was \(seen), now \(voucher.cumulative)")
+                    }
+                    if voucher.cumulative <= held.cumulative {
+                        throw VoucherRejection.decreasing(held: held.cumulative, offered: voucher.cumulative)
+                    }
                     throw VoucherRejection.sequenceConflict("sequence \(voucher.sequence) after \(held.sequence) with a higher amount")
                 }
-                guard voucher.cumulative > held.cumulative else { throw VoucherRejection.decreasing(held: held.cumulative, offered: voucher.cumulative) }
+                guard voucher.cumulative > held.cumulative else {
+                    throw VoucherRejection.decreasing(held: held.cumulative, offered: voucher.cumulative)
+                }
                 increase = voucher.cumulative - held.cumulative
             }
             // The delegation chain is stored once; each channel keeps only its best voucher's own fields and signature.
@@ -166,8 +179,12 @@ public final class PayeeStore: @unchecked Sendable {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO delegation (id, parents) VALUES (?, ?)").execute(
                     arguments: [key.delegation, JSONValue.array(envelope.parents.map(\.json)).compactText])
             }
-            try db.cachedStatement(sql: "INSERT INTO receipt (delegationId, payee, token, sequence, cumulative, voucherId) VALUES (?, ?, ?, ?, ?, ?)")
-                .execute(arguments: [key.delegation, key.payee, key.token, Int64(voucher.sequence), String(voucher.cumulative), envelope.id.hexString])
+            try db.cachedStatement(
+                sql: "INSERT INTO receipt (delegationId, payee, token, sequence, cumulative, voucherId) VALUES (?, ?, ?, ?, ?, ?)"
+            )
+            .execute(arguments: [
+                key.delegation, key.payee, key.token, Int64(voucher.sequence), String(voucher.cumulative), envelope.id.hexString,
+            ])
             batch.accept(key, voucher: voucher, delegation: delegation, signature: envelope.signature)
             return .accepted(channel, increase: increase)
         } catch let rejection as VoucherRejection {
@@ -183,16 +200,20 @@ public final class PayeeStore: @unchecked Sendable {
     public func channels() throws -> [ChannelState] {
         try database.read { db in
             var delegations: [String: SpendingDelegation?] = [:]
-            return try Row.fetchAll(db, sql: """
-                SELECT c.*, d.parents FROM channel c LEFT JOIN delegation d ON d.id = c.delegationId
-                ORDER BY c.master, c.delegationId, c.payee, c.token
-                """).map { row in
+            return try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.*, d.parents FROM channel c LEFT JOIN delegation d ON d.id = c.delegationId
+                    ORDER BY c.master, c.delegationId, c.payee, c.token
+                    """
+            ).map { row in
                 let id: String = row["delegationId"]
                 if delegations[id] == nil { delegations[id] = .some(Self.spending(parents: row["parents"])) }
-                var channel = ChannelState(delegation: try [UInt8](hex: id), master: try Address(row["master"] as String),
-                                           spender: try Address(row["spender"] as String), payee: try Address(row["payee"] as String),
-                                           token: try Address(row["token"] as String), cumulative: BigUInt(row["cumulative"] as String, radix: 10) ?? 0,
-                                           sequence: UInt64(row["sequence"] as Int64))
+                var channel = ChannelState(
+                    delegation: try [UInt8](hex: id), master: try Address(row["master"] as String),
+                    spender: try Address(row["spender"] as String), payee: try Address(row["payee"] as String),
+                    token: try Address(row["token"] as String), cumulative: BigUInt(row["cumulative"] as String, radix: 10) ?? 0,
+                    sequence: UInt64(row["sequence"] as Int64))
                 channel.total = delegations[id]??.allowance(for: channel.token)?.total
                 return channel
             }
@@ -202,7 +223,7 @@ public final class PayeeStore: @unchecked Sendable {
     /// The spending delegation at the head of a stored chain, if it reads.
     private static func spending(parents: String?) -> SpendingDelegation? {
         guard let parents, case .array(let items)? = try? JSONValue.parse(Array(parents.utf8)), let first = items.first,
-              case .spending(let delegation)? = try? Envelope(json: first).message
+            case .spending(let delegation)? = try? Envelope(json: first).message
         else { return nil }
         return delegation
     }
@@ -210,22 +231,28 @@ public final class PayeeStore: @unchecked Sendable {
     /// The best voucher of every channel, as full envelopes: what to redeem.
     public func export() throws -> [JSONValue] {
         try database.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT c.*, d.parents FROM channel c JOIN delegation d ON d.id = c.delegationId ORDER BY c.master, c.delegationId, c.payee, c.token
-                """).map { row in
-                let voucher = Voucher(delegation: try [UInt8](hex: row["delegationId"] as String), payee: try Address(row["payee"] as String),
-                                      token: try Address(row["token"] as String), cumulative: BigUInt(row["cumulative"] as String, radix: 10) ?? 0,
-                                      sequence: UInt64(row["sequence"] as Int64), memo: try [UInt8](hex: row["memo"] as String))
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT c.*, d.parents FROM channel c JOIN delegation d ON d.id = c.delegationId ORDER BY c.master, c.delegationId, c.payee, c.token
+                    """
+            ).map { row in
+                let voucher = Voucher(
+                    delegation: try [UInt8](hex: row["delegationId"] as String), payee: try Address(row["payee"] as String),
+                    token: try Address(row["token"] as String), cumulative: BigUInt(row["cumulative"] as String, radix: 10) ?? 0,
+                    sequence: UInt64(row["sequence"] as Int64), memo: try [UInt8](hex: row["memo"] as String))
                 guard case .array(let items) = try JSONValue.parse(row["parents"] as String), let first = items.first else {
                     throw WalletError.corrupted("delegation chain \(row["delegationId"] as String)")
                 }
                 // Signatures go out as parsed and re-encoded: v is always 27/28, as ecrecover needs.
                 let parents = try items.map { item in
                     let parent = try Envelope(json: item)
-                    return Envelope(message: parent.message, domain: parent.domain, signature: try Self.redeemable(parent.signature), parents: [])
+                    return Envelope(
+                        message: parent.message, domain: parent.domain, signature: try Self.redeemable(parent.signature), parents: [])
                 }
-                let envelope = Envelope(message: .voucher(voucher), domain: try Envelope(json: first).domain,
-                                        signature: try Self.redeemable(try [UInt8](hex: row["signature"] as String)), parents: parents)
+                let envelope = Envelope(
+                    message: .voucher(voucher), domain: try Envelope(json: first).domain,
+                    signature: try Self.redeemable(try [UInt8](hex: row["signature"] as String)), parents: parents)
                 return envelope.json
             }
         }
@@ -243,41 +270,43 @@ enum PayeeDatabase {
     static func open(_ path: String) throws -> DatabasePool {
         var migrator = DatabaseMigrator()
         migrator.registerMigration("v1-payee") { db in
-            try db.execute(sql: """
-                CREATE TABLE channel (
-                    delegationId TEXT NOT NULL CHECK (length(delegationId) = 66),
-                    payee TEXT NOT NULL,
-                    token TEXT NOT NULL,
-                    master TEXT NOT NULL,
-                    spender TEXT NOT NULL,
-                    cumulative TEXT NOT NULL \(WalletDatabase.amountCheck("cumulative")),
-                    sequence INTEGER NOT NULL CHECK (sequence > 0),
-                    memo TEXT NOT NULL CHECK (length(memo) = 66),
-                    signature TEXT NOT NULL CHECK (length(signature) = 132),
-                    updatedAt INTEGER NOT NULL,
-                    PRIMARY KEY (delegationId, payee, token)
-                );
-                CREATE TABLE delegation (
-                    id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 66),
-                    parents TEXT NOT NULL
-                );
-                CREATE TABLE receipt (
-                    delegationId TEXT NOT NULL,
-                    payee TEXT NOT NULL,
-                    token TEXT NOT NULL,
-                    sequence INTEGER NOT NULL,
-                    cumulative TEXT NOT NULL \(WalletDatabase.amountCheck("cumulative")),
-                    voucherId TEXT NOT NULL,
-                    PRIMARY KEY (delegationId, payee, token, sequence)
-                );
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE channel (
+                        delegationId TEXT NOT NULL CHECK (length(delegationId) = 66),
+                        payee TEXT NOT NULL,
+                        token TEXT NOT NULL,
+                        master TEXT NOT NULL,
+                        spender TEXT NOT NULL,
+                        cumulative TEXT NOT NULL \(WalletDatabase.amountCheck("cumulative")),
+                        sequence INTEGER NOT NULL CHECK (sequence > 0),
+                        memo TEXT NOT NULL CHECK (length(memo) = 66),
+                        signature TEXT NOT NULL CHECK (length(signature) = 132),
+                        updatedAt INTEGER NOT NULL,
+                        PRIMARY KEY (delegationId, payee, token)
+                    );
+                    CREATE TABLE delegation (
+                        id TEXT PRIMARY KEY NOT NULL CHECK (length(id) = 66),
+                        parents TEXT NOT NULL
+                    );
+                    CREATE TABLE receipt (
+                        delegationId TEXT NOT NULL,
+                        payee TEXT NOT NULL,
+                        token TEXT NOT NULL,
+                        sequence INTEGER NOT NULL,
+                        cumulative TEXT NOT NULL \(WalletDatabase.amountCheck("cumulative")),
+                        voucherId TEXT NOT NULL,
+                        PRIMARY KEY (delegationId, payee, token, sequence)
+                    );
+                    """)
         }
         // Stores written before v 0/1 was refused: rewrite those signatures as 27/28 (same signature).
         migrator.registerMigration("v2-payee-redeemable-v") { db in
-            try db.execute(sql: """
-                UPDATE channel SET signature = substr(signature, 1, 130) || CASE lower(substr(signature, 131, 2))
-                    WHEN '00' THEN '1b' WHEN '01' THEN '1c' ELSE substr(signature, 131, 2) END
-                """)
+            try db.execute(
+                sql: """
+                    UPDATE channel SET signature = substr(signature, 1, 130) || CASE lower(substr(signature, 131, 2))
+                        WHEN '00' THEN '1b' WHEN '01' THEN '1c' ELSE substr(signature, 131, 2) END
+                    """)
             for row in try Row.fetchAll(db, sql: "SELECT id, parents FROM delegation") {
                 let parents: String = row["parents"]
                 guard let rewritten = redeemableParents(parents), rewritten != parents else { continue }
@@ -293,7 +322,8 @@ enum PayeeDatabase {
         func fixed(_ value: JSONValue) -> JSONValue {
             guard case .object(var object) = value else { return value }
             if case .string(let hex)? = object["signature"], let bytes = try? [UInt8](hex: hex),
-               let signature = try? PayeeStore.redeemable(bytes) {
+                let signature = try? PayeeStore.redeemable(bytes)
+            {
                 object["signature"] = .string(signature.hexString)
             }
             if case .array(let parents)? = object["parents"] { object["parents"] = .array(parents.map(fixed)) }
@@ -340,8 +370,9 @@ struct PayeeBatch {
 
     mutating func best(_ key: Key, _ db: Database) throws -> Best? {
         if let known = best[key] { return known }
-        let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT cumulative, sequence FROM channel WHERE delegationId = ? AND payee = ? AND token = ?"),
-                                   arguments: [key.delegation, key.payee, key.token])
+        let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT cumulative, sequence FROM channel WHERE delegationId = ? AND payee = ? AND token = ?"),
+            arguments: [key.delegation, key.payee, key.token])
         let loaded = try row.map { row in
             guard let cumulative = BigUInt(row[0] as String, radix: 10) else { throw VoucherRejection.storage("corrupted channel") }
             return Best(cumulative: cumulative, sequence: UInt64(row[1] as Int64))
@@ -357,14 +388,18 @@ struct PayeeBatch {
 
     func writeChannels(_ db: Database, now: UInt64) throws {
         for (key, entry) in accepted {
-            try db.cachedStatement(sql: """
-                INSERT INTO channel (delegationId, payee, token, master, spender, cumulative, sequence, memo, signature, updatedAt)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (delegationId, payee, token) DO UPDATE SET cumulative = excluded.cumulative,
-                    sequence = excluded.sequence, memo = excluded.memo, signature = excluded.signature, updatedAt = excluded.updatedAt
-                """).execute(arguments: [key.delegation, key.payee, key.token, entry.master, entry.spender, String(entry.voucher.cumulative),
-                                         Int64(entry.voucher.sequence), entry.voucher.memo.hexString, entry.signature.hexString,
-                                         Int64(clamping: now)])
+            try db.cachedStatement(
+                sql: """
+                    INSERT INTO channel (delegationId, payee, token, master, spender, cumulative, sequence, memo, signature, updatedAt)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (delegationId, payee, token) DO UPDATE SET cumulative = excluded.cumulative,
+                        sequence = excluded.sequence, memo = excluded.memo, signature = excluded.signature, updatedAt = excluded.updatedAt
+                    """
+            ).execute(arguments: [
+                key.delegation, key.payee, key.token, entry.master, entry.spender, String(entry.voucher.cumulative),
+                Int64(entry.voucher.sequence), entry.voucher.memo.hexString, entry.signature.hexString,
+                Int64(clamping: now),
+            ])
         }
     }
 }

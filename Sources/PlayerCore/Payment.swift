@@ -11,7 +11,9 @@ public struct PaymentRequest: Sendable, Equatable {
     public var memo: [UInt8]
     public var idempotencyKey: String?
 
-    public init(payee: Address, token: Address, amount: BigUInt, memo: [UInt8] = [UInt8](repeating: 0, count: 32), idempotencyKey: String? = nil) {
+    public init(
+        payee: Address, token: Address, amount: BigUInt, memo: [UInt8] = [UInt8](repeating: 0, count: 32), idempotencyKey: String? = nil
+    ) {
         self.payee = payee; self.token = token; self.amount = amount; self.memo = memo; self.idempotencyKey = idempotencyKey
     }
 

@@ -14,7 +14,9 @@ enum PrivateFile {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
         if fd >= 0 {
             defer { close(fd) }
-            guard fchmod(fd, 0o600) == 0 else { throw WalletError.storage("cannot make \(path) private: \(String(cString: strerror(errno)))") }
+            guard fchmod(fd, 0o600) == 0 else {
+                throw WalletError.storage("cannot make \(path) private: \(String(cString: strerror(errno)))")
+            }
         } else if errno != EEXIST {
             throw WalletError.storage("cannot create \(path): \(String(cString: strerror(errno)))")
         }

@@ -25,25 +25,34 @@ public final class Wallet: @unchecked Sendable {
     public static func systemClock() -> UInt64 { UInt64(Date().timeIntervalSince1970) }
 
     /// Creates a wallet: a fresh spending key and an empty ledger. Refuses a directory that already holds one.
-    public static func create(directory: String, password: String, kdf: ScryptParameters = .standard,
-                              clock: @escaping @Sendable () -> UInt64 = Wallet.systemClock) throws -> Wallet {
+    public static func create(
+        directory: String, password: String, kdf: ScryptParameters = .standard,
+        clock: @escaping @Sendable () -> UInt64 = Wallet.systemClock
+    ) throws -> Wallet {
         let keyPath = directory + "/" + spendingKeyFile
         guard !FileManager.default.fileExists(atPath: keyPath) else { throw WalletError.alreadyInitialised(directory) }
         do {
             try PrivateDirectory.createMissing(directory)
             try PrivateDirectory.createMissing(directory + "/" + postingDirectory)
         } catch { throw WalletError.storage("\(error)") }
-        do { try Keystore.create(PrivateKey.generate(), at: keyPath, password: password, kdf: kdf) } catch { throw WalletError.storage("\(error)") }
+        do { try Keystore.create(PrivateKey.generate(), at: keyPath, password: password, kdf: kdf) } catch {
+            throw WalletError.storage("\(error)")
+        }
         return try open(directory: directory, password: password, clock: clock)
     }
 
     /// Opens an existing wallet. A wrong password, a damaged keystore or a damaged database is refused, never repaired.
-    public static func open(directory: String, password: String, clock: @escaping @Sendable () -> UInt64 = Wallet.systemClock) throws -> Wallet {
+    public static func open(
+        directory: String, password: String, clock: @escaping @Sendable () -> UInt64 = Wallet.systemClock
+    ) throws -> Wallet {
         let keyPath = directory + "/" + spendingKeyFile
-        guard FileManager.default.fileExists(atPath: keyPath) else { throw WalletError.noSpendingKey("\(directory) holds no wallet (run `paratii wallet init`)") }
+        guard FileManager.default.fileExists(atPath: keyPath) else {
+            throw WalletError.noSpendingKey("\(directory) holds no wallet (run `paratii wallet init`)")
+        }
         // SQLite would open a read-only ledger and fail only at the first payment, in its own words.
         guard access(directory, W_OK) == 0 else {
-            throw WalletError.storage("\(directory) is not writable (\(String(cString: strerror(errno)))): the ledger cannot record a payment")
+            throw WalletError.storage(
+                "\(directory) is not writable (\(String(cString: strerror(errno)))): the ledger cannot record a payment")
         }
         let key: PrivateKey
         do { key = try Keystore.open(keyPath, password: password) } catch EthereumError.wrongPassword {
@@ -68,7 +77,9 @@ public final class Wallet: @unchecked Sendable {
     /// Stores a SpendingDelegation for this wallet's key, however it was signed, once it verifies.
     @discardableResult
     public func importDelegation(_ envelope: Envelope) throws -> SpendingDelegation {
-        guard case .spending(let delegation) = envelope.message else { throw WalletError.invalid("not a SpendingDelegation: \(envelope.kind)") }
+        guard case .spending(let delegation) = envelope.message else {
+            throw WalletError.invalid("not a SpendingDelegation: \(envelope.kind)")
+        }
         guard delegation.spender == address else {
             throw WalletError.invalid("the delegation is for spender \(delegation.spender), this wallet is \(address)")
         }
@@ -79,16 +90,24 @@ public final class Wallet: @unchecked Sendable {
         let id = envelope.id.hexString
         try write { db in
             guard try Bool.fetchOne(db, sql: "SELECT 1 FROM delegation WHERE id = ?", arguments: [id]) == nil else { return }
-            try db.execute(sql: """
-                INSERT INTO delegation (id, envelope, master, validAfter, validUntil, payees, importedAt) VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [id, envelope.json.compactText, delegation.master.dbText, Int64(clamping: delegation.validAfter),
-                                 Int64(clamping: delegation.validUntil), delegation.payees.map(\.dbText).joined(separator: ","),
-                                 Int64(clamping: clock())])
+            try db.execute(
+                sql: """
+                    INSERT INTO delegation (id, envelope, master, validAfter, validUntil, payees, importedAt) VALUES (?, ?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    id, envelope.json.compactText, delegation.master.dbText, Int64(clamping: delegation.validAfter),
+                    Int64(clamping: delegation.validUntil), delegation.payees.map(\.dbText).joined(separator: ","),
+                    Int64(clamping: clock()),
+                ])
             for allowance in delegation.allowances {
-                try db.execute(sql: """
-                    INSERT INTO allowance (delegationId, token, total, perPayment, period, perPeriod) VALUES (?, ?, ?, ?, ?, ?)
-                    """, arguments: [id, allowance.token.dbText, String(allowance.total), String(allowance.perPayment),
-                                     Int64(clamping: allowance.period), String(allowance.perPeriod)])
+                try db.execute(
+                    sql: """
+                        INSERT INTO allowance (delegationId, token, total, perPayment, period, perPeriod) VALUES (?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        id, allowance.token.dbText, String(allowance.total), String(allowance.perPayment),
+                        Int64(clamping: allowance.period), String(allowance.perPeriod),
+                    ])
             }
         }
         return delegation
@@ -97,7 +116,9 @@ public final class Wallet: @unchecked Sendable {
     /// Stops paying under a delegation from now on (the card's own revocation is `paratii delegate revoke`).
     public func revokeDelegation(_ id: [UInt8]) throws {
         try write { db in
-            try db.execute(sql: "UPDATE delegation SET revokedAt = ? WHERE id = ? AND revokedAt IS NULL", arguments: [Int64(clamping: clock()), id.hexString])
+            try db.execute(
+                sql: "UPDATE delegation SET revokedAt = ? WHERE id = ? AND revokedAt IS NULL",
+                arguments: [Int64(clamping: clock()), id.hexString])
             guard db.changesCount > 0 else { throw WalletError.invalid("no live delegation \(id.hexString) in this wallet") }
         }
     }
@@ -105,10 +126,14 @@ public final class Wallet: @unchecked Sendable {
     /// The delegation envelope (with its own parents) a voucher or posting delegation hangs under.
     func delegationEnvelope(_ id: [UInt8]) throws -> Envelope {
         if let cached = envelopes.get(id) { return cached }
-        let text = try database.read { db in try String.fetchOne(db, sql: "SELECT envelope FROM delegation WHERE id = ?", arguments: [id.hexString]) }
+        let text = try database.read { db in
+            try String.fetchOne(db, sql: "SELECT envelope FROM delegation WHERE id = ?", arguments: [id.hexString])
+        }
         guard let text else { throw WalletError.corrupted("delegation \(id.hexString) is missing") }
         let envelope: Envelope
-        do { envelope = try Envelope(parsing: Array(text.utf8)) } catch { throw WalletError.corrupted("delegation \(id.hexString): \(error)") }
+        do { envelope = try Envelope(parsing: Array(text.utf8)) } catch {
+            throw WalletError.corrupted("delegation \(id.hexString): \(error)")
+        }
         envelopes.put(envelope)
         return envelope
     }
@@ -141,10 +166,13 @@ public final class Wallet: @unchecked Sendable {
     public func budget() throws -> [Budget] {
         let now = clock()
         return try database.read { db in
-            try Row.fetchAll(db, sql: """
-                SELECT d.id, d.validAfter, d.validUntil, d.revokedAt, a.* FROM delegation d JOIN allowance a ON a.delegationId = d.id
-                ORDER BY d.validUntil, d.id, a.token
-                """).map { row in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT d.id, d.validAfter, d.validUntil, d.revokedAt, a.* FROM delegation d JOIN allowance a ON a.delegationId = d.id
+                    ORDER BY d.validUntil, d.id, a.token
+                    """
+            ).map { row in
                 let validAfter = UInt64(row["validAfter"] as Int64), validUntil = UInt64(row["validUntil"] as Int64)
                 let revoked = (row["revokedAt"] as Int64?).map { UInt64($0) <= now } ?? false
                 let period = UInt64(row["period"] as Int64)
@@ -154,25 +182,28 @@ public final class Wallet: @unchecked Sendable {
                     let current = now >= validAfter && Int64((now - validAfter) / period) > (row["periodIndex"] as Int64)
                     periodRemaining = current ? perPeriod : perPeriod - min(perPeriod, periodSpent)
                 }
-                return Budget(delegation: try [UInt8](hex: row["id"] as String), token: try Address(row["token"] as String),
-                              total: try Ledger.amount(row, "total"), spent: try Ledger.amount(row, "spent"),
-                              perPayment: try Ledger.amount(row, "perPayment"), period: period, perPeriod: try Ledger.amount(row, "perPeriod"),
-                              periodRemaining: periodRemaining, validUntil: validUntil,
-                              live: !revoked && now >= validAfter && now <= validUntil)
+                return Budget(
+                    delegation: try [UInt8](hex: row["id"] as String), token: try Address(row["token"] as String),
+                    total: try Ledger.amount(row, "total"), spent: try Ledger.amount(row, "spent"),
+                    perPayment: try Ledger.amount(row, "perPayment"), period: period, perPeriod: try Ledger.amount(row, "perPeriod"),
+                    periodRemaining: periodRemaining, validUntil: validUntil,
+                    live: !revoked && now >= validAfter && now <= validUntil)
             }
         }
     }
 
     public func history(limit: Int = 100) throws -> [VoucherRecord] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM voucher ORDER BY createdAt DESC, sequence DESC LIMIT ?", arguments: [limit]).map(Ledger.voucherRecord)
+            try Row.fetchAll(db, sql: "SELECT * FROM voucher ORDER BY createdAt DESC, sequence DESC LIMIT ?", arguments: [limit]).map(
+                Ledger.voucherRecord)
         }
     }
 
     /// Every voucher ever recorded, re-signed: what a payee would need to redeem them all.
     public func recordedVouchers() throws -> [Envelope] {
         try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM voucher ORDER BY createdAt, delegationId, payee, token, sequence").map(Ledger.voucherRecord)
+            try Row.fetchAll(db, sql: "SELECT * FROM voucher ORDER BY createdAt, delegationId, payee, token, sequence").map(
+                Ledger.voucherRecord)
         }.map { try sign($0.voucher) }
     }
 

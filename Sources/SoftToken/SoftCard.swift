@@ -13,8 +13,10 @@ import OpenPGPCard
 /// atomically before the response leaves. Not thread-safe: one connection thread drives it.
 public final class SoftCard: @unchecked Sendable {
     /// ATR of an OpenPGP card v3.x (T=1; historical bytes announce extended Lc/Le).
-    public static let atr: [UInt8] = [0x3B, 0xDA, 0x18, 0xFF, 0x81, 0xB1, 0xFE, 0x75, 0x1F, 0x03,
-                                      0x00, 0x31, 0xC5, 0x73, 0xC0, 0x01, 0x40, 0x00, 0x90, 0x00, 0x0C]
+    public static let atr: [UInt8] = [
+        0x3B, 0xDA, 0x18, 0xFF, 0x81, 0xB1, 0xFE, 0x75, 0x1F, 0x03,
+        0x00, 0x31, 0xC5, 0x73, 0xC0, 0x01, 0x40, 0x00, 0x90, 0x00, 0x0C,
+    ]
     public static let historicalBytes: [UInt8] = [0x00, 0x31, 0xC5, 0x73, 0xC0, 0x01, 0x40, 0x00, 0x90, 0x00]
     static let rsa2048Attributes: [UInt8] = [0x01, 0x08, 0x00, 0x00, 0x20, 0x00]
     static let maxExtendedLength = 2048
@@ -187,12 +189,16 @@ public final class SoftCard: @unchecked Sendable {
     // MARK: Data objects
 
     var aid: [UInt8] {
-        ApplicationIdentifier.rid + [0x03, 0x04, UInt8(state.manufacturer >> 8), UInt8(state.manufacturer & 0xFF)] + state.serial + [0x00, 0x00]
+        ApplicationIdentifier.rid + [0x03, 0x04, UInt8(state.manufacturer >> 8), UInt8(state.manufacturer & 0xFF)] + state.serial + [
+            0x00, 0x00,
+        ]
     }
 
     private var pwStatus: [UInt8] {
-        [(state.pw1ValidForSeveralSignatures ? SignaturePINPolicy.several : .once).rawValue, 0x7F, 0x7F, 0x7F,
-         UInt8(state.pw1TriesLeft), UInt8(state.resettingCode == nil ? 0 : state.resettingCodeTriesLeft), UInt8(state.pw3TriesLeft)]
+        [
+            (state.pw1ValidForSeveralSignatures ? SignaturePINPolicy.several : .once).rawValue, 0x7F, 0x7F, 0x7F,
+            UInt8(state.pw1TriesLeft), UInt8(state.resettingCode == nil ? 0 : state.resettingCodeTriesLeft), UInt8(state.pw3TriesLeft),
+        ]
     }
 
     private var extendedCapabilities: [UInt8] {
@@ -216,7 +222,8 @@ public final class SoftCard: @unchecked Sendable {
             + TLV(tag: 0xC6, value: [UInt8](repeating: 0, count: 60)).encoded
             + TLV(tag: 0xCD, value: state.signatureGenerationTime + [UInt8](repeating: 0, count: 8)).encoded
             + TLV(tag: 0xDE, value: keyInformation).encoded
-        let inner = TLV(tag: 0x4F, value: aid).encoded
+        let inner =
+            TLV(tag: 0x4F, value: aid).encoded
             + TLV(tag: 0x5F52, value: Self.historicalBytes).encoded
             + TLV(tag: 0x7F66, value: extendedLengthInformation).encoded
             + TLV(tag: 0x73, value: discretionary).encoded
@@ -235,13 +242,18 @@ public final class SoftCard: @unchecked Sendable {
         case DataObject.applicationIdentifier: return Result(data: aid)
         case DataObject.loginData, DataObject.url: return Result(data: [])
         case DataObject.cardholderRelatedData:
-            let holder = TLV(tag: 0x5B, value: state.cardholderName).encoded
+            let holder =
+                TLV(tag: 0x5B, value: state.cardholderName).encoded
                 + TLV(tag: 0x5F2D, value: Array("en".utf8)).encoded + TLV(tag: 0x5F35, value: [0x39]).encoded
             return Result(data: TLV(tag: 0x65, value: holder).encoded)
         case DataObject.applicationRelatedData: return Result(data: applicationRelatedData())
         case DataObject.securitySupportTemplate:
             let counter = UInt32(min(state.signatureCounter, 0xFFFFFF))
-            return Result(data: TLV(tag: 0x7A, value: TLV(tag: 0x93, value: [UInt8(counter >> 16), UInt8((counter >> 8) & 0xFF), UInt8(counter & 0xFF)]).encoded).encoded)
+            return Result(
+                data: TLV(
+                    tag: 0x7A,
+                    value: TLV(tag: 0x93, value: [UInt8(counter >> 16), UInt8((counter >> 8) & 0xFF), UInt8(counter & 0xFF)]).encoded
+                ).encoded)
         case DataObject.pwStatus: return Result(data: pwStatus)
         case DataObject.historicalBytes: return Result(data: Self.historicalBytes)
         case DataObject.extendedLengthInformation: return Result(data: extendedLengthInformation)
@@ -365,7 +377,7 @@ public final class SoftCard: @unchecked Sendable {
         let stored = c.p2 == 0x83 ? state.pw3 : state.pw1
         guard triesLeft(c.p2) > 0 else { throw Failure(StatusWord.authenticationBlocked) }
         guard c.data.count > stored.length else {
-            try check(c.data, reference: c.p2) // a wrong-length old PIN still costs a try
+            try check(c.data, reference: c.p2)  // a wrong-length old PIN still costs a try
             throw Failure(StatusWord.incorrectData)
         }
         let old = Array(c.data.prefix(stored.length))
@@ -374,7 +386,11 @@ public final class SoftCard: @unchecked Sendable {
         let minimum = c.p2 == 0x83 ? 8 : 6
         guard new.count >= minimum, new.count <= 127 else { throw Failure(StatusWord.incorrectData) }
         var next = state
-        if c.p2 == 0x83 { next.pw3 = .init(pin: new); pw3Verified = false } else { next.pw1 = .init(pin: new); pw1Verified = false; pw1VerifiedForSigning = false }
+        if c.p2 == 0x83 {
+            next.pw3 = .init(pin: new); pw3Verified = false
+        } else {
+            next.pw1 = .init(pin: new); pw1Verified = false; pw1VerifiedForSigning = false
+        }
         try commit(next)
         return Result()
     }
@@ -427,7 +443,9 @@ public final class SoftCard: @unchecked Sendable {
             let key = PrivateKey.generate()
             var next = state
             if let passphrase, !state.insecure {
-                do { next.key = .encrypted(try Keystore.encrypt(key, password: passphrase, kdf: kdf)) } catch { throw Failure(StatusWord.memoryFailure) }
+                do { next.key = .encrypted(try Keystore.encrypt(key, password: passphrase, kdf: kdf)) } catch {
+                    throw Failure(StatusWord.memoryFailure)
+                }
             } else {
                 next.key = .plain(key.withUnsafeSecret { Array($0) })
             }
@@ -466,8 +484,10 @@ public final class SoftCard: @unchecked Sendable {
 
     /// n − s for secp256k1's group order n (turns a low-s signature into its high-s twin).
     static func negateModN(_ s: [UInt8]) -> [UInt8] {
-        let n: [UInt8] = [0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE,
-                          0xBA, 0xAE, 0xDC, 0xE6, 0xAF, 0x48, 0xA0, 0x3B, 0xBF, 0xD2, 0x5E, 0x8C, 0xD0, 0x36, 0x41, 0x41]
+        let n: [UInt8] = [
+            0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFE,
+            0xBA, 0xAE, 0xDC, 0xE6, 0xAF, 0x48, 0xA0, 0x3B, 0xBF, 0xD2, 0x5E, 0x8C, 0xD0, 0x36, 0x41, 0x41,
+        ]
         var out = [UInt8](repeating: 0, count: 32)
         var borrow = 0
         for i in stride(from: 31, through: 0, by: -1) {

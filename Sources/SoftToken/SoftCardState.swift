@@ -176,9 +176,13 @@ extension SoftCardState {
         switch json["key"] {
         case .null?: key = nil
         case .object(let o)?:
-            if let ks = o["keystore"] { key = .encrypted(ks) }
-            else if let raw = o["insecurePlainHex"] { key = .plain(try bytes(raw, "key")) }
-            else { throw .invalidState("bad key") }
+            if let ks = o["keystore"] {
+                key = .encrypted(ks)
+            } else if let raw = o["insecurePlainHex"] {
+                key = .plain(try bytes(raw, "key"))
+            } else {
+                throw .invalidState("bad key")
+            }
         default: throw .invalidState("missing key")
         }
         guard signatureFingerprint.count == 20, signatureGenerationTime.count == 4 else { throw .invalidState("bad key metadata") }

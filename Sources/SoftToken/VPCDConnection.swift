@@ -1,5 +1,6 @@
 import Foundation
 import OpenPGPCard
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -133,7 +134,7 @@ public final class VPCDConnection: @unchecked Sendable {
             if payload.count == 1 {
                 switch payload[0] {
                 case 0x00: card.powerOff()
-                case 0x01: card.powerOff() // power on: a cold start, volatile state cleared
+                case 0x01: card.powerOff()  // power on: a cold start, volatile state cleared
                 case 0x02: card.reset()
                 case 0x04: guard send(fd, SoftCard.atr) else { return }
                 default: break

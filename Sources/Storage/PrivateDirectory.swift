@@ -26,7 +26,9 @@ public enum PrivateDirectory {
             throw .unsafe("\(path) is not a directory (a symlink or a file is in its place): remove it and run again")
         }
         guard info.st_uid == geteuid() else {
-            throw .unsafe("\(path) belongs to uid \(info.st_uid), not to this user (uid \(geteuid())): remove it (as its owner or root) and run again")
+            throw .unsafe(
+                "\(path) belongs to uid \(info.st_uid), not to this user (uid \(geteuid())): remove it (as its owner or root) and run again"
+            )
         }
         guard info.st_mode & 0o077 == 0 else {
             throw .unsafe("\(path) is open to other users (mode \(String(info.st_mode & 0o777, radix: 8))): run `chmod 700 \(path)`")

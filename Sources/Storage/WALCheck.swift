@@ -17,7 +17,9 @@ public enum WALCheck {
         for _ in 0..<3 {
             guard let data = FileManager.default.contents(atPath: path), !data.isEmpty else { return }
             guard let problem = damage(data) else { return }
-            if data == previous { throw corrupt("\(path): \(problem); refusing to open it, as SQLite would discard committed transactions") }
+            if data == previous {
+                throw corrupt("\(path): \(problem); refusing to open it, as SQLite would discard committed transactions")
+            }
             previous = data
             usleep(100_000)
         }

@@ -57,7 +57,9 @@ public struct TokenTable: Sendable {
     /// bundle is missing (a copied binary): doctor reports a missing table instead of crashing.
     public static func bundled() throws(TokenHubError) -> TokenTable {
         let names = ["paratii-signer-bridge_Doctor.resources", "paratii-signer-bridge_Doctor.bundle"]
-        var dirs = [Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()]
+        var dirs = [
+            Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent(),
+        ]
         if let resources = Bundle.main.resourceURL { dirs.append(resources) }
         for dir in dirs {
             for name in names {

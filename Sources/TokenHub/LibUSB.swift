@@ -61,10 +61,11 @@ final class LibUSBContext: @unchecked Sendable {
                 openError = rc == LIBUSB_ERROR_ACCESS.rawValue ? "access denied" : name(rc)
             }
         }
-        return USBDeviceDescriptor(vendorId: desc.idVendor, productId: desc.idProduct,
-                                   bus: libusb_get_bus_number(device), address: libusb_get_device_address(device),
-                                   bcdDevice: desc.bcdDevice, manufacturer: strings[0], product: strings[1], serial: strings[2],
-                                   openError: openError)
+        return USBDeviceDescriptor(
+            vendorId: desc.idVendor, productId: desc.idProduct,
+            bus: libusb_get_bus_number(device), address: libusb_get_device_address(device),
+            bcdDevice: desc.bcdDevice, manufacturer: strings[0], product: strings[1], serial: strings[2],
+            openError: openError)
     }
 
     private static func readString(_ handle: OpaquePointer, _ index: UInt8) -> String? {

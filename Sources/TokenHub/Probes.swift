@@ -45,9 +45,11 @@ public struct CardFacts: Sendable {
     /// DO 93: signatures made so far (nil when unreadable).
     public let signatureCounter: Int?
 
-    public init(version: String, manufacturer: String, serial: String, signatureAlgorithm: AlgorithmAttributes?,
-                address: String?, userPINTries: Int, adminPINTries: Int, signaturePINPolicy: SignaturePINPolicy = .once,
-                signatureCounter: Int? = nil) {
+    public init(
+        version: String, manufacturer: String, serial: String, signatureAlgorithm: AlgorithmAttributes?,
+        address: String?, userPINTries: Int, adminPINTries: Int, signaturePINPolicy: SignaturePINPolicy = .once,
+        signatureCounter: Int? = nil
+    ) {
         self.version = version
         self.manufacturer = manufacturer
         self.serial = serial

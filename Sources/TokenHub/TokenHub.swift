@@ -17,10 +17,12 @@ public enum TokenHub {
         } catch {
             return .unreachable(error)
         }
-        return .readers(states.map { state in
-            guard state.cardPresent else { return ReaderProbe(name: state.name, card: nil) }
-            return ReaderProbe(name: state.name, card: examine(state.name) ? Self.examine(context, reader: state.name) : .skipped, atr: state.atr)
-        })
+        return .readers(
+            states.map { state in
+                guard state.cardPresent else { return ReaderProbe(name: state.name, card: nil) }
+                return ReaderProbe(
+                    name: state.name, card: examine(state.name) ? Self.examine(context, reader: state.name) : .skipped, atr: state.atr)
+            })
     }
 
     /// Reads without a PIN: application data, PW status, the signature key.
@@ -33,9 +35,12 @@ public enum TokenHub {
             let pins = try card.pinStatus()
             let key = try card.publicKey()
             let counter = try? card.signatureCounter()
-            return .openPGP(CardFacts(version: app.aid.version, manufacturer: app.aid.manufacturerName, serial: app.aid.serialHex,
-                                      signatureAlgorithm: app.signatureAlgorithm, address: key.map { $0.address.checksummed },
-                                      userPINTries: pins.pw1TriesLeft, adminPINTries: pins.pw3TriesLeft, signaturePINPolicy: pins.signaturePINPolicy, signatureCounter: counter))
+            return .openPGP(
+                CardFacts(
+                    version: app.aid.version, manufacturer: app.aid.manufacturerName, serial: app.aid.serialHex,
+                    signatureAlgorithm: app.signatureAlgorithm, address: key.map { $0.address.checksummed },
+                    userPINTries: pins.pw1TriesLeft, adminPINTries: pins.pw3TriesLeft, signaturePINPolicy: pins.signaturePINPolicy,
+                    signatureCounter: counter))
         } catch OpenPGPCardError.notOpenPGP {
             return .notOpenPGP
         } catch let error as PCSCError {
@@ -69,7 +74,9 @@ public enum TokenHub {
             guard let candidate = try? OpenedCard(context, state.name), (try? candidate.card.applicationData()) != nil else { continue }
             found.append(candidate)
         }
-        guard let first = found.first else { throw .noCard("no OpenPGP card found (readers: \(states.map(\.name).joined(separator: ", ")))") }
+        guard let first = found.first else {
+            throw .noCard("no OpenPGP card found (readers: \(states.map(\.name).joined(separator: ", ")))")
+        }
         guard found.count == 1 else {
             throw .ambiguous("several OpenPGP cards present: pick one with --reader (\(found.map(\.reader).joined(separator: ", ")))")
         }
@@ -81,7 +88,8 @@ public enum TokenHub {
         let exact = states.filter { $0.name == wanted }
         let matches = exact.isEmpty ? states.filter { $0.name.contains(wanted) } : exact
         guard matches.count == 1, let state = matches.first else {
-            throw matches.isEmpty ? .noReader("no reader matches '\(wanted)'")
+            throw matches.isEmpty
+                ? .noReader("no reader matches '\(wanted)'")
                 : .ambiguous("'\(wanted)' matches several readers: \(matches.map(\.name).joined(separator: ", "))")
         }
         return state

@@ -95,10 +95,12 @@ final class LibUSBHotplug: @unchecked Sendable {
         self.context = context
         self.onChange = onChange
         let events = Int32(LIBUSB_HOTPLUG_EVENT_DEVICE_ARRIVED.rawValue | LIBUSB_HOTPLUG_EVENT_DEVICE_LEFT.rawValue)
-        let rc = libusb_hotplug_register_callback(context.raw, events, 0, -1, -1, -1, { _, _, _, user in
-            if let user { Unmanaged<LibUSBHotplug>.fromOpaque(user).takeUnretainedValue().markPending() }
-            return 0
-        }, Unmanaged.passUnretained(self).toOpaque(), &handle)
+        let rc = libusb_hotplug_register_callback(
+            context.raw, events, 0, -1, -1, -1,
+            { _, _, _, user in
+                if let user { Unmanaged<LibUSBHotplug>.fromOpaque(user).takeUnretainedValue().markPending() }
+                return 0
+            }, Unmanaged.passUnretained(self).toOpaque(), &handle)
         guard rc == 0 else { return nil }
         // The thread holds a strong reference until it exits, so the callback's unretained pointer stays valid.
         let thread = Thread { [self] in loop() }

@@ -13,8 +13,10 @@ public struct USBDeviceDescriptor: Hashable, Sendable {
     /// Why the device could not be opened ("access denied" …), nil when it could or nobody tried.
     public let openError: String?
 
-    public init(vendorId: UInt16, productId: UInt16, bus: UInt8, address: UInt8, bcdDevice: UInt16,
-                manufacturer: String? = nil, product: String? = nil, serial: String? = nil, openError: String? = nil) {
+    public init(
+        vendorId: UInt16, productId: UInt16, bus: UInt8, address: UInt8, bcdDevice: UInt16,
+        manufacturer: String? = nil, product: String? = nil, serial: String? = nil, openError: String? = nil
+    ) {
         self.vendorId = vendorId
         self.productId = productId
         self.bus = bus

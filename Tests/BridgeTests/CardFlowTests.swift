@@ -1,4 +1,3 @@
-@testable import Bridge
 import Delegation
 import Ethereum
 import Foundation
@@ -6,6 +5,8 @@ import OpenPGPCard
 import PCSC
 import SoftToken
 import Testing
+
+@testable import Bridge
 
 /// The whole stack: the real pcscd, a soft OpenPGP card in vpcd's SECOND slot (the first belongs to
 /// the hardware suites), the bridge on a temporary socket, and the `paratii approve` executable
@@ -46,9 +47,13 @@ import Testing
     }
 
     static var binary: URL {
-        if let override = ProcessInfo.processInfo.environment["PARATII_BIN_DIR"] { return URL(fileURLWithPath: override).appendingPathComponent("paratii") }
+        if let override = ProcessInfo.processInfo.environment["PARATII_BIN_DIR"] {
+            return URL(fileURLWithPath: override).appendingPathComponent("paratii")
+        }
         var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        while url.path != "/" && !FileManager.default.fileExists(atPath: url.deletingLastPathComponent().appendingPathComponent("paratii").path) {
+        while url.path != "/"
+            && !FileManager.default.fileExists(atPath: url.deletingLastPathComponent().appendingPathComponent("paratii").path)
+        {
             url = url.deletingLastPathComponent()
         }
         return url.deletingLastPathComponent().appendingPathComponent("paratii")
@@ -121,7 +126,8 @@ import Testing
 
     func files(_ bridge: TestBridge) throws -> (config: String, pin: String, badPin: String) {
         let config = bridge.directory + "/config.json"
-        try Data(#"{"chainId": 1337, "ptiToken": "0x1111111111111111111111111111111111111111"}"#.utf8).write(to: URL(fileURLWithPath: config))
+        try Data(#"{"chainId": 1337, "ptiToken": "0x1111111111111111111111111111111111111111"}"#.utf8).write(
+            to: URL(fileURLWithPath: config))
         try Data("123456\n".utf8).write(to: URL(fileURLWithPath: bridge.directory + "/pin"))
         try Data("654321\n".utf8).write(to: URL(fileURLWithPath: bridge.directory + "/bad-pin"))
         return (config, bridge.directory + "/pin", bridge.directory + "/bad-pin")
@@ -140,7 +146,9 @@ import Testing
 
         // The token list shows the card: reader, master address, tries, counter; never a PIN.
         let inserted = try await call { try player.get("/v1/events?since=0&timeout=5") }
-        #expect(inserted.json?["events"]?.arrayValue?.contains { $0["type"] == .string("token.inserted") && $0["id"] == .string(Self.reader) } == true)
+        #expect(
+            inserted.json?["events"]?.arrayValue?.contains { $0["type"] == .string("token.inserted") && $0["id"] == .string(Self.reader) }
+                == true)
         let tokens = try await call { try player.get("/v1/tokens") }
         let entry = try #require(tokens.json?["tokens"]?.arrayValue?.first { $0["reader"] == .string(Self.reader) })
         #expect(entry["master"] == .string(card.master.checksummed))
@@ -153,12 +161,16 @@ import Testing
         #expect(listed.stdout.contains(id) && listed.stdout.contains("ETH: total 0.05"), "\(listed.stdout)")
 
         // A wrong PIN: refused, one try spent, the request still pending.
-        let wrong = try await Self.run(["approve", id, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Self.reader, "--pin-file", badPin])
+        let wrong = try await Self.run([
+            "approve", id, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Self.reader, "--pin-file", badPin,
+        ])
         #expect(wrong.status != 0)
         #expect(wrong.stderr.contains("wrong PIN"), "\(wrong.stderr)")
         #expect(try await call { try player.get("/v1/delegation-requests/\(id)") }.json?["state"] == .string("pending"))
 
-        let approved = try await Self.run(["approve", id, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Self.reader, "--pin-file", pin])
+        let approved = try await Self.run([
+            "approve", id, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Self.reader, "--pin-file", pin,
+        ])
         #expect(approved.status == 0, "\(approved.stderr)")
         let polled = try await call { try player.get("/v1/delegation-requests/\(id)") }
         #expect(polled.json?["state"] == .string("approved"))
@@ -173,12 +185,14 @@ import Testing
         #expect(try bridge.store.auditEntries().last { $0.signatureCounter != nil }?.signatureCounter == 1)
 
         // Deny through the CLI.
-        let second = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        let second = try #require(
+            try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
         #expect(try await Self.run(["approve", second, "--deny", "--socket", bridge.settings.socketPath, "--config", config]).status == 0)
         #expect(try await call { try player.get("/v1/delegation-requests/\(second)") }.json?["state"] == .string("denied"))
 
         // Card removed: approving fails cleanly and the request stays for when the card is back.
-        let third = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        let third = try #require(
+            try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
         let before = try bridge.store.revision()
         card.unplug(context)
         // The watcher reports the removal to long-polling players.
@@ -188,11 +202,15 @@ import Testing
         let eventsDeadline = Date().addingTimeInterval(120)
         while !sawRemoval && Date() < eventsDeadline {
             let events = try await call { [since] in try player.get("/v1/events?since=\(since)&timeout=5") }
-            sawRemoval = events.json?["events"]?.arrayValue?.contains { $0["type"] == .string("token.removed") && $0["id"] == .string(Self.reader) } == true
+            sawRemoval =
+                events.json?["events"]?.arrayValue?.contains { $0["type"] == .string("token.removed") && $0["id"] == .string(Self.reader) }
+                == true
             if case .number(let text) = events.json?["revision"], let revision = Int64(text) { since = revision }
         }
         #expect(sawRemoval, "no token.removed event for \(Self.reader)")
-        let removed = try await Self.run(["approve", third, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Self.reader, "--pin-file", pin])
+        let removed = try await Self.run([
+            "approve", third, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Self.reader, "--pin-file", pin,
+        ])
         #expect(removed.status != 0)
         #expect(removed.stderr.contains("no card"), "\(removed.stderr)")
         await bridge.stop()
@@ -203,13 +221,17 @@ import Testing
         let (card, bridge, config, pin) = (rig.card, rig.bridge, rig.config, rig.pin)
         let walletDir = bridge.directory + "/wallet"
         try Data("wallet password\n".utf8).write(to: URL(fileURLWithPath: bridge.directory + "/password"))
-        let created = try await Self.run(["wallet", "init", "--dir", walletDir, "--password-file", bridge.directory + "/password", "--scrypt-n", "1024"])
+        let created = try await Self.run([
+            "wallet", "init", "--dir", walletDir, "--password-file", bridge.directory + "/password", "--scrypt-n", "1024",
+        ])
         #expect(created.status == 0, "\(created.stderr)")
 
         // The player asks (pairing first); the user approves the pairing, then the request, on the bridge side.
-        async let asked = Self.run(["wallet", "request-delegation", "--dir", walletDir, "--password-file", bridge.directory + "/password",
-                                    "--bridge", bridge.settings.socketPath, "--name", "test player",
-                                    "--allowance", "token=ETH,total=0.05,per-payment=0.001", "--valid-for", "7d", "--timeout", "300"])
+        async let asked = Self.run([
+            "wallet", "request-delegation", "--dir", walletDir, "--password-file", bridge.directory + "/password",
+            "--bridge", bridge.settings.socketPath, "--name", "test player",
+            "--allowance", "token=ETH,total=0.05,per-payment=0.001", "--valid-for", "7d", "--timeout", "300",
+        ])
         let pairing = try await bridge.waitPending("pairings")
         // The user must type the code the player shows: a wrong one, or none without a terminal, approves nothing.
         let noCode = try await Self.run(["approve", pairing, "--socket", bridge.settings.socketPath])
@@ -220,7 +242,9 @@ import Testing
         let code = try #require(try bridge.store.pairing(pairing)?.code)
         #expect(try await Self.run(["approve", pairing, "--socket", bridge.settings.socketPath, "--code", code]).status == 0)
         let request = try await bridge.waitPending("requests")
-        let approved = try await Self.run(["approve", request, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Self.reader, "--pin-file", pin])
+        let approved = try await Self.run([
+            "approve", request, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Self.reader, "--pin-file", pin,
+        ])
         #expect(approved.status == 0, "\(approved.stderr)")
         let result = try await asked
         #expect(result.status == 0, "\(result.stderr)")

@@ -1,8 +1,9 @@
-@testable import Bridge
 import Delegation
 import Ethereum
 import Foundation
 import Testing
+
+@testable import Bridge
 
 /// The daemon as a process and its TCP listener: SIGTERM shuts it down cleanly; the loopback TCP
 /// listener serves players but has no admin routes; two players at once.
@@ -12,7 +13,8 @@ import Testing
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let config = directory + "/config.json"
-        try Data(#"{"chainId": 1337, "bridge": {"requestExpiry": "5m", "allowedOrigins": []}}"#.utf8).write(to: URL(fileURLWithPath: config))
+        try Data(#"{"chainId": 1337, "bridge": {"requestExpiry": "5m", "allowedOrigins": []}}"#.utf8).write(
+            to: URL(fileURLWithPath: config))
         let socket = directory + "/run/paratii/bridge.sock"
         let process = Process()
         process.executableURL = CardFlowTests.binary
@@ -29,7 +31,9 @@ import Testing
         #expect(stat(socket, &info) == 0 && info.st_mode & 0o777 == 0o600)
         #expect(stat(directory + "/run/paratii", &info) == 0 && info.st_mode & 0o777 == 0o700)
         // A second bridge on the same socket refuses to start instead of stealing it.
-        let second = try await CardFlowTests.run(["bridge", "run", "--config", config, "--socket", socket, "--database", directory + "/data/other.sqlite"])
+        let second = try await CardFlowTests.run([
+            "bridge", "run", "--config", config, "--socket", socket, "--database", directory + "/data/other.sqlite",
+        ])
         #expect(second.status != 0)
         #expect(second.stderr.contains("already listens"), "\(second.stderr)")
 

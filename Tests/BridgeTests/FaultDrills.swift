@@ -1,4 +1,3 @@
-@testable import Bridge
 import Delegation
 import Ethereum
 import Foundation
@@ -9,6 +8,8 @@ import SoftToken
 import Synchronization
 import Testing
 
+@testable import Bridge
+
 /// Issue 9's fault drills for the bridge: the clock moved back, its state file damaged, and (with the
 /// real pcscd, a soft card in vpcd's second slot and the `paratii approve` executable) the card pulled
 /// in the middle of the signature. The pcscd restart under a running bridge is in HardwareTests,
@@ -17,16 +18,24 @@ import Testing
     /// What the user would sign for `request`, signed by `master` now (by the bridge's clock).
     static func signed(_ bridge: TestBridge, master: PrivateKey) throws -> JSONValue {
         let asked = try DelegationRequest(json: SecurityTests.request, configuration: bridge.settings.chain)
-        return .object(["envelope": try Envelope.sign(asked.delegation(master: master.address, now: bridge.clock.now),
-                                                      domain: bridge.settings.chain.domain, signer: master).json])
+        return .object([
+            "envelope": try Envelope.sign(
+                asked.delegation(master: master.address, now: bridge.clock.now),
+                domain: bridge.settings.chain.domain, signer: master
+            ).json
+        ])
     }
 
     @Test func clockMovedBackNeverResurrectsAnExpiredRequest() async throws {
-        let bridge = try await TestBridge { $0.requestExpiry = 60; $0.pairingExpiry = 60 }
+        let bridge = try await TestBridge {
+            $0.requestExpiry = 60; $0.pairingExpiry = 60
+        }
         let player = bridge.client(token: try await bridge.pair())
-        let request = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        let request = try #require(
+            try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
         let latePlayer = TestPairing()
-        let pairing = try #require(try await call { try bridge.client().post("/v1/pairings", latePlayer.body("late player")) }.json?["id"]?.stringValue)
+        let pairing = try #require(
+            try await call { try bridge.client().post("/v1/pairings", latePlayer.body("late player")) }.json?["id"]?.stringValue)
         bridge.clock.advance(61)
         #expect(try await call { try player.get("/v1/delegation-requests/\(request)") }.json?["state"] == .string("expired"))
         #expect(try await call { try latePlayer.poll(bridge.client(), pairing) }.json?["state"] == .string("expired"))
@@ -35,7 +44,9 @@ import Testing
         bridge.clock.rewind(3600)
         #expect(try await call { try player.get("/v1/delegation-requests/\(request)") }.json?["state"] == .string("expired"))
         let pending = try await call { try bridge.client().get("/v1/admin/pending") }
-        #expect(pending.json?["requests"]?.arrayValue?.isEmpty == true && pending.json?["pairings"]?.arrayValue?.isEmpty == true, "\(pending.json?.compactText ?? "")")
+        #expect(
+            pending.json?["requests"]?.arrayValue?.isEmpty == true && pending.json?["pairings"]?.arrayValue?.isEmpty == true,
+            "\(pending.json?.compactText ?? "")")
         let body = try Self.signed(bridge, master: PrivateKey.generate())
         let late = try await call { try bridge.client().post("/v1/admin/delegation-requests/\(request)/approve", body) }
         #expect(late.status == 409, "\(late.errorText)")
@@ -93,14 +104,18 @@ import Testing
         for (name, suffix, checkpointed, corrupt) in cases {
             let file = try copy(name, checkpointed: checkpointed)
             try corrupt(file)
-            let before = try [file, file + "-wal"].map { FileManager.default.fileExists(atPath: $0) ? try Data(contentsOf: URL(fileURLWithPath: $0)) : nil }
+            let before = try [file, file + "-wal"].map {
+                FileManager.default.fileExists(atPath: $0) ? try Data(contentsOf: URL(fileURLWithPath: $0)) : nil
+            }
             do {
                 _ = try BridgeStore(path: file)
                 Issue.record("\(name): the damaged state opened")
             } catch {
                 #expect("\(error)".contains(file + suffix) && "\(error)".contains("refusing"), "\(name): \(error)")
             }
-            let after = try [file, file + "-wal"].map { FileManager.default.fileExists(atPath: $0) ? try Data(contentsOf: URL(fileURLWithPath: $0)) : nil }
+            let after = try [file, file + "-wal"].map {
+                FileManager.default.fileExists(atPath: $0) ? try Data(contentsOf: URL(fileURLWithPath: $0)) : nil
+            }
             #expect(after == before, "\(name): a file changed")
         }
     }
@@ -120,9 +135,15 @@ import Testing
         let bridge = try await TestBridge(tokens: TokenListing.tokens)
         let (config, pin, _) = try flow.files(bridge)
         let player = bridge.client(token: try await bridge.pair())
-        let approve = { (id: String) in ["approve", id, "--socket", bridge.settings.socketPath, "--config", config, "--reader", CardFlowTests.reader, "--pin-file", pin] }
+        let approve = { (id: String) in
+            [
+                "approve", id, "--socket", bridge.settings.socketPath, "--config", config, "--reader", CardFlowTests.reader, "--pin-file",
+                pin,
+            ]
+        }
 
-        let first = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        let first = try #require(
+            try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
         let pulls = Atomic<Int>(0)
         card.connection.commandHook = { command in
             command.ins == 0x2A && pulls.add(1, ordering: .relaxed).oldValue == 0 ? .pullCard : .proceed
@@ -153,10 +174,12 @@ import Testing
         defer { back.stop() }
         #expect(back.waitUntilConnected(timeout: 10))
         try CardFlowTests.waitForCard(true, context)
-        let second = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        let second = try #require(
+            try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
         let approved = try await CardFlowTests.run(approve(second))
         #expect(approved.status == 0, "\(approved.stderr.replacingOccurrences(of: "\n", with: " | "))")
-        let envelope = try Envelope(json: try #require(try await call { try player.get("/v1/delegation-requests/\(second)") }.json?["envelope"]))
+        let envelope = try Envelope(
+            json: try #require(try await call { try player.get("/v1/delegation-requests/\(second)") }.json?["envelope"]))
         let verdict = Verifier(domain: bridge.settings.chain.domain).verify(envelope, at: UInt64(Date().timeIntervalSince1970) + 1)
         #expect(verdict.valid && verdict.master == card.master, "\(verdict.detail)")
         // The pulled signature never counted on the card: the one approval carries counter 1, no gap.

@@ -1,14 +1,17 @@
-@testable import Bridge
 import Delegation
 import Ethereum
 import Foundation
 import GRDB
 import Testing
 
+@testable import Bridge
+
 /// Requests through the bridge with a software master standing in for the card (the card path is in
 /// CardFlowTests): approve, deny, expiry, a forged approval, events, revocations, the audit chain.
 @Suite struct FlowTests {
-    func approve(_ bridge: TestBridge, _ id: String, master: PrivateKey, counter: Int?, tamper: ((inout SpendingDelegation) -> Void)? = nil) async throws -> BridgeClient.Response {
+    func approve(
+        _ bridge: TestBridge, _ id: String, master: PrivateKey, counter: Int?, tamper: ((inout SpendingDelegation) -> Void)? = nil
+    ) async throws -> BridgeClient.Response {
         let pending = try await call { try bridge.client().get("/v1/admin/pending") }
         let entry = try #require(pending.json?["requests"]?.arrayValue?.first { $0["id"]?.stringValue == id })
         let asked = try DelegationRequest(json: try #require(entry["request"]), configuration: bridge.settings.chain)
@@ -52,7 +55,9 @@ import Testing
         let delegation = try #require(envelope.message.typed as? SpendingDelegation)
         #expect(delegation.spender == (try Address("0x2222222222222222222222222222222222222222")))
         // Settled once: a second approval is a conflict.
-        let again = try await call { try bridge.client().post("/v1/admin/delegation-requests/\(id)/approve", .object(["envelope": envelope.json])) }
+        let again = try await call {
+            try bridge.client().post("/v1/admin/delegation-requests/\(id)/approve", .object(["envelope": envelope.json]))
+        }
         #expect(again.status == 409)
         await bridge.stop()
     }
@@ -60,13 +65,15 @@ import Testing
     @Test func denyAndExpiry() async throws {
         let bridge = try await TestBridge { $0.requestExpiry = 60 }
         let player = bridge.client(token: try await bridge.pair())
-        let first = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        let first = try #require(
+            try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
         #expect(try await call { try bridge.client().request("POST", "/v1/admin/delegation-requests/\(first)/deny") }.status == 200)
         let denied = try await call { try player.get("/v1/delegation-requests/\(first)") }
         #expect(denied.json?["state"] == .string("denied"))
         #expect(denied.json?["envelope"] == nil)
 
-        let second = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        let second = try #require(
+            try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
         bridge.clock.advance(61)
         let expired = try await call { try player.get("/v1/delegation-requests/\(second)") }
         #expect(expired.json?["state"] == .string("expired"))
@@ -80,7 +87,8 @@ import Testing
         let player = bridge.client(token: try await bridge.pair())
         let master = PrivateKey.generate()
         for counter in [4, 5, 9] {
-            let id = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+            let id = try #require(
+                try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
             #expect(try await approve(bridge, id, master: master, counter: counter).status == 200)
         }
         let report = try bridge.store.verifyAudit()
@@ -104,8 +112,11 @@ import Testing
         let player = bridge.client(token: try await bridge.pair())
         let master = PrivateKey.generate()
         // A delegation this bridge released: the user approved it, the card (here a key) signed it.
-        let request = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
-        let approved = try await call { try bridge.client().post("/v1/admin/delegation-requests/\(request)/approve", try FaultDrills.signed(bridge, master: master)) }
+        let request = try #require(
+            try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        let approved = try await call {
+            try bridge.client().post("/v1/admin/delegation-requests/\(request)/approve", try FaultDrills.signed(bridge, master: master))
+        }
         let released = try Envelope(json: try #require(approved.json?["envelope"]))
         // Revoking anything else is refused: the bridge's list is not a store for anyone's revocations.
         let stranger = Revocation(issuer: master.address, target: [UInt8](repeating: 7, count: 32), issuedAt: bridge.clock.now)
@@ -115,8 +126,9 @@ import Testing
         let envelope = try Envelope.sign(revocation, domain: bridge.settings.chain.domain, signer: master)
         #expect(try await call { try player.post("/v1/revocations", envelope.json) }.status == 201)
         // A forged one (signed by someone else than its issuer) is refused.
-        let forged = Envelope(message: Message(revocation), domain: bridge.settings.chain.domain,
-                              signature: try PrivateKey.generate().sign(digest: revocation.digest(in: bridge.settings.chain.domain)).bytes, parents: [])
+        let forged = Envelope(
+            message: Message(revocation), domain: bridge.settings.chain.domain,
+            signature: try PrivateKey.generate().sign(digest: revocation.digest(in: bridge.settings.chain.domain)).bytes, parents: [])
         #expect(try await call { try player.post("/v1/revocations", forged.json) }.status == 422)
         let list = try await call { try player.get("/v1/revocations") }
         let items = try #require(list.json?["revocations"]?.arrayValue)

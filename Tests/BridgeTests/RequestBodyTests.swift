@@ -1,7 +1,8 @@
-@testable import Bridge
 import Delegation
 import Ethereum
 import Testing
+
+@testable import Bridge
 
 /// Request bodies decoded directly, as the fuzzer reaches them.
 @Suite struct RequestBodyTests {
@@ -11,7 +12,8 @@ import Testing
     /// validFor near 2^64 s passes a bridge whose maxValidFor is
     /// unlimited, and making the delegation (`paratii approve`) trapped on `now + validFor`.
     @Test func validForPastTheEndOfTimeEndsAtTheLastSecond() throws {
-        let body = #"{"spender":"0x0000000000000000000000000000000000000001","allowances":[{"token":"ETH","total":"1"}],"validFor":"18446744073709551615"}"#
+        let body =
+            #"{"spender":"0x0000000000000000000000000000000000000001","allowances":[{"token":"ETH","total":"1"}],"validFor":"18446744073709551615"}"#
         let request = try DelegationRequest(json: try JSONValue.parse(body), configuration: Self.chain)
         #expect(request.validFor == .max)
         let now: UInt64 = 1_800_000_000

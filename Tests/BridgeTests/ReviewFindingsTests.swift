@@ -1,9 +1,10 @@
-@testable import Bridge
 import Delegation
 import Ethereum
 import Foundation
 import Storage
 import Testing
+
+@testable import Bridge
 
 /// The outside review's findings on the bridge, each tried as the attacker would: another local user,
 /// a paired player sending hostile numbers, a peer flooding pairings, a player naming its own recipient.
@@ -58,8 +59,10 @@ import Testing
     @Test func hostileEventTimeoutsAre400AndTheBridgeLives() async throws {
         let bridge = try await TestBridge()
         let player = bridge.client(token: try await bridge.pair())
-        for query in ["timeout=nan", "timeout=inf", "timeout=-inf", "timeout=-1e16", "timeout=1e300", "timeout=61", "timeout=", "since=-1",
-                      "since=abc", "since=99999999999999999999", "since=1e3"] {
+        for query in [
+            "timeout=nan", "timeout=inf", "timeout=-inf", "timeout=-1e16", "timeout=1e300", "timeout=61", "timeout=", "since=-1",
+            "since=abc", "since=99999999999999999999", "since=1e3",
+        ] {
             let response = try await call { try player.get("/v1/events?\(query)") }
             #expect(response.status == 400, "\(query): \(response.status)")
             #expect(response.json?["code"] == .string("bad_request"), "\(query)")
@@ -92,8 +95,12 @@ import Testing
         // `nobody` knows the id (it read `ps`) and asks over TCP, as it can: 404, and no token.
         var stolen = (status: Int32(0), stdout: "", stderr: "")
         for _ in 0..<100 {
-            stolen = try await CardFlowTests.runProgram("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-s",
-                                                                              "-H", "Host: localhost", "http://127.0.0.1:\(port)/v1/pairings/\(id)"])
+            stolen = try await CardFlowTests.runProgram(
+                "/usr/bin/setpriv",
+                [
+                    "--reuid=65534", "--regid=65534", "--clear-groups", "curl", "-s",
+                    "-H", "Host: localhost", "http://127.0.0.1:\(port)/v1/pairings/\(id)",
+                ])
             if stolen.stdout.contains("not_found") || stolen.stdout.contains("token") { break }
             try await Task.sleep(for: .milliseconds(50))
         }
@@ -131,7 +138,8 @@ import Testing
     // MARK: 3. What approve shows is what the card signs
 
     static func chain() throws -> Configuration {
-        var chain = Configuration(chainId: 1337, verifyingContract: .zero, ptiToken: try Address("0x1111111111111111111111111111111111111111"))
+        var chain = Configuration(
+            chainId: 1337, verifyingContract: .zero, ptiToken: try Address("0x1111111111111111111111111111111111111111"))
         chain.tokens = [.init(address: try Address("0x3333333333333333333333333333333333333333"), symbol: "USDC", decimals: 6)]
         return chain
     }
@@ -143,10 +151,12 @@ import Testing
         unknown["allowances"] = .array([.object(["token": .string("0x00000000000000000000000000000000000000aa"), "total": .string("1")])])
         let unknownBody = unknown
         #expect(try await call { try player.post("/v1/delegation-requests", .object(unknownBody)) }.status == 400)
-        let topup: JSONValue = .object(["kind": .string("topup"), "to": .string("0x2222222222222222222222222222222222222222"),
-                                        "token": .string("0x00000000000000000000000000000000000000aa"), "amount": .string("1"),
-                                        "nonce": .string("0"), "gas": .string("100000"), "maxFeePerGas": .string("1"),
-                                        "maxPriorityFeePerGas": .string("1")])
+        let topup: JSONValue = .object([
+            "kind": .string("topup"), "to": .string("0x2222222222222222222222222222222222222222"),
+            "token": .string("0x00000000000000000000000000000000000000aa"), "amount": .string("1"),
+            "nonce": .string("0"), "gas": .string("100000"), "maxFeePerGas": .string("1"),
+            "maxPriorityFeePerGas": .string("1"),
+        ])
         #expect(try await call { try player.post("/v1/transaction-requests", topup) }.status == 400)
         #expect(try bridge.store.requests(state: "pending").isEmpty)
         await bridge.stop()
@@ -154,22 +164,24 @@ import Testing
 
     @Test func amountsAreSignedInTheTokensOwnDecimals() throws {
         let chain = try Self.chain()
-        let asked = try TransactionRequest(json: .object([
-            "kind": .string("topup"), "to": .string("0x2222222222222222222222222222222222222222"), "token": .string("USDC"),
-            "amount": .string("0.000001"), "nonce": .string("0"), "gas": .string("100000"), "maxFeePerGas": .string("1"),
-            "maxPriorityFeePerGas": .string("1"),
-        ]), configuration: chain)
+        let asked = try TransactionRequest(
+            json: .object([
+                "kind": .string("topup"), "to": .string("0x2222222222222222222222222222222222222222"), "token": .string("USDC"),
+                "amount": .string("0.000001"), "nonce": .string("0"), "gas": .string("100000"), "maxFeePerGas": .string("1"),
+                "maxPriorityFeePerGas": .string("1"),
+            ]), configuration: chain)
         #expect(asked.amount == 1)
         // ERC-20 transfer(to, 1): the last word of the calldata is the amount the card signs.
         let data = asked.transaction(chainId: 1337).data
         #expect(data.suffix(32) == [UInt8](repeating: 0, count: 31) + [1])
         #expect(asked.summary(chain)[0].contains("0.000001 USDC"), "\(asked.summary(chain))")
         #expect(asked.json(chain)["amount"] == .string("0.000001"))
-        let request = try DelegationRequest(json: .object([
-            "spender": .string("0x2222222222222222222222222222222222222222"),
-            "allowances": .array([.object(["token": .string("USDC"), "total": .string("2.5"), "perPayment": .string("0.01")])]),
-            "validFor": .string("1d"),
-        ]), configuration: chain)
+        let request = try DelegationRequest(
+            json: .object([
+                "spender": .string("0x2222222222222222222222222222222222222222"),
+                "allowances": .array([.object(["token": .string("USDC"), "total": .string("2.5"), "perPayment": .string("0.01")])]),
+                "validFor": .string("1d"),
+            ]), configuration: chain)
         #expect(request.allowances[0].total == 2_500_000 && request.allowances[0].perPayment == 10_000)
         #expect(request.allowances[0].summary(chain) == "USDC: total 2.5, per payment 0.01")
     }
@@ -178,20 +190,28 @@ import Testing
         let bridge = try await TestBridge()
         let wallet = PrivateKey.generate().address
         let pairing = TestPairing()
-        let id = try #require(try await call { try bridge.client().post("/v1/pairings", pairing.body("player", wallet: wallet)) }.json?["id"]?.stringValue)
+        let id = try #require(
+            try await call { try bridge.client().post("/v1/pairings", pairing.body("player", wallet: wallet)) }.json?["id"]?.stringValue)
         #expect(try await call { try bridge.client().request("POST", "/v1/admin/pairings/\(id)/approve") }.status == 200)
         let token = try #require(try await call { try pairing.poll(bridge.client(), id) }.json?["token"]?.stringValue)
         let elsewhere = "0x2222222222222222222222222222222222222222"
-        let topup: JSONValue = .object(["kind": .string("topup"), "to": .string(elsewhere), "token": .string("ETH"), "amount": .string("1"),
-                                        "nonce": .string("0"), "gas": .string("21000"), "maxFeePerGas": .string("1"), "maxPriorityFeePerGas": .string("1")])
-        let request = try #require(try await call { try bridge.client(token: token).post("/v1/transaction-requests", topup) }.json?["id"]?.stringValue)
+        let topup: JSONValue = .object([
+            "kind": .string("topup"), "to": .string(elsewhere), "token": .string("ETH"), "amount": .string("1"),
+            "nonce": .string("0"), "gas": .string("21000"), "maxFeePerGas": .string("1"), "maxPriorityFeePerGas": .string("1"),
+        ])
+        let request = try #require(
+            try await call { try bridge.client(token: token).post("/v1/transaction-requests", topup) }.json?["id"]?.stringValue)
         let pending = try await call { try bridge.client().get("/v1/admin/pending") }
         #expect(pending.json?["requests"]?.arrayValue?.first?["wallet"] == .string(wallet.checksummed))
         let refused = try await CardFlowTests.run(["approve", request, "--socket", bridge.settings.socketPath])
         #expect(refused.status != 0, "\(refused.stderr)")
-        #expect(refused.stderr.contains("WARNING: the top-up goes to \(elsewhere)") && refused.stderr.contains("--confirm-recipient"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("WARNING: the top-up goes to \(elsewhere)") && refused.stderr.contains("--confirm-recipient"),
+            "\(refused.stderr)")
         #expect(try bridge.store.request(request)?.state == "pending")
-        let mistyped = try await CardFlowTests.run(["approve", request, "--socket", bridge.settings.socketPath, "--confirm-recipient", wallet.checksummed])
+        let mistyped = try await CardFlowTests.run([
+            "approve", request, "--socket", bridge.settings.socketPath, "--confirm-recipient", wallet.checksummed,
+        ])
         #expect(mistyped.status != 0 && mistyped.stderr.contains("--confirm-recipient"), "\(mistyped.stderr)")
         #expect(try bridge.store.request(request)?.state == "pending")
         await bridge.stop()
@@ -205,13 +225,15 @@ import Testing
         let master = PrivateKey.generate()
         try await bridge.store.pool.write { db in
             for n in 0..<BridgeStore.revocationsPerPairing {
-                try db.execute(sql: "INSERT INTO revocation (id, envelope, addedAt, pairing) VALUES (?, '{}', 0, ?)",
-                               arguments: [Data([UInt8](repeating: UInt8(n), count: 32)), try bridge.store.authenticate(token: token)?.id])
+                try db.execute(
+                    sql: "INSERT INTO revocation (id, envelope, addedAt, pairing) VALUES (?, '{}', 0, ?)",
+                    arguments: [Data([UInt8](repeating: UInt8(n), count: 32)), try bridge.store.authenticate(token: token)?.id])
             }
         }
         #expect(throws: APIError.self) {
-            try bridge.store.addRevocation(id: [UInt8](repeating: 0xEE, count: 32), envelope: .object([:]),
-                                           pairing: try bridge.store.authenticate(token: token)?.id)
+            try bridge.store.addRevocation(
+                id: [UInt8](repeating: 0xEE, count: 32), envelope: .object([:]),
+                pairing: try bridge.store.authenticate(token: token)?.id)
         }
         _ = master
         await bridge.stop()

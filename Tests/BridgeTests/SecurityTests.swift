@@ -1,27 +1,35 @@
-@testable import Bridge
 import Delegation
 import Ethereum
 import Foundation
 import Testing
+
+@testable import Bridge
 
 /// The local API as an attacker would try it: no token, a rebinding Host, a foreign Origin, huge or
 /// malformed bodies, unknown fields, a revoked token, someone else's request.
 @Suite struct SecurityTests {
     static let request: JSONValue = .object([
         "spender": .string("0x2222222222222222222222222222222222222222"),
-        "allowances": .array([.object(["token": .string("ETH"), "total": .string("0.05"), "perPayment": .string("0.001"),
-                                       "period": .string("1d"), "perPeriod": .string("0.01")])]),
+        "allowances": .array([
+            .object([
+                "token": .string("ETH"), "total": .string("0.05"), "perPayment": .string("0.001"),
+                "period": .string("1d"), "perPeriod": .string("0.01"),
+            ])
+        ]),
         "payees": .array([]), "validFor": .string("30d"),
     ])
 
     @Test func everyPlayerEndpointNeedsAToken() async throws {
         let bridge = try await TestBridge()
-        for (method, path) in [("GET", "/v1/status"), ("POST", "/v1/delegation-requests"), ("GET", "/v1/delegation-requests/00000000000000000000000000000000"),
-                               ("GET", "/v1/tokens"), ("GET", "/v1/events?since=0&timeout=0"), ("POST", "/v1/revocations"), ("GET", "/v1/revocations")] {
+        for (method, path) in [
+            ("GET", "/v1/status"), ("POST", "/v1/delegation-requests"), ("GET", "/v1/delegation-requests/00000000000000000000000000000000"),
+            ("GET", "/v1/tokens"), ("GET", "/v1/events?since=0&timeout=0"), ("POST", "/v1/revocations"), ("GET", "/v1/revocations"),
+        ] {
             for token in [nil, "", String(repeating: "0", count: 64), "x"] {
                 let response = try await call {
-                    try bridge.client().request(method, path, body: method == "POST" ? Array(Self.request.compactText.utf8) : nil,
-                                                headers: token.map { [("Authorization", "Bearer \($0)")] } ?? [])
+                    try bridge.client().request(
+                        method, path, body: method == "POST" ? Array(Self.request.compactText.utf8) : nil,
+                        headers: token.map { [("Authorization", "Bearer \($0)")] } ?? [])
                 }
                 #expect(response.status == 401, "\(method) \(path) with \(token ?? "no token")")
                 #expect(response.json?["code"] == .string("unauthenticated"))
@@ -43,7 +51,10 @@ import Testing
             #expect(response.status == 200, "Host \(host)")
         }
         // Pairing too: a rebinding page must not even start one.
-        let pairing = try await call { try bridge.client().request("POST", "/v1/pairings", body: Array(TestPairing().body("x").compactText.utf8), headers: [("Host", "evil.example")]) }
+        let pairing = try await call {
+            try bridge.client().request(
+                "POST", "/v1/pairings", body: Array(TestPairing().body("x").compactText.utf8), headers: [("Host", "evil.example")])
+        }
         #expect(pairing.status == 421)
         await bridge.stop()
     }
@@ -55,10 +66,15 @@ import Testing
             let response = try await call { try bridge.client(token: token).request("GET", "/v1/status", headers: [("Origin", origin)]) }
             #expect(response.status == 403, "Origin \(origin)")
             #expect(response.json?["code"] == .string("bad_origin"))
-            let pairing = try await call { try bridge.client().request("POST", "/v1/pairings", body: Array(TestPairing().body("x").compactText.utf8), headers: [("Origin", origin)]) }
+            let pairing = try await call {
+                try bridge.client().request(
+                    "POST", "/v1/pairings", body: Array(TestPairing().body("x").compactText.utf8), headers: [("Origin", origin)])
+            }
             #expect(pairing.status == 403)
         }
-        let allowed = try await call { try bridge.client(token: token).request("GET", "/v1/status", headers: [("Origin", "http://localhost:8080")]) }
+        let allowed = try await call {
+            try bridge.client(token: token).request("GET", "/v1/status", headers: [("Origin", "http://localhost:8080")])
+        }
         #expect(allowed.status == 200)
         await bridge.stop()
     }
@@ -90,7 +106,10 @@ import Testing
         let nestedFinal = nested
         let nestedExtra = try await call { try client.post("/v1/delegation-requests", .object(nestedFinal)) }
         #expect(nestedExtra.json?["code"] == .string("unknown_field"))
-        let pairingExtra = try await call { try bridge.client().post("/v1/pairings", .object(["name": .string("x"), "secretHash": .string(PairingSecret().hash), "admin": .bool(true)])) }
+        let pairingExtra = try await call {
+            try bridge.client().post(
+                "/v1/pairings", .object(["name": .string("x"), "secretHash": .string(PairingSecret().hash), "admin": .bool(true)]))
+        }
         #expect(pairingExtra.json?["code"] == .string("unknown_field"))
         var injected = Self.request.objectValue!
         injected["allowances"] = .array([.object(["token": .string("ETH"), "total": .string("1,per-payment=2")])])

@@ -1,11 +1,12 @@
-@testable import Bridge
 import Delegation
-import TokenHub
 import Ethereum
 import Foundation
 import Logging
 import PCSC
 import Testing
+import TokenHub
+
+@testable import Bridge
 
 /// A bridge on a temporary Unix socket, run in-process by Hummingbird exactly as `paratii bridge run`
 /// runs it, and reached through the same client the CLI uses.
@@ -16,12 +17,16 @@ final class TestBridge: @unchecked Sendable {
     let clock: TestClock
     private var task: Task<Void, any Error>?
 
-    init(tune: (inout BridgeSettings) -> Void = { _ in }, tokens: @escaping TokenProbe = { [] }, watchTokens: Bool = false,
-         usbWatcher: TokenWatcher? = nil) async throws {
+    init(
+        tune: (inout BridgeSettings) -> Void = { _ in }, tokens: @escaping TokenProbe = { [] }, watchTokens: Bool = false,
+        usbWatcher: TokenWatcher? = nil
+    ) async throws {
         directory = "/tmp/pb-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var settings = BridgeSettings(chain: Configuration(chainId: 1337, verifyingContract: .zero, ptiToken: try Address("0x1111111111111111111111111111111111111111")),
-                                      socketPath: directory + "/run/bridge.sock", databasePath: directory + "/data/bridge.sqlite")
+        var settings = BridgeSettings(
+            chain: Configuration(
+                chainId: 1337, verifyingContract: .zero, ptiToken: try Address("0x1111111111111111111111111111111111111111")),
+            socketPath: directory + "/run/bridge.sock", databasePath: directory + "/data/bridge.sqlite")
         settings.allowedOrigins = ["http://localhost:8080"]
         tune(&settings)
         self.settings = settings
@@ -30,7 +35,9 @@ final class TestBridge: @unchecked Sendable {
         store = try BridgeStore(path: settings.databasePath, clock: { clock.now })
         var logger = Logger(label: "paratii.bridge.test")
         logger.logLevel = .critical
-        let app = try buildApplication(BridgeContext(settings: settings, store: store, tokens: tokens, watchTokens: watchTokens, usbWatcher: usbWatcher), logger: logger)
+        let app = try buildApplication(
+            BridgeContext(settings: settings, store: store, tokens: tokens, watchTokens: watchTokens, usbWatcher: usbWatcher),
+            logger: logger)
         task = Task { try await app.runService(gracefulShutdownSignals: []) }
         // Generous: in the full suite other tests may keep the cooperative pool busy for many seconds.
         let deadline = Date().addingTimeInterval(180)
@@ -62,12 +69,16 @@ final class TestBridge: @unchecked Sendable {
     /// Pairs a player and approves the pairing as the user would; returns its token.
     func pair(_ name: String = "test player") async throws -> String {
         let secret = PairingSecret()
-        let created = try await call { try self.client().post("/v1/pairings", .object(["name": .string(name), "secretHash": .string(secret.hash)])) }
+        let created = try await call {
+            try self.client().post("/v1/pairings", .object(["name": .string(name), "secretHash": .string(secret.hash)]))
+        }
         #expect(created.status == 201)
         let id = try #require(created.json?["id"]?.stringValue)
         let approved = try await call { try self.client().request("POST", "/v1/admin/pairings/\(id)/approve") }
         #expect(approved.status == 200)
-        let polled = try await call { try self.client().request("GET", "/v1/pairings/\(id)", headers: [("Authorization", "Pairing \(secret.secret)")]) }
+        let polled = try await call {
+            try self.client().request("GET", "/v1/pairings/\(id)", headers: [("Authorization", "Pairing \(secret.secret)")])
+        }
         return try #require(polled.json?["token"]?.stringValue)
     }
 }

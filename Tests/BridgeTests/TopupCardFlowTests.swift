@@ -1,8 +1,9 @@
-@testable import Bridge
 import Ethereum
 import Foundation
 import PCSC
 import Testing
+
+@testable import Bridge
 
 /// A top-up through the whole stack: the wallet asks the bridge, the user approves with the PIN typed
 /// into the real pinentry-tty (on a pseudo-terminal this test types into), the soft card in vpcd's
@@ -20,14 +21,19 @@ import Testing
         let spender = try await Rig.run(["wallet", "address", "--dir", walletDir, "--password-file", password]).stdout
             .trimmingCharacters(in: .whitespacesAndNewlines)
 
-        async let asked = Rig.run(["wallet", "request-topup", "--dir", walletDir, "--password-file", password, "--bridge", bridge.settings.socketPath,
-                                   "--config", config, "--token", "ETH", "--amount", "0.25", "--nonce", "3", "--max-fee", "20000000000",
-                                   "--priority-fee", "1000000000", "--timeout", "300"])
+        async let asked = Rig.run([
+            "wallet", "request-topup", "--dir", walletDir, "--password-file", password, "--bridge", bridge.settings.socketPath,
+            "--config", config, "--token", "ETH", "--amount", "0.25", "--nonce", "3", "--max-fee", "20000000000",
+            "--priority-fee", "1000000000", "--timeout", "300",
+        ])
         let pairing = try await bridge.waitPending("pairings")
         let code = try #require(try bridge.store.pairing(pairing)?.code)
         #expect(try await Rig.run(["approve", pairing, "--socket", bridge.settings.socketPath, "--code", code]).status == 0)
         let request = try await bridge.waitPending("requests")
-        let approve = ["approve", request, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Rig.reader, "--pinentry", "pinentry-tty"]
+        let approve = [
+            "approve", request, "--socket", bridge.settings.socketPath, "--config", config, "--reader", Rig.reader, "--pinentry",
+            "pinentry-tty",
+        ]
 
         // A wrong PIN typed into pinentry: the card refuses it, the request stays pending, nothing is signed.
         let wrong = try await runOnTerminal(approve, typing: "654321")
@@ -62,7 +68,7 @@ import Testing
             let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
             var unlock: Int32 = 0, number: UInt32 = 0
             guard master >= 0, ioctl(master, Self.setLock, &unlock) == 0, ioctl(master, Self.getNumber, &number) == 0,
-                  let terminal = FileHandle(forUpdatingAtPath: "/dev/pts/\(number)")
+                let terminal = FileHandle(forUpdatingAtPath: "/dev/pts/\(number)")
             else { throw BridgeError.io("no pseudo-terminal") }
             defer { close(master) }
             let process = Process()

@@ -1,9 +1,10 @@
-@testable import Bridge
 import BigInt
 import Delegation
 import Ethereum
 import Foundation
 import Testing
+
+@testable import Bridge
 
 /// Master-signed transactions (top-ups) through the bridge, with a software master standing in for
 /// the card (the card path is in TopupCardFlowTests): what a player may ask, what the bridge accepts
@@ -12,10 +13,13 @@ import Testing
     static let spender = "0x2222222222222222222222222222222222222222"
     static let topup: JSONValue = .object([
         "kind": .string("topup"), "to": .string(spender), "token": .string("PTI"), "amount": .string("2.5"),
-        "nonce": .string("7"), "gas": .string("100000"), "maxFeePerGas": .string("30000000000"), "maxPriorityFeePerGas": .string("1000000000"),
+        "nonce": .string("7"), "gas": .string("100000"), "maxFeePerGas": .string("30000000000"),
+        "maxPriorityFeePerGas": .string("1000000000"),
     ])
 
-    func approve(_ bridge: TestBridge, _ id: String, master: PrivateKey, tamper: (inout Transaction) -> Void = { _ in }) async throws -> BridgeClient.Response {
+    func approve(
+        _ bridge: TestBridge, _ id: String, master: PrivateKey, tamper: (inout Transaction) -> Void = { _ in }
+    ) async throws -> BridgeClient.Response {
         let pending = try await call { try bridge.client().get("/v1/admin/pending") }
         let entry = try #require(pending.json?["requests"]?.arrayValue?.first { $0["id"]?.stringValue == id })
         #expect(entry["kind"] == .string("transaction"))
@@ -47,7 +51,9 @@ import Testing
         for tamper in tampers {
             #expect(try await approve(bridge, id, master: master, tamper: tamper).status == 422)
         }
-        #expect(try await call { try bridge.client().post("/v1/admin/transaction-requests/\(id)/approve", .object(["raw": .string("0xc0")])) }.status == 400)
+        #expect(
+            try await call { try bridge.client().post("/v1/admin/transaction-requests/\(id)/approve", .object(["raw": .string("0xc0")])) }
+                .status == 400)
         #expect(try await call { try player.get("/v1/transaction-requests/\(id)") }.json?["state"] == .string("pending"))
 
         let approved = try await approve(bridge, id, master: master)

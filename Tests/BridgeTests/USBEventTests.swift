@@ -1,8 +1,9 @@
-@testable import Bridge
-import TokenHub
 import Ethereum
 import Foundation
 import Testing
+import TokenHub
+
+@testable import Bridge
 
 /// Recorded descriptors on a bus the test changes: there is no USB bus on CI machines, so the
 /// libusb enumerator is swapped for these (Doctor's tests cover libusb itself starting and stopping).
@@ -14,8 +15,9 @@ final class RecordedBus: USBEnumerator, @unchecked Sendable {
 }
 
 @Suite struct USBEventTests {
-    static let yubiKey5 = USBDeviceDescriptor(vendorId: 0x1050, productId: 0x0407, bus: 1, address: 4, bcdDevice: 0x0543,
-                                              manufacturer: "Yubico", product: "YubiKey OTP+FIDO+CCID")
+    static let yubiKey5 = USBDeviceDescriptor(
+        vendorId: 0x1050, productId: 0x0407, bus: 1, address: 4, bcdDevice: 0x0543,
+        manufacturer: "Yubico", product: "YubiKey OTP+FIDO+CCID")
     static let keyboard = USBDeviceDescriptor(vendorId: 0x046D, productId: 0xC31C, bus: 1, address: 2, bcdDevice: 0x6400)
 
     @Test func knownTokensArrivingAndLeavingReachPlayersAsEvents() async throws {

@@ -1,19 +1,30 @@
 import BigInt
-@testable import Delegation
 import Ethereum
 import Testing
+
+@testable import Delegation
 
 @Suite struct EncodingTests {
     let world = World()
 
     /// The wire contract, verbatim from DESIGN.md: other wallets and a future contract hash these strings.
     @Test func typeStringsAreTheContract() {
-        #expect(SpendingDelegation.encodeType == "SpendingDelegation(address master,address spender,Allowance[] allowances,address[] payees,uint64 validAfter,uint64 validUntil,uint256 salt)Allowance(address token,uint256 total,uint256 perPayment,uint64 period,uint256 perPeriod)")
-        #expect(PostingDelegation.encodeType == "PostingDelegation(bytes32 parent,address spender,address poster,uint32 scopes,uint64 validAfter,uint64 validUntil,uint256 salt)")
-        #expect(Voucher.encodeType == "Voucher(bytes32 delegation,address payee,address token,uint256 cumulative,uint64 sequence,bytes32 memo)")
+        #expect(
+            SpendingDelegation.encodeType
+                == "SpendingDelegation(address master,address spender,Allowance[] allowances,address[] payees,uint64 validAfter,uint64 validUntil,uint256 salt)Allowance(address token,uint256 total,uint256 perPayment,uint64 period,uint256 perPeriod)"
+        )
+        #expect(
+            PostingDelegation.encodeType
+                == "PostingDelegation(bytes32 parent,address spender,address poster,uint32 scopes,uint64 validAfter,uint64 validUntil,uint256 salt)"
+        )
+        #expect(
+            Voucher.encodeType == "Voucher(bytes32 delegation,address payee,address token,uint256 cumulative,uint64 sequence,bytes32 memo)")
         #expect(Vote.encodeType == "Vote(bytes32 delegation,bytes32 content,uint8 kind,int16 value,string reason,uint64 issuedAt)")
         #expect(Revocation.encodeType == "Revocation(address issuer,bytes32 target,uint64 issuedAt)")
-        #expect(CardAttestation.encodeType == "CardAttestation(address institution,address master,string holder,string cardSerial,Allowance[] ceiling,uint64 validUntil,uint256 salt)Allowance(address token,uint256 total,uint256 perPayment,uint64 period,uint256 perPeriod)")
+        #expect(
+            CardAttestation.encodeType
+                == "CardAttestation(address institution,address master,string holder,string cardSerial,Allowance[] ceiling,uint64 validUntil,uint256 salt)Allowance(address token,uint256 total,uint256 perPayment,uint64 period,uint256 perPeriod)"
+        )
     }
 
     /// The native hash of every message equals the generic EIP-712 encoder's over its typed data.
@@ -61,7 +72,9 @@ import Testing
         domain["name"] = .string("Other")
         var typed2 = spending.typedData.objectValue!
         typed2["domain"] = .object(domain)
-        #expect(throws: DelegationError.self) { try Envelope(json: .object(["typedData": .object(typed2), "signature": .string(spending.signature.hexString)])) }
+        #expect(throws: DelegationError.self) {
+            try Envelope(json: .object(["typedData": .object(typed2), "signature": .string(spending.signature.hexString)]))
+        }
 
         for bad in ["{}", "[]", #"{"typedData":{},"signature":"0x00"}"#, #"{"typedData":1,"signature":"0x"}"#] {
             #expect(throws: DelegationError.self) { try Envelope(parsing: Array(bad.utf8)) }
@@ -93,11 +106,16 @@ import Testing
     @Test func allowanceSpecs() throws {
         let config = Configuration(chainId: 1, verifyingContract: .zero, ptiToken: world.pti)
         let eth = try Allowance(spec: "token=ETH,total=0.05,per-payment=0.0001,period=1d,per-period=0.01", configuration: config)
-        #expect(eth == Allowance(token: .zero, total: BigUInt(5) * BigUInt(10).power(16), perPayment: BigUInt(10).power(14),
-                                 period: 86400, perPeriod: BigUInt(10).power(16)))
+        #expect(
+            eth
+                == Allowance(
+                    token: .zero, total: BigUInt(5) * BigUInt(10).power(16), perPayment: BigUInt(10).power(14),
+                    period: 86400, perPeriod: BigUInt(10).power(16)))
         #expect(try Allowance(spec: "token=PTI,total=5", configuration: config).token == world.pti)
-        for bad in ["token=ETH", "total=1", "token=ETH,total=1,period=1d", "token=ETH,total=1,per-payment=2",
-                    "token=DOGE,total=1", "token=ETH,total=1,colour=red", "token=ETH,total=1,total=2"] {
+        for bad in [
+            "token=ETH", "total=1", "token=ETH,total=1,period=1d", "token=ETH,total=1,per-payment=2",
+            "token=DOGE,total=1", "token=ETH,total=1,colour=red", "token=ETH,total=1,total=2",
+        ] {
             #expect(throws: DelegationError.self, "\(bad)") { try Allowance(spec: bad, configuration: config) }
         }
         #expect(throws: DelegationError.self) { try Allowance(spec: "token=PTI,total=1", configuration: Configuration()) }

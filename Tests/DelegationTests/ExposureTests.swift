@@ -1,7 +1,8 @@
 import BigInt
-@testable import Delegation
 import Ethereum
 import Testing
+
+@testable import Delegation
 
 /// A payee cannot see other payees: it is told how much of the delegation's total a voucher claims.
 @Suite struct ExposureTests {

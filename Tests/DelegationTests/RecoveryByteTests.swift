@@ -1,7 +1,8 @@
 import BigInt
-@testable import Delegation
 import Ethereum
 import Testing
+
+@testable import Delegation
 
 /// v written 0/1 verifies off chain but fails ecrecover at redemption: envelopes refuse it, as high s.
 @Suite struct RecoveryByteTests {

@@ -1,7 +1,9 @@
 import BigInt
-@testable import Delegation
 import Ethereum
+import Foundation
 import Testing
+
+@testable import Delegation
 
 @Suite struct VerifierTests {
     let world = World()
@@ -32,7 +34,8 @@ import Testing
         let signature = try Signature(bytes: spending.signature)
         let n = BigUInt("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141", radix: 16)!
         let highS = (n - BigUInt(Data(signature.s))).word256
-        let twin = Envelope(message: spending.message, domain: spending.domain, signature: signature.r + highS + [signature.v ^ 1], parents: [])
+        let twin = Envelope(
+            message: spending.message, domain: spending.domain, signature: signature.r + highS + [signature.v ^ 1], parents: [])
         #expect(reason(twin) == .badSignature)
     }
 
@@ -67,12 +70,16 @@ import Testing
 
     @Test func scopesAndVoteValues() throws {
         let spending = try world.signedSpending()
-        let rateOnly = try Envelope.sign(world.posting(under: spending, scopes: .rate), domain: world.domain, signer: world.spender, parents: [spending])
-        let flag = try Envelope.sign(world.vote(under: rateOnly, kind: 2, value: 1), domain: world.domain, signer: world.poster, parents: [rateOnly, spending])
+        let rateOnly = try Envelope.sign(
+            world.posting(under: spending, scopes: .rate), domain: world.domain, signer: world.spender, parents: [spending])
+        let flag = try Envelope.sign(
+            world.vote(under: rateOnly, kind: 2, value: 1), domain: world.domain, signer: world.poster, parents: [rateOnly, spending])
         #expect(reason(flag) == .scopeNotGranted)
-        let badRating = try Envelope.sign(world.vote(under: rateOnly, kind: 1, value: 6), domain: world.domain, signer: world.poster, parents: [rateOnly, spending])
+        let badRating = try Envelope.sign(
+            world.vote(under: rateOnly, kind: 1, value: 6), domain: world.domain, signer: world.poster, parents: [rateOnly, spending])
         #expect(reason(badRating) == .malformed)
-        let noScopes = try Envelope.sign(world.posting(under: spending, scopes: []), domain: world.domain, signer: world.spender, parents: [spending])
+        let noScopes = try Envelope.sign(
+            world.posting(under: spending, scopes: []), domain: world.domain, signer: world.spender, parents: [spending])
         #expect(reason(noScopes) == .malformed)
     }
 
@@ -82,7 +89,9 @@ import Testing
         #expect(reason(try world.signedVoucher(world.voucher(under: spending, cumulative: total), parents: [spending])) == nil)
         #expect(reason(try world.signedVoucher(world.voucher(under: spending, cumulative: total + 1), parents: [spending])) == .overTotal)
         #expect(reason(try world.signedVoucher(world.voucher(under: spending, token: world.pti), parents: [spending])) == .unknownToken)
-        #expect(reason(try world.signedVoucher(world.voucher(under: spending, payee: world.stranger.address), parents: [spending])) == .payeeNotAllowed)
+        #expect(
+            reason(try world.signedVoucher(world.voucher(under: spending, payee: world.stranger.address), parents: [spending]))
+                == .payeeNotAllowed)
     }
 
     @Test func brokenChains() throws {
@@ -118,7 +127,9 @@ import Testing
         #expect(reason(try world.signedVoucher(world.voucher(under: bare), parents: [bare]), strict) == .notAttested)
         #expect(reason(voucher, world.verifier(institution: world.stranger.address)) == .notAttested)
         // A delegation above the ceiling.
-        let greedy = world.spendingDelegation(allowances: [Allowance(token: .zero, total: BigUInt(10).power(19), perPayment: 1, period: 86400, perPeriod: 1)])
+        let greedy = world.spendingDelegation(allowances: [
+            Allowance(token: .zero, total: BigUInt(10).power(19), perPayment: 1, period: 86400, perPeriod: 1)
+        ])
         let greedyEnvelope = try world.signedSpending(greedy, parents: [attestation])
         #expect(reason(greedyEnvelope, strict) == .widensParent)
         // Revoking the card's attestation voids everything under it.
@@ -218,8 +229,9 @@ import Testing
         #expect(list.count == 1)
         #expect(list.add(spending) != nil)
         // A forged revocation: names the master but signed by a stranger.
-        let forged = Envelope(message: revocation.message, domain: world.domain,
-                              signature: try world.stranger.sign(digest: revocation.id).bytes, parents: [])
+        let forged = Envelope(
+            message: revocation.message, domain: world.domain,
+            signature: try world.stranger.sign(digest: revocation.id).bytes, parents: [])
         #expect(list.add(forged) != nil)
         var other = RevocationList()
         other.add(try world.revocation(of: spending, by: world.spender))
@@ -233,5 +245,3 @@ import Testing
         #expect(throws: DelegationError.self) { try RevocationList.parse(Array("{".utf8)) }
     }
 }
-
-import Foundation

@@ -9,15 +9,22 @@ struct DiagnosisTests {
     let table: TokenTable
     init() throws { table = try TokenTable.bundled() }
 
-    func card(algorithm: AlgorithmAttributes? = .secp256k1, address: String? = "0x0000000000000000000000000000000000000001",
-              user: Int = 3, admin: Int = 3, signaturePIN: SignaturePINPolicy = .once) -> CardProbe {
-        .openPGP(CardFacts(version: "3.4", manufacturer: "Yubico", serial: "12345678", signatureAlgorithm: algorithm,
-                           address: address, userPINTries: user, adminPINTries: admin, signaturePINPolicy: signaturePIN))
+    func card(
+        algorithm: AlgorithmAttributes? = .secp256k1, address: String? = "0x0000000000000000000000000000000000000001",
+        user: Int = 3, admin: Int = 3, signaturePIN: SignaturePINPolicy = .once
+    ) -> CardProbe {
+        .openPGP(
+            CardFacts(
+                version: "3.4", manufacturer: "Yubico", serial: "12345678", signatureAlgorithm: algorithm,
+                address: address, userPINTries: user, adminPINTries: admin, signaturePINPolicy: signaturePIN))
     }
 
     @Test func pcscdNotRunningIsAnErrorWithItsFix() {
         let findings = Diagnosis.pcscFindings(.unreachable(.noService))
-        #expect(findings == [Finding("pcscd.notRunning", .error, "pcscd is not running", fix: "sudo systemctl start pcscd.socket (or scripts/pcscd-up)")])
+        #expect(
+            findings == [
+                Finding("pcscd.notRunning", .error, "pcscd is not running", fix: "sudo systemctl start pcscd.socket (or scripts/pcscd-up)")
+            ])
         #expect(!Report(findings: findings).healthy)
     }
 
@@ -63,12 +70,14 @@ struct DiagnosisTests {
     }
 
     @Test func cardHeldByAnotherApplication() throws {
-        let f = try #require(Diagnosis.cardFindings(reader: "R", .unreadable("another application holds the card exclusively", held: true)).first)
+        let f = try #require(
+            Diagnosis.cardFindings(reader: "R", .unreadable("another application holds the card exclusively", held: true)).first)
         #expect(f.id == "card.unreadable" && f.fix.contains("scdaemon"))
     }
 
     @Test func udevRulesInstalledStaleOrMissing() throws {
-        let generated = try String(contentsOf: TokenTableTests.repositoryRoot.appendingPathComponent("udev/70-paratii-tokens.rules"), encoding: .utf8)
+        let generated = try String(
+            contentsOf: TokenTableTests.repositoryRoot.appendingPathComponent("udev/70-paratii-tokens.rules"), encoding: .utf8)
         let installed = HostFacts(udevRules: ["/etc/udev/rules.d/70-paratii-tokens.rules": generated])
         #expect(Diagnosis.hostFindings(installed, table: table, usb: .devices([])).contains { $0.id == "udev.rules" && $0.severity == .ok })
 
@@ -76,7 +85,8 @@ struct DiagnosisTests {
         let stale = try #require(Diagnosis.hostFindings(old, table: table, usb: .devices([])).first { $0.id == "udev.rulesStale" })
         #expect(stale.severity == .warning && stale.fix == Diagnosis.installRulesFix)
 
-        let missing = try #require(Diagnosis.hostFindings(HostFacts(), table: table, usb: .devices([])).first { $0.id == "udev.rulesMissing" })
+        let missing = try #require(
+            Diagnosis.hostFindings(HostFacts(), table: table, usb: .devices([])).first { $0.id == "udev.rulesMissing" })
         #expect(missing.severity == .info && missing.fix.hasPrefix("sudo cp udev/70-paratii-tokens.rules /etc/udev/rules.d/"))
         // With a token plugged in, missing rules matter more.
         let plugged = Diagnosis.hostFindings(HostFacts(), table: table, usb: .devices([MatchingTests.yubiKey5NFC]))

@@ -44,7 +44,8 @@ struct DoctorOnPCSCDTests {
             } catch { lastError = error }
             Thread.sleep(forTimeInterval: 0.2)
         }
-        Issue.record("pcscd is not reachable or has no '\(reader)' reader (\(lastError.map { "\($0)" } ?? "reader missing")): run scripts/pcscd-up")
+        Issue.record(
+            "pcscd is not reachable or has no '\(reader)' reader (\(lastError.map { "\($0)" } ?? "reader missing")): run scripts/pcscd-up")
         throw PCSCError.noService
     }
 
@@ -133,7 +134,8 @@ struct DoctorOnPCSCDTests {
         let context = try Self.requirePCSCD()
         try Self.waitForCard(false, context)
         let run = try Self.runParatii(["doctor", "--json", "--reader", Self.reader])
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "not JSON: \(run.stdout) \(run.stderr)")
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "not JSON: \(run.stdout) \(run.stderr)")
         let findings = try #require(json["findings"] as? [[String: String]])
         let healthy = try #require(json["healthy"] as? Bool)
         #expect(findings.allSatisfy { Set($0.keys) == ["id", "severity", "summary", "fix"] })
@@ -153,20 +155,28 @@ struct DoctorOnPCSCDTests {
         defer { withExtendedLifetime(slot) {} }
         let run = try Self.runParatii(["doctor", "--json"], environment: ["PCSCLITE_CSOCK_NAME": "/nonexistent/paratii-doctor-test.comm"])
         #expect(run.status == 1)
-        let json = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "not JSON: \(run.stdout) \(run.stderr)")
+        let json = try #require(
+            try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "not JSON: \(run.stdout) \(run.stderr)")
         #expect(json["healthy"] as? Bool == false)
         let findings = try #require(json["findings"] as? [[String: String]])
-        #expect(findings.contains {
-            $0["id"] == "pcscd.notRunning" && $0["severity"] == "error" && $0["summary"] == "pcscd is not running"
-                && $0["fix"] == "sudo systemctl start pcscd.socket (or scripts/pcscd-up)"
-        })
+        #expect(
+            findings.contains {
+                $0["id"] == "pcscd.notRunning" && $0["severity"] == "error" && $0["summary"] == "pcscd is not running"
+                    && $0["fix"] == "sudo systemctl start pcscd.socket (or scripts/pcscd-up)"
+            })
     }
 
     /// The `paratii` executable built next to the test bundle.
-    static func runParatii(_ arguments: [String], environment: [String: String] = [:]) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func runParatii(
+        _ arguments: [String], environment: [String: String] = [:]
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        if let override = ProcessInfo.processInfo.environment["PARATII_BIN_DIR"] { dir = URL(fileURLWithPath: override).appendingPathComponent("x") }
-        while dir.path != "/" && !FileManager.default.fileExists(atPath: dir.deletingLastPathComponent().appendingPathComponent("paratii").path) {
+        if let override = ProcessInfo.processInfo.environment["PARATII_BIN_DIR"] {
+            dir = URL(fileURLWithPath: override).appendingPathComponent("x")
+        }
+        while dir.path != "/"
+            && !FileManager.default.fileExists(atPath: dir.deletingLastPathComponent().appendingPathComponent("paratii").path)
+        {
             dir = dir.deletingLastPathComponent()
         }
         let process = Process()

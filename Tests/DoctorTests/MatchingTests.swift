@@ -8,19 +8,25 @@ struct MatchingTests {
     let table: TokenTable
     init() throws { table = try TokenTable.bundled() }
 
-    static let yubiKey5NFC = USBDeviceDescriptor(vendorId: 0x1050, productId: 0x0407, bus: 1, address: 4, bcdDevice: 0x0543,
-                                                 manufacturer: "Yubico", product: "YubiKey OTP+FIDO+CCID")
-    static let yubiKey4 = USBDeviceDescriptor(vendorId: 0x1050, productId: 0x0407, bus: 1, address: 5, bcdDevice: 0x0437,
-                                              manufacturer: "Yubico", product: "Yubikey 4 OTP+U2F+CCID")
+    static let yubiKey5NFC = USBDeviceDescriptor(
+        vendorId: 0x1050, productId: 0x0407, bus: 1, address: 4, bcdDevice: 0x0543,
+        manufacturer: "Yubico", product: "YubiKey OTP+FIDO+CCID")
+    static let yubiKey4 = USBDeviceDescriptor(
+        vendorId: 0x1050, productId: 0x0407, bus: 1, address: 5, bcdDevice: 0x0437,
+        manufacturer: "Yubico", product: "Yubikey 4 OTP+U2F+CCID")
     static let nitrokey3 = USBDeviceDescriptor(vendorId: 0x20A0, productId: 0x42B2, bus: 3, address: 2, bcdDevice: 0x0108)
-    static let nitrokeyStart = USBDeviceDescriptor(vendorId: 0x20A0, productId: 0x4211, bus: 2, address: 7, bcdDevice: 0x0200,
-                                                   manufacturer: "Nitrokey", product: "Nitrokey Start", serial: "FSIJ-1.2.15-87042524")
+    static let nitrokeyStart = USBDeviceDescriptor(
+        vendorId: 0x20A0, productId: 0x4211, bus: 2, address: 7, bcdDevice: 0x0200,
+        manufacturer: "Nitrokey", product: "Nitrokey Start", serial: "FSIJ-1.2.15-87042524")
     static let logitechReceiver = USBDeviceDescriptor(vendorId: 0x046D, productId: 0xC52B, bus: 1, address: 2, bcdDevice: 0x1211)
     static let yubiKeyFIDOOnly = USBDeviceDescriptor(vendorId: 0x1050, productId: 0x0402, bus: 1, address: 6, bcdDevice: 0x0543)
     static let yubiKeyNEO = USBDeviceDescriptor(vendorId: 0x1050, productId: 0x0116, bus: 1, address: 8, bcdDevice: 0x0340)
 
     let readers = ["Yubico YubiKey OTP+FIDO+CCID 00 00", "Nitrokey Nitrokey 3 [CCID/ICCD Interface] 01 00"]
-    let healthyHost = HostFacts(udevRules: ["/etc/udev/rules.d/70-paratii-tokens.rules": "SUBSYSTEM==\"usb\", ATTR{idVendor}==\"1050\", ATTR{idProduct}==\"0407\", TAG+=\"uaccess\""])
+    let healthyHost = HostFacts(udevRules: [
+        "/etc/udev/rules.d/70-paratii-tokens.rules":
+            "SUBSYSTEM==\"usb\", ATTR{idVendor}==\"1050\", ATTR{idProduct}==\"0407\", TAG+=\"uaccess\""
+    ])
 
     private func usb(_ devices: [USBDeviceDescriptor], readers: [String]? = nil, host: HostFacts? = nil) -> [Finding] {
         Diagnosis.usbFindings(.devices(devices), readers: readers ?? self.readers, host: host ?? healthyHost, table: table)
@@ -114,13 +120,17 @@ struct MatchingTests {
     }
 
     @Test func anyRuleGrantingTheVendorCounts() {
-        let scdaemonRules = HostFacts(udevRules: ["/lib/udev/rules.d/60-scdaemon.rules": #"ATTR{idVendor}=="1050", ATTR{idProduct}=="0407", ENV{ID_SMARTCARD_READER}="1", TAG+="uaccess""#])
+        let scdaemonRules = HostFacts(udevRules: [
+            "/lib/udev/rules.d/60-scdaemon.rules":
+                #"ATTR{idVendor}=="1050", ATTR{idProduct}=="0407", ENV{ID_SMARTCARD_READER}="1", TAG+="uaccess""#
+        ])
         #expect(scdaemonRules.ruleCovering(vendorId: "1050", productId: "0407") == "/lib/udev/rules.d/60-scdaemon.rules")
         #expect(scdaemonRules.ruleCovering(vendorId: "20a0", productId: "42b2") == nil)
     }
 
     @Test func noUSBIsInformationNotAnError() {
-        let unavailable = Diagnosis.usbFindings(.unavailable(.usbUnavailable("libusb cannot start")), readers: [], host: healthyHost, table: table)
+        let unavailable = Diagnosis.usbFindings(
+            .unavailable(.usbUnavailable("libusb cannot start")), readers: [], host: healthyHost, table: table)
         #expect(unavailable.map(\.id) == ["usb.unavailable"])
         #expect(unavailable[0].severity == .info && unavailable[0].summary.contains("no USB access"))
         let empty = Diagnosis.usbFindings(.devices([]), readers: [], host: healthyHost, table: table)

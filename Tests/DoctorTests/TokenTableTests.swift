@@ -12,7 +12,10 @@ struct TokenTableTests {
     @Test func bundledCopyIsTheUdevTable() throws {
         let source = try Data(contentsOf: Self.repositoryRoot.appendingPathComponent("udev/known-tokens.json"))
         let copy = try Data(contentsOf: Self.repositoryRoot.appendingPathComponent("Sources/TokenHub/Resources/known-tokens.json"))
-        #expect(source == copy, "Sources/TokenHub/Resources/known-tokens.json differs from udev/known-tokens.json: cp udev/known-tokens.json Sources/TokenHub/Resources/")
+        #expect(
+            source == copy,
+            "Sources/TokenHub/Resources/known-tokens.json differs from udev/known-tokens.json: cp udev/known-tokens.json Sources/TokenHub/Resources/"
+        )
     }
 
     @Test func tableParsesAndEveryEntryIsWellFormed() throws {

@@ -10,11 +10,13 @@ import Testing
 
     /// `uint8[][]…[]` 300 000 deep overflowed the stack (AddressSanitizer: stack-overflow in EIP712Type(parsing:)).
     @Test func arrayTypesNestAtMostAsDeepAsJSON() throws {
-        let deep = Self.document(types: #""M":[{"name":"a","type":"uint8"# + String(repeating: "[]", count: 300_000) + #""}]"#,
-                                 primary: "M", message: #"{"a":[]}"#)
+        let deep = Self.document(
+            types: #""M":[{"name":"a","type":"uint8"# + String(repeating: "[]", count: 300_000) + #""}]"#,
+            primary: "M", message: #"{"a":[]}"#)
         #expect(throws: EthereumError.invalidTypedData("arrays nested deeper than 64 in a type")) { try TypedData(parsing: deep) }
-        let deepest = Self.document(types: #""M":[{"name":"a","type":"uint8"# + String(repeating: "[]", count: 64) + #""}]"#,
-                                    primary: "M", message: #"{"a":[]}"#)
+        let deepest = Self.document(
+            types: #""M":[{"name":"a","type":"uint8"# + String(repeating: "[]", count: 64) + #""}]"#,
+            primary: "M", message: #"{"a":[]}"#)
         #expect(try TypedData(parsing: deepest).digest().count == 32)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
-@testable import Ethereum
 import Testing
+
+@testable import Ethereum
 
 /// Keccak256.swift's generated parts are what scripts/keccak-constants.py derives from FIPS 202.
 @Suite struct KeccakConstantsTests {

@@ -1,5 +1,6 @@
-@testable import Ethereum
 import Testing
+
+@testable import Ethereum
 
 @Suite struct KeccakTests {
     @Test func publishedVectors() throws {

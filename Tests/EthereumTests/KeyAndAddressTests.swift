@@ -1,5 +1,6 @@
-@testable import Ethereum
 import Testing
+
+@testable import Ethereum
 
 @Suite struct KeyAndAddressTests {
     @Test func privateKeyToAddress() throws {
@@ -40,7 +41,10 @@ import Testing
 
     @Test func keysNeverPrintTheirSecret() throws {
         let key = try PrivateKey(hex: "0x4646464646464646464646464646464646464646464646464646464646464646")
-        for text in [String(describing: key), String(reflecting: key), "\(key)", String(describing: Mirror(reflecting: key).children.map { $0.value })] {
+        for text in [
+            String(describing: key), String(reflecting: key), "\(key)",
+            String(describing: Mirror(reflecting: key).children.map { $0.value }),
+        ] {
             #expect(!text.lowercased().contains("46464646"))
         }
     }

@@ -1,6 +1,7 @@
-@testable import Ethereum
 import Foundation
 import Testing
+
+@testable import Ethereum
 
 @Suite struct KeystoreTests {
     static func bytes(_ keystore: JSONValue) -> [UInt8] { Array(keystore.compactText.utf8) }
@@ -86,9 +87,11 @@ import Testing
                 crypto["kdfparams"] = .object(kdf)
             }
         }
-        for file in [params("1073741824", "8", "1"), params("3", "8", "1"), params("4096", "0", "1"),
-                     with { $0["cipher"] = .string("aes-256-gcm") }, with { $0["kdf"] = .string("argon2") },
-                     with { $0["mac"] = .string("0x12") }, Array("{}".utf8), Array("not json".utf8)] {
+        for file in [
+            params("1073741824", "8", "1"), params("3", "8", "1"), params("4096", "0", "1"),
+            with { $0["cipher"] = .string("aes-256-gcm") }, with { $0["kdf"] = .string("argon2") },
+            with { $0["mac"] = .string("0x12") }, Array("{}".utf8), Array("not json".utf8),
+        ] {
             #expect(throws: EthereumError.self) { try Keystore.decrypt(file, password: "p") }
         }
     }

@@ -1,5 +1,6 @@
-@testable import Ethereum
 import Testing
+
+@testable import Ethereum
 
 @Suite struct PersonalSignTests {
     @Test func vectors() throws {
@@ -69,29 +70,89 @@ import Testing
 
     /// One input per malformed class the core must refuse with a clear error.
     static let malformed: [(String, String)] = [
-        ("unknown type", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint257"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":1}}"#),
-        ("unknown struct", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"B"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":{}}}"#),
-        ("missing field", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint8"}]},"primaryType":"A","domain":{"name":"n"},"message":{}}"#),
-        ("undeclared field", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint8"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":1,"y":2}}"#),
-        ("uint out of range", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint16"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":"65536"}}"#),
-        ("negative uint", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint256"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":-1}}"#),
-        ("int out of range", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"int16"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":"32768"}}"#),
-        ("fractional number", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint256"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":1.5}}"#),
-        ("exponent number", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint256"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":1e18}}"#),
-        ("bad hex bytes", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"bytes"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":"0xzz"}}"#),
-        ("odd hex bytes", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"bytes"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":"0xabc"}}"#),
-        ("short bytes32", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"bytes32"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":"0x01"}}"#),
-        ("bad address checksum", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"address"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"}}"#),
-        ("bool as string", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"bool"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":"true"}}"#),
-        ("fixed array wrong length", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint8[2]"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":[1,2,3]}}"#),
-        ("cyclic type", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"b","type":"B"}],"B":[{"name":"a","type":"A"}]},"primaryType":"A","domain":{"name":"n"},"message":{"b":{"a":{}}}}"#),
-        ("self-containing type", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"a","type":"A[1]"}]},"primaryType":"A","domain":{"name":"n"},"message":{"a":[]}}"#),
-        ("duplicate field", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint8"},{"name":"x","type":"uint8"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":1}}"#),
-        ("duplicate JSON key", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint8"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":1,"x":2}}"#),
+        (
+            "unknown type",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint257"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":1}}"#
+        ),
+        (
+            "unknown struct",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"B"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":{}}}"#
+        ),
+        (
+            "missing field",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint8"}]},"primaryType":"A","domain":{"name":"n"},"message":{}}"#
+        ),
+        (
+            "undeclared field",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint8"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":1,"y":2}}"#
+        ),
+        (
+            "uint out of range",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint16"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":"65536"}}"#
+        ),
+        (
+            "negative uint",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint256"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":-1}}"#
+        ),
+        (
+            "int out of range",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"int16"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":"32768"}}"#
+        ),
+        (
+            "fractional number",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint256"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":1.5}}"#
+        ),
+        (
+            "exponent number",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint256"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":1e18}}"#
+        ),
+        (
+            "bad hex bytes",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"bytes"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":"0xzz"}}"#
+        ),
+        (
+            "odd hex bytes",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"bytes"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":"0xabc"}}"#
+        ),
+        (
+            "short bytes32",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"bytes32"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":"0x01"}}"#
+        ),
+        (
+            "bad address checksum",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"address"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD"}}"#
+        ),
+        (
+            "bool as string",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"bool"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":"true"}}"#
+        ),
+        (
+            "fixed array wrong length",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint8[2]"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":[1,2,3]}}"#
+        ),
+        (
+            "cyclic type",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"b","type":"B"}],"B":[{"name":"a","type":"A"}]},"primaryType":"A","domain":{"name":"n"},"message":{"b":{"a":{}}}}"#
+        ),
+        (
+            "self-containing type",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"a","type":"A[1]"}]},"primaryType":"A","domain":{"name":"n"},"message":{"a":[]}}"#
+        ),
+        (
+            "duplicate field",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint8"},{"name":"x","type":"uint8"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":1}}"#
+        ),
+        (
+            "duplicate JSON key",
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"A":[{"name":"x","type":"uint8"}]},"primaryType":"A","domain":{"name":"n"},"message":{"x":1,"x":2}}"#
+        ),
         ("missing EIP712Domain", #"{"types":{"A":[{"name":"x","type":"uint8"}]},"primaryType":"A","domain":{},"message":{"x":1}}"#),
         ("undefined primaryType", #"{"types":{"EIP712Domain":[]},"primaryType":"Z","domain":{},"message":{}}"#),
         ("truncated JSON", #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}]"#),
-        ("array size zero", #"{"types":{"EIP712Domain":[],"A":[{"name":"x","type":"uint8[0]"}]},"primaryType":"A","domain":{},"message":{"x":[]}}"#),
+        (
+            "array size zero",
+            #"{"types":{"EIP712Domain":[],"A":[{"name":"x","type":"uint8[0]"}]},"primaryType":"A","domain":{},"message":{"x":[]}}"#
+        ),
         ("struct shadows atomic", #"{"types":{"EIP712Domain":[],"uint8":[]},"primaryType":"EIP712Domain","domain":{},"message":{}}"#),
     ]
 
@@ -101,7 +162,8 @@ import Testing
     }
 
     @Test func recursiveReferencesThroughDynamicArraysAreFine() throws {
-        let text = #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"Node":[{"name":"value","type":"int8"},{"name":"children","type":"Node[]"}]},"primaryType":"Node","domain":{"name":"tree"},"message":{"value":-1,"children":[{"value":2,"children":[]},{"value":"0x7f","children":[{"value":"-128","children":[]}]}]}}"#
+        let text =
+            #"{"types":{"EIP712Domain":[{"name":"name","type":"string"}],"Node":[{"name":"value","type":"int8"},{"name":"children","type":"Node[]"}]},"primaryType":"Node","domain":{"name":"tree"},"message":{"value":-1,"children":[{"value":2,"children":[]},{"value":"0x7f","children":[{"value":"-128","children":[]}]}]}}"#
         let typed = try TypedData(parsing: text)
         #expect(try typed.encodeType("Node") == "Node(int8 value,Node[] children)")
         #expect(try typed.digest().count == 32)
@@ -109,7 +171,10 @@ import Testing
 
     @Test func numbersAsNumbersDecimalAndHexAgree() throws {
         func digest(_ x: String) throws -> [UInt8] {
-            try TypedData(parsing: #"{"types":{"EIP712Domain":[],"A":[{"name":"x","type":"uint256"}]},"primaryType":"A","domain":{},"message":{"x":\#(x)}}"#).digest()
+            try TypedData(
+                parsing:
+                    #"{"types":{"EIP712Domain":[],"A":[{"name":"x","type":"uint256"}]},"primaryType":"A","domain":{},"message":{"x":\#(x)}}"#
+            ).digest()
         }
         let reference = try digest("1000000000000000000")
         #expect(try digest("\"1000000000000000000\"") == reference)

@@ -1,5 +1,6 @@
-@testable import Ethereum
 import Testing
+
+@testable import Ethereum
 
 @Suite struct RLPTests {
     @Test func knownEncodings() throws {
@@ -12,8 +13,10 @@ import Testing
             (.list([.bytes(Array("cat".utf8)), .bytes(Array("dog".utf8))]), "0xc88363617483646f67"),
             (.list([]), "0xc0"),
             (.list([.list([]), .list([.list([])]), .list([.list([]), .list([.list([])])])]), "0xc7c0c1c0c3c0c1c0"),
-            (.bytes(Array("Lorem ipsum dolor sit amet, consectetur adipisicing elit".utf8)),
-             "0xb8384c6f72656d20697073756d20646f6c6f722073697420616d65742c20636f6e7365637465747572206164697069736963696e6720656c6974"),
+            (
+                .bytes(Array("Lorem ipsum dolor sit amet, consectetur adipisicing elit".utf8)),
+                "0xb8384c6f72656d20697073756d20646f6c6f722073697420616d65742c20636f6e7365637465747572206164697069736963696e6720656c6974"
+            ),
         ]
         for (item, hex) in cases {
             #expect(item.encoded().hexString == hex)
@@ -22,7 +25,9 @@ import Testing
     }
 
     @Test func nonCanonicalAndTruncatedInputIsRefused() {
-        for hex in ["0x8100", "0x817f", "0xb800", "0xb80100", "0xb90000", "0x83646f", "0xc883636174", "0xc0c0", "0x", "0xbf0000000000000000"] {
+        for hex in [
+            "0x8100", "0x817f", "0xb800", "0xb80100", "0xb90000", "0x83646f", "0xc883636174", "0xc0c0", "0x", "0xbf0000000000000000",
+        ] {
             #expect(throws: EthereumError.self, "\(hex)") { try RLP.decode(try [UInt8](hex: hex)) }
         }
         let deep = [UInt8](repeating: 0xc1, count: 200) + [0xc0]
@@ -32,7 +37,8 @@ import Testing
 
 @Suite struct JSONTests {
     @Test func keepsNumbersExactlyAndOrder() throws {
-        let text = #"{"b":115792089237316195423570985008687907853269984665640564039457584007913129639935,"a":[true,false,null,"\u00e9\ud83d\ude00\n"]}"#
+        let text =
+            #"{"b":115792089237316195423570985008687907853269984665640564039457584007913129639935,"a":[true,false,null,"\u00e9\ud83d\ude00\n"]}"#
         let value = try JSONValue.parse(text)
         #expect(value["b"] == .number("115792089237316195423570985008687907853269984665640564039457584007913129639935"))
         #expect(value.objectValue!.keys == ["b", "a"])
@@ -42,8 +48,10 @@ import Testing
     }
 
     @Test func refusesMalformed() {
-        for text in ["", "{", "{\"a\":1,}", "[1,]", "01", "1.", "-", "\"\\x\"", "\"\\ud800\"", "{\"a\":1,\"a\":2}", "nul", "[1] x",
-                     "\"a\u{01}\"", String(repeating: "[", count: 100) + String(repeating: "]", count: 100)] {
+        for text in [
+            "", "{", "{\"a\":1,}", "[1,]", "01", "1.", "-", "\"\\x\"", "\"\\ud800\"", "{\"a\":1,\"a\":2}", "nul", "[1] x",
+            "\"a\u{01}\"", String(repeating: "[", count: 100) + String(repeating: "]", count: 100),
+        ] {
             #expect(throws: EthereumError.self, "\(text)") { try JSONValue.parse(text) }
         }
         #expect(throws: EthereumError.self) { try JSONValue.parse([0x22, 0xff, 0x22]) }

@@ -1,6 +1,8 @@
-@testable import Ethereum
 import BigInt
+import Foundation
 import Testing
+
+@testable import Ethereum
 
 @Suite struct TransactionTests {
     static func transaction(from vector: JSONValue) throws -> Transaction {
@@ -78,7 +80,10 @@ import Testing
     /// Found by the raw-transaction fuzzer in CI: a signed type-2 transaction whose priority fee exceeds its
     /// max fee decoded, though the JSON reader (and EIP-1559) refuse it; decoding now refuses it too.
     @Test func priorityFeeAboveMaxFeeIsRefusedWhenDecoding() throws {
-        let raw = try [UInt8](hex: "02f86c83aa36a78087843b9aca0083030d4080809660 0a600c600039600a6000f3602a60005260206000f3c080a0d3ba4db22bee0d603d8f5d95ac5a2db78824588368c94126f0b7f2552c465f26a04a615e7cd102ce4e5d766db91981b4dfef65f40ff8f4808c744f3152863a62a7".replacingOccurrences(of: " ", with: ""))
+        let raw = try [UInt8](
+            hex:
+                "02f86c83aa36a78087843b9aca0083030d4080809660 0a600c600039600a6000f3602a60005260206000f3c080a0d3ba4db22bee0d603d8f5d95ac5a2db78824588368c94126f0b7f2552c465f26a04a615e7cd102ce4e5d766db91981b4dfef65f40ff8f4808c744f3152863a62a7"
+                .replacingOccurrences(of: " ", with: ""))
         #expect(throws: EthereumError.invalidTransaction("maxPriorityFeePerGas exceeds maxFeePerGas")) { try SignedTransaction.decode(raw) }
     }
 
@@ -113,5 +118,3 @@ import Testing
         }
     }
 }
-
-import Foundation

@@ -50,7 +50,9 @@ extension HardwarePathTests {
             while Date() < deadline {
                 let page = try client.get("/v1/events?since=\(since)&timeout=5")
                 for event in page.json?["events"]?.arrayValue ?? [] {
-                    if event["id"] == .string(Rig.reader) || event["id"] == .string("pcscd") { seen.append(event["type"]?.stringValue ?? "?") }
+                    if event["id"] == .string(Rig.reader) || event["id"] == .string("pcscd") {
+                        seen.append(event["type"]?.stringValue ?? "?")
+                    }
                     if wanted(event) { return seen }
                 }
                 if case .number(let text) = page.json?["revision"], let revision = Int64(text) { since = revision }
@@ -69,21 +71,28 @@ extension HardwarePathTests {
             let directory = try Rig.temporaryDirectory().path
             defer { try? FileManager.default.removeItem(atPath: directory) }
             let config = directory + "/config.json", pinFile = directory + "/pin"
-            try Data(#"{"chainId": 1337, "ptiToken": "0x1111111111111111111111111111111111111111"}"#.utf8).write(to: URL(fileURLWithPath: config))
+            try Data(#"{"chainId": 1337, "ptiToken": "0x1111111111111111111111111111111111111111"}"#.utf8).write(
+                to: URL(fileURLWithPath: config))
             try Data("246810\n".utf8).write(to: URL(fileURLWithPath: pinFile))
             let bridge = try Daemon(directory: directory, config: config)
             let secret = PairingSecret()
-            let pairing = try #require(try bridge.client().post("/v1/pairings", .object(["name": .string("drill"), "secretHash": .string(secret.hash)]))
-                .json?["id"]?.stringValue)
+            let pairing = try #require(
+                try bridge.client().post("/v1/pairings", .object(["name": .string("drill"), "secretHash": .string(secret.hash)]))
+                    .json?["id"]?.stringValue)
             #expect(try bridge.client().request("POST", "/v1/admin/pairings/\(pairing)/approve").status == 200)
-            let player = bridge.client(try #require(try bridge.client().request("GET", "/v1/pairings/\(pairing)", headers: [("Authorization", "Pairing \(secret.secret)")])
-                .json?["token"]?.stringValue))
+            let player = bridge.client(
+                try #require(
+                    try bridge.client().request("GET", "/v1/pairings/\(pairing)", headers: [("Authorization", "Pairing \(secret.secret)")])
+                        .json?["token"]?.stringValue))
             func listed() throws -> JSONValue? {
                 try player.get("/v1/tokens").json?["tokens"]?.arrayValue?.first { $0["reader"] == .string(Rig.reader) }
             }
             #expect(try listed()?["master"] == .string(master.checksummed))
-            let before = try #require(Int64(try player.get("/v1/events?since=0&timeout=0").json?["revision"].flatMap {
-                if case .number(let text) = $0 { text } else { nil } } ?? ""))
+            let before = try #require(
+                Int64(
+                    try player.get("/v1/events?since=0&timeout=0").json?["revision"].flatMap {
+                        if case .number(let text) = $0 { text } else { nil }
+                    } ?? ""))
 
             let exclusive = try Rig.RestartLock()
             defer { exclusive.release() }
@@ -101,16 +110,23 @@ extension HardwarePathTests {
             #expect(try listed()?["master"] == .string(master.checksummed))
 
             // A delegation approved after the restart verifies to the card.
-            let request = try #require(try player.post("/v1/delegation-requests", .object([
-                "spender": .string("0x2222222222222222222222222222222222222222"),
-                "allowances": .array([.object(["token": .string("ETH"), "total": .string("0.05"), "perPayment": .string("0.001")])]),
-                "validFor": .string("7d"),
-            ])).json?["id"]?.stringValue)
-            let approved = try Rig.run(Rig.binaryDirectory.appendingPathComponent("paratii"),
-                                       ["approve", request, "--socket", bridge.socket, "--config", config, "--reader", Rig.reader, "--pin-file", pinFile])
+            let request = try #require(
+                try player.post(
+                    "/v1/delegation-requests",
+                    .object([
+                        "spender": .string("0x2222222222222222222222222222222222222222"),
+                        "allowances": .array([.object(["token": .string("ETH"), "total": .string("0.05"), "perPayment": .string("0.001")])]
+                        ),
+                        "validFor": .string("7d"),
+                    ])
+                ).json?["id"]?.stringValue)
+            let approved = try Rig.run(
+                Rig.binaryDirectory.appendingPathComponent("paratii"),
+                ["approve", request, "--socket", bridge.socket, "--config", config, "--reader", Rig.reader, "--pin-file", pinFile])
             #expect(approved.status == 0, "\(approved.stderr)")
             let envelope = try Envelope(json: try #require(try player.get("/v1/delegation-requests/\(request)").json?["envelope"]))
-            let verdict = Verifier(domain: Domain(chainId: 1337, verifyingContract: .zero)).verify(envelope, at: UInt64(Date().timeIntervalSince1970) + 1)
+            let verdict = Verifier(domain: Domain(chainId: 1337, verifyingContract: .zero)).verify(
+                envelope, at: UInt64(Date().timeIntervalSince1970) + 1)
             #expect(verdict.valid && verdict.master == master, "\(verdict.detail)")
         }
     }

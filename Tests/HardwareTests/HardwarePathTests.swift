@@ -68,7 +68,9 @@ struct HardwarePathTests {
         }
         #expect(try driver.signatureCounter() == 16)
         // The default PINs no longer work.
-        #expect(throws: OpenPGPCardError.wrongPIN(triesLeft: 2)) { try driver.sign(digest: [UInt8](repeating: 1, count: 32), pin: .defaultUser) }
+        #expect(throws: OpenPGPCardError.wrongPIN(triesLeft: 2)) {
+            try driver.sign(digest: [UInt8](repeating: 1, count: 32), pin: .defaultUser)
+        }
     }
 
     @Test func wrongPINCountsDownBlocksAndAdminUnblocks() throws {
@@ -116,11 +118,15 @@ struct HardwarePathTests {
         let digest = Keccak256.hash([7])
         _ = try driver.sign(digest: digest, pin: user)
         for expected in [2, 1] {
-            #expect(throws: OpenPGPCardError.wrongPIN(triesLeft: expected)) { try driver.verify(.userSign, pin: PIN("111111"), allowLastTry: true) }
+            #expect(throws: OpenPGPCardError.wrongPIN(triesLeft: expected)) {
+                try driver.verify(.userSign, pin: PIN("111111"), allowLastTry: true)
+            }
         }
         #expect(throws: OpenPGPCardError.pinBlocked) { try driver.verify(.userSign, pin: PIN("111111"), allowLastTry: true) }
         // A wrong resetting code counts down its own counter; the right one unblocks PW1.
-        #expect(throws: OpenPGPCardError.wrongPIN(triesLeft: 2)) { try driver.unblockUserPIN(resettingCode: PIN("not-the-code"), newPIN: user) }
+        #expect(throws: OpenPGPCardError.wrongPIN(triesLeft: 2)) {
+            try driver.unblockUserPIN(resettingCode: PIN("not-the-code"), newPIN: user)
+        }
         try driver.unblockUserPIN(resettingCode: code, newPIN: PIN("777777"))
         #expect(try driver.pinStatus().pw1TriesLeft == 3)
         #expect(try driver.sign(digest: digest, pin: PIN("777777")).recoverAddress(digest: digest) == key.address)
@@ -250,7 +256,9 @@ struct HardwarePathTests {
         try await Task.sleep(nanoseconds: 300_000_000)
         let before = ReaderMonitor.statusChangeCalls
         try await Task.sleep(nanoseconds: 1_500_000_000)
-        #expect(ReaderMonitor.statusChangeCalls - before <= 1, "the monitor woke up \(ReaderMonitor.statusChangeCalls - before) times while nothing changed")
+        #expect(
+            ReaderMonitor.statusChangeCalls - before <= 1,
+            "the monitor woke up \(ReaderMonitor.statusChangeCalls - before) times while nothing changed")
 
         let plugged = try PluggedSoftCard(context: context)
         var inserted = false
@@ -314,8 +322,9 @@ struct HardwarePathTests {
 
         // openpgp-tool has no public-key dump for secp256k1, so read it with OpenSC's raw APDU tool:
         // an independent PC/SC client gets the same EC point the driver returned.
-        let raw = try Rig.run(URL(fileURLWithPath: "/usr/bin/opensc-tool"),
-                              ["--reader", "0", "-s", "00:A4:04:00:06:D2:76:00:01:24:01", "-s", "00:47:81:00:02:B6:00:00"])
+        let raw = try Rig.run(
+            URL(fileURLWithPath: "/usr/bin/opensc-tool"),
+            ["--reader", "0", "-s", "00:A4:04:00:06:D2:76:00:01:24:01", "-s", "00:47:81:00:02:B6:00:00"])
         #expect(raw.status == 0, "opensc-tool failed: \(raw.stderr)")
         let hexOnly = raw.stdout.split(separator: "\n").filter { $0.first.map { $0.isHexDigit } == true }
             .map { $0.prefix(48) }.joined().replacingOccurrences(of: " ", with: "")
@@ -339,7 +348,8 @@ struct HardwarePathTests {
         try "424242\n".write(toFile: pin, atomically: true, encoding: .utf8)
         try "42424242\n".write(toFile: adminPin, atomically: true, encoding: .utf8)
 
-        let created = try Rig.run(paratii, ["softcard", "create", "--state", state, "--passphrase-file", passphrase, "--serial", "00C0FFEE"])
+        let created = try Rig.run(
+            paratii, ["softcard", "create", "--state", state, "--passphrase-file", passphrase, "--serial", "00C0FFEE"])
         #expect(created.status == 0, "\(created.stderr)")
         #expect(created.stdout.contains("00C0FFEE"))
         #expect(try Rig.run(paratii, ["softcard", "create", "--state", state, "--insecure-state"]).status != 0, "overwrote a card")
@@ -404,11 +414,13 @@ struct HardwarePathTests {
 
         // Wrong PIN through the CLI: typed message with the tries left.
         try "000000\n".write(toFile: dir.appendingPathComponent("bad").path, atomically: true, encoding: .utf8)
-        let bad = try Rig.run(paratii, ["card", "sign-message", "--reader", Rig.reader, "--pin-file", dir.appendingPathComponent("bad").path, "x"])
+        let bad = try Rig.run(
+            paratii, ["card", "sign-message", "--reader", Rig.reader, "--pin-file", dir.appendingPathComponent("bad").path, "x"])
         #expect(bad.status != 0 && bad.stderr.contains("2 tries left"), "\(bad.stderr)")
 
         // init --wipe factory-resets (blocking the unknown admin PIN on purpose) and makes a new master.
-        let wiped = try Rig.run(paratii, ["card", "init", "--reader", Rig.reader, "--wipe", "--pin-file", pin, "--admin-pin-file", adminPin])
+        let wiped = try Rig.run(
+            paratii, ["card", "init", "--reader", Rig.reader, "--wipe", "--pin-file", pin, "--admin-pin-file", adminPin])
         #expect(wiped.status == 0, "\(wiped.stderr)")
         let newAddress = wiped.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(newAddress.count == 42 && newAddress != address)

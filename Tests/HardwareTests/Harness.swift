@@ -19,7 +19,9 @@ enum Rig {
     static var binaryDirectory: URL {
         if let override = ProcessInfo.processInfo.environment["PARATII_BIN_DIR"] { return URL(fileURLWithPath: override) }
         var url = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
-        while url.path != "/" && !FileManager.default.fileExists(atPath: url.deletingLastPathComponent().appendingPathComponent("paratii").path) {
+        while url.path != "/"
+            && !FileManager.default.fileExists(atPath: url.deletingLastPathComponent().appendingPathComponent("paratii").path)
+        {
             url = url.deletingLastPathComponent()
         }
         return url.deletingLastPathComponent()
@@ -121,7 +123,8 @@ enum Rig {
         let deadline = Date().addingTimeInterval(timeout)
         repeat {
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return true }
+                let close = stat.lastIndex(of: ")")
+            else { return true }
             let state = stat[stat.index(close, offsetBy: 2)...].prefix(1)
             if state == "Z" || state == "X" { return true }
             Thread.sleep(forTimeInterval: 0.05)
@@ -129,8 +132,10 @@ enum Rig {
         return false
     }
 
-    static func run(_ executable: URL, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
-                    directory: String? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    static func run(
+        _ executable: URL, _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+        directory: String? = nil
+    ) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -162,7 +167,9 @@ final class PluggedSoftCard {
 
     /// A factory-fresh card, or (`statePath`) one whose state file already exists, in the first slot
     /// unless `second`.
-    init(serial: [UInt8] = SoftCardState.randomSerial(), statePath existing: String? = nil, second: Bool = false, context: PCSCContext) throws {
+    init(
+        serial: [UInt8] = SoftCardState.randomSerial(), statePath existing: String? = nil, second: Bool = false, context: PCSCContext
+    ) throws {
         reader = second ? Rig.secondReader : Rig.reader
         // A previous test's card must be gone from pcscd's view before this one counts as inserted
         // (in the second slot, possibly another run's, which may take a while to leave).

@@ -38,22 +38,32 @@ struct InstitutionDesk {
         return result.stdout
     }
 
-    var institutionCard: [String] { ["--roster", roster, "--institution-reader", Rig.secondReader, "--institution-pin-file", path("institution-pin")] }
+    var institutionCard: [String] {
+        ["--roster", roster, "--institution-reader", Rig.secondReader, "--institution-pin-file", path("institution-pin")]
+    }
 
     /// Initialises the institution card (in the second slot) and the roster; returns the institution's address.
     func setUp() throws -> String {
         try file("institution-pin", "135790")
         try file("institution-admin-pin", "13579024")
-        let address = try ok(["card", "init", "--reader", Rig.secondReader, "--pin-file", path("institution-pin"),
-                              "--admin-pin-file", path("institution-admin-pin")]).trimmingCharacters(in: .whitespacesAndNewlines)
-        let initialised = try ok(["institution", "init", "--roster", roster, "--institution-reader", Rig.secondReader,
-                                  "--ceiling", "token=ETH,total=0.5,per-payment=0.01", "--attestation-lifetime", "90d"])
+        let address = try ok([
+            "card", "init", "--reader", Rig.secondReader, "--pin-file", path("institution-pin"),
+            "--admin-pin-file", path("institution-admin-pin"),
+        ]).trimmingCharacters(in: .whitespacesAndNewlines)
+        let initialised = try ok([
+            "institution", "init", "--roster", roster, "--institution-reader", Rig.secondReader,
+            "--ceiling", "token=ETH,total=0.5,per-payment=0.01", "--attestation-lifetime", "90d",
+        ])
         #expect(initialised.contains(address) && initialised.contains("ETH: total 0.5, per payment 0.01"), "\(initialised)")
         // A bare file name, as a newcomer types it, lands in the working directory (it once failed on an empty path).
         let bare = path("bare")
         try FileManager.default.createDirectory(atPath: bare, withIntermediateDirectories: true)
-        let relative = try Rig.run(paratii, ["institution", "init", "--roster", "roster.sqlite", "--institution-reader", Rig.secondReader,
-                                             "--ceiling", "token=ETH,total=0.5"], environment: ["XDG_DATA_HOME": path("data")], directory: bare)
+        let relative = try Rig.run(
+            paratii,
+            [
+                "institution", "init", "--roster", "roster.sqlite", "--institution-reader", Rig.secondReader,
+                "--ceiling", "token=ETH,total=0.5",
+            ], environment: ["XDG_DATA_HOME": path("data")], directory: bare)
         #expect(relative.status == 0, "\(relative.stderr)")
         var info = stat()
         #expect(stat(bare + "/roster.sqlite", &info) == 0 && info.st_mode & 0o077 == 0)
@@ -94,12 +104,17 @@ extension HardwarePathTests {
             let staff = try PluggedSoftCard(serial: [0x22, 0x22, 0x00, 0x02], context: context)
             defer { staff.remove(context: context) }
             staffState = staff.statePath
-            oldAddress = try desk.ok(["card", "init", "--reader", Rig.reader, "--pin-file", desk.path("old-pin"),
-                                      "--admin-pin-file", desk.path("old-admin-pin")]).trimmingCharacters(in: .whitespacesAndNewlines)
+            oldAddress = try desk.ok([
+                "card", "init", "--reader", Rig.reader, "--pin-file", desk.path("old-pin"),
+                "--admin-pin-file", desk.path("old-admin-pin"),
+            ]).trimmingCharacters(in: .whitespacesAndNewlines)
 
             // Refused: a wrong institution PIN. The roster and the staff card stay as they were.
             try desk.file("wrong-pin", "000000")
-            let wrongPIN = try desk.run(enroll + ["--roster", desk.roster, "--institution-reader", Rig.secondReader, "--institution-pin-file", desk.path("wrong-pin")])
+            let wrongPIN = try desk.run(
+                enroll + [
+                    "--roster", desk.roster, "--institution-reader", Rig.secondReader, "--institution-pin-file", desk.path("wrong-pin"),
+                ])
             #expect(wrongPIN.status != 0 && wrongPIN.stderr.contains("wrong PIN"), "\(wrongPIN.stderr)")
             #expect(try desk.rosterJSON().isEmpty)
             #expect(try desk.ok(["card", "address", "--reader", Rig.reader]).contains(oldAddress))
@@ -134,7 +149,8 @@ extension HardwarePathTests {
         #expect(rows.count == 1 && rows.first?["serial"]?.stringValue == serial && rows.first?["holder"]?.stringValue == "Alice Example")
         #expect(rows.first?["master"]?.stringValue == master && rows.first?["revokedAt"] == .null)
         let attestation = try Envelope(parsing: Array(try Data(contentsOf: URL(fileURLWithPath: attestationFile))))
-        let attested = Verifier(domain: nil, institution: try Address(institution)).verify(attestation, at: UInt64(Date().timeIntervalSince1970))
+        let attested = Verifier(domain: nil, institution: try Address(institution)).verify(
+            attestation, at: UInt64(Date().timeIntervalSince1970))
         #expect(attested.valid && attested.master?.checksummed == master, "\(attested)")
         #expect(try desk.ok(["card", "address", "--reader", Rig.reader]).contains(master))
         // The PINs are stored nowhere: not in the roster, not next to it.
@@ -148,25 +164,40 @@ extension HardwarePathTests {
         try desk.file("pin", userPIN)
         try desk.file("admin-pin", adminPIN)
         let signed = try desk.ok(["card", "sign-message", "--reader", Rig.reader, "--pin-file", desk.path("pin"), "hello"])
-        #expect(try PersonalMessage.recover(Array("hello".utf8), signature: try Signature(hex: signed.trimmingCharacters(in: .whitespacesAndNewlines))).checksummed == master)
-        _ = try desk.ok(["card", "change-pin", "--admin", "--reader", Rig.reader, "--pin-file", desk.path("admin-pin"), "--new-pin-file", desk.path("admin-pin")])
+        #expect(
+            try PersonalMessage.recover(
+                Array("hello".utf8), signature: try Signature(hex: signed.trimmingCharacters(in: .whitespacesAndNewlines))
+            ).checksummed == master)
+        _ = try desk.ok([
+            "card", "change-pin", "--admin", "--reader", Rig.reader, "--pin-file", desk.path("admin-pin"), "--new-pin-file",
+            desk.path("admin-pin"),
+        ])
 
         // A wallet, and a delegation under the attestation.
         try desk.file("wallet-password", "correct horse")
         let wallet = ["--dir", desk.path("wallet"), "--password-file", desk.path("wallet-password")]
-        let spender = try #require(try desk.ok(["wallet", "init", "--scrypt-n", "1024"] + wallet).split(separator: " ").last.map(String.init)?.trimmingCharacters(in: .whitespacesAndNewlines))
+        let spender = try #require(
+            try desk.ok(["wallet", "init", "--scrypt-n", "1024"] + wallet).split(separator: " ").last.map(String.init)?.trimmingCharacters(
+                in: .whitespacesAndNewlines))
         let card = ["--reader", Rig.reader, "--pin-file", desk.path("pin"), "--attestation", attestationFile]
         let counterBefore = try desk.signatureCounter(Rig.reader)
-        for (allowance, validity) in [("token=ETH,total=1,per-payment=0.001", "30d"), ("token=ETH,total=0.1,per-payment=0.02", "30d"),
-                                      ("token=0x00000000000000000000000000000000000000aa,total=0.1", "30d"), ("token=ETH,total=0.1,per-payment=0.001", "100d")] {
-            let refused = try desk.run(["delegate", "spending", "--spender", spender, "--allowance", allowance, "--valid-for", validity] + card)
+        for (allowance, validity) in [
+            ("token=ETH,total=1,per-payment=0.001", "30d"), ("token=ETH,total=0.1,per-payment=0.02", "30d"),
+            ("token=0x00000000000000000000000000000000000000aa,total=0.1", "30d"), ("token=ETH,total=0.1,per-payment=0.001", "100d"),
+        ] {
+            let refused = try desk.run(
+                ["delegate", "spending", "--spender", spender, "--allowance", allowance, "--valid-for", validity] + card)
             // A token no configuration describes is refused even earlier: its decimals are unknown.
-            #expect(refused.status != 0 && (refused.stderr.contains("refused before signing") || refused.stderr.contains("unknown token")),
-                    "\(allowance) \(validity): \(refused.stderr)")
+            #expect(
+                refused.status != 0 && (refused.stderr.contains("refused before signing") || refused.stderr.contains("unknown token")),
+                "\(allowance) \(validity): \(refused.stderr)")
         }
         #expect(try desk.signatureCounter(Rig.reader) == counterBefore, "a refused delegation was signed")
-        _ = try desk.ok(["delegate", "spending", "--spender", spender, "--allowance", "token=ETH,total=0.1,per-payment=0.001",
-                         "--valid-for", "30d", "--out", desk.path("delegation.json")] + card)
+        _ = try desk.ok(
+            [
+                "delegate", "spending", "--spender", spender, "--allowance", "token=ETH,total=0.1,per-payment=0.001",
+                "--valid-for", "30d", "--out", desk.path("delegation.json"),
+            ] + card)
         let imported = try desk.ok(["wallet", "import-delegation", desk.path("delegation.json")] + wallet)
         #expect(imported.contains("attested by institution \(institution)"), "\(imported)")
 
@@ -178,7 +209,9 @@ extension HardwarePathTests {
         #expect(voucher.parents.map(\.kind) == ["SpendingDelegation", "CardAttestation"])
         let verified = try desk.run(["verify", desk.path("voucher1.json"), "--institution", institution])
         #expect(verified.status == 0 && verified.stdout.contains("\"valid\":true"), "\(verified.stdout) \(verified.stderr)")
-        let otherInstitution = try desk.run(["verify", desk.path("voucher1.json"), "--institution", PrivateKey.generate().address.checksummed])
+        let otherInstitution = try desk.run([
+            "verify", desk.path("voucher1.json"), "--institution", PrivateKey.generate().address.checksummed,
+        ])
         #expect(otherInstitution.status == 1 && otherInstitution.stdout.contains("notAttested"))
         let payeeStore = ["--store", desk.path("payee.sqlite"), "--institution", institution]
         let accepted = try desk.run(["payee", "accept", desk.path("voucher1.json")] + payeeStore)
@@ -186,10 +219,11 @@ extension HardwarePathTests {
 
         // Above the ceiling, built by hand and signed by the card itself: the verifier rejects it.
         let domain = attestation.domain
-        let wide = SpendingDelegation(master: try Address(master), spender: try Address(spender),
-                                      allowances: [Allowance(token: .zero, total: try Units.parseAmount("2"), perPayment: try Units.parseAmount("0.001"))],
-                                      payees: [], validAfter: UInt64(Date().timeIntervalSince1970) - 10,
-                                      validUntil: UInt64(Date().timeIntervalSince1970) + 86400, salt: Salt.random())
+        let wide = SpendingDelegation(
+            master: try Address(master), spender: try Address(spender),
+            allowances: [Allowance(token: .zero, total: try Units.parseAmount("2"), perPayment: try Units.parseAmount("0.001"))],
+            payees: [], validAfter: UInt64(Date().timeIntervalSince1970) - 10,
+            validUntil: UInt64(Date().timeIntervalSince1970) + 86400, salt: Salt.random())
         let driver = OpenPGPCard(channel: try context.connect(reader: Rig.reader))
         let wideSignature = try driver.sign(digest: wide.digest(in: domain), pin: PIN(userPIN))
         let wideEnvelope = Envelope(message: Message(wide), domain: domain, signature: wideSignature.bytes, parents: [attestation])
@@ -201,11 +235,15 @@ extension HardwarePathTests {
         let revoked = try desk.ok(["institution", "revoke", "--holder", "Alice Example"] + desk.institutionCard)
         #expect(revoked.contains("revoked card \(serial)"))
         #expect(try desk.run(["institution", "revoke", "--card", serial] + desk.institutionCard).status != 0, "revoked twice")
-        #expect(try desk.ok(["institution", "publish", "--roster", desk.roster, "--out", desk.path("revoked.json")]).contains("1 revocation"))
+        #expect(
+            try desk.ok(["institution", "publish", "--roster", desk.roster, "--out", desk.path("revoked.json")]).contains("1 revocation"))
         try desk.file("voucher2.json", try desk.ok(pay + ["--memo", "segment 2"]))
-        let rejected = try desk.run(["payee", "accept", desk.path("voucher2.json"), "--revocations", desk.path("revoked.json")] + payeeStore)
+        let rejected = try desk.run(
+            ["payee", "accept", desk.path("voucher2.json"), "--revocations", desk.path("revoked.json")] + payeeStore)
         #expect(rejected.status == 1 && rejected.stdout.contains("\"reason\":\"revoked\""), "\(rejected.stdout) \(rejected.stderr)")
-        let revokedVerdict = try desk.run(["verify", desk.path("voucher2.json"), "--institution", institution, "--revocations", desk.path("revoked.json")])
+        let revokedVerdict = try desk.run([
+            "verify", desk.path("voucher2.json"), "--institution", institution, "--revocations", desk.path("revoked.json"),
+        ])
         #expect(revokedVerdict.status == 1 && revokedVerdict.stdout.contains("revoked"))
 
         // The roster shows it, in every form.
@@ -232,8 +270,12 @@ extension HardwarePathTests {
 
         let process = Process()
         process.executableURL = desk.paratii
-        process.arguments = ["institution", "enroll", "--batch", "--reader", Rig.reader, "--holder", "Bob", "--holder", "Carol", "--json"] + desk.institutionCard
-        process.environment = ProcessInfo.processInfo.environment.merging(["XDG_DATA_HOME": desk.path("data"), "XDG_CONFIG_HOME": desk.path("config")]) { $1 }
+        process.arguments =
+            ["institution", "enroll", "--batch", "--reader", Rig.reader, "--holder", "Bob", "--holder", "Carol", "--json"]
+            + desk.institutionCard
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "XDG_DATA_HOME": desk.path("data"), "XDG_CONFIG_HOME": desk.path("config"),
+        ]) { $1 }
         let output = OutputCollector()
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -273,7 +315,8 @@ extension HardwarePathTests {
         #expect(again["serial"]?.stringValue == serials[0] && again["master"] != lines[0]?["master"])
         let after = try desk.rosterJSON()
         #expect(after.count == 3 && after[0]["revokedAt"] != .null && after[2]["revokedAt"] == .null)
-        #expect(try desk.ok(["institution", "publish", "--roster", desk.roster, "--out", desk.path("revoked.json")]).contains("1 revocation"))
+        #expect(
+            try desk.ok(["institution", "publish", "--roster", desk.roster, "--out", desk.path("revoked.json")]).contains("1 revocation"))
     }
 }
 

@@ -83,7 +83,8 @@ extension HardwarePathTests {
             try "246810\n".write(toFile: pin, atomically: true, encoding: .utf8)
             try "13579246\n".write(toFile: adminPin, atomically: true, encoding: .utf8)
 
-            let initialised = try Rig.run(paratii, ["card", "init", "--reader", Rig.reader, "--pin-file", pin, "--admin-pin-file", adminPin])
+            let initialised = try Rig.run(
+                paratii, ["card", "init", "--reader", Rig.reader, "--pin-file", pin, "--admin-pin-file", adminPin])
             #expect(initialised.status == 0, "\(initialised.stderr)")
             #expect(plugged.card.state.pw1ValidForSeveralSignatures == false)
             let status = try JSONValue.parse(try Rig.run(paratii, ["card", "status", "--reader", Rig.reader, "--json"]).stdout)
@@ -95,7 +96,8 @@ extension HardwarePathTests {
             #expect(try intruderSigns(context) == StatusWord.securityStatusNotSatisfied)
 
             // Switched to several (as a guide might tell a user), the CLI refuses to sign and says how to fix it.
-            let several = try Rig.run(paratii, ["card", "set-signature-pin", "--reader", Rig.reader, "--admin-pin-file", adminPin, "several"])
+            let several = try Rig.run(
+                paratii, ["card", "set-signature-pin", "--reader", Rig.reader, "--admin-pin-file", adminPin, "several"])
             #expect(several.status == 0, "\(several.stderr)")
             #expect(plugged.card.state.pw1ValidForSeveralSignatures == true)
             let refused = try Rig.run(paratii, ["card", "sign-message", "--reader", Rig.reader, "--pin-file", pin, "refused"])

@@ -3,8 +3,9 @@ import Delegation
 import Ethereum
 import Foundation
 import GRDB
-@testable import Institution
 import Testing
+
+@testable import Institution
 
 /// The roster on its own: schema, migration, refusals, exports. Cards come in through the
 /// hardware tests; here the attestations are signed by software keys standing in for the cards.
@@ -20,17 +21,22 @@ import Testing
 
     func policy() throws -> Policy { try Policy(institution: institution.address, ceiling: ceiling, attestationLifetime: 86400) }
 
-    func record(serial: String, holder: String, master: Address = PrivateKey.generate().address, at time: UInt64? = nil) throws -> CardRecord {
+    func record(
+        serial: String, holder: String, master: Address = PrivateKey.generate().address, at time: UInt64? = nil
+    ) throws -> CardRecord {
         let enrolled = time ?? now
-        let attestation = CardAttestation(institution: institution.address, master: master, holder: holder, cardSerial: serial,
-                                          ceiling: ceiling, validUntil: enrolled + 86400, salt: Salt.random())
-        return CardRecord(serial: serial, holder: holder, master: master, ceiling: ceiling, validUntil: enrolled + 86400, enrolledAt: enrolled,
-                          attestation: try Envelope.sign(attestation, domain: domain, signer: institution))
+        let attestation = CardAttestation(
+            institution: institution.address, master: master, holder: holder, cardSerial: serial,
+            ceiling: ceiling, validUntil: enrolled + 86400, salt: Salt.random())
+        return CardRecord(
+            serial: serial, holder: holder, master: master, ceiling: ceiling, validUntil: enrolled + 86400, enrolledAt: enrolled,
+            attestation: try Envelope.sign(attestation, domain: domain, signer: institution))
     }
 
     func revocation(_ card: CardRecord, by signer: PrivateKey? = nil) throws -> Envelope {
         let key = signer ?? institution
-        return try Envelope.sign(Revocation(issuer: key.address, target: card.attestationId, issuedAt: now + 10), domain: domain, signer: key)
+        return try Envelope.sign(
+            Revocation(issuer: key.address, target: card.attestationId, issuedAt: now + 10), domain: domain, signer: key)
     }
 
     @Test func createsWithMigrationPolicyAndOwnerOnlyPermissions() throws {
@@ -48,7 +54,9 @@ import Testing
 
     @Test func policyRefusesEmptyOrDuplicateCeilingsAndZeroLifetime() {
         #expect(throws: InstitutionError.self) { try Policy(institution: institution.address, ceiling: [], attestationLifetime: 1) }
-        #expect(throws: InstitutionError.self) { try Policy(institution: institution.address, ceiling: ceiling + ceiling, attestationLifetime: 1) }
+        #expect(throws: InstitutionError.self) {
+            try Policy(institution: institution.address, ceiling: ceiling + ceiling, attestationLifetime: 1)
+        }
         #expect(throws: InstitutionError.self) { try Policy(institution: institution.address, ceiling: ceiling, attestationLifetime: 0) }
     }
 
@@ -101,20 +109,32 @@ import Testing
         _ = try Roster.create(path: file, policy: try policy(), now: now)
         let database = try DatabaseQueue(path: file)
         let id = "0x" + String(repeating: "ab", count: 32)
-        let good = ["'\(id)'", "'0001'", "'Dana'", "'0x" + String(repeating: "1", count: 40) + "'", "'[{}]'", "200", "100", "'{}'", "NULL", "NULL"]
+        let good = [
+            "'\(id)'", "'0001'", "'Dana'", "'0x" + String(repeating: "1", count: 40) + "'", "'[{}]'", "200", "100", "'{}'", "NULL", "NULL",
+        ]
         func insert(_ values: [String]) throws {
             try database.write { db in
-                try db.execute(sql: "INSERT INTO card (attestationId, serial, holder, master, ceiling, validUntil, enrolledAt, attestation, revokedAt, revocation) VALUES (\(values.joined(separator: ",")))")
+                try db.execute(
+                    sql:
+                        "INSERT INTO card (attestationId, serial, holder, master, ceiling, validUntil, enrolledAt, attestation, revokedAt, revocation) VALUES (\(values.joined(separator: ",")))"
+                )
             }
         }
-        let broken: [(Int, String)] = [(0, "'0x12'"), (1, "''"), (2, "'   '"), (3, "'bob'"), (4, "'[]'"), (4, "'not json'"), (5, "50"), (8, "300")]
+        let broken: [(Int, String)] = [
+            (0, "'0x12'"), (1, "''"), (2, "'   '"), (3, "'bob'"), (4, "'[]'"), (4, "'not json'"), (5, "50"), (8, "300"),
+        ]
         for (column, value) in broken {
             var values = good
             values[column] = value
             #expect(throws: DatabaseError.self, "column \(column) = \(value)") { try insert(values) }
         }
         #expect(throws: DatabaseError.self) {
-            try database.write { db in try db.execute(sql: "INSERT INTO institution (id, address, ceiling, attestationLifetime, createdAt) VALUES (2, '0x\(String(repeating: "1", count: 40))', '[{}]', 1, 0)") }
+            try database.write { db in
+                try db.execute(
+                    sql:
+                        "INSERT INTO institution (id, address, ceiling, attestationLifetime, createdAt) VALUES (2, '0x\(String(repeating: "1", count: 40))', '[{}]', 1, 0)"
+                )
+            }
         }
         try insert(good)
     }

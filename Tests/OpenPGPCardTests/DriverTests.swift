@@ -33,7 +33,9 @@ import Testing
         let digest = Keccak256.hash([1])
         #expect(try driver.sign(digest: digest, pin: user).recoverAddress(digest: digest) == key.address)
         // A short PIN is refused before anything is sent.
-        #expect(throws: OpenPGPCardError.self) { try OpenPGPCard(channel: SoftCardChannel(try softCard())).initialize(userPIN: PIN("12"), adminPIN: admin) }
+        #expect(throws: OpenPGPCardError.self) {
+            try OpenPGPCard(channel: SoftCardChannel(try softCard())).initialize(userPIN: PIN("12"), adminPIN: admin)
+        }
     }
 
     @Test func eachSignatureEndsWithTheResetOfPW1() throws {
@@ -63,7 +65,8 @@ import Testing
         #expect(card.state.signatureCounter == 0)
 
         let digest = Keccak256.hash([4])
-        #expect(try driver.sign(digest: digest, pin: .defaultUser, allowSeveralSignatures: true).recoverAddress(digest: digest) == key.address)
+        #expect(
+            try driver.sign(digest: digest, pin: .defaultUser, allowSeveralSignatures: true).recoverAddress(digest: digest) == key.address)
         #expect(otherClientSigns(card) == StatusWord.securityStatusNotSatisfied)
         #expect(card.state.signatureCounter == 1)
     }

@@ -5,9 +5,13 @@ import Testing
 /// Pure tests: the BER-TLV parser on hostile input, card data objects, APDU encoding.
 @Suite struct TLVParserTests {
     @Test func parsesNestedApplicationData() throws {
-        let inner = TLV(tag: 0x4F, value: ApplicationIdentifier.rid + [3, 4, 0xFF, 0, 1, 2, 3, 4, 0, 0]).encoded
-            + TLV(tag: 0x73, value: TLV(tag: 0xC4, value: [0, 0x7F, 0x7F, 0x7F, 3, 0, 2]).encoded
-                + TLV(tag: 0xC1, value: AlgorithmAttributes.secp256k1.bytes).encoded).encoded
+        let inner =
+            TLV(tag: 0x4F, value: ApplicationIdentifier.rid + [3, 4, 0xFF, 0, 1, 2, 3, 4, 0, 0]).encoded
+            + TLV(
+                tag: 0x73,
+                value: TLV(tag: 0xC4, value: [0, 0x7F, 0x7F, 0x7F, 3, 0, 2]).encoded
+                    + TLV(tag: 0xC1, value: AlgorithmAttributes.secp256k1.bytes).encoded
+            ).encoded
         let data = try ApplicationData(bytes: TLV(tag: 0x6E, value: inner).encoded)
         #expect(data.aid.serialHex == "01020304")
         #expect(data.aid.version == "3.4")
@@ -23,14 +27,15 @@ import Testing
         #expect(parsed == [TLV(tag: 0x7F49, value: value)])
     }
 
-    @Test(arguments: [
-        [0x6E],                         // tag without length
-        [0x6E, 0x05, 0x01],             // value overruns
-        [0x7F],                         // truncated multi-byte tag
-        [0x6E, 0x84, 0, 0, 0, 1, 0],    // length field too long
-        [0x6E, 0x80, 0x00, 0x00],       // indefinite length
-        [0x5F, 0xFF, 0xFF, 0xFF, 0x01], // tag too long
-    ] as [[UInt8]])
+    @Test(
+        arguments: [
+            [0x6E],  // tag without length
+            [0x6E, 0x05, 0x01],  // value overruns
+            [0x7F],  // truncated multi-byte tag
+            [0x6E, 0x84, 0, 0, 0, 1, 0],  // length field too long
+            [0x6E, 0x80, 0x00, 0x00],  // indefinite length
+            [0x5F, 0xFF, 0xFF, 0xFF, 0x01],  // tag too long
+        ] as [[UInt8]])
     func refusesMalformedInput(_ bytes: [UInt8]) {
         #expect(throws: TLV.ParseError.self) { try TLV.parse(bytes) }
     }
@@ -72,44 +77,59 @@ import Testing
 @Suite struct APDUMaskingTests {
     static let pin = Array("123456".utf8), admin = Array("12345678".utf8), code = Array("87654321".utf8)
 
-    @Test(arguments: [
-        (CommandAPDU(.verify, p1: 0x00, p2: 0x81, data: pin), "00 20 00 81 06 ** ** ** ** ** **"),
-        (CommandAPDU(.verify, p1: 0x00, p2: 0x83, data: admin), "00 20 00 83 08 ** ** ** ** ** ** ** **"),
-        (CommandAPDU(.changeReferenceData, p1: 0x00, p2: 0x81, data: pin + Array("246810".utf8)), "00 24 00 81 0C" + String(repeating: " **", count: 12)),
-        (CommandAPDU(.changeReferenceData, p1: 0x00, p2: 0x83, data: admin + code), "00 24 00 83 10" + String(repeating: " **", count: 16)),
-        (CommandAPDU(.resetRetryCounter, p1: 0x02, p2: 0x81, data: pin), "00 2C 02 81 06 ** ** ** ** ** **"),
-        (CommandAPDU(.resetRetryCounter, p1: 0x00, p2: 0x81, data: code + pin), "00 2C 00 81 0E" + String(repeating: " **", count: 14)),
-        (CommandAPDU(.putData, object: DataObject.resettingCode, data: code), "00 DA 00 D3 08 ** ** ** ** ** ** ** **"),
-        (CommandAPDU(.putData, object: 0x00F9, data: [0x81, 0x01, 0x03]), "00 DA 00 F9 03 ** ** **"),
-        (CommandAPDU(.putDataOdd, p1: 0x3F, p2: 0xFF, data: [0x4D, 0x02, 0xB6, 0x00]), "00 DB 3F FF 04 ** ** ** **"),
-        // Chained piece of a PIN-bearing command (CLA 10): masked on its own.
-        (CommandAPDU(cla: 0x10, .verify, p1: 0x00, p2: 0x81, data: pin), "10 20 00 81 06 ** ** ** ** ** **"),
-    ] as [(CommandAPDU, String)])
+    @Test(
+        arguments: [
+            (CommandAPDU(.verify, p1: 0x00, p2: 0x81, data: pin), "00 20 00 81 06 ** ** ** ** ** **"),
+            (CommandAPDU(.verify, p1: 0x00, p2: 0x83, data: admin), "00 20 00 83 08 ** ** ** ** ** ** ** **"),
+            (
+                CommandAPDU(.changeReferenceData, p1: 0x00, p2: 0x81, data: pin + Array("246810".utf8)),
+                "00 24 00 81 0C" + String(repeating: " **", count: 12)
+            ),
+            (
+                CommandAPDU(.changeReferenceData, p1: 0x00, p2: 0x83, data: admin + code),
+                "00 24 00 83 10" + String(repeating: " **", count: 16)
+            ),
+            (CommandAPDU(.resetRetryCounter, p1: 0x02, p2: 0x81, data: pin), "00 2C 02 81 06 ** ** ** ** ** **"),
+            (CommandAPDU(.resetRetryCounter, p1: 0x00, p2: 0x81, data: code + pin), "00 2C 00 81 0E" + String(repeating: " **", count: 14)),
+            (CommandAPDU(.putData, object: DataObject.resettingCode, data: code), "00 DA 00 D3 08 ** ** ** ** ** ** ** **"),
+            (CommandAPDU(.putData, object: 0x00F9, data: [0x81, 0x01, 0x03]), "00 DA 00 F9 03 ** ** **"),
+            (CommandAPDU(.putDataOdd, p1: 0x3F, p2: 0xFF, data: [0x4D, 0x02, 0xB6, 0x00]), "00 DB 3F FF 04 ** ** ** **"),
+            // Chained piece of a PIN-bearing command (CLA 10): masked on its own.
+            (CommandAPDU(cla: 0x10, .verify, p1: 0x00, p2: 0x81, data: pin), "10 20 00 81 06 ** ** ** ** ** **"),
+        ] as [(CommandAPDU, String)])
     func secretBearingCommandsAreMasked(_ command: CommandAPDU, _ expected: String) {
         #expect(APDUDescription.carriesSecret(command))
         #expect(APDUDescription.redactedHex(command) == expected)
         #expect(APDUDescription.describe(command).contains("masked"), "\(APDUDescription.describe(command))")
     }
 
-    @Test(arguments: [
-        (CommandAPDU(.verify, p1: 0xFF, p2: 0x81), "00 20 FF 81"),
-        (CommandAPDU(.verify, p1: 0x00, p2: 0x81), "00 20 00 81"),
-        (CommandAPDU(.putData, object: DataObject.pwStatus, data: [0x00]), "00 DA 00 C4 01 00"),
-        (CommandAPDU(.putData, object: DataObject.signatureAlgorithm, data: AlgorithmAttributes.secp256k1.bytes), "00 DA 00 C1 06 13 2B 81 04 00 0A"),
-        (CommandAPDU(.getData, object: DataObject.pwStatus, le: 256), "00 CA 00 C4 00"),
-    ] as [(CommandAPDU, String)])
+    @Test(
+        arguments: [
+            (CommandAPDU(.verify, p1: 0xFF, p2: 0x81), "00 20 FF 81"),
+            (CommandAPDU(.verify, p1: 0x00, p2: 0x81), "00 20 00 81"),
+            (CommandAPDU(.putData, object: DataObject.pwStatus, data: [0x00]), "00 DA 00 C4 01 00"),
+            (
+                CommandAPDU(.putData, object: DataObject.signatureAlgorithm, data: AlgorithmAttributes.secp256k1.bytes),
+                "00 DA 00 C1 06 13 2B 81 04 00 0A"
+            ),
+            (CommandAPDU(.getData, object: DataObject.pwStatus, le: 256), "00 CA 00 C4 00"),
+        ] as [(CommandAPDU, String)])
     func otherCommandsAreShownAsSent(_ command: CommandAPDU, _ expected: String) {
         #expect(!APDUDescription.carriesSecret(command))
         #expect(APDUDescription.redactedHex(command) == expected)
     }
 
     @Test func theResetOfTheAccessStatusIsNamed() {
-        #expect(APDUDescription.describe(CommandAPDU(.verify, p1: 0xFF, p2: 0x81)) == "VERIFY P1=FF: reset the access status of PW1 for signing (81)")
+        #expect(
+            APDUDescription.describe(CommandAPDU(.verify, p1: 0xFF, p2: 0x81))
+                == "VERIFY P1=FF: reset the access status of PW1 for signing (81)")
     }
 
     /// The instruction names are the bytes the spec gives, and each byte has one name.
     @Test func instructionsAreNamedOnce() {
-        #expect(Instruction.select.rawValue == 0xA4 && Instruction.verify.rawValue == 0x20 && Instruction.performSecurityOperation.rawValue == 0x2A)
+        #expect(
+            Instruction.select.rawValue == 0xA4 && Instruction.verify.rawValue == 0x20
+                && Instruction.performSecurityOperation.rawValue == 0x2A)
         #expect(Set(Instruction.allCases.map(\.rawValue)).count == Instruction.allCases.count)
         #expect(StatusWord.wrongPIN(triesLeft: 2) == 0x63C2)
         #expect(StatusWord.error(for: StatusWord.wrongPIN(triesLeft: 0)) == .pinBlocked)

@@ -25,7 +25,10 @@ import Testing
         let digest = PersonalMessage.hash(Array("Paratii transcript".utf8))
         let signature = try driver.sign(digest: digest, pin: PIN("424242"))
         #expect(channel.finished, "the transcript has commands the driver did not send")
-        #expect(signature.bytes.hexString == "0x79594a615552c81fba3450c00221af3cbd381595ab61fd141e46370280404c3c4df6ed2d8cf3f601e410c3e6f604679ecf22e95fee6ca0ccf937463dfe35e3481c")
+        #expect(
+            signature.bytes.hexString
+                == "0x79594a615552c81fba3450c00221af3cbd381595ab61fd141e46370280404c3c4df6ed2d8cf3f601e410c3e6f604679ecf22e95fee6ca0ccf937463dfe35e3481c"
+        )
     }
 
     @Test func aDeviationIsCaught() throws {

@@ -1,7 +1,8 @@
 import Foundation
 import OpenPGPCard
-@testable import PCSC
 import Testing
+
+@testable import PCSC
 
 /// Security item 10: the PARATII_APDU_LOG trace is private (0600), never written through a symlink,
 /// and holds no secret. No pcscd needed: the log is fed the commands the transport would send.
@@ -71,23 +72,24 @@ import Testing
             log.response(ResponseAPDU(data: [], sw: StatusWord.ok))
         }
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        #expect(text == """
-        C: 00 20 00 81 06 ** ** ** ** ** **
-           # VERIFY PW1 for signing (81), 6 PIN bytes masked
-        C: 00 24 00 83 10 ** ** ** ** ** ** ** ** ** ** ** ** ** ** ** **
-           # CHANGE REFERENCE DATA PW3, old‖new PIN masked
-        C: 00 2C 00 81 0E ** ** ** ** ** ** ** ** ** ** ** ** ** **
-           # RESET RETRY COUNTER of PW1 with the resetting code (masked)
-        C: 00 2C 02 81 06 ** ** ** ** ** **
-           # RESET RETRY COUNTER of PW1 after PW3 (new PIN masked)
-        C: 00 DA 00 D3 08 ** ** ** ** ** ** ** **
-           # PUT DATA resetting code (00D3), 8 secret bytes masked
-        C: 00 20 FF 81
-           # VERIFY P1=FF: reset the access status of PW1 for signing (81)
-        R: 90 00
-           # OK
+        #expect(
+            text == """
+                C: 00 20 00 81 06 ** ** ** ** ** **
+                   # VERIFY PW1 for signing (81), 6 PIN bytes masked
+                C: 00 24 00 83 10 ** ** ** ** ** ** ** ** ** ** ** ** ** ** ** **
+                   # CHANGE REFERENCE DATA PW3, old‖new PIN masked
+                C: 00 2C 00 81 0E ** ** ** ** ** ** ** ** ** ** ** ** ** **
+                   # RESET RETRY COUNTER of PW1 with the resetting code (masked)
+                C: 00 2C 02 81 06 ** ** ** ** ** **
+                   # RESET RETRY COUNTER of PW1 after PW3 (new PIN masked)
+                C: 00 DA 00 D3 08 ** ** ** ** ** ** ** **
+                   # PUT DATA resetting code (00D3), 8 secret bytes masked
+                C: 00 20 FF 81
+                   # VERIFY P1=FF: reset the access status of PW1 for signing (81)
+                R: 90 00
+                   # OK
 
-        """)
+                """)
         // No PIN, code or their hex form anywhere.
         for secret in ["123456", "12345678", "87654321", "31 32 33", "38 37 36"] { #expect(!text.contains(secret)) }
     }

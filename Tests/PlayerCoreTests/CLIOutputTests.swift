@@ -2,8 +2,9 @@ import BigInt
 import Delegation
 import Ethereum
 import Foundation
-@testable import PlayerCore
 import Testing
+
+@testable import PlayerCore
 
 /// The real `paratii` binary facing a hostile payer: what reaches the terminal, what a payee is
 /// told about its exposure, and the files a payee store leaves behind.
@@ -19,8 +20,9 @@ import Testing
     /// A wallet whose delegation (ETH, 1 in total) is valid now, by the real clock the CLI uses.
     static func wallet(parents: [Envelope] = []) throws -> (WalletFixture, Envelope) {
         let f = try WalletFixture()
-        let d = SpendingDelegation(master: f.master.address, spender: f.wallet.address, allowances: [allowance], payees: [],
-                                   validAfter: 0, validUntil: UInt64(Date().timeIntervalSince1970) + 3600, salt: Salt.random())
+        let d = SpendingDelegation(
+            master: f.master.address, spender: f.wallet.address, allowances: [allowance], payees: [],
+            validAfter: 0, validUntil: UInt64(Date().timeIntervalSince1970) + 3600, salt: Salt.random())
         let delegation = try Envelope.sign(d, domain: f.domain, signer: f.master, parents: parents)
         try f.password.write(toFile: f.directory + "/password", atomically: true, encoding: .utf8)
         return (f, delegation)
@@ -44,7 +46,9 @@ import Testing
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        return Output(
+            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+            stderr: String(decoding: errData, as: UTF8.self))
     }
 
     static func write(_ f: WalletFixture, _ name: String, _ json: JSONValue) throws -> String {
@@ -56,7 +60,8 @@ import Testing
     /// Nothing a terminal would act on, except the line breaks (and tabs) of the output's own layout.
     static func expectSafe(_ text: String, _ what: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let unsafe = text.unicodeScalars.filter { $0 != "\n" && $0 != "\t" && TerminalText.isUnsafe($0) }
-        #expect(unsafe.isEmpty, "\(what) printed raw controls: \(unsafe.map { String($0.value, radix: 16) })", sourceLocation: sourceLocation)
+        #expect(
+            unsafe.isEmpty, "\(what) printed raw controls: \(unsafe.map { String($0.value, radix: 16) })", sourceLocation: sourceLocation)
     }
 
     static func mode(_ path: String) -> Int? {
@@ -89,7 +94,8 @@ import Testing
         let old = umask(0o022)
         defer { umask(old) }
         let directory = f.directory + "/second-wallet"
-        let created = try Self.run(f, ["wallet", "init", "--dir", directory, "--password-file", f.directory + "/password", "--scrypt-n", "1024"])
+        let created = try Self.run(
+            f, ["wallet", "init", "--dir", directory, "--password-file", f.directory + "/password", "--scrypt-n", "1024"])
         #expect(created.status == 0, "\(created.stderr)")
         #expect(Self.mode(directory + "/" + Wallet.databaseFile) == 0o600)
     }
@@ -100,27 +106,34 @@ import Testing
         try f.password.write(toFile: f.directory + "/password", atomically: true, encoding: .utf8)
         let institution = PrivateKey.generate()
         let attested = try Envelope.sign(
-            CardAttestation(institution: institution.address, master: f.master.address, holder: "Ada \(Self.hostile)", cardSerial: "D276\u{1B}[31m",
-                            ceiling: [Self.allowance], validUntil: UInt64(Date().timeIntervalSince1970) + 86400, salt: 1),
+            CardAttestation(
+                institution: institution.address, master: f.master.address, holder: "Ada \(Self.hostile)", cardSerial: "D276\u{1B}[31m",
+                ceiling: [Self.allowance], validUntil: UInt64(Date().timeIntervalSince1970) + 86400, salt: 1),
             domain: f.domain, signer: institution)
-        let d = SpendingDelegation(master: f.master.address, spender: f.wallet.address, allowances: [Self.allowance], payees: [],
-                                   validAfter: 0, validUntil: UInt64(Date().timeIntervalSince1970) + 3600, salt: Salt.random())
+        let d = SpendingDelegation(
+            master: f.master.address, spender: f.wallet.address, allowances: [Self.allowance], payees: [],
+            validAfter: 0, validUntil: UInt64(Date().timeIntervalSince1970) + 3600, salt: Salt.random())
         let delegation = try Envelope.sign(d, domain: f.domain, signer: f.master, parents: [attested])
 
         // wallet import-delegation prints the card's holder and serial.
         let delegationFile = try Self.write(f, "delegation.json", delegation.json)
-        let imported = try Self.run(f, ["wallet", "import-delegation", "--dir", f.directory, "--password-file", f.directory + "/password", delegationFile])
+        let imported = try Self.run(
+            f, ["wallet", "import-delegation", "--dir", f.directory, "--password-file", f.directory + "/password", delegationFile])
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("Ada \\u{1B}[2K\\u{D} rating 5"))
         Self.expectSafe(imported.stdout, "wallet import-delegation")
 
         // delegate show prints a signed flag vote's reason: it must not pass for a 5-star rating.
-        let posting = try Envelope.sign(PostingDelegation(parent: delegation.id, spender: f.wallet.address, poster: f.master.address, scopes: [.flag],
-                                                          validAfter: 0, validUntil: d.validUntil, salt: 1),
-                                        domain: f.domain, signer: f.wallet.spendingKey, parents: [delegation, attested])
-        let vote = try Envelope.sign(Vote(delegation: posting.id, content: Keccak256.hash("video-42"), kind: 2, value: 1, reason: Self.hostile,
-                                          issuedAt: UInt64(Date().timeIntervalSince1970)),
-                                     domain: f.domain, signer: f.master, parents: [posting, delegation, attested])
+        let posting = try Envelope.sign(
+            PostingDelegation(
+                parent: delegation.id, spender: f.wallet.address, poster: f.master.address, scopes: [.flag],
+                validAfter: 0, validUntil: d.validUntil, salt: 1),
+            domain: f.domain, signer: f.wallet.spendingKey, parents: [delegation, attested])
+        let vote = try Envelope.sign(
+            Vote(
+                delegation: posting.id, content: Keccak256.hash("video-42"), kind: 2, value: 1, reason: Self.hostile,
+                issuedAt: UInt64(Date().timeIntervalSince1970)),
+            domain: f.domain, signer: f.master, parents: [posting, delegation, attested])
         let voteFile = try Self.write(f, "vote.json", vote.json)
         let shown = try Self.run(f, ["delegate", "show", voteFile])
         #expect(shown.status == 0, "\(shown.stderr)")
@@ -135,7 +148,9 @@ import Testing
         #expect(try Self.run(f, ["payee", "accept", voucherFile]).status == 0)
         let exported = try Self.run(f, ["payee", "export"])
         Self.expectSafe(exported.stdout, "payee export")
-        guard case .array(let items) = try JSONValue.parse(exported.stdout), let first = items.first else { Issue.record("nothing exported"); return }
+        guard case .array(let items) = try JSONValue.parse(exported.stdout), let first = items.first else {
+            Issue.record("nothing exported"); return
+        }
         let chain = try Envelope(json: first)
         #expect(chain.parents.contains { if case .attestation(let a) = $0.message { a.holder == "Ada \(Self.hostile)" } else { false } })
 

@@ -3,8 +3,9 @@ import Delegation
 import Ethereum
 import Foundation
 import GRDB
-@testable import PlayerCore
 import Testing
+
+@testable import PlayerCore
 
 /// Issue 9's fault drills for the player side: a full disk and a read-only wallet directory under a
 /// real `paratii wallet pay` process, and damaged files that must be refused byte for byte.
@@ -12,19 +13,24 @@ import Testing
     /// ETH: 1 in total, 0.0001 a payment: the drills end on the fault, never on the cap.
     static func roomyWallet() throws -> WalletFixture {
         let f = try WalletFixture()
-        try f.wallet.importDelegation(try f.delegation(allowances: [Allowance(token: .zero, total: WalletFixture.wei("1"), perPayment: WalletFixture.wei("0.0001"))],
-                                                       after: 0, until: UInt64(Date().timeIntervalSince1970) + 3600))
+        try f.wallet.importDelegation(
+            try f.delegation(
+                allowances: [Allowance(token: .zero, total: WalletFixture.wei("1"), perPayment: WalletFixture.wei("0.0001"))],
+                after: 0, until: UInt64(Date().timeIntervalSince1970) + 3600))
         try f.password.write(toFile: f.directory + "/password", atomically: true, encoding: .utf8)
         return f
     }
 
     static func payArguments(_ f: WalletFixture, repeat count: Int) -> [String] {
-        ["wallet", "pay", "--dir", f.directory, "--password-file", f.directory + "/password", "--payee", f.payee.checksummed,
-         "--token", "ETH", "--amount", "0.0001", "--repeat", String(count)]
+        [
+            "wallet", "pay", "--dir", f.directory, "--password-file", f.directory + "/password", "--payee", f.payee.checksummed,
+            "--token", "ETH", "--amount", "0.0001", "--repeat", String(count),
+        ]
     }
 
     /// Runs `executable arguments` to the end; stdout and stderr in full.
-    static func run(_ executable: String, _ arguments: [String], directory: String) throws -> (status: Int32, stdout: Data, stderr: String) {
+    static func run(_ executable: String, _ arguments: [String], directory: String) throws -> (status: Int32, stdout: Data, stderr: String)
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -66,18 +72,24 @@ import Testing
         let f = try Self.roomyWallet()
         defer { f.cleanup() }
         let database = f.directory + "/" + Wallet.databaseFile
-        let largest = [database, database + "-wal"].compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int }.max() ?? 0
+        let largest =
+            [database, database + "-wal"].compactMap { try? FileManager.default.attributesOfItem(atPath: $0)[.size] as? Int }.max() ?? 0
         let limit = largest + 256 * 1024
-        let limited = try Self.run("/bin/sh", ["-c", "trap '' XFSZ; exec prlimit --fsize=\(limit) -- \"$0\" \"$@\"", Binary.paratii.path]
-                                    + Self.payArguments(f, repeat: 100_000), directory: f.directory)
+        let limited = try Self.run(
+            "/bin/sh",
+            ["-c", "trap '' XFSZ; exec prlimit --fsize=\(limit) -- \"$0\" \"$@\"", Binary.paratii.path]
+                + Self.payArguments(f, repeat: 100_000), directory: f.directory)
         #expect(limited.status == 1, "the payer stops with an error on the full disk: \(limited.stderr)")
-        #expect(limited.stderr.hasPrefix("error: storage: \(database):") && limited.stderr.contains("File too large")
+        #expect(
+            limited.stderr.hasPrefix("error: storage: \(database):") && limited.stderr.contains("File too large")
                 && limited.stderr.contains("nothing was recorded"), "\(limited.stderr)")
         #expect(limited.stderr.split(separator: "\n").count == 1, "one clear line: \(limited.stderr)")
         var printed = try ProcessTests.vouchers(limited.stdout)
         #expect(printed.count > 3, "the limit leaves room for some payments first")
         try ProcessTests.checkInvariants(f, printed: printed, total: WalletFixture.wei("1"))
-        #expect(try ProcessTests.ledger(f).rows.count == printed.count, "nothing was recorded without being released, nor released without being recorded")
+        #expect(
+            try ProcessTests.ledger(f).rows.count == printed.count,
+            "nothing was recorded without being released, nor released without being recorded")
 
         // Room again: the same wallet pays on from where it stopped.
         let after = try Self.run(Binary.paratii.path, Self.payArguments(f, repeat: 5), directory: f.directory)
@@ -155,7 +167,9 @@ import Testing
         try f.wallet.importDelegation(try f.delegation())
         _ = try f.pay("0.0001")
         f.clock.set(WalletFixture.start - 3600)
-        do { _ = try f.pay("0.0001"); Issue.record("paid before the delegation starts") } catch let e as WalletError { #expect(e.refusal == .notYetValid) }
+        do { _ = try f.pay("0.0001"); Issue.record("paid before the delegation starts") } catch let e as WalletError {
+            #expect(e.refusal == .notYetValid)
+        }
         #expect(try f.wallet.budget().map(\.spent) == [WalletFixture.wei("0.0001")])
         #expect(try f.wallet.history().count == 1)
         f.clock.set(WalletFixture.start)
@@ -177,8 +191,10 @@ import Testing
     }
 
     /// Opens `directory`'s wallet after `damage`; the refusal names `file` and every file stays byte-identical.
-    func expectRefused(_ directory: String, password: String, naming file: String, _ label: String,
-                       damage: (String) throws -> Void, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectRefused(
+        _ directory: String, password: String, naming file: String, _ label: String,
+        damage: (String) throws -> Void, sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         try damage(directory)
         let snapshot = try Self.fileBytes(directory)
         do {
@@ -205,7 +221,8 @@ import Testing
     @Test func damagedLedgerAndKeystoreAreRefusedByteForByte() throws {
         let f = try WalletFixture()
         defer { f.cleanup() }
-        try f.wallet.importDelegation(try f.delegation(allowances: [Allowance(token: .zero, total: WalletFixture.wei("1"), perPayment: WalletFixture.wei("0.0001"))]))
+        try f.wallet.importDelegation(
+            try f.delegation(allowances: [Allowance(token: .zero, total: WalletFixture.wei("1"), perPayment: WalletFixture.wei("0.0001"))]))
         let db = Wallet.databaseFile, key = Wallet.spendingKeyFile
         let garbage = [UInt8](repeating: 0x5A, count: 64)
 
@@ -220,7 +237,9 @@ import Testing
             let directory = try Self.crashCopy(f, payments: 2)
             if checkpointed {
                 // The last connection to close checkpoints the WAL into the file and deletes it.
-                try DatabaseQueue(path: directory + "/" + db).writeWithoutTransaction { try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+                try DatabaseQueue(path: directory + "/" + db).writeWithoutTransaction {
+                    try $0.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+                }
                 try? FileManager.default.removeItem(atPath: directory + "/" + db + "-wal")
                 try? FileManager.default.removeItem(atPath: directory + "/" + db + "-shm")
             }
@@ -267,13 +286,19 @@ import Testing
         try FileManager.default.copyItem(atPath: path, toPath: copy)
         try FileManager.default.copyItem(atPath: path + "-wal", toPath: copy + "-wal")
         try Self.overwrite(copy + "-wal", at: 32 + 24 + 100, with: [UInt8](repeating: 0xA5, count: 64))
-        let walBefore = try Data(contentsOf: URL(fileURLWithPath: copy + "-wal")), dbBefore = try Data(contentsOf: URL(fileURLWithPath: copy))
+        let walBefore = try Data(contentsOf: URL(fileURLWithPath: copy + "-wal")),
+            dbBefore = try Data(contentsOf: URL(fileURLWithPath: copy))
         #expect(throws: WalletError.self) { _ = try PayeeStore(path: copy, verifier: Verifier(domain: f.domain)) }
-        do { _ = try PayeeStore(path: copy, verifier: Verifier(domain: f.domain)) } catch { #expect("\(error)".contains(copy + "-wal"), "\(error)") }
+        do { _ = try PayeeStore(path: copy, verifier: Verifier(domain: f.domain)) } catch {
+            #expect("\(error)".contains(copy + "-wal"), "\(error)")
+        }
         #expect(try Data(contentsOf: URL(fileURLWithPath: copy + "-wal")) == walBefore)
         #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == dbBefore)
         try Data(repeating: 0x5A, count: 4096).write(to: URL(fileURLWithPath: f.directory + "/payee-garbage.sqlite"))
-        do { _ = try PayeeStore(path: f.directory + "/payee-garbage.sqlite", verifier: Verifier(domain: f.domain)); Issue.record("garbage opened") } catch {
+        do {
+            _ = try PayeeStore(path: f.directory + "/payee-garbage.sqlite", verifier: Verifier(domain: f.domain));
+            Issue.record("garbage opened")
+        } catch {
             #expect("\(error)".contains("payee-garbage.sqlite"), "\(error)")
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: f.directory + "/payee-garbage.sqlite")) == Data(repeating: 0x5A, count: 4096))

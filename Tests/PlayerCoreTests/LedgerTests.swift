@@ -2,8 +2,9 @@ import BigInt
 import Delegation
 import Ethereum
 import Foundation
-@testable import PlayerCore
 import Testing
+
+@testable import PlayerCore
 
 @Suite struct LedgerTests {
     @Test func paysWithinEveryCapAndVouchersVerify() throws {
@@ -62,7 +63,9 @@ import Testing
         f.clock.advance(86400)
         for _ in 0..<3 { _ = try f.pay("0.0001") }
         f.clock.set(WalletFixture.start)
-        do { _ = try f.pay("0.0001"); Issue.record("clock moved back reopened a period") } catch let e as WalletError { #expect(e.refusal == .overPeriod) }
+        do { _ = try f.pay("0.0001"); Issue.record("clock moved back reopened a period") } catch let e as WalletError {
+            #expect(e.refusal == .overPeriod)
+        }
         f.clock.set(WalletFixture.start + 2 * 86400)
         for _ in 0..<3 { _ = try f.pay("0.0001") }
         f.clock.set(WalletFixture.start + 3 * 86400)
@@ -78,14 +81,20 @@ import Testing
         try f.wallet.importDelegation(try f.delegation(until: WalletFixture.start + 100))
         _ = try f.pay("0.0001")
         f.clock.advance(101)
-        do { _ = try f.pay("0.0001"); Issue.record("expired delegation paid") } catch let e as WalletError { #expect(e.refusal == .expired) }
+        do { _ = try f.pay("0.0001"); Issue.record("expired delegation paid") } catch let e as WalletError {
+            #expect(e.refusal == .expired)
+        }
         let later = try f.delegation(after: WalletFixture.start + 1000)
         try f.wallet.importDelegation(later)
-        do { _ = try f.pay("0.0001"); Issue.record("future delegation paid") } catch let e as WalletError { #expect(e.refusal == .notYetValid) }
+        do { _ = try f.pay("0.0001"); Issue.record("future delegation paid") } catch let e as WalletError {
+            #expect(e.refusal == .notYetValid)
+        }
         f.clock.set(WalletFixture.start + 1000)
         _ = try f.pay("0.0001")
         try f.wallet.revokeDelegation(later.id)
-        do { _ = try f.pay("0.0001"); Issue.record("revoked delegation paid") } catch let e as WalletError { #expect(e.refusal == .revoked) }
+        do { _ = try f.pay("0.0001"); Issue.record("revoked delegation paid") } catch let e as WalletError {
+            #expect(e.refusal == .revoked)
+        }
     }
 
     @Test func idempotentRetriesReturnTheIdenticalVoucher() throws {
@@ -99,8 +108,10 @@ import Testing
         #expect(throws: WalletError.idempotencyConflict("segment-7")) { try f.pay("0.00005", key: "segment-7") }
         // A reopened wallet (another process, after a crash) gives the same bytes too.
         let reopened = try Wallet.open(directory: f.directory, password: f.password, clock: f.clock.closure)
-        let third = try reopened.pay(PaymentRequest(payee: f.payee, token: .zero, amount: WalletFixture.wei("0.0001"),
-                                                    memo: PaymentRequest.memo("segment"), idempotencyKey: "segment-7"))
+        let third = try reopened.pay(
+            PaymentRequest(
+                payee: f.payee, token: .zero, amount: WalletFixture.wei("0.0001"),
+                memo: PaymentRequest.memo("segment"), idempotencyKey: "segment-7"))
         #expect(third.json.compactText == first.json.compactText)
     }
 
@@ -117,11 +128,13 @@ import Testing
     @Test func importsOnlyValidDelegationsForThisWallet() throws {
         let f = try WalletFixture()
         defer { f.cleanup() }
-        let foreign = SpendingDelegation(master: f.master.address, spender: f.payee, allowances: [f.standardAllowance],
-                                         validAfter: WalletFixture.start, validUntil: WalletFixture.start + 10, salt: 1)
+        let foreign = SpendingDelegation(
+            master: f.master.address, spender: f.payee, allowances: [f.standardAllowance],
+            validAfter: WalletFixture.start, validUntil: WalletFixture.start + 10, salt: 1)
         #expect(throws: WalletError.self) { try f.wallet.importDelegation(try Envelope.sign(foreign, domain: f.domain, signer: f.master)) }
         let good = try f.delegation()
-        let forged = Envelope(message: good.message, domain: good.domain, signature: try PrivateKey.generate().sign(digest: good.id).bytes, parents: [])
+        let forged = Envelope(
+            message: good.message, domain: good.domain, signature: try PrivateKey.generate().sign(digest: good.id).bytes, parents: [])
         #expect(throws: WalletError.self) { try f.wallet.importDelegation(forged) }
         #expect(try f.wallet.budget().isEmpty)
     }

@@ -3,8 +3,9 @@ import Delegation
 import Ethereum
 import Foundation
 import GRDB
-@testable import PlayerCore
 import Testing
+
+@testable import PlayerCore
 
 /// The payee store's edges: v as ecrecover takes it, sequences it can hold, files only its owner reads.
 @Suite struct PayeeHardeningTests {
@@ -13,9 +14,12 @@ import Testing
     }
 
     /// A voucher signed by the spending key outside the ledger (as a thief or a buggy wallet would).
-    func voucher(_ f: WalletFixture, under delegation: Envelope, payee: Address? = nil, cumulative: String, sequence: UInt64) throws -> Envelope {
-        let voucher = Voucher(delegation: delegation.id, payee: payee ?? f.payee, token: .zero, cumulative: WalletFixture.wei(cumulative),
-                              sequence: sequence, memo: Keccak256.hash("segment"))
+    func voucher(
+        _ f: WalletFixture, under delegation: Envelope, payee: Address? = nil, cumulative: String, sequence: UInt64
+    ) throws -> Envelope {
+        let voucher = Voucher(
+            delegation: delegation.id, payee: payee ?? f.payee, token: .zero, cumulative: WalletFixture.wei(cumulative),
+            sequence: sequence, memo: Keccak256.hash("segment"))
         return try Envelope.sign(voucher, domain: f.domain, signer: f.wallet.spendingKey, parents: [delegation])
     }
 
@@ -44,8 +48,9 @@ import Testing
             #expect(error.code == "badSignature")
         }
         let second = try f.pay("0.0001")
-        let parentRaw = Envelope(message: second.message, domain: second.domain, signature: second.signature,
-                                 parents: second.parents.map(Self.rawRecoveryID))
+        let parentRaw = Envelope(
+            message: second.message, domain: second.domain, signature: second.signature,
+            parents: second.parents.map(Self.rawRecoveryID))
         do { _ = try payee.accept(parentRaw); Issue.record("a chain with a v 0/1 delegation was accepted") } catch {
             #expect(error.code == "badSignature")
         }
@@ -68,7 +73,10 @@ import Testing
         // What the old code could store: the voucher's and the delegation's signatures with v 0/1.
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
-            try db.execute(sql: "UPDATE channel SET signature = substr(signature, 1, 130) || CASE substr(signature, 131, 2) WHEN '1b' THEN '00' ELSE '01' END")
+            try db.execute(
+                sql:
+                    "UPDATE channel SET signature = substr(signature, 1, 130) || CASE substr(signature, 131, 2) WHEN '1b' THEN '00' ELSE '01' END"
+            )
             let raw = Self.rawRecoveryID(delegation)
             try db.execute(sql: "UPDATE delegation SET parents = ?", arguments: [JSONValue.array([raw.json]).compactText])
             try db.execute(sql: "DELETE FROM grdb_migrations WHERE identifier = 'v2-payee-redeemable-v'")
@@ -105,10 +113,13 @@ import Testing
         if case .failure(let rejection) = outcomes[1] { #expect(rejection.description.contains("sequence 0")) }
         let channels = try payee.channels()
         #expect(channels.count == 1)
-        #expect(channels.first?.payee == f.payee && channels.first?.sequence == 2 && channels.first?.cumulative == WalletFixture.wei("0.0002"))
+        #expect(
+            channels.first?.payee == f.payee && channels.first?.sequence == 2 && channels.first?.cumulative == WalletFixture.wei("0.0002"))
         // The largest sequence the store holds is still taken.
         let top = try voucher(f, under: delegation, payee: third, cumulative: "0.0001", sequence: UInt64(Int64.max))
-        if case .accepted(let channel, _) = try payee.accept(top) { #expect(channel.sequence == UInt64(Int64.max)) } else {
+        if case .accepted(let channel, _) = try payee.accept(top) {
+            #expect(channel.sequence == UInt64(Int64.max))
+        } else {
             Issue.record("sequence 2^63 - 1 refused")
         }
     }
@@ -133,7 +144,9 @@ import Testing
         let payee = try store(f, path: path)
         _ = try payee.accept(try f.pay("0.0001"))
         // The store is open: its WAL and shared memory files exist now.
-        for (file, mode) in [(f.directory + "/fresh", 0o700), (directory, 0o700), (path, 0o600), (path + "-wal", 0o600), (path + "-shm", 0o600)] {
+        for (file, mode) in [
+            (f.directory + "/fresh", 0o700), (directory, 0o700), (path, 0o600), (path + "-wal", 0o600), (path + "-shm", 0o600),
+        ] {
             #expect(try Self.mode(file) == mode, "\(file)")
         }
     }

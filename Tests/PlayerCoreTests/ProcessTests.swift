@@ -3,8 +3,9 @@ import Delegation
 import Ethereum
 import Foundation
 import GRDB
-@testable import PlayerCore
 import Testing
+
+@testable import PlayerCore
 
 /// Real processes on one wallet: concurrent payers, and payers killed with SIGKILL at random moments.
 /// The invariants are checked from the database and from every voucher that reached stdout.
@@ -16,11 +17,15 @@ import Testing
 
     static func spawnPayer(_ f: WalletFixture, repeat count: Int) throws -> Run {
         let passwordFile = f.directory + "/password"
-        if !FileManager.default.fileExists(atPath: passwordFile) { try f.password.write(toFile: passwordFile, atomically: true, encoding: .utf8) }
+        if !FileManager.default.fileExists(atPath: passwordFile) {
+            try f.password.write(toFile: passwordFile, atomically: true, encoding: .utf8)
+        }
         let process = Process()
         process.executableURL = Binary.paratii
-        process.arguments = ["wallet", "pay", "--dir", f.directory, "--password-file", passwordFile, "--payee", f.payee.checksummed,
-                             "--token", "ETH", "--amount", "0.0001", "--repeat", String(count)]
+        process.arguments = [
+            "wallet", "pay", "--dir", f.directory, "--password-file", passwordFile, "--payee", f.payee.checksummed,
+            "--token", "ETH", "--amount", "0.0001", "--repeat", String(count),
+        ]
         var environment = ProcessInfo.processInfo.environment
         environment["XDG_CONFIG_HOME"] = f.directory
         process.environment = environment
@@ -73,8 +78,10 @@ import Testing
         let f = try WalletFixture()
         defer { f.cleanup() }
         let total = WalletFixture.wei("0.003")
-        try f.wallet.importDelegation(try f.delegation(allowances: [Allowance(token: .zero, total: total, perPayment: WalletFixture.wei("0.0001"))],
-                                                       after: 0, until: UInt64(Date().timeIntervalSince1970) + 3600))
+        try f.wallet.importDelegation(
+            try f.delegation(
+                allowances: [Allowance(token: .zero, total: total, perPayment: WalletFixture.wei("0.0001"))],
+                after: 0, until: UInt64(Date().timeIntervalSince1970) + 3600))
         let runs = try (0..<2).map { _ in try Self.spawnPayer(f, repeat: 25) }
         var printed: [Voucher] = []
         for run in runs {
@@ -91,8 +98,10 @@ import Testing
         let f = try WalletFixture()
         defer { f.cleanup() }
         let total = WalletFixture.wei("0.006")
-        try f.wallet.importDelegation(try f.delegation(allowances: [Allowance(token: .zero, total: total, perPayment: WalletFixture.wei("0.0001"))],
-                                                       after: 0, until: UInt64(Date().timeIntervalSince1970) + 3600))
+        try f.wallet.importDelegation(
+            try f.delegation(
+                allowances: [Allowance(token: .zero, total: total, perPayment: WalletFixture.wei("0.0001"))],
+                after: 0, until: UInt64(Date().timeIntervalSince1970) + 3600))
         var printed: [Voucher] = []
         var generator = SystemRandomNumberGenerator()
         for _ in 0..<6 {

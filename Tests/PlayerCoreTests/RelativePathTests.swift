@@ -31,8 +31,9 @@ import Testing
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        try #require(process.terminationStatus == 0, "paratii \(arguments.joined(separator: " ")): \(String(decoding: stderr, as: UTF8.self))",
-                     sourceLocation: sourceLocation)
+        try #require(
+            process.terminationStatus == 0, "paratii \(arguments.joined(separator: " ")): \(String(decoding: stderr, as: UTF8.self))",
+            sourceLocation: sourceLocation)
         return String(decoding: stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
@@ -52,19 +53,25 @@ import Testing
         let spender = try paratii(["wallet", "address", "--dir", "wallet", "--password-file", "pw"])
         try paratii(["softcard", "create", "--state", "card.json", "--insecure-state"])
         expectPrivateFile("card.json")
-        try paratii(["delegate", "spending", "--spender", spender, "--allowance", "token=ETH,total=1", "--valid-for", "1d",
-                     "--master-keystore", "master.json", "--master-password-file", "pw", "--out", "delegation.json"])
+        try paratii([
+            "delegate", "spending", "--spender", spender, "--allowance", "token=ETH,total=1", "--valid-for", "1d",
+            "--master-keystore", "master.json", "--master-password-file", "pw", "--out", "delegation.json",
+        ])
         expectPrivateFile("delegation.json")
         try paratii(["wallet", "import-delegation", "--dir", "wallet", "--password-file", "pw", "delegation.json"])
-        let voucher = try paratii(["wallet", "pay", "--dir", "wallet", "--password-file", "pw", "--payee", master.components(separatedBy: .whitespaces).last!,
-                                   "--token", "ETH", "--amount", "0.1"])
+        let voucher = try paratii([
+            "wallet", "pay", "--dir", "wallet", "--password-file", "pw", "--payee", master.components(separatedBy: .whitespaces).last!,
+            "--token", "ETH", "--amount", "0.1",
+        ])
         try Data(voucher.utf8).write(to: URL(fileURLWithPath: directory + "/voucher.json"))
         try paratii(["payee", "accept", "--store", "payee.sqlite", "voucher.json"])
         expectPrivateFile("payee.sqlite")
         try paratii(["payee", "export", "--store", "payee.sqlite", "--out", "redeem.json"])
         expectPrivateFile("redeem.json")
         let id = try paratii(["verify", "delegation.json"]).components(separatedBy: "\"id\":\"").last?.prefix(66).description ?? ""
-        try paratii(["delegate", "revoke", id, "--master-keystore", "master.json", "--master-password-file", "pw", "--list", "revocations.json"])
+        try paratii([
+            "delegate", "revoke", id, "--master-keystore", "master.json", "--master-password-file", "pw", "--list", "revocations.json",
+        ])
         expectPrivateFile("revocations.json")
     }
 }

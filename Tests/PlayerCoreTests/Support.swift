@@ -2,8 +2,9 @@ import BigInt
 import Delegation
 import Ethereum
 import Foundation
-@testable import PlayerCore
 import Synchronization
+
+@testable import PlayerCore
 
 /// A settable clock for wallets under test.
 final class TestClock: Sendable {
@@ -41,13 +42,18 @@ struct WalletFixture {
     }
 
     func delegation(allowances: [Allowance]? = nil, payees: [Address] = [], after: UInt64? = nil, until: UInt64? = nil) throws -> Envelope {
-        let d = SpendingDelegation(master: master.address, spender: wallet.address, allowances: allowances ?? [standardAllowance], payees: payees,
-                                   validAfter: after ?? Self.start - 60, validUntil: until ?? Self.start + 30 * 86400, salt: Salt.random())
+        let d = SpendingDelegation(
+            master: master.address, spender: wallet.address, allowances: allowances ?? [standardAllowance], payees: payees,
+            validAfter: after ?? Self.start - 60, validUntil: until ?? Self.start + 30 * 86400, salt: Salt.random())
         return try Envelope.sign(d, domain: domain, signer: master)
     }
 
-    func pay(_ amount: String, to payee: Address? = nil, token: Address = .zero, key: String? = nil, memo: String = "segment") throws -> Envelope {
-        try wallet.pay(PaymentRequest(payee: payee ?? self.payee, token: token, amount: Self.wei(amount), memo: PaymentRequest.memo(memo), idempotencyKey: key))
+    func pay(
+        _ amount: String, to payee: Address? = nil, token: Address = .zero, key: String? = nil, memo: String = "segment"
+    ) throws -> Envelope {
+        try wallet.pay(
+            PaymentRequest(
+                payee: payee ?? self.payee, token: token, amount: Self.wei(amount), memo: PaymentRequest.memo(memo), idempotencyKey: key))
     }
 
     func cleanup() { try? FileManager.default.removeItem(atPath: directory) }

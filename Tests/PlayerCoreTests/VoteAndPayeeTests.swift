@@ -2,8 +2,9 @@ import BigInt
 import Delegation
 import Ethereum
 import Foundation
-@testable import PlayerCore
 import Testing
+
+@testable import PlayerCore
 
 @Suite struct VoteTests {
     @Test func postingKeysSignVotesWithinTheirScopes() throws {
@@ -36,7 +37,9 @@ import Testing
         let decoded = try SignedTransaction.decode(topup.raw)
         #expect(decoded.from == f.master.address && decoded.transaction.to == f.pti)
         let reclaim = try f.wallet.reclaim(token: .zero, amount: WalletFixture.wei("0.01"), to: f.master.address, fees: fees)
-        #expect(reclaim.from == f.wallet.address && reclaim.transaction.to == f.master.address && reclaim.transaction.value == WalletFixture.wei("0.01"))
+        #expect(
+            reclaim.from == f.wallet.address && reclaim.transaction.to == f.master.address
+                && reclaim.transaction.value == WalletFixture.wei("0.01"))
         let approve = try f.wallet.approve(token: f.pti, spender: f.payee, amount: WalletFixture.wei("1"), fees: fees)
         #expect(approve.from == f.wallet.address && approve.transaction.data.prefix(4) == ERC20.approveSelector[...])
     }
@@ -44,7 +47,8 @@ import Testing
 
 @Suite struct PayeeStoreTests {
     func store(_ f: WalletFixture, revocations: RevocationList = RevocationList()) throws -> PayeeStore {
-        try PayeeStore(path: f.directory + "/payee.sqlite", verifier: Verifier(domain: f.domain, revocations: revocations), clock: f.clock.closure)
+        try PayeeStore(
+            path: f.directory + "/payee.sqlite", verifier: Verifier(domain: f.domain, revocations: revocations), clock: f.clock.closure)
     }
 
     @Test func keepsTheBestVoucherAndRefusesTheRest() throws {
@@ -65,7 +69,9 @@ import Testing
         greedy.cumulative = WalletFixture.wei("0.002")
         greedy.sequence = 3
         let forged = try Envelope.sign(greedy, domain: f.domain, signer: f.wallet.spendingKey, parents: [delegation])
-        #expect(throws: VoucherRejection.invalid(.overTotal, "cumulative 2000000000000000 exceeds the total 1000000000000000")) { try payee.accept(forged) }
+        #expect(throws: VoucherRejection.invalid(.overTotal, "cumulative 2000000000000000 exceeds the total 1000000000000000")) {
+            try payee.accept(forged)
+        }
         // Same sequence, other amount.
         var conflicting = voucher
         conflicting.cumulative += 1
@@ -82,7 +88,9 @@ import Testing
         try f.wallet.importDelegation(delegation)
         let v1 = try f.pay("0.0001")
         var list = RevocationList()
-        list.add(try Envelope.sign(Revocation(issuer: f.master.address, target: delegation.id, issuedAt: f.clock.now), domain: f.domain, signer: f.master))
+        list.add(
+            try Envelope.sign(
+                Revocation(issuer: f.master.address, target: delegation.id, issuedAt: f.clock.now), domain: f.domain, signer: f.master))
         let payee = try store(f, revocations: list)
         do { _ = try payee.accept(v1); Issue.record("revoked voucher accepted") } catch { #expect(error.code == "revoked") }
     }
@@ -95,8 +103,9 @@ import Testing
         defer { f.cleanup() }
         let institution = PrivateKey.generate()
         let attestation = try Envelope.sign(
-            CardAttestation(institution: institution.address, master: f.master.address, holder: "Alice", cardSerial: "00C0FFEE",
-                            ceiling: [f.standardAllowance], validUntil: WalletFixture.start + 90 * 86400, salt: Salt.random()),
+            CardAttestation(
+                institution: institution.address, master: f.master.address, holder: "Alice", cardSerial: "00C0FFEE",
+                ceiling: [f.standardAllowance], validUntil: WalletFixture.start + 90 * 86400, salt: Salt.random()),
             domain: f.domain, signer: institution)
         let plain = try f.delegation()
         guard case .spending(let body) = plain.message else { return }
@@ -106,16 +115,25 @@ import Testing
         #expect(voucher.parents.map(\.kind) == ["SpendingDelegation", "CardAttestation"])
 
         func payee(_ required: Address, _ revocations: RevocationList = RevocationList(), name: String) throws -> PayeeStore {
-            try PayeeStore(path: f.directory + "/\(name).sqlite", verifier: Verifier(domain: f.domain, revocations: revocations, institution: required),
-                           clock: f.clock.closure)
+            try PayeeStore(
+                path: f.directory + "/\(name).sqlite",
+                verifier: Verifier(domain: f.domain, revocations: revocations, institution: required),
+                clock: f.clock.closure)
         }
         if case .accepted = try payee(institution.address, name: "a").accept(voucher) {} else { Issue.record("attested voucher refused") }
-        do { _ = try payee(PrivateKey.generate().address, name: "b").accept(voucher); Issue.record("accepted under another institution") } catch {
+        do {
+            _ = try payee(PrivateKey.generate().address, name: "b").accept(voucher); Issue.record("accepted under another institution")
+        } catch {
             #expect((error as? VoucherRejection)?.code == "notAttested")
         }
         var list = RevocationList()
-        list.add(try Envelope.sign(Revocation(issuer: institution.address, target: attestation.id, issuedAt: f.clock.now), domain: f.domain, signer: institution))
-        do { _ = try payee(institution.address, list, name: "c").accept(try f.pay("0.0001")); Issue.record("revoked card's voucher accepted") } catch {
+        list.add(
+            try Envelope.sign(
+                Revocation(issuer: institution.address, target: attestation.id, issuedAt: f.clock.now), domain: f.domain,
+                signer: institution))
+        do {
+            _ = try payee(institution.address, list, name: "c").accept(try f.pay("0.0001")); Issue.record("revoked card's voucher accepted")
+        } catch {
             #expect((error as? VoucherRejection)?.code == "revoked")
         }
     }

@@ -29,7 +29,9 @@ import Testing
         let path = base + "/open"
         #expect(mkdir(path, 0o700) == 0)
         #expect(chmod(path, 0o750) == 0)
-        #expect(throws: StorageError.unsafe("\(path) is open to other users (mode 750): run `chmod 700 \(path)`")) { try PrivateDirectory.ensure(path) }
+        #expect(throws: StorageError.unsafe("\(path) is open to other users (mode 750): run `chmod 700 \(path)`")) {
+            try PrivateDirectory.ensure(path)
+        }
     }
 
     @Test func refusesASymlinkAndCreatesNothingThroughIt() throws {

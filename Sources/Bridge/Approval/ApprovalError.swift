@@ -30,7 +30,8 @@ public enum ApprovalError: Error, CustomStringConvertible, Sendable, Equatable {
     public var description: String {
         switch self {
         case .bridge(let text), .notPending(let text): text
-        case .wrongCode(let player): "that is not the code of player \"\(TerminalText.escape(player))\": the pairing stays pending (deny it with --deny)"
+        case .wrongCode(let player):
+            "that is not the code of player \"\(TerminalText.escape(player))\": the pairing stays pending (deny it with --deny)"
         case .recipientNotConfirmed(let to, _):
             "confirm the recipient with --confirm-recipient \(to), or deny it with --deny (the request stays pending)"
         case .noCard(let why): "\(why) (the request stays pending)"

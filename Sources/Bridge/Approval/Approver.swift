@@ -26,8 +26,10 @@ public struct Approver: Sendable {
         public var pin: (_ reader: String, _ signs: String) throws -> PIN
         public var allowLastTry: Bool
 
-        public init(open: @escaping () throws -> (card: OpenPGPCard, reader: String),
-                    pin: @escaping (_ reader: String, _ signs: String) throws -> PIN, allowLastTry: Bool = false) {
+        public init(
+            open: @escaping () throws -> (card: OpenPGPCard, reader: String),
+            pin: @escaping (_ reader: String, _ signs: String) throws -> PIN, allowLastTry: Bool = false
+        ) {
             self.open = open
             self.pin = pin
             self.allowLastTry = allowLastTry
@@ -59,8 +61,10 @@ public struct Approver: Sendable {
     /// Has the card sign `request` and hands the result to the bridge, which checks it grants exactly
     /// what was asked before releasing it. `attestation` (an institution's card) is carried as the
     /// delegation's root and its ceiling checked before the PIN is asked.
-    public func approve(_ request: PendingWork.Request, in work: PendingWork, card access: CardAccess, attestation: Envelope? = nil,
-                        confirmedRecipient: Address? = nil, now: UInt64) throws(ApprovalError) -> Approved {
+    public func approve(
+        _ request: PendingWork.Request, in work: PendingWork, card access: CardAccess, attestation: Envelope? = nil,
+        confirmedRecipient: Address? = nil, now: UInt64
+    ) throws(ApprovalError) -> Approved {
         let configuration = work.configuration
         switch request.ask {
         case .transaction(let asked):
@@ -75,14 +79,21 @@ public struct Approver: Sendable {
         case .delegation(let asked):
             var ceiling: CardAttestation?
             if let attestation {
-                guard case .attestation(let message) = attestation.message else { throw .refusedBeforeSigning("the attestation is not a CardAttestation") }
-                guard attestation.domain == configuration.domain else { throw .refusedBeforeSigning("the attestation is for another chain or contract than the bridge's") }
-                if let refusal = message.refusal(for: asked.delegation(master: message.master, now: now)) { throw .refusedBeforeSigning("\(refusal)") }
+                guard case .attestation(let message) = attestation.message else {
+                    throw .refusedBeforeSigning("the attestation is not a CardAttestation")
+                }
+                guard attestation.domain == configuration.domain else {
+                    throw .refusedBeforeSigning("the attestation is for another chain or contract than the bridge's")
+                }
+                if let refusal = message.refusal(for: asked.delegation(master: message.master, now: now)) {
+                    throw .refusedBeforeSigning("\(refusal)")
+                }
                 ceiling = message
             }
             let (envelope, counter) = try withCard(access, request, configuration, expecting: ceiling?.master) { signer in
-                try Envelope.sign(asked.delegation(master: signer.address, now: now), domain: configuration.domain, signer: signer,
-                                  parents: attestation.map { [$0] } ?? [])
+                try Envelope.sign(
+                    asked.delegation(master: signer.address, now: now), domain: configuration.domain, signer: signer,
+                    parents: attestation.map { [$0] } ?? [])
             }
             try settle(request, ["envelope": envelope.json], counter)
             return .delegation(envelope)
@@ -97,8 +108,10 @@ public struct Approver: Sendable {
 
     /// Lock, open, check the key, ask the PIN, sign, read the counter. Errors say whether the request
     /// still waits (nothing signed) or failed (the card faulted mid-way).
-    private func withCard<T>(_ access: CardAccess, _ request: PendingWork.Request, _ configuration: Configuration, expecting expected: Address? = nil,
-                             _ sign: (CardSigner) throws -> T) throws(ApprovalError) -> (T, Int?) {
+    private func withCard<T>(
+        _ access: CardAccess, _ request: PendingWork.Request, _ configuration: Configuration, expecting expected: Address? = nil,
+        _ sign: (CardSigner) throws -> T
+    ) throws(ApprovalError) -> (T, Int?) {
         let lockPath = Paths.directory(of: client.socketPath ?? BridgeSettings.defaultSocketPath) + "/card.lock"
         let lock: Int32
         do { lock = try SecureFile.openLock(lockPath) } catch { throw .noCard("\(error)") }
@@ -109,11 +122,14 @@ public struct Approver: Sendable {
         let key: PublicKey
         do {
             opened = try access.open()
-            guard let found = try opened.card.publicKey() else { throw ApprovalError.noCard("the card has no signature key: run `paratii card init`") }
+            guard let found = try opened.card.publicKey() else {
+                throw ApprovalError.noCard("the card has no signature key: run `paratii card init`")
+            }
             key = found
         } catch let error as ApprovalError { throw error } catch { throw .noCard("\(error)") }
         if let expected, key.address != expected {
-            throw .refusedBeforeSigning("the attestation is for card key \(expected), but the card in \(opened.reader) holds \(key.address)")
+            throw .refusedBeforeSigning(
+                "the attestation is for card key \(expected), but the card in \(opened.reader) holds \(key.address)")
         }
         let pin: PIN
         do { pin = try access.pin(opened.reader, request.signs(configuration)) } catch { throw .pinRefused("\(error)") }

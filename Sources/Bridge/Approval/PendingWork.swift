@@ -35,7 +35,9 @@ public struct PendingWork: Sendable {
     init(json: JSONValue, fallback: Configuration) throws(ApprovalError) {
         self.json = json
         if let value = json["configuration"] {
-            do { configuration = try Configuration(json: value) } catch { throw .bridge("the bridge sent an unreadable configuration: \(error)") }
+            do { configuration = try Configuration(json: value) } catch {
+                throw .bridge("the bridge sent an unreadable configuration: \(error)")
+            }
         } else {
             configuration = fallback
         }
@@ -45,16 +47,21 @@ public struct PendingWork: Sendable {
         }
         var requests: [Request] = []
         for value in json["requests"]?.arrayValue ?? [] {
-            guard let id = value["id"]?.stringValue, let body = value["request"] else { throw .bridge("the bridge sent a request without its body") }
+            guard let id = value["id"]?.stringValue, let body = value["request"] else {
+                throw .bridge("the bridge sent a request without its body")
+            }
             let ask: Ask
             do {
-                ask = value["kind"]?.stringValue == "transaction"
+                ask =
+                    value["kind"]?.stringValue == "transaction"
                     ? .transaction(try TransactionRequest(json: body, configuration: configuration))
                     : .delegation(try DelegationRequest(json: body, configuration: configuration))
             } catch { throw .bridge("request \(id): \(error)") }
             let expires: UInt64 = if case .number(let text) = value["expiresAt"] { UInt64(text) ?? 0 } else { 0 }
-            requests.append(Request(id: id, player: value["player"]?.stringValue ?? "?",
-                                    wallet: value["wallet"]?.stringValue.flatMap { try? Address($0) }, ask: ask, expiresAt: expires))
+            requests.append(
+                Request(
+                    id: id, player: value["player"]?.stringValue ?? "?",
+                    wallet: value["wallet"]?.stringValue.flatMap { try? Address($0) }, ask: ask, expiresAt: expires))
         }
         self.requests = requests
     }

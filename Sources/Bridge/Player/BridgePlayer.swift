@@ -16,8 +16,10 @@ public struct BridgePlayer: Sendable {
     /// What the player must tell its user while it waits (the pairing code, the request id).
     let notice: @Sendable (String) -> Void
 
-    public init(address: String, name: String, tokenFile: String, wallet: Address, timeout: Int = 600,
-                notice: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(
+        address: String, name: String, tokenFile: String, wallet: Address, timeout: Int = 600,
+        notice: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.address = address
         self.name = name
         self.tokenFile = tokenFile
@@ -43,7 +45,9 @@ public struct BridgePlayer: Sendable {
         notice("request \(id) waits for approval: on the bridge side run `paratii approve \(id)`")
         while true {
             let state = try send(client, "GET", "\(path)/\(id)")
-            guard state.status == 200, let json = state.json, let current = json["state"]?.stringValue else { throw .bridge(state.errorText) }
+            guard state.status == 200, let json = state.json, let current = json["state"]?.stringValue else {
+                throw .bridge(state.errorText)
+            }
             switch current {
             case "pending": break
             case "approved": return json
@@ -75,13 +79,15 @@ public struct BridgePlayer: Sendable {
             unlink(tokenFile)
             throw .forgotten
         }
-        guard status.status == 200, case .number(let text) = status.json?["revision"], let revision = Int64(text) else { throw .bridge(status.errorText) }
+        guard status.status == 200, case .number(let text) = status.json?["revision"], let revision = Int64(text) else {
+            throw .bridge(status.errorText)
+        }
         return revision
     }
 
     func storedToken() -> String? {
         guard FileManager.default.fileExists(atPath: tokenFile), let value = try? JSONValue.parse(try SecureFile.read(tokenFile)),
-              value["bridge"]?.stringValue == address, let token = value["token"]?.stringValue
+            value["bridge"]?.stringValue == address, let token = value["token"]?.stringValue
         else { return nil }
         return token
     }
@@ -90,19 +96,27 @@ public struct BridgePlayer: Sendable {
     /// The player has no token yet to long-poll with, so it asks every half second while the user types the code.
     private func pair(_ client: BridgeClient, deadline: Date) throws(PlayerError) -> String {
         let secret = PairingSecret()
-        let created = try send(client, "POST", "/v1/pairings", .object(["name": .string(name), "secretHash": .string(secret.hash),
-                                                                         "wallet": .string(wallet.checksummed)]))
+        let created = try send(
+            client, "POST", "/v1/pairings",
+            .object([
+                "name": .string(name), "secretHash": .string(secret.hash),
+                "wallet": .string(wallet.checksummed),
+            ]))
         guard created.status == 201, let id = created.json?["id"]?.stringValue else { throw .bridge(created.errorText) }
-        notice("pairing with the bridge: run `paratii approve \(id)` on the bridge side and type the code \(created.json?["code"]?.stringValue ?? "?")")
+        notice(
+            "pairing with the bridge: run `paratii approve \(id)` on the bridge side and type the code \(created.json?["code"]?.stringValue ?? "?")"
+        )
         while true {
             let polled: BridgeClient.Response
-            do { polled = try client.request("GET", "/v1/pairings/\(id)", headers: [("Authorization", "Pairing \(secret.secret)")]) } catch {
+            do { polled = try client.request("GET", "/v1/pairings/\(id)", headers: [("Authorization", "Pairing \(secret.secret)")]) } catch
+            {
                 throw .bridge("cannot reach the bridge at \(address): \(error)")
             }
             guard polled.status == 200, let state = polled.json?["state"]?.stringValue else { throw .bridge(polled.errorText) }
             if let token = polled.json?["token"]?.stringValue {
                 do {
-                    try SecureFile.write(Array(JSONValue.object(["bridge": .string(address), "token": .string(token)]).compactText.utf8), to: tokenFile)
+                    try SecureFile.write(
+                        Array(JSONValue.object(["bridge": .string(address), "token": .string(token)]).compactText.utf8), to: tokenFile)
                 } catch { throw .bridge("cannot keep the token: \(error)") }
                 return token
             }
@@ -112,7 +126,9 @@ public struct BridgePlayer: Sendable {
         }
     }
 
-    private func send(_ client: BridgeClient, _ method: String, _ path: String, _ body: JSONValue? = nil) throws(PlayerError) -> BridgeClient.Response {
+    private func send(
+        _ client: BridgeClient, _ method: String, _ path: String, _ body: JSONValue? = nil
+    ) throws(PlayerError) -> BridgeClient.Response {
         do { return try client.request(method, path, body: body.map { Array($0.compactText.utf8) }) } catch {
             throw .bridge("cannot reach the bridge at \(address): \(error)")
         }
