@@ -1,6 +1,7 @@
 import Delegation
 import Ethereum
 import Foundation
+import GRDB
 import Storage
 import Testing
 
@@ -132,12 +133,16 @@ import Testing
         // Another page, and the user's own socket, still pair.
         #expect(try await pair("http://localhost:9090") == 201)
         #expect(try await call { try bridge.client().post("/v1/pairings", TestPairing().body("local player")) }.status == 201)
+        // The socket's peer is the kernel's word for it (SO_PEERCRED), not something the client says.
+        let peers = try await bridge.store.pool.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT peer FROM pairing ORDER BY peer")
+        }
+        #expect(peers == ["origin:http://localhost:8080", "origin:http://localhost:9090", "uid:\(geteuid())"], "\(peers)")
         await bridge.stop()
     }
 
     // MARK: 3. What approve shows is what the card signs
 
-    static func chain() throws -> Configuration {
+    static func chain() throws -> Delegation.Configuration {
         var chain = Configuration(
             chainId: 1337, verifyingContract: .zero, ptiToken: try Address("0x1111111111111111111111111111111111111111"))
         chain.tokens = [.init(address: try Address("0x3333333333333333333333333333333333333333"), symbol: "USDC", decimals: 6)]

@@ -5,7 +5,6 @@ import Delegation
 public enum ApprovalError: Error, CustomStringConvertible, Sendable, Equatable {
     /// The bridge was unreachable or refused (its error text).
     case bridge(String)
-    case notPending(String)
     /// The code typed is not the player's: the pairing stays pending.
     case wrongCode(player: String)
     /// A top-up to somewhere other than the player's wallet, not confirmed: it stays pending.
@@ -23,13 +22,13 @@ public enum ApprovalError: Error, CustomStringConvertible, Sendable, Equatable {
     public var stillPending: Bool {
         switch self {
         case .wrongCode, .recipientNotConfirmed, .noCard, .refusedBeforeSigning, .pinRefused: true
-        case .bridge, .notPending, .cardFailed: false
+        case .bridge, .cardFailed: false
         }
     }
 
     public var description: String {
         switch self {
-        case .bridge(let text), .notPending(let text): text
+        case .bridge(let text): text
         case .wrongCode(let player):
             "that is not the code of player \"\(TerminalText.escape(player))\": the pairing stays pending (deny it with --deny)"
         case .recipientNotConfirmed(let to, _):
