@@ -148,7 +148,7 @@ import Testing
                                         "nonce": .string("0"), "gas": .string("100000"), "maxFeePerGas": .string("1"),
                                         "maxPriorityFeePerGas": .string("1")])
         #expect(try await call { try player.post("/v1/transaction-requests", topup) }.status == 400)
-        #expect(try bridge.store.requests(state: "pending").isEmpty)
+        #expect(try await bridge.store.requests(state: .pending).isEmpty)
         await bridge.stop()
     }
 
@@ -190,10 +190,10 @@ import Testing
         let refused = try await CardFlowTests.run(["approve", request, "--socket", bridge.settings.socketPath])
         #expect(refused.status != 0, "\(refused.stderr)")
         #expect(refused.stderr.contains("WARNING: the top-up goes to \(elsewhere)") && refused.stderr.contains("--confirm-recipient"), "\(refused.stderr)")
-        #expect(try bridge.store.request(request)?.state == "pending")
+        #expect(try await bridge.store.request(request)?.state == .pending)
         let mistyped = try await CardFlowTests.run(["approve", request, "--socket", bridge.settings.socketPath, "--confirm-recipient", wallet.checksummed])
         #expect(mistyped.status != 0 && mistyped.stderr.contains("--confirm-recipient"), "\(mistyped.stderr)")
-        #expect(try bridge.store.request(request)?.state == "pending")
+        #expect(try await bridge.store.request(request)?.state == .pending)
         await bridge.stop()
     }
 
@@ -203,15 +203,15 @@ import Testing
         let bridge = try await TestBridge()
         let token = try await bridge.pair()
         let master = PrivateKey.generate()
-        try await bridge.store.pool.write { db in
+        let pairing = try await bridge.store.authenticate(token: token)?.id
+        try await bridge.store.dbWriter.write { db in
             for n in 0..<BridgeStore.revocationsPerPairing {
                 try db.execute(sql: "INSERT INTO revocation (id, envelope, addedAt, pairing) VALUES (?, '{}', 0, ?)",
-                               arguments: [Data([UInt8](repeating: UInt8(n), count: 32)), try bridge.store.authenticate(token: token)?.id])
+                               arguments: [Data([UInt8](repeating: UInt8(n), count: 32)), pairing])
             }
         }
-        #expect(throws: APIError.self) {
-            try bridge.store.addRevocation(id: [UInt8](repeating: 0xEE, count: 32), envelope: .object([:]),
-                                           pairing: try bridge.store.authenticate(token: token)?.id)
+        await #expect(throws: BridgeStoreError.tooManyRevocations) {
+            try await bridge.store.addRevocation(id: [UInt8](repeating: 0xEE, count: 32), envelope: .object([:]), pairing: pairing)
         }
         _ = master
         await bridge.stop()

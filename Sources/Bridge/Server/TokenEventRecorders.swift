@@ -21,7 +21,7 @@ struct ReaderEventRecorder: Service {
             case .serviceLost: (kind, subject) = ("token.service-lost", "pcscd")
             case .serviceRestored: (kind, subject) = ("token.service-restored", "pcscd")
             }
-            try? store.recordTokenEvent(kind: kind, subject: subject)
+            try? await store.recordTokenEvent(kind: kind, subject: subject)
         }
     }
 }
@@ -36,7 +36,7 @@ struct USBEventRecorder: Service {
     func run() async throws {
         let mode = watcher.start()
         if case .unavailable(let error) = mode {
-            try? store.recordTokenEvent(kind: "token.usb-unavailable", subject: "\(error)")
+            try? await store.recordTokenEvent(kind: "token.usb-unavailable", subject: "\(error)")
         }
         await withGracefulShutdownHandler {
             for await event in watcher.events {
@@ -44,7 +44,7 @@ struct USBEventRecorder: Service {
                 case .arrived(let match): ("token.usb-arrived", match)
                 case .departed(let match): ("token.usb-departed", match)
                 }
-                try? store.recordTokenEvent(kind: kind, subject: Self.subject(match), detail: Self.detail(match))
+                try? await store.recordTokenEvent(kind: kind, subject: Self.subject(match), detail: Self.detail(match))
             }
         } onGracefulShutdown: {
             watcher.stop()

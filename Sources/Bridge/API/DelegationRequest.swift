@@ -104,30 +104,3 @@ public struct DelegationRequest: Sendable, Equatable {
             && delegation.validUntil > now
     }
 }
-
-/// An API refusal: an HTTP status and `{"error": "...", "code": "..."}`.
-public struct APIError: Error, Sendable, CustomStringConvertible {
-    public let status: Int
-    public let code: String
-    public let message: String
-
-    public init(_ status: Int, _ code: String, _ message: String) {
-        self.status = status
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "\(message) (\(code))" }
-
-    public static func badRequest(_ message: String) -> APIError { APIError(400, "bad_request", message) }
-    public static func notFound(_ what: String) -> APIError { APIError(404, "not_found", "\(what) not found") }
-    public static func conflict(_ message: String) -> APIError { APIError(409, "conflict", message) }
-
-    public var json: JSONValue { .object(["error": .string(message), "code": .string(code)]) }
-
-    static func onlyKeys(_ object: JSONObject, _ allowed: [String], in what: String) throws(APIError) {
-        for key in object.keys where !allowed.contains(key) {
-            throw APIError(400, "unknown_field", "\(what) has no member \"\(key)\"")
-        }
-    }
-}

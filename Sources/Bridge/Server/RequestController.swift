@@ -1,0 +1,65 @@
+import Delegation
+import Ethereum
+import Foundation
+import Hummingbird
+
+/// The player's requests: delegations and master-signed transactions. Each waits, pending, for the
+/// user's decision through `paratii approve`; a player sees only its own.
+struct RequestController {
+    let bridge: BridgeContext
+
+    /// At most eight requests of one player wait at a time: a player cannot bury the user in prompts.
+    static let queuePerPlayer = 8
+
+    func addRoutes(to group: RouterGroup<BridgeRequestContext>) {
+        let store = bridge.store
+        let settings = bridge.settings
+        let chain = settings.chain
+        group.post("delegation-requests") { request, _ in
+            let pairing = try await authenticate(request, store)
+            let object = try await body(request, settings, keys: ["spender", "allowances", "payees", "validFor"])
+            let parsed = try DelegationRequest(json: .object(object), configuration: chain, maxValidFor: settings.maxValidFor)
+            try await Self.checkQueue(store, pairing)
+            // The spending address of the player's first delegation is its wallet: where top-ups go.
+            let created = try await store.createRequest(pairing: pairing.id, body: parsed.json(chain), expiry: settings.requestExpiry,
+                                                        wallet: parsed.spender)
+            return json(requestJSON(created, chain), status: .accepted)
+        }
+        group.post("transaction-requests") { request, _ in
+            let pairing = try await authenticate(request, store)
+            let object = try await body(request, settings, keys: TransactionRequest.keys)
+            let parsed = try TransactionRequest(json: .object(object), configuration: chain)
+            try await Self.checkQueue(store, pairing)
+            let created = try await store.createRequest(pairing: pairing.id, body: parsed.json(chain), expiry: settings.requestExpiry, kind: .transaction)
+            return json(requestJSON(created, chain), status: .accepted)
+        }
+        for (path, kind) in [("delegation-requests/:id", RequestKind.delegation), ("transaction-requests/:id", .transaction)] {
+            group.get(RouterPath(path)) { request, context in
+                let pairing = try await authenticate(request, store)
+                guard let found = try await store.request(try context.parameters.require("id")), found.pairing == pairing.id, found.kind == kind else {
+                    throw APIError.notFound("request")
+                }
+                return json(requestJSON(found, chain))
+            }
+        }
+    }
+
+    private static func checkQueue(_ store: BridgeStore, _ pairing: Pairing) async throws {
+        guard try await store.pendingRequestCount(pairing: pairing.id) < queuePerPlayer else {
+            throw APIError(429, "too_many_requests", "too many requests of this player wait for approval")
+        }
+    }
+}
+
+/// A request as the API shows it, to its player and to the approver.
+func requestJSON(_ request: BridgeRequest, _ chain: Configuration) -> JSONValue {
+    var object: JSONObject = [
+        "id": .string(request.id), "kind": .string(request.kind.rawValue), "state": .string(request.state.rawValue),
+        "request": (try? JSONValue.parse(request.body)) ?? .null,
+        "createdAt": .number("\(request.createdAt)"), "expiresAt": .number("\(request.expiresAt)"),
+    ]
+    if let envelope = request.envelope, let value = try? JSONValue.parse(envelope) { object["envelope"] = value }
+    if let signed = request.transaction, let value = try? JSONValue.parse(signed) { object["transaction"] = value }
+    if let reason = request.reason { object["reason"] = .string(reason) }
+    return .object(object)
+}

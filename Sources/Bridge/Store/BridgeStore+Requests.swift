@@ -1,0 +1,103 @@
+import Delegation
+import Ethereum
+import Foundation
+import GRDB
+
+extension BridgeStore {
+    /// Queues a request. `wallet` (a delegation's spender) becomes the pairing's wallet if it has none
+    /// yet, in the same transaction: one commit, not two.
+    public func createRequest(pairing: String, body: JSONValue, expiry: UInt64, kind: RequestKind = .delegation,
+                              wallet: Address? = nil) async throws(BridgeStoreError) -> BridgeRequest {
+        let now = clock()
+        let request = BridgeRequest(id: Self.randomID(), kind: kind, pairing: pairing, body: body.compactText, state: .pending,
+                                    createdAt: now, expiresAt: now + expiry)
+        return try await write { db in
+            if let wallet { try Self.recordWallet(db, pairing, wallet) }
+            try request.insert(db)
+            try Self.audit(db, at: now, kind: "request.pending", subject: request.id, pairing: pairing, detail: body)
+            return request
+        }
+    }
+
+    public func request(_ id: String) async throws(BridgeStoreError) -> BridgeRequest? {
+        try await expirePending()
+        return try await read { db in try BridgeRequest.fetchOne(db, key: id) }
+    }
+
+    public func requests(state: RequestState? = nil) async throws(BridgeStoreError) -> [BridgeRequest] {
+        try await expirePending()
+        return try await read { db in
+            var query = BridgeRequest.order(BridgeRequest.Columns.createdAt)
+            if let state { query = query.filter(BridgeRequest.Columns.state == state) }
+            return try query.fetchAll(db)
+        }
+    }
+
+    /// How many of one player's requests wait for the user.
+    public func pendingRequestCount(pairing: String) async throws(BridgeStoreError) -> Int {
+        try await expirePending()
+        return try await read { db in
+            try BridgeRequest.filter(BridgeRequest.Columns.pairing == pairing && BridgeRequest.Columns.state == RequestState.pending).fetchCount(db)
+        }
+    }
+
+    /// Settles a pending request: approved (with its envelope or signed transaction and the card's signature
+    /// counter), denied or failed.
+    public func settle(_ id: String, state: RequestState, envelope: String? = nil, transaction: JSONValue? = nil, reason: String? = nil,
+                       signatureCounter: Int? = nil) async throws(BridgeStoreError) {
+        try await expirePending()
+        let now = clock()
+        let released = envelope.flatMap { try? JSONValue.parse($0) }.flatMap { try? Envelope(json: $0).id }
+        try await write { db in
+            guard var request = try BridgeRequest.fetchOne(db, key: id) else { throw BridgeStoreError.notFound("request") }
+            guard request.state == .pending else { throw BridgeStoreError.settled("request", state: request.state.rawValue) }
+            request.state = state
+            request.envelope = envelope
+            request.transaction = transaction?.compactText
+            request.reason = reason
+            request.delegation = released.map { Data($0) }
+            try request.update(db)
+            var detail: JSONObject = [:]
+            if let reason { detail["reason"] = .string(reason) }
+            if let hash = transaction?["hash"] { detail["transaction"] = hash }
+            if let released { detail["delegation"] = .string(released.hexString) }
+            try Self.audit(db, at: now, kind: "request.\(state.rawValue)", subject: id, pairing: request.pairing, detail: .object(detail),
+                           signatureCounter: signatureCounter)
+        }
+    }
+
+    /// Marks overdue pending requests and pairings expired (each with its audit entry). A read first, so
+    /// the common case (nothing overdue) never waits for the writer.
+    public func expirePending() async throws(BridgeStoreError) {
+        let now = clock()
+        let overdue = try await read { db in
+            try BridgeRequest.filter(BridgeRequest.Columns.state == RequestState.pending && BridgeRequest.Columns.expiresAt <= now).fetchCount(db)
+                + Pairing.filter(Pairing.Columns.state == PairingState.pending && Pairing.Columns.expiresAt <= now).fetchCount(db)
+        }
+        guard overdue > 0 else { return }
+        try await write { db in
+            // Again inside the write: another request may have expired them meanwhile.
+            for var request in try BridgeRequest.filter(BridgeRequest.Columns.state == RequestState.pending && BridgeRequest.Columns.expiresAt <= now).fetchAll(db) {
+                request.state = .expired
+                try request.update(db, columns: [BridgeRequest.Columns.state])
+                try Self.audit(db, at: now, kind: "request.expired", subject: request.id, pairing: request.pairing, detail: .object([:]))
+            }
+            for var pairing in try Pairing.filter(Pairing.Columns.state == PairingState.pending && Pairing.Columns.expiresAt <= now).fetchAll(db) {
+                pairing.state = .expired
+                try pairing.update(db, columns: [Pairing.Columns.state])
+                try Self.audit(db, at: now, kind: "pairing.expired", subject: pairing.id, pairing: pairing.id, detail: .object([:]))
+            }
+        }
+    }
+
+    /// When the next pending request or pairing falls due (store clock seconds), if any waits.
+    public func nextExpiry() async throws(BridgeStoreError) -> UInt64? {
+        try await read { db in
+            let request = try BridgeRequest.filter(BridgeRequest.Columns.state == RequestState.pending)
+                .select(min(BridgeRequest.Columns.expiresAt), as: Int64.self).fetchOne(db)
+            let pairing = try Pairing.filter(Pairing.Columns.state == PairingState.pending)
+                .select(min(Pairing.Columns.expiresAt), as: Int64.self).fetchOne(db)
+            return [request, pairing].compactMap { $0 }.min().map { UInt64(max(0, $0)) }
+        }
+    }
+}
