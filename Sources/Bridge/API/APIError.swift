@@ -3,6 +3,9 @@ import Hummingbird
 
 /// An API refusal: an HTTP status and `{"error": "...", "code": "..."}`. It renders itself
 /// (Hummingbird's `HTTPResponseError`), so a route or middleware just throws it.
+///
+/// The parsers here throw only `APIError` but say plain `throws`: a `throws(APIError)` call between two
+/// `await`s in a route crashed Swift 6.3.1's release build (LLVM CoroSplit, signal 11).
 public struct APIError: Error, Sendable, CustomStringConvertible, HTTPResponseError {
     public let status: HTTPResponse.Status
     public let code: String
@@ -28,7 +31,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible, HTTPResponseEr
         JSONResponse.make(json, status: status)
     }
 
-    static func onlyKeys(_ object: JSONObject, _ allowed: [String], in what: String) throws(APIError) {
+    static func onlyKeys(_ object: JSONObject, _ allowed: [String], in what: String) throws {
         for key in object.keys where !allowed.contains(key) {
             throw APIError(400, "unknown_field", "\(what) has no member \"\(key)\"")
         }

@@ -40,29 +40,8 @@ struct AdminController {
         }
         for (path, kind) in [("delegation-requests/:id/:action", RequestKind.delegation), ("transaction-requests/:id/:action", .transaction)] {
             group.post(RouterPath(path)) { request, context in
-                let id = try context.parameters.require("id")
-                guard let found = try await store.request(id), found.kind == kind else { throw APIError.notFound("request") }
-                switch try context.parameters.require("action") {
-                case "approve" where kind == .delegation:
-                    let object = try await body(request, settings, keys: ["envelope", "signatureCounter"])
-                    let envelope = try Self.checkedEnvelope(object["envelope"], for: found, chain, now: store.clock())
-                    try await store.settle(id, state: .approved, envelope: envelope.json.compactText, signatureCounter: Self.counter(object))
-                case "approve":
-                    let object = try await body(request, settings, keys: ["raw", "signatureCounter"])
-                    let signed = try Self.checkedTransaction(object["raw"], for: found, chain)
-                    let result: JSONValue = .object(["raw": .string(signed.raw.hexString), "hash": .string(signed.hash.hexString),
-                                                     "from": .string(signed.from.checksummed)])
-                    try await store.settle(id, state: .approved, transaction: result, signatureCounter: Self.counter(object))
-                case "deny":
-                    try await store.settle(id, state: .denied, reason: "denied by the user")
-                case "fail":
-                    let object = try await body(request, settings, keys: ["reason"])
-                    try await store.settle(id, state: .failed, reason: String((object["reason"]?.stringValue ?? "failed").prefix(200)))
-                default:
-                    throw APIError.notFound("action")
-                }
-                guard let settled = try await store.request(id) else { throw APIError.notFound("request") }
-                return json(requestJSON(settled, chain))
+                try await Self.decide(request, id: try context.parameters.require("id"), action: try context.parameters.require("action"),
+                                      kind: kind, store: store, settings: settings)
             }
         }
         group.get("audit") { _, _ in
@@ -72,6 +51,34 @@ struct AdminController {
                 "broken": .array(report.broken.map { .string($0) }), "counterGaps": .array(report.counterGaps.map { .string($0) }),
             ]))
         }
+    }
+
+    /// The user's decision on a pending request: approve (with what the card signed), deny, or fail.
+    private static func decide(_ request: Request, id: String, action: String, kind: RequestKind, store: BridgeStore,
+                               settings: BridgeSettings) async throws -> Response {
+        let chain = settings.chain
+        guard let found = try await store.request(id), found.kind == kind else { throw APIError.notFound("request") }
+        switch (action, kind) {
+        case ("approve", .delegation):
+            let object = try await body(request, settings, keys: ["envelope", "signatureCounter"])
+            let envelope = try checkedEnvelope(object["envelope"], for: found, chain, now: store.clock())
+            try await store.settle(id, state: .approved, envelope: envelope.json.compactText, signatureCounter: counter(object))
+        case ("approve", .transaction):
+            let object = try await body(request, settings, keys: ["raw", "signatureCounter"])
+            let signed = try checkedTransaction(object["raw"], for: found, chain)
+            let result: JSONValue = .object(["raw": .string(signed.raw.hexString), "hash": .string(signed.hash.hexString),
+                                             "from": .string(signed.from.checksummed)])
+            try await store.settle(id, state: .approved, transaction: result, signatureCounter: counter(object))
+        case ("deny", _):
+            try await store.settle(id, state: .denied, reason: "denied by the user")
+        case ("fail", _):
+            let object = try await body(request, settings, keys: ["reason"])
+            try await store.settle(id, state: .failed, reason: String((object["reason"]?.stringValue ?? "failed").prefix(200)))
+        default:
+            throw APIError.notFound("action")
+        }
+        guard let settled = try await store.request(id) else { throw APIError.notFound("request") }
+        return json(requestJSON(settled, chain))
     }
 
     private static func counter(_ object: JSONObject) -> Int? {

@@ -16,12 +16,12 @@ extension BridgeStore {
         return entry.seq
     }
 
-    public func auditEntries() async throws(BridgeStoreError) -> [AuditEntry] {
+    public func auditEntries() async throws -> [AuditEntry] {
         try await read { db in try AuditEntry.order(AuditEntry.Columns.seq).fetchAll(db) }
     }
 
     /// Recomputes the chain: altered or removed entries, and signature-counter gaps.
-    public func verifyAudit() async throws(BridgeStoreError) -> AuditReport {
+    public func verifyAudit() async throws -> AuditReport {
         AuditReport(try await auditEntries())
     }
 }

@@ -9,7 +9,7 @@ extension BridgeStore {
 
     /// A pending pairing for `peer`, whose token only the holder of the secret hashing to `secretHash` can claim.
     public func createPairing(name: String, secretHash: [UInt8], peer: String, wallet: Address? = nil,
-                              expiry: UInt64) async throws(BridgeStoreError) -> Pairing {
+                              expiry: UInt64) async throws -> Pairing {
         try await expirePending()
         var generator = SystemRandomNumberGenerator()
         let now = clock()
@@ -28,18 +28,18 @@ extension BridgeStore {
         }
     }
 
-    public func pairing(_ id: String) async throws(BridgeStoreError) -> Pairing? {
+    public func pairing(_ id: String) async throws -> Pairing? {
         try await expirePending()
         return try await read { db in try Pairing.fetchOne(db, key: id) }
     }
 
-    public func pairings() async throws(BridgeStoreError) -> [Pairing] {
+    public func pairings() async throws -> [Pairing] {
         try await expirePending()
         return try await read { db in try Pairing.order(Pairing.Columns.createdAt).fetchAll(db) }
     }
 
     /// The pairing `id` as its creator sees it: nil unless `secret` hashes to the one the creator sent.
-    public func pairing(_ id: String, secret: String?) async throws(BridgeStoreError) -> Pairing? {
+    public func pairing(_ id: String, secret: String?) async throws -> Pairing? {
         guard let secret else { return nil }
         guard let pairing = try await pairing(id), let expected = pairing.secretHash,
               ConstantTime.equal(Self.tokenHash(secret), expected) else { return nil }
@@ -47,7 +47,7 @@ extension BridgeStore {
     }
 
     /// Approves or denies a pending pairing (the user, through `paratii approve`).
-    public func decidePairing(_ id: String, approve: Bool) async throws(BridgeStoreError) {
+    public func decidePairing(_ id: String, approve: Bool) async throws {
         try await expirePending()
         let now = clock()
         try await write { db in
@@ -65,7 +65,7 @@ extension BridgeStore {
     }
 
     /// The token of an approved pairing, made and handed out once; only its SHA-256 is kept.
-    public func claimToken(_ id: String) async throws(BridgeStoreError) -> String? {
+    public func claimToken(_ id: String) async throws -> String? {
         let now = clock()
         return try await write { db in
             guard var pairing = try Pairing.fetchOne(db, key: id) else { throw BridgeStoreError.notFound("pairing") }
@@ -79,7 +79,7 @@ extension BridgeStore {
         }
     }
 
-    public func revokePairing(_ id: String) async throws(BridgeStoreError) {
+    public func revokePairing(_ id: String) async throws {
         let now = clock()
         try await write { db in
             guard var pairing = try Pairing.fetchOne(db, key: id) else { throw BridgeStoreError.notFound("pairing") }
@@ -90,7 +90,7 @@ extension BridgeStore {
     }
 
     /// The pairing a bearer token belongs to, when approved and not revoked.
-    public func authenticate(token: String) async throws(BridgeStoreError) -> Pairing? {
+    public func authenticate(token: String) async throws -> Pairing? {
         let hash = Self.tokenHash(token)
         return try await read { db in
             try Pairing.filter(Pairing.Columns.tokenHash == hash && Pairing.Columns.state == PairingState.approved).fetchOne(db)

@@ -7,7 +7,7 @@ extension BridgeStore {
     /// Queues a request. `wallet` (a delegation's spender) becomes the pairing's wallet if it has none
     /// yet, in the same transaction: one commit, not two.
     public func createRequest(pairing: String, body: JSONValue, expiry: UInt64, kind: RequestKind = .delegation,
-                              wallet: Address? = nil) async throws(BridgeStoreError) -> BridgeRequest {
+                              wallet: Address? = nil) async throws -> BridgeRequest {
         let now = clock()
         let request = BridgeRequest(id: Self.randomID(), kind: kind, pairing: pairing, body: body.compactText, state: .pending,
                                     createdAt: now, expiresAt: now + expiry)
@@ -19,12 +19,12 @@ extension BridgeStore {
         }
     }
 
-    public func request(_ id: String) async throws(BridgeStoreError) -> BridgeRequest? {
+    public func request(_ id: String) async throws -> BridgeRequest? {
         try await expirePending()
         return try await read { db in try BridgeRequest.fetchOne(db, key: id) }
     }
 
-    public func requests(state: RequestState? = nil) async throws(BridgeStoreError) -> [BridgeRequest] {
+    public func requests(state: RequestState? = nil) async throws -> [BridgeRequest] {
         try await expirePending()
         return try await read { db in
             var query = BridgeRequest.order(BridgeRequest.Columns.createdAt)
@@ -34,7 +34,7 @@ extension BridgeStore {
     }
 
     /// How many of one player's requests wait for the user.
-    public func pendingRequestCount(pairing: String) async throws(BridgeStoreError) -> Int {
+    public func pendingRequestCount(pairing: String) async throws -> Int {
         try await expirePending()
         return try await read { db in
             try BridgeRequest.filter(BridgeRequest.Columns.pairing == pairing && BridgeRequest.Columns.state == RequestState.pending).fetchCount(db)
@@ -44,7 +44,7 @@ extension BridgeStore {
     /// Settles a pending request: approved (with its envelope or signed transaction and the card's signature
     /// counter), denied or failed.
     public func settle(_ id: String, state: RequestState, envelope: String? = nil, transaction: JSONValue? = nil, reason: String? = nil,
-                       signatureCounter: Int? = nil) async throws(BridgeStoreError) {
+                       signatureCounter: Int? = nil) async throws {
         try await expirePending()
         let now = clock()
         let released = envelope.flatMap { try? JSONValue.parse($0) }.flatMap { try? Envelope(json: $0).id }
@@ -68,7 +68,7 @@ extension BridgeStore {
 
     /// Marks overdue pending requests and pairings expired (each with its audit entry). A read first, so
     /// the common case (nothing overdue) never waits for the writer.
-    public func expirePending() async throws(BridgeStoreError) {
+    public func expirePending() async throws {
         let now = clock()
         let overdue = try await read { db in
             try BridgeRequest.filter(BridgeRequest.Columns.state == RequestState.pending && BridgeRequest.Columns.expiresAt <= now).fetchCount(db)
@@ -91,7 +91,7 @@ extension BridgeStore {
     }
 
     /// When the next pending request or pairing falls due (store clock seconds), if any waits.
-    public func nextExpiry() async throws(BridgeStoreError) -> UInt64? {
+    public func nextExpiry() async throws -> UInt64? {
         try await read { db in
             let request = try BridgeRequest.filter(BridgeRequest.Columns.state == RequestState.pending)
                 .select(min(BridgeRequest.Columns.expiresAt), as: Int64.self).fetchOne(db)

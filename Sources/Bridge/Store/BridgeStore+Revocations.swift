@@ -8,14 +8,14 @@ extension BridgeStore {
     public static let revocationsTotal = 4096
 
     /// Whether this bridge released the delegation `id` (an approved request's envelope).
-    public func released(_ id: [UInt8]) async throws(BridgeStoreError) -> Bool {
+    public func released(_ id: [UInt8]) async throws -> Bool {
         let key = Data(id)
         return try await read { db in
             try BridgeRequest.filter(BridgeRequest.Columns.delegation == key && BridgeRequest.Columns.state == RequestState.approved).fetchCount(db) > 0
         }
     }
 
-    public func addRevocation(id: [UInt8], envelope: JSONValue, pairing: String?) async throws(BridgeStoreError) {
+    public func addRevocation(id: [UInt8], envelope: JSONValue, pairing: String?) async throws {
         let now = clock()
         let record = RevocationRecord(id: Data(id), envelope: envelope.compactText, addedAt: now, pairing: pairing)
         try await write { db in
@@ -30,7 +30,7 @@ extension BridgeStore {
     }
 
     /// The signed revocation envelopes, oldest first.
-    public func revocations() async throws(BridgeStoreError) -> [String] {
+    public func revocations() async throws -> [String] {
         try await read { db in
             try RevocationRecord.order(RevocationRecord.Columns.addedAt, RevocationRecord.Columns.id).fetchAll(db).map(\.envelope)
         }

@@ -9,6 +9,9 @@ import Storage
 /// the same transaction; the audit sequence number is the bridge's revision, what `GET /v1/events`
 /// waits on. Reads and writes are async (GRDB's own queues), so a slow fsync suspends a request instead
 /// of blocking one of the few cooperative threads every other request needs.
+///
+/// Every method throws only `BridgeStoreError`. The async ones say plain `throws`: typed throws inside
+/// async code crashed Swift 6.3.1's release build (LLVM CoroSplit, signal 11); see APIError.
 public final class BridgeStore: Sendable {
     /// Internal, not private: the tests' tampering drills write to it directly.
     let dbWriter: any DatabaseWriter
@@ -33,12 +36,12 @@ public final class BridgeStore: Sendable {
     // MARK: Access
 
     /// A write transaction off the cooperative pool; anything but our own refusals becomes `.storage`.
-    func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws(BridgeStoreError) -> T {
-        do { return try await dbWriter.write(updates) } catch let error as BridgeStoreError { throw error } catch { throw .storage("\(error)") }
+    func write<T: Sendable>(_ updates: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await dbWriter.write(updates) } catch let error as BridgeStoreError { throw error } catch { throw BridgeStoreError.storage("\(error)") }
     }
 
-    func read<T: Sendable>(_ value: @escaping @Sendable (Database) throws -> T) async throws(BridgeStoreError) -> T {
-        do { return try await dbWriter.read(value) } catch let error as BridgeStoreError { throw error } catch { throw .storage("\(error)") }
+    func read<T: Sendable>(_ value: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        do { return try await dbWriter.read(value) } catch let error as BridgeStoreError { throw error } catch { throw BridgeStoreError.storage("\(error)") }
     }
 
     // MARK: Revision and changes
@@ -46,7 +49,7 @@ public final class BridgeStore: Sendable {
     public static let eventPage = 500
 
     /// The latest audit sequence number.
-    public func revision() async throws(BridgeStoreError) -> Int64 {
+    public func revision() async throws -> Int64 {
         try await read { db in try Self.revision(db) }
     }
 
@@ -73,7 +76,7 @@ public final class BridgeStore: Sendable {
     }
 
     /// Request and pairing changes after `since` that one pairing may see (its own), and every token event.
-    public func events(since: Int64, pairing: String) async throws(BridgeStoreError) -> [AuditEntry] {
+    public func events(since: Int64, pairing: String) async throws -> [AuditEntry] {
         try await read { db in
             try AuditEntry
                 .filter(AuditEntry.Columns.seq > since
@@ -85,7 +88,7 @@ public final class BridgeStore: Sendable {
     }
 
     /// A reader or card change (no pairing: every player sees it).
-    public func recordTokenEvent(kind: String, subject: String, detail: JSONValue = .object([:])) async throws(BridgeStoreError) {
+    public func recordTokenEvent(kind: String, subject: String, detail: JSONValue = .object([:])) async throws {
         let now = clock()
         try await write { db in _ = try Self.audit(db, at: now, kind: kind, subject: subject, pairing: nil, detail: detail) }
     }
