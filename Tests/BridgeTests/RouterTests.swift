@@ -122,6 +122,26 @@ import Testing
         }
     }
 
+    /// A player's ninth waiting request is refused inside the store's write (`tooManyRequests`), as a 429.
+    @Test func requestQueueIsBoundedPerPlayer() async throws {
+        try await Self.withRouter { client, store in
+            let secret = PairingSecret()
+            let id = try #require(Self.object(try await Self.post(client, "/v1/pairings", .object(["name": .string("q"), "secretHash": .string(secret.hash)])))?["id"]?.stringValue)
+            #expect(try await client.execute(uri: "/v1/admin/pairings/\(id)/approve", method: .post).status == .ok)
+            let token = try #require(Self.object(try await client.execute(uri: "/v1/pairings/\(id)", method: .get, headers: [.authorization: "Pairing \(secret.secret)"]))?["token"]?.stringValue)
+            let player: HTTPFields = [.authorization: "Bearer \(token)"]
+            for _ in 0..<BridgeStore.pendingRequestsPerPairing {
+                #expect(try await Self.post(client, "/v1/delegation-requests", SecurityTests.request, headers: player).status == .accepted)
+            }
+            let refused = try await Self.post(client, "/v1/delegation-requests", SecurityTests.request, headers: player)
+            #expect(refused.status == .tooManyRequests)
+            #expect(Self.object(refused)?["code"] == .string("too_many_requests"))
+            #expect(try await store.requests(state: .pending).count == BridgeStore.pendingRequestsPerPairing)
+            // The first request's spender became the pairing's wallet, in the same commit.
+            #expect(try await store.pairing(id)?.wallet == (try Address("0x2222222222222222222222222222222222222222")))
+        }
+    }
+
     /// The pending-pairing limit is a store refusal (`BridgeStoreError.tooManyPairings`) the API shows as 429.
     @Test func storeRefusalsMapToStatuses() async throws {
         try await Self.withRouter { client, _ in

@@ -45,6 +45,7 @@ extension APIError {
         case .notFound(let what): self = .notFound(what)
         case .settled: self = .conflict(error.description)
         case .tooManyPairings: self.init(429, "too_many_pairings", error.description)
+        case .tooManyRequests: self.init(429, "too_many_requests", error.description)
         case .tooManyRevocations: self.init(429, "too_many_revocations", error.description)
         case .unusable, .storage: self.init(500, "internal", error.description)
         }

@@ -58,26 +58,26 @@ struct AdminController {
                                settings: BridgeSettings) async throws -> Response {
         let chain = settings.chain
         guard let found = try await store.request(id), found.kind == kind else { throw APIError.notFound("request") }
+        let settled: BridgeRequest
         switch (action, kind) {
         case ("approve", .delegation):
             let object = try await body(request, settings, keys: ["envelope", "signatureCounter"])
             let envelope = try checkedEnvelope(object["envelope"], for: found, chain, now: store.clock())
-            try await store.settle(id, state: .approved, envelope: envelope.json.compactText, signatureCounter: counter(object))
+            settled = try await store.settle(id, state: .approved, envelope: envelope.json.compactText, signatureCounter: counter(object))
         case ("approve", .transaction):
             let object = try await body(request, settings, keys: ["raw", "signatureCounter"])
             let signed = try checkedTransaction(object["raw"], for: found, chain)
             let result: JSONValue = .object(["raw": .string(signed.raw.hexString), "hash": .string(signed.hash.hexString),
                                              "from": .string(signed.from.checksummed)])
-            try await store.settle(id, state: .approved, transaction: result, signatureCounter: counter(object))
+            settled = try await store.settle(id, state: .approved, transaction: result, signatureCounter: counter(object))
         case ("deny", _):
-            try await store.settle(id, state: .denied, reason: "denied by the user")
+            settled = try await store.settle(id, state: .denied, reason: "denied by the user")
         case ("fail", _):
             let object = try await body(request, settings, keys: ["reason"])
-            try await store.settle(id, state: .failed, reason: String((object["reason"]?.stringValue ?? "failed").prefix(200)))
+            settled = try await store.settle(id, state: .failed, reason: String((object["reason"]?.stringValue ?? "failed").prefix(200)))
         default:
             throw APIError.notFound("action")
         }
-        guard let settled = try await store.request(id) else { throw APIError.notFound("request") }
         return json(requestJSON(settled, chain))
     }
 

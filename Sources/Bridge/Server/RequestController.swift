@@ -8,9 +8,6 @@ import Hummingbird
 struct RequestController {
     let bridge: BridgeContext
 
-    /// At most eight requests of one player wait at a time: a player cannot bury the user in prompts.
-    static let queuePerPlayer = 8
-
     func addRoutes(to group: RouterGroup<BridgeRequestContext>) {
         let store = bridge.store
         let settings = bridge.settings
@@ -19,7 +16,6 @@ struct RequestController {
             let pairing = try await authenticate(request, store)
             let object = try await body(request, settings, keys: ["spender", "allowances", "payees", "validFor"])
             let parsed = try DelegationRequest(json: .object(object), configuration: chain, maxValidFor: settings.maxValidFor)
-            try await Self.checkQueue(store, pairing)
             // The spending address of the player's first delegation is its wallet: where top-ups go.
             let created = try await store.createRequest(pairing: pairing.id, body: parsed.json(chain), expiry: settings.requestExpiry,
                                                         wallet: parsed.spender)
@@ -29,7 +25,6 @@ struct RequestController {
             let pairing = try await authenticate(request, store)
             let object = try await body(request, settings, keys: TransactionRequest.keys)
             let parsed = try TransactionRequest(json: .object(object), configuration: chain)
-            try await Self.checkQueue(store, pairing)
             let created = try await store.createRequest(pairing: pairing.id, body: parsed.json(chain), expiry: settings.requestExpiry, kind: .transaction)
             return json(requestJSON(created, chain), status: .accepted)
         }
@@ -41,12 +36,6 @@ struct RequestController {
                 }
                 return json(requestJSON(found, chain))
             }
-        }
-    }
-
-    private static func checkQueue(_ store: BridgeStore, _ pairing: Pairing) async throws {
-        guard try await store.pendingRequestCount(pairing: pairing.id) < queuePerPlayer else {
-            throw APIError(429, "too_many_requests", "too many requests of this player wait for approval")
         }
     }
 }

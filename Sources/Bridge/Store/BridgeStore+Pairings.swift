@@ -10,13 +10,13 @@ extension BridgeStore {
     /// A pending pairing for `peer`, whose token only the holder of the secret hashing to `secretHash` can claim.
     public func createPairing(name: String, secretHash: [UInt8], peer: String, wallet: Address? = nil,
                               expiry: UInt64) async throws -> Pairing {
-        try await expirePending()
         var generator = SystemRandomNumberGenerator()
         let now = clock()
         let pairing = Pairing(id: Self.randomID(), name: name, code: String(format: "%06d", Int.random(in: 0..<1_000_000, using: &generator)),
                               state: .pending, createdAt: now, expiresAt: now + expiry, peer: peer, tokenHash: nil,
                               secretHash: Data(secretHash), walletAddress: wallet?.checksummed)
         return try await write { db in
+            try Self.expireOverdue(db, now: now)
             let pending = Pairing.filter(Pairing.Columns.state == PairingState.pending)
             guard try pending.filter(Pairing.Columns.peer == peer).fetchCount(db) < Self.pendingPairingsPerPeer else {
                 throw BridgeStoreError.tooManyPairings(mine: true)
@@ -29,13 +29,11 @@ extension BridgeStore {
     }
 
     public func pairing(_ id: String) async throws -> Pairing? {
-        try await expirePending()
-        return try await read { db in try Pairing.fetchOne(db, key: id) }
+        try await readExpiring { db in try Pairing.fetchOne(db, key: id) }
     }
 
     public func pairings() async throws -> [Pairing] {
-        try await expirePending()
-        return try await read { db in try Pairing.order(Pairing.Columns.createdAt).fetchAll(db) }
+        try await readExpiring { db in try Pairing.order(Pairing.Columns.createdAt).fetchAll(db) }
     }
 
     /// The pairing `id` as its creator sees it: nil unless `secret` hashes to the one the creator sent.
@@ -48,9 +46,9 @@ extension BridgeStore {
 
     /// Approves or denies a pending pairing (the user, through `paratii approve`).
     public func decidePairing(_ id: String, approve: Bool) async throws {
-        try await expirePending()
         let now = clock()
         try await write { db in
+            try Self.expireOverdue(db, now: now)
             guard var pairing = try Pairing.fetchOne(db, key: id) else { throw BridgeStoreError.notFound("pairing") }
             guard pairing.state == .pending else { throw BridgeStoreError.settled("pairing", state: pairing.state.rawValue) }
             pairing.state = approve ? .approved : .denied

@@ -4,14 +4,20 @@ import Foundation
 import GRDB
 
 extension BridgeStore {
-    /// Queues a request. `wallet` (a delegation's spender) becomes the pairing's wallet if it has none
-    /// yet, in the same transaction: one commit, not two.
+    /// At most this many requests of one player wait at a time: a player cannot bury the user in prompts.
+    public static let pendingRequestsPerPairing = 8
+
+    /// Queues a request, within the player's limit. `wallet` (a delegation's spender) becomes the pairing's
+    /// wallet if it has none yet. One transaction: the limit holds under concurrent requests, and one commit.
     public func createRequest(pairing: String, body: JSONValue, expiry: UInt64, kind: RequestKind = .delegation,
                               wallet: Address? = nil) async throws -> BridgeRequest {
         let now = clock()
         let request = BridgeRequest(id: Self.randomID(), kind: kind, pairing: pairing, body: body.compactText, state: .pending,
                                     createdAt: now, expiresAt: now + expiry)
         return try await write { db in
+            try Self.expireOverdue(db, now: now)
+            let waiting = try BridgeRequest.filter(BridgeRequest.Columns.pairing == pairing && BridgeRequest.Columns.state == RequestState.pending).fetchCount(db)
+            guard waiting < Self.pendingRequestsPerPairing else { throw BridgeStoreError.tooManyRequests }
             if let wallet { try Self.recordWallet(db, pairing, wallet) }
             try request.insert(db)
             try Self.audit(db, at: now, kind: "request.pending", subject: request.id, pairing: pairing, detail: body)
@@ -20,35 +26,26 @@ extension BridgeStore {
     }
 
     public func request(_ id: String) async throws -> BridgeRequest? {
-        try await expirePending()
-        return try await read { db in try BridgeRequest.fetchOne(db, key: id) }
+        try await readExpiring { db in try BridgeRequest.fetchOne(db, key: id) }
     }
 
     public func requests(state: RequestState? = nil) async throws -> [BridgeRequest] {
-        try await expirePending()
-        return try await read { db in
+        try await readExpiring { db in
             var query = BridgeRequest.order(BridgeRequest.Columns.createdAt)
             if let state { query = query.filter(BridgeRequest.Columns.state == state) }
             return try query.fetchAll(db)
         }
     }
 
-    /// How many of one player's requests wait for the user.
-    public func pendingRequestCount(pairing: String) async throws -> Int {
-        try await expirePending()
-        return try await read { db in
-            try BridgeRequest.filter(BridgeRequest.Columns.pairing == pairing && BridgeRequest.Columns.state == RequestState.pending).fetchCount(db)
-        }
-    }
-
     /// Settles a pending request: approved (with its envelope or signed transaction and the card's signature
-    /// counter), denied or failed.
+    /// counter), denied or failed. Returns it as settled.
+    @discardableResult
     public func settle(_ id: String, state: RequestState, envelope: String? = nil, transaction: JSONValue? = nil, reason: String? = nil,
-                       signatureCounter: Int? = nil) async throws {
-        try await expirePending()
+                       signatureCounter: Int? = nil) async throws -> BridgeRequest {
         let now = clock()
         let released = envelope.flatMap { try? JSONValue.parse($0) }.flatMap { try? Envelope(json: $0).id }
-        try await write { db in
+        return try await write { db in
+            try Self.expireOverdue(db, now: now)
             guard var request = try BridgeRequest.fetchOne(db, key: id) else { throw BridgeStoreError.notFound("request") }
             guard request.state == .pending else { throw BridgeStoreError.settled("request", state: request.state.rawValue) }
             request.state = state
@@ -63,6 +60,7 @@ extension BridgeStore {
             if let released { detail["delegation"] = .string(released.hexString) }
             try Self.audit(db, at: now, kind: "request.\(state.rawValue)", subject: id, pairing: request.pairing, detail: .object(detail),
                            signatureCounter: signatureCounter)
+            return request
         }
     }
 
@@ -70,24 +68,47 @@ extension BridgeStore {
     /// the common case (nothing overdue) never waits for the writer.
     public func expirePending() async throws {
         let now = clock()
-        let overdue = try await read { db in
-            try BridgeRequest.filter(BridgeRequest.Columns.state == RequestState.pending && BridgeRequest.Columns.expiresAt <= now).fetchCount(db)
-                + Pairing.filter(Pairing.Columns.state == PairingState.pending && Pairing.Columns.expiresAt <= now).fetchCount(db)
+        guard try await read({ db in try Self.hasOverdue(db, now: now) }) else { return }
+        try await write { db in try Self.expireOverdue(db, now: now) }
+    }
+
+    /// A read that sees no overdue pending row: one hop to a reader in the common case; when something
+    /// fell due, it is expired and the read made inside that same write.
+    func readExpiring<T: Sendable>(_ value: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let now = clock()
+        let (overdue, result) = try await read { db in (try Self.hasOverdue(db, now: now), try value(db)) }
+        guard overdue else { return result }
+        return try await write { db in
+            try Self.expireOverdue(db, now: now)
+            return try value(db)
         }
-        guard overdue > 0 else { return }
-        try await write { db in
-            // Again inside the write: another request may have expired them meanwhile.
-            for var request in try BridgeRequest.filter(BridgeRequest.Columns.state == RequestState.pending && BridgeRequest.Columns.expiresAt <= now).fetchAll(db) {
-                request.state = .expired
-                try request.update(db, columns: [BridgeRequest.Columns.state])
-                try Self.audit(db, at: now, kind: "request.expired", subject: request.id, pairing: request.pairing, detail: .object([:]))
-            }
-            for var pairing in try Pairing.filter(Pairing.Columns.state == PairingState.pending && Pairing.Columns.expiresAt <= now).fetchAll(db) {
-                pairing.state = .expired
-                try pairing.update(db, columns: [Pairing.Columns.state])
-                try Self.audit(db, at: now, kind: "pairing.expired", subject: pairing.id, pairing: pairing.id, detail: .object([:]))
-            }
+    }
+
+    static func hasOverdue(_ db: Database, now: UInt64) throws -> Bool {
+        try overdueRequests(now).fetchCount(db) + overduePairings(now).fetchCount(db) > 0
+    }
+
+    /// Inside the caller's write: every change sees expiry applied first, as a decision on an
+    /// overdue request must find it expired.
+    static func expireOverdue(_ db: Database, now: UInt64) throws {
+        for var request in try overdueRequests(now).fetchAll(db) {
+            request.state = .expired
+            try request.update(db, columns: [BridgeRequest.Columns.state])
+            try audit(db, at: now, kind: "request.expired", subject: request.id, pairing: request.pairing, detail: .object([:]))
         }
+        for var pairing in try overduePairings(now).fetchAll(db) {
+            pairing.state = .expired
+            try pairing.update(db, columns: [Pairing.Columns.state])
+            try audit(db, at: now, kind: "pairing.expired", subject: pairing.id, pairing: pairing.id, detail: .object([:]))
+        }
+    }
+
+    private static func overdueRequests(_ now: UInt64) -> QueryInterfaceRequest<BridgeRequest> {
+        BridgeRequest.filter(BridgeRequest.Columns.state == RequestState.pending && BridgeRequest.Columns.expiresAt <= now)
+    }
+
+    private static func overduePairings(_ now: UInt64) -> QueryInterfaceRequest<Pairing> {
+        Pairing.filter(Pairing.Columns.state == PairingState.pending && Pairing.Columns.expiresAt <= now)
     }
 
     /// When the next pending request or pairing falls due (store clock seconds), if any waits.
