@@ -23,6 +23,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible, HTTPResponseEr
     public static func notFound(_ what: String) -> APIError { APIError(404, "not_found", "\(what) not found") }
     public static func conflict(_ message: String) -> APIError { APIError(409, "conflict", message) }
     public static let unauthenticated = APIError(401, "unauthenticated", "pair first: Authorization: Bearer <token>")
+    public static let revokedToken = APIError(401, "unauthenticated", "unknown or revoked token")
     public static let internalError = APIError(500, "internal", "internal error")
 
     public var json: JSONValue { .object(["error": .string(message), "code": .string(code)]) }

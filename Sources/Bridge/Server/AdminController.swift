@@ -13,9 +13,9 @@ struct AdminController {
         let settings = bridge.settings
         let chain = settings.chain
         group.get("pending") { _, _ in
-            let pairings = try await store.pairings()
+            let (pairings, waiting) = try await store.pending()
             let byID = Dictionary(pairings.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-            let requests = try await store.requests(state: .pending).map { found -> JSONValue in
+            let requests = waiting.map { found -> JSONValue in
                 var object = requestJSON(found, chain).objectValue!
                 object["player"] = .string(byID[found.pairing]?.name ?? "?")
                 // Where this player's top-ups should go: a request to anywhere else needs the user's confirmation.

@@ -5,9 +5,7 @@ import Hummingbird
 /// The player a bearer token belongs to; 401 otherwise.
 func authenticate(_ request: Request, _ store: BridgeStore) async throws -> Pairing {
     guard let token = RequestHeaders.bearerToken(request.headers[.authorization]) else { throw APIError.unauthenticated }
-    guard let pairing = try await store.authenticate(token: token) else {
-        throw APIError(401, "unauthenticated", "unknown or revoked token")
-    }
+    guard let pairing = try await store.authenticate(token: token) else { throw APIError.revokedToken }
     return pairing
 }
 

@@ -30,10 +30,11 @@ struct RequestController {
         }
         for (path, kind) in [("delegation-requests/:id", RequestKind.delegation), ("transaction-requests/:id", .transaction)] {
             group.get(RouterPath(path)) { request, context in
-                let pairing = try await authenticate(request, store)
-                guard let found = try await store.request(try context.parameters.require("id")), found.pairing == pairing.id, found.kind == kind else {
-                    throw APIError.notFound("request")
-                }
+                // The token check and the lookup in one read: this is what a waiting player polls.
+                guard let token = RequestHeaders.bearerToken(request.headers[.authorization]) else { throw APIError.unauthenticated }
+                let (pairing, found) = try await store.request(try context.parameters.require("id"), token: token)
+                guard pairing != nil else { throw APIError.revokedToken }
+                guard let found, found.kind == kind else { throw APIError.notFound("request") }
                 return json(requestJSON(found, chain))
             }
         }

@@ -90,8 +90,10 @@ extension BridgeStore {
     /// The pairing a bearer token belongs to, when approved and not revoked.
     public func authenticate(token: String) async throws -> Pairing? {
         let hash = Self.tokenHash(token)
-        return try await read { db in
-            try Pairing.filter(Pairing.Columns.tokenHash == hash && Pairing.Columns.state == PairingState.approved).fetchOne(db)
-        }
+        return try await read { db in try Self.authenticate(db, tokenHash: hash) }
+    }
+
+    static func authenticate(_ db: Database, tokenHash: Data) throws -> Pairing? {
+        try Pairing.filter(Pairing.Columns.tokenHash == tokenHash && Pairing.Columns.state == PairingState.approved).fetchOne(db)
     }
 }

@@ -29,6 +29,24 @@ extension BridgeStore {
         try await readExpiring { db in try BridgeRequest.fetchOne(db, key: id) }
     }
 
+    /// A player's own request, found in the same read that checks its bearer token (nil pairing: the token
+    /// is unknown or revoked; nil request: none of its own by that id).
+    public func request(_ id: String, token: String) async throws -> (pairing: Pairing?, request: BridgeRequest?) {
+        let hash = Self.tokenHash(token)
+        return try await readExpiring { db in
+            guard let pairing = try Self.authenticate(db, tokenHash: hash) else { return (nil, nil) }
+            return (pairing, try BridgeRequest.filter(key: id).filter(BridgeRequest.Columns.pairing == pairing.id).fetchOne(db))
+        }
+    }
+
+    /// What waits for the user, and every pairing (for the players' names), in one read.
+    public func pending() async throws -> (pairings: [Pairing], requests: [BridgeRequest]) {
+        try await readExpiring { db in
+            (try Pairing.order(Pairing.Columns.createdAt).fetchAll(db),
+             try BridgeRequest.filter(BridgeRequest.Columns.state == RequestState.pending).order(BridgeRequest.Columns.createdAt).fetchAll(db))
+        }
+    }
+
     public func requests(state: RequestState? = nil) async throws -> [BridgeRequest] {
         try await readExpiring { db in
             var query = BridgeRequest.order(BridgeRequest.Columns.createdAt)
