@@ -220,13 +220,14 @@ let package = Package(
             name: "DoctorTests",
             dependencies: ["Doctor", "TokenHub", "OpenPGPCard", "PCSC", "SoftToken"]
         ),
-        // Bridge: API security as an attacker would try it, against a bridge on a temporary socket, and the
-        // full flow against pcscd + a soft card in vpcd's second slot.
+        // Bridge: API security as an attacker would try it, against a bridge on a temporary socket, the router
+        // in process (HummingbirdTesting), and the full flow against pcscd + a soft card in vpcd's second slot.
         .testTarget(
             name: "BridgeTests",
             dependencies: [
                 "Bridge", "Delegation", "TokenHub", "Ethereum", "PlayerCore", "OpenPGPCard", "PCSC", "SoftToken", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "Logging", package: "swift-log"),

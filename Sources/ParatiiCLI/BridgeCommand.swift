@@ -77,13 +77,13 @@ struct BridgeCommand: AsyncParsableCommand {
         }
     }
 
-    struct Audit: ParsableCommand {
+    struct Audit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Verify the audit log's hash chain and report signature-counter gaps.")
         @Option(help: "SQLite state (default $XDG_DATA_HOME/paratii/bridge.sqlite).") var database: String?
-        func run() throws {
+        func run() async throws {
             let path = database ?? BridgeSettings.defaultDatabasePath
             guard FileManager.default.fileExists(atPath: path) else { throw CLIError("no bridge database at \(path)") }
-            let report = try BridgeStore(path: path).verifyAudit()
+            let report = try await BridgeStore(path: path).verifyAudit()
             print("\(report.entries) entries, \(report.signatures) signatures")
             for line in report.broken { print("BROKEN: \(line)") }
             for line in report.counterGaps { print("GAP: \(line)") }

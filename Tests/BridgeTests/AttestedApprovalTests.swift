@@ -45,8 +45,8 @@ import Testing
         let tooMuch = try await ask(total: "0.5")
         let refused = try await Rig.run(approve(tooMuch))
         #expect(refused.status != 0 && refused.stderr.contains("exceeds the attested ceiling"), "\(refused.stderr)")
-        #expect(try bridge.store.request(tooMuch)?.state == "pending")
-        #expect(try bridge.store.verifyAudit().signatures == 0, "the card signed nothing")
+        #expect(try await bridge.store.request(tooMuch)?.state == .pending)
+        #expect(try await bridge.store.verifyAudit().signatures == 0, "the card signed nothing")
 
         let within = try await ask(total: "0.05")
         let approved = try await Rig.run(approve(within))

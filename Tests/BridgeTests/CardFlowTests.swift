@@ -180,9 +180,9 @@ import Testing
         #expect(verdict.master == card.master)
 
         // The audit log carries the card's counter; the chain verifies.
-        let report = try bridge.store.verifyAudit()
+        let report = try await bridge.store.verifyAudit()
         #expect(report.broken.isEmpty && report.signatures == 1 && report.counterGaps.isEmpty)
-        #expect(try bridge.store.auditEntries().last { $0.signatureCounter != nil }?.signatureCounter == 1)
+        #expect(try await bridge.store.auditEntries().last { $0.signatureCounter != nil }?.signatureCounter == 1)
 
         // Deny through the CLI.
         let second = try #require(
@@ -193,7 +193,7 @@ import Testing
         // Card removed: approving fails cleanly and the request stays for when the card is back.
         let third = try #require(
             try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
-        let before = try bridge.store.revision()
+        let before = try await bridge.store.revision()
         card.unplug(context)
         // The watcher reports the removal to long-polling players.
         // (Other suites' cards come and go in the first slot meanwhile: keep polling from each answer's revision.)
@@ -238,8 +238,8 @@ import Testing
         #expect(noCode.status != 0 && noCode.stderr.contains("give --code"), "\(noCode.stderr)")
         let wrongCode = try await Self.run(["approve", pairing, "--socket", bridge.settings.socketPath, "--code", "000000x"])
         #expect(wrongCode.status != 0 && wrongCode.stderr.contains("stays pending"), "\(wrongCode.stderr)")
-        #expect(try bridge.store.pairing(pairing)?.state == "pending")
-        let code = try #require(try bridge.store.pairing(pairing)?.code)
+        #expect(try await bridge.store.pairing(pairing)?.state == .pending)
+        let code = try #require(try await bridge.store.pairing(pairing)?.code)
         #expect(try await Self.run(["approve", pairing, "--socket", bridge.settings.socketPath, "--code", code]).status == 0)
         let request = try await bridge.waitPending("requests")
         let approved = try await Self.run([

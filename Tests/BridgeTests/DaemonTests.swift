@@ -84,7 +84,7 @@ import Testing
         let pending = try await call { try bridge.client().get("/v1/admin/pending") }
         let players = Set(pending.json?["requests"]?.arrayValue?.compactMap { $0["player"]?.stringValue } ?? [])
         #expect(players == ["alice", "bob"])
-        #expect(try bridge.store.verifyAudit().broken.isEmpty)
+        #expect(try await bridge.store.verifyAudit().broken.isEmpty)
         await bridge.stop()
     }
 }

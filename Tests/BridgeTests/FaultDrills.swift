@@ -57,10 +57,10 @@ import Testing
         #expect(try await call { try bridge.client().get("/v1/pairings/\(pairing)") }.json?["token"] == nil)
 
         // Each expired once, and the audit chain (whose times now run backwards) still verifies.
-        let entries = try bridge.store.auditEntries()
+        let entries = try await bridge.store.auditEntries()
         #expect(entries.filter { $0.kind == "request.expired" }.map(\.subject) == [request])
         #expect(entries.filter { $0.kind == "pairing.expired" }.map(\.subject) == [pairing])
-        #expect(try bridge.store.verifyAudit().broken.isEmpty)
+        #expect(try await bridge.store.verifyAudit().broken.isEmpty)
         await bridge.stop()
     }
 
@@ -94,7 +94,7 @@ import Testing
             try handle.close()
         }
         // The control: an undamaged copy opens with its requests.
-        #expect(try BridgeStore(path: try copy("intact", checkpointed: false)).requests().count == 3)
+        #expect(try await BridgeStore(path: try copy("intact", checkpointed: false)).requests().count == 3)
 
         let cases: [(String, String, Bool, (String) throws -> Void)] = [
             ("garbage-header", "", true, { try damage($0, at: 0) }),
@@ -160,9 +160,9 @@ import Testing
         let polled = try await call { try player.get("/v1/delegation-requests/\(first)") }
         #expect(polled.json?["state"] == .string("failed"))
         #expect(polled.json?["envelope"] == nil, "nothing is released to the player")
-        let failed = try bridge.store.auditEntries().filter { $0.kind == "request.failed" }
+        let failed = try await bridge.store.auditEntries().filter { $0.kind == "request.failed" }
         #expect(failed.map(\.subject) == [first] && failed.first?.detail.contains("card") == true, "\(failed.map(\.detail))")
-        #expect(try bridge.store.verifyAudit().broken.isEmpty)
+        #expect(try await bridge.store.verifyAudit().broken.isEmpty)
 
         // The card goes away for good (the soft card would redial vpcd at once, too fast for pcscd to be
         // sure to notice) and comes back, keys and counter intact: the next request is signed.
@@ -183,9 +183,9 @@ import Testing
         let verdict = Verifier(domain: bridge.settings.chain.domain).verify(envelope, at: UInt64(Date().timeIntervalSince1970) + 1)
         #expect(verdict.valid && verdict.master == card.master, "\(verdict.detail)")
         // The pulled signature never counted on the card: the one approval carries counter 1, no gap.
-        let report = try bridge.store.verifyAudit()
+        let report = try await bridge.store.verifyAudit()
         #expect(report.broken.isEmpty && report.signatures == 1 && report.counterGaps.isEmpty, "\(report)")
-        #expect(try bridge.store.auditEntries().last { $0.signatureCounter != nil }?.signatureCounter == 1)
+        #expect(try await bridge.store.auditEntries().last { $0.signatureCounter != nil }?.signatureCounter == 1)
         await bridge.stop()
     }
 }

@@ -32,7 +32,7 @@ import Testing
         #expect(created.status == 202)
         #expect(created.json?["state"] == .string("pending"))
         let id = try #require(created.json?["id"]?.stringValue)
-        let revision = try bridge.store.revision()
+        let revision = try await bridge.store.revision()
 
         // A long-poll waiting for the change, while the user approves.
         async let events = call { try player.get("/v1/events?since=\(revision)&timeout=20") }
@@ -91,7 +91,7 @@ import Testing
                 try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
             #expect(try await approve(bridge, id, master: master, counter: counter).status == 200)
         }
-        let report = try bridge.store.verifyAudit()
+        let report = try await bridge.store.verifyAudit()
         #expect(report.broken.isEmpty)
         #expect(report.signatures == 3)
         #expect(report.counterGaps.count == 1)
@@ -100,10 +100,10 @@ import Testing
         #expect(viaAPI.json?["broken"] == .array([]))
 
         // Tampering with any entry breaks the chain.
-        try await bridge.store.pool.write { db in try db.execute(sql: "UPDATE audit SET detail = 'forged' WHERE seq = 2") }
-        #expect(try bridge.store.verifyAudit().broken.contains { $0.hasPrefix("entry 2:") })
-        try await bridge.store.pool.write { db in try db.execute(sql: "DELETE FROM audit WHERE seq = 3") }
-        #expect(try bridge.store.verifyAudit().broken.contains { $0.contains("entries removed") })
+        try await bridge.store.dbWriter.write { db in try db.execute(sql: "UPDATE audit SET detail = 'forged' WHERE seq = 2") }
+        #expect(try await bridge.store.verifyAudit().broken.contains { $0.hasPrefix("entry 2:") })
+        try await bridge.store.dbWriter.write { db in try db.execute(sql: "DELETE FROM audit WHERE seq = 3") }
+        #expect(try await bridge.store.verifyAudit().broken.contains { $0.contains("entries removed") })
         await bridge.stop()
     }
 

@@ -134,7 +134,8 @@ import Testing
         #expect(try await pair("http://localhost:9090") == 201)
         #expect(try await call { try bridge.client().post("/v1/pairings", TestPairing().body("local player")) }.status == 201)
         // The socket's peer is the kernel's word for it (SO_PEERCRED), not something the client says.
-        let peers = try await bridge.store.pool.read { db in try String.fetchAll(db, sql: "SELECT DISTINCT peer FROM pairing ORDER BY peer")
+        let peers = try await bridge.store.dbWriter.read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT peer FROM pairing ORDER BY peer")
         }
         #expect(peers == ["origin:http://localhost:8080", "origin:http://localhost:9090", "uid:\(geteuid())"], "\(peers)")
         await bridge.stop()
@@ -163,7 +164,7 @@ import Testing
             "maxPriorityFeePerGas": .string("1"),
         ])
         #expect(try await call { try player.post("/v1/transaction-requests", topup) }.status == 400)
-        #expect(try bridge.store.requests(state: "pending").isEmpty)
+        #expect(try await bridge.store.requests(state: .pending).isEmpty)
         await bridge.stop()
     }
 
@@ -213,12 +214,12 @@ import Testing
         #expect(
             refused.stderr.contains("WARNING: the top-up goes to \(elsewhere)") && refused.stderr.contains("--confirm-recipient"),
             "\(refused.stderr)")
-        #expect(try bridge.store.request(request)?.state == "pending")
+        #expect(try await bridge.store.request(request)?.state == .pending)
         let mistyped = try await CardFlowTests.run([
             "approve", request, "--socket", bridge.settings.socketPath, "--confirm-recipient", wallet.checksummed,
         ])
         #expect(mistyped.status != 0 && mistyped.stderr.contains("--confirm-recipient"), "\(mistyped.stderr)")
-        #expect(try bridge.store.request(request)?.state == "pending")
+        #expect(try await bridge.store.request(request)?.state == .pending)
         await bridge.stop()
     }
 
@@ -228,17 +229,16 @@ import Testing
         let bridge = try await TestBridge()
         let token = try await bridge.pair()
         let master = PrivateKey.generate()
-        try await bridge.store.pool.write { db in
+        let pairing = try await bridge.store.authenticate(token: token)?.id
+        try await bridge.store.dbWriter.write { db in
             for n in 0..<BridgeStore.revocationsPerPairing {
                 try db.execute(
                     sql: "INSERT INTO revocation (id, envelope, addedAt, pairing) VALUES (?, '{}', 0, ?)",
-                    arguments: [Data([UInt8](repeating: UInt8(n), count: 32)), try bridge.store.authenticate(token: token)?.id])
+                    arguments: [Data([UInt8](repeating: UInt8(n), count: 32)), pairing])
             }
         }
-        #expect(throws: APIError.self) {
-            try bridge.store.addRevocation(
-                id: [UInt8](repeating: 0xEE, count: 32), envelope: .object([:]),
-                pairing: try bridge.store.authenticate(token: token)?.id)
+        await #expect(throws: BridgeStoreError.tooManyRevocations) {
+            try await bridge.store.addRevocation(id: [UInt8](repeating: 0xEE, count: 32), envelope: .object([:]), pairing: pairing)
         }
         _ = master
         await bridge.stop()

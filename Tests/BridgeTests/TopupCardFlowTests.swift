@@ -27,7 +27,7 @@ import Testing
             "--priority-fee", "1000000000", "--timeout", "300",
         ])
         let pairing = try await bridge.waitPending("pairings")
-        let code = try #require(try bridge.store.pairing(pairing)?.code)
+        let code = try #require(try await bridge.store.pairing(pairing)?.code)
         #expect(try await Rig.run(["approve", pairing, "--socket", bridge.settings.socketPath, "--code", code]).status == 0)
         let request = try await bridge.waitPending("requests")
         let approve = [
@@ -40,7 +40,7 @@ import Testing
         #expect(wrong.status != 0)
         #expect(wrong.output.contains("stays pending"), "\(wrong.output)")
         #expect(!wrong.output.contains("654321"), "the PIN was echoed")
-        #expect(try bridge.store.request(request)?.state == "pending")
+        #expect(try await bridge.store.request(request)?.state == .pending)
 
         let right = try await runOnTerminal(approve, typing: "123456")
         #expect(right.status == 0, "\(right.output)")
@@ -51,7 +51,7 @@ import Testing
         #expect(signed.from == card.master)
         #expect(signed.transaction.to?.checksummed == spender)
         #expect(signed.transaction.value == 250_000_000_000_000_000 && signed.transaction.nonce == 3 && signed.transaction.chainId == 1337)
-        let audit = try bridge.store.verifyAudit()
+        let audit = try await bridge.store.verifyAudit()
         #expect(audit.broken.isEmpty && audit.signatures == 1)
         await rig.finish()
     }

@@ -70,9 +70,9 @@ import Testing
         #expect(signed.transaction.data == ERC20.transfer(to: try Address(Self.spender), amount: BigUInt(25) * BigUInt(10).power(17)))
 
         // The audit log has the decision with the transaction's hash and the card's counter.
-        let entry = try #require(try bridge.store.auditEntries().last { $0.kind == "request.approved" })
+        let entry = try #require(try await bridge.store.auditEntries().last { $0.kind == "request.approved" })
         #expect(entry.signatureCounter == 4 && entry.detail.contains(signed.hash.hexString))
-        #expect(try bridge.store.verifyAudit().broken.isEmpty)
+        #expect(try await bridge.store.verifyAudit().broken.isEmpty)
         // Settled once.
         let again = JSONValue.object(["raw": .string(signed.raw.hexString)])
         #expect(try await call { try bridge.client().post("/v1/admin/transaction-requests/\(id)/approve", again) }.status == 409)
@@ -98,7 +98,7 @@ import Testing
         }
         let unauthenticated = try await call { try bridge.client().post("/v1/transaction-requests", Self.topup) }
         #expect(unauthenticated.status == 401)
-        #expect(try bridge.store.requests().isEmpty)
+        #expect(try await bridge.store.requests().isEmpty)
         await bridge.stop()
     }
 }

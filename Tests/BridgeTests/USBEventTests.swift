@@ -26,7 +26,7 @@ final class RecordedBus: USBEnumerator, @unchecked Sendable {
         let watcher = TokenWatcher(table: try TokenTable.bundled(), enumerator: bus)
         let bridge = try await TestBridge(usbWatcher: watcher)
         let player = bridge.client(token: try await bridge.pair())
-        let start = try bridge.store.revision()
+        let start = try await bridge.store.revision()
 
         bus.set([Self.keyboard, Self.yubiKey5])
         try watcher.rescan()
@@ -48,10 +48,10 @@ final class RecordedBus: USBEnumerator, @unchecked Sendable {
         #expect(seen.map(\.0) == ["token.usb-arrived", "token.usb-departed"])
         #expect(seen.allSatisfy { $0.1.contains("YubiKey 5") && $0.1.contains("1050:0407") })
         // The keyboard is not a token: never reported. The audit keeps the details and still verifies.
-        let entries = try bridge.store.auditEntries().filter { $0.kind == "token.usb-arrived" }
+        let entries = try await bridge.store.auditEntries().filter { $0.kind == "token.usb-arrived" }
         #expect(entries.count == 1)
         #expect(entries.first?.detail.contains("\"firmwareHint\":\"5.4.3\"") == true)
-        #expect(try bridge.store.verifyAudit().broken.isEmpty)
+        #expect(try await bridge.store.verifyAudit().broken.isEmpty)
         await bridge.stop()
     }
 }

@@ -21,12 +21,12 @@ struct ReaderEventRecorder: Service {
             case .serviceLost: (kind, subject) = ("token.service-lost", "pcscd")
             case .serviceRestored: (kind, subject) = ("token.service-restored", "pcscd")
             }
-            try? store.recordTokenEvent(kind: kind, subject: subject)
+            try? await store.recordTokenEvent(kind: kind, subject: subject)
         }
     }
 }
 
-/// Records known tokens arriving on and leaving the USB bus (Doctor's `TokenWatcher`: libusb hotplug
+/// Records known tokens arriving on and leaving the USB bus (the token hub's `TokenWatcher`: libusb hotplug
 /// where the bus is reachable), so a player hears of a YubiKey plugged in before pcscd sees its card,
 /// and of a token whose CCID interface is off, which pcscd never sees at all.
 struct USBEventRecorder: Service {
@@ -36,7 +36,7 @@ struct USBEventRecorder: Service {
     func run() async throws {
         let mode = watcher.start()
         if case .unavailable(let error) = mode {
-            try? store.recordTokenEvent(kind: "token.usb-unavailable", subject: "\(error)")
+            try? await store.recordTokenEvent(kind: "token.usb-unavailable", subject: "\(error)")
         }
         await withGracefulShutdownHandler {
             for await event in watcher.events {
@@ -45,7 +45,7 @@ struct USBEventRecorder: Service {
                     case .arrived(let match): ("token.usb-arrived", match)
                     case .departed(let match): ("token.usb-departed", match)
                     }
-                try? store.recordTokenEvent(kind: kind, subject: Self.subject(match), detail: Self.detail(match))
+                try? await store.recordTokenEvent(kind: kind, subject: Self.subject(match), detail: Self.detail(match))
             }
         } onGracefulShutdown: {
             watcher.stop()

@@ -10,12 +10,12 @@ enum RequestHeaders {
 
     static let maximumWait = 60.0
 
-    static func eventsQuery(since: String?, timeout: String?) throws(APIError) -> EventsQuery {
+    static func eventsQuery(since: String?, timeout: String?) throws -> EventsQuery {
         var query = EventsQuery()
         if let since {
             guard !since.isEmpty, since.utf8.count <= 19, since.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int64(since)
             else {
-                throw .badRequest("since must be a revision: a non-negative integer")
+                throw APIError.badRequest("since must be a revision: a non-negative integer")
             }
             query.since = value
         }
@@ -24,7 +24,7 @@ enum RequestHeaders {
             guard timeout.utf8.count <= 16, timeout.utf8.allSatisfy({ (0x30...0x39).contains($0) || $0 == 0x2E }),
                 let seconds = Double(timeout), seconds.isFinite, seconds >= 0, seconds <= maximumWait
             else {
-                throw .badRequest("timeout must be a number of seconds from 0 to \(Int(maximumWait))")
+                throw APIError.badRequest("timeout must be a number of seconds from 0 to \(Int(maximumWait))")
             }
             query.timeoutMilliseconds = Int((seconds * 1000).rounded())
         }

@@ -31,22 +31,24 @@ public struct TransactionRequest: Sendable, Equatable {
         self.maxFeePerGas = maxFeePerGas; self.maxPriorityFeePerGas = maxPriorityFeePerGas
     }
 
-    public init(json: JSONValue, configuration: Configuration) throws(APIError) {
-        guard case .object(let object) = json else { throw .badRequest("the body must be a JSON object") }
+    public init(json: JSONValue, configuration: Configuration) throws {
+        guard case .object(let object) = json else { throw APIError.badRequest("the body must be a JSON object") }
         try APIError.onlyKeys(object, Self.keys, in: "request")
-        guard object["kind"]?.stringValue == "topup" else { throw .badRequest("kind must be \"topup\"") }
-        guard let toText = object["to"]?.stringValue, let to = try? Address(toText) else { throw .badRequest("to must be an address") }
+        guard object["kind"]?.stringValue == "topup" else { throw APIError.badRequest("kind must be \"topup\"") }
+        guard let toText = object["to"]?.stringValue, let to = try? Address(toText) else {
+            throw APIError.badRequest("to must be an address")
+        }
         guard let tokenText = object["token"]?.stringValue, let token = try? configuration.token(tokenText) else {
-            throw .badRequest("token must be ETH, PTI or a token the bridge's configuration lists")
+            throw APIError.badRequest("token must be ETH, PTI or a token the bridge's configuration lists")
         }
         guard let amountText = object["amount"]?.stringValue, let amount = try? configuration.parseAmount(amountText, token: token),
             amount > 0
         else {
-            throw .badRequest("amount must be a positive decimal string such as \"0.5\", in the token's own decimals")
+            throw APIError.badRequest("amount must be a positive decimal string such as \"0.5\", in the token's own decimals")
         }
         let nonce = try Self.integer(object, "nonce", limit: BigUInt(UInt64.max))
         let gas = try Self.integer(object, "gas", limit: BigUInt(Self.gasCeiling))
-        guard gas >= 21000 else { throw .badRequest("gas must be at least 21000") }
+        guard gas >= 21000 else { throw APIError.badRequest("gas must be at least 21000") }
         let maxFee = try Self.integer(object, "maxFeePerGas", limit: BigUInt(1) << 128)
         let priority = try Self.integer(object, "maxPriorityFeePerGas", limit: maxFee)
         self.init(
@@ -54,13 +56,13 @@ public struct TransactionRequest: Sendable, Equatable {
             maxPriorityFeePerGas: priority)
     }
 
-    private static func integer(_ object: JSONObject, _ key: String, limit: BigUInt) throws(APIError) -> BigUInt {
+    private static func integer(_ object: JSONObject, _ key: String, limit: BigUInt) throws -> BigUInt {
         guard let text = object[key]?.stringValue, !text.isEmpty, text.count <= 40, text.allSatisfy(\.isASCII), text.allSatisfy(\.isNumber),
             let value = BigUInt(text, radix: 10)
         else {
-            throw .badRequest("\(key) must be a decimal integer string")
+            throw APIError.badRequest("\(key) must be a decimal integer string")
         }
-        guard value <= limit else { throw .badRequest("\(key) must be at most \(limit)") }
+        guard value <= limit else { throw APIError.badRequest("\(key) must be at most \(limit)") }
         return value
     }
 

@@ -6,8 +6,8 @@ import Foundation
 /// tests and the fuzzer reach them directly (delegation requests: `DelegationRequest`).
 enum RequestBodies {
     /// The body as an object holding only `allowed` members.
-    static func object(_ value: JSONValue, keys allowed: [String]) throws(APIError) -> JSONObject {
-        guard case .object(let object) = value else { throw .badRequest("the body must be a JSON object") }
+    static func object(_ value: JSONValue, keys allowed: [String]) throws -> JSONObject {
+        guard case .object(let object) = value else { throw APIError.badRequest("the body must be a JSON object") }
         try APIError.onlyKeys(object, allowed, in: "body")
         return object
     }
@@ -22,27 +22,29 @@ enum RequestBodies {
         var wallet: Address?
     }
 
-    static func pairing(_ value: JSONValue) throws(APIError) -> Pairing {
+    static func pairing(_ value: JSONValue) throws -> Pairing {
         let object = try object(value, keys: ["name", "secretHash", "wallet"])
         guard let name = object["name"]?.stringValue, !name.isEmpty, name.count <= 64,
             name.unicodeScalars.allSatisfy({ !CharacterSet.controlCharacters.contains($0) && !TerminalText.isUnsafe($0) })
-        else { throw .badRequest("name must be 1 to 64 printable characters") }
+        else { throw APIError.badRequest("name must be 1 to 64 printable characters") }
         guard let text = object["secretHash"]?.stringValue, text.utf8.count == 64, text.utf8.allSatisfy(RequestHeaders.isHexDigit),
             let secretHash = try? [UInt8](hex: text)
-        else { throw .badRequest("secretHash must be the SHA-256 (64 hex digits) of a secret only the player keeps") }
+        else { throw APIError.badRequest("secretHash must be the SHA-256 (64 hex digits) of a secret only the player keeps") }
         var wallet: Address?
         if let member = object["wallet"] {
-            guard let text = member.stringValue, let address = try? Address(text) else { throw .badRequest("wallet must be an address") }
+            guard let text = member.stringValue, let address = try? Address(text) else {
+                throw APIError.badRequest("wallet must be an address")
+            }
             wallet = address
         }
         return Pairing(name: name, secretHash: secretHash, wallet: wallet)
     }
 
     /// A Revocation envelope. Whether it verifies is the route's check: that needs the chain and the clock.
-    static func revocation(_ value: JSONValue) throws(APIError) -> Envelope {
+    static func revocation(_ value: JSONValue) throws -> Envelope {
         let envelope: Envelope
-        do { envelope = try Envelope(json: value) } catch { throw .badRequest("\(error)") }
-        guard envelope.message.typed is Revocation else { throw .badRequest("not a Revocation envelope") }
+        do { envelope = try Envelope(json: value) } catch { throw APIError.badRequest("\(error)") }
+        guard envelope.message.typed is Revocation else { throw APIError.badRequest("not a Revocation envelope") }
         return envelope
     }
 }

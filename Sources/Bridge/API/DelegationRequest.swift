@@ -22,44 +22,44 @@ public struct DelegationRequest: Sendable, Equatable {
         self.validFor = validFor
     }
 
-    public init(json: JSONValue, configuration: Configuration, maxValidFor: UInt64 = .max) throws(APIError) {
-        guard case .object(let object) = json else { throw .badRequest("the body must be a JSON object") }
+    public init(json: JSONValue, configuration: Configuration, maxValidFor: UInt64 = .max) throws {
+        guard case .object(let object) = json else { throw APIError.badRequest("the body must be a JSON object") }
         try APIError.onlyKeys(object, ["spender", "allowances", "payees", "validFor"], in: "request")
         guard let spenderText = object["spender"]?.stringValue, let spender = try? Address(spenderText) else {
-            throw .badRequest("spender must be an address")
+            throw APIError.badRequest("spender must be an address")
         }
         guard let items = object["allowances"]?.arrayValue, !items.isEmpty, items.count <= 8 else {
-            throw .badRequest("allowances must be a non-empty array (at most 8)")
+            throw APIError.badRequest("allowances must be a non-empty array (at most 8)")
         }
         var allowances: [Allowance] = []
         for item in items {
             let allowance = try Self.allowance(item, configuration: configuration)
-            guard !allowances.contains(where: { $0.token == allowance.token }) else { throw .badRequest("one allowance per token") }
+            guard !allowances.contains(where: { $0.token == allowance.token }) else { throw APIError.badRequest("one allowance per token") }
             allowances.append(allowance)
         }
         var payees: [Address] = []
         if let list = object["payees"] {
             guard let array = list.arrayValue, array.count <= 256 else {
-                throw .badRequest("payees must be an array of addresses (at most 256)")
+                throw APIError.badRequest("payees must be an array of addresses (at most 256)")
             }
             for entry in array {
                 guard let text = entry.stringValue, let address = try? Address(text) else {
-                    throw .badRequest("payees must be an array of addresses")
+                    throw APIError.badRequest("payees must be an array of addresses")
                 }
                 payees.append(address)
             }
         }
         guard let validText = object["validFor"]?.stringValue, let validFor = try? Units.parseDuration(validText), validFor > 0 else {
-            throw .badRequest("validFor must be a duration such as \"30d\"")
+            throw APIError.badRequest("validFor must be a duration such as \"30d\"")
         }
         guard validFor <= maxValidFor else {
-            throw .badRequest("validFor exceeds the bridge's limit of \(Units.formatDuration(maxValidFor))")
+            throw APIError.badRequest("validFor exceeds the bridge's limit of \(Units.formatDuration(maxValidFor))")
         }
         self.init(spender: spender, allowances: allowances, payees: payees, validFor: validFor)
     }
 
-    static func allowance(_ value: JSONValue, configuration: Configuration) throws(APIError) -> Allowance {
-        guard case .object(let object) = value else { throw .badRequest("each allowance is an object") }
+    static func allowance(_ value: JSONValue, configuration: Configuration) throws -> Allowance {
+        guard case .object(let object) = value else { throw APIError.badRequest("each allowance is an object") }
         try APIError.onlyKeys(object, ["token", "total", "perPayment", "period", "perPeriod"], in: "allowance")
         var fields: [String: String] = [:]
         for (key, spec) in [
@@ -67,12 +67,12 @@ public struct DelegationRequest: Sendable, Equatable {
         ] {
             guard let member = object[key] else { continue }
             guard let text = member.stringValue, !text.isEmpty, text.count <= 80 else {
-                throw .badRequest("allowance \(key) must be a string")
+                throw APIError.badRequest("allowance \(key) must be a string")
             }
             fields[spec] = text
         }
         do { return try Allowance(fields: fields, configuration: configuration) } catch {
-            throw .badRequest("allowance: \(error)")
+            throw APIError.badRequest("allowance: \(error)")
         }
     }
 
@@ -112,32 +112,5 @@ public struct DelegationRequest: Sendable, Equatable {
         delegation.spender == spender && delegation.allowances == allowances && delegation.payees == payees
             && delegation.validUntil > delegation.validAfter && delegation.validUntil - delegation.validAfter <= validFor
             && delegation.validUntil > now
-    }
-}
-
-/// An API refusal: an HTTP status and `{"error": "...", "code": "..."}`.
-public struct APIError: Error, Sendable, CustomStringConvertible {
-    public let status: Int
-    public let code: String
-    public let message: String
-
-    public init(_ status: Int, _ code: String, _ message: String) {
-        self.status = status
-        self.code = code
-        self.message = message
-    }
-
-    public var description: String { "\(message) (\(code))" }
-
-    public static func badRequest(_ message: String) -> APIError { APIError(400, "bad_request", message) }
-    public static func notFound(_ what: String) -> APIError { APIError(404, "not_found", "\(what) not found") }
-    public static func conflict(_ message: String) -> APIError { APIError(409, "conflict", message) }
-
-    public var json: JSONValue { .object(["error": .string(message), "code": .string(code)]) }
-
-    static func onlyKeys(_ object: JSONObject, _ allowed: [String], in what: String) throws(APIError) {
-        for key in object.keys where !allowed.contains(key) {
-            throw APIError(400, "unknown_field", "\(what) has no member \"\(key)\"")
-        }
     }
 }

@@ -1,0 +1,131 @@
+import Delegation
+import Ethereum
+import Foundation
+import Hummingbird
+
+/// `/v1/admin/…`: what `paratii approve` and `paratii bridge tokens` use. Mounted on the Unix socket's
+/// router only.
+struct AdminController {
+    let bridge: BridgeContext
+
+    func addRoutes(to group: RouterGroup<BridgeRequestContext>) {
+        let store = bridge.store
+        let settings = bridge.settings
+        let chain = settings.chain
+        group.get("pending") { _, _ in
+            let (pairings, waiting) = try await store.pending()
+            let byID = Dictionary(pairings.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+            let requests = waiting.map { found -> JSONValue in
+                var object = requestJSON(found, chain).objectValue!
+                object["player"] = .string(byID[found.pairing]?.name ?? "?")
+                // Where this player's top-ups should go: a request to anywhere else needs the user's confirmation.
+                if let wallet = byID[found.pairing]?.wallet { object["wallet"] = .string(wallet.checksummed) }
+                return .object(object)
+            }
+            // The bridge's chain settings travel with the requests, so `paratii approve` signs for the chain
+            // the bridge checks against, whatever its own configuration file says.
+            return json(
+                .object([
+                    "pairings": .array(pairings.filter { $0.state == .pending }.map(\.json)), "requests": .array(requests),
+                    "configuration": chain.json,
+                ]))
+        }
+        group.get("pairings") { _, _ in json(.object(["pairings": .array(try await store.pairings().map(\.json))])) }
+        group.post("pairings/:id/:action") { _, context in
+            let id = try context.parameters.require("id")
+            switch try context.parameters.require("action") {
+            case "approve": try await store.decidePairing(id, approve: true)
+            case "deny": try await store.decidePairing(id, approve: false)
+            case "revoke": try await store.revokePairing(id)
+            default: throw APIError.notFound("action")
+            }
+            return json(.object(["id": .string(id)]))
+        }
+        for (path, kind) in [
+            ("delegation-requests/:id/:action", RequestKind.delegation), ("transaction-requests/:id/:action", .transaction),
+        ] {
+            group.post(RouterPath(path)) { request, context in
+                try await Self.decide(
+                    request, id: try context.parameters.require("id"), action: try context.parameters.require("action"),
+                    kind: kind, store: store, settings: settings)
+            }
+        }
+        group.get("audit") { _, _ in
+            let report = try await store.verifyAudit()
+            return json(
+                .object([
+                    "entries": .number("\(report.entries)"), "signatures": .number("\(report.signatures)"),
+                    "broken": .array(report.broken.map { .string($0) }), "counterGaps": .array(report.counterGaps.map { .string($0) }),
+                ]))
+        }
+    }
+
+    /// The user's decision on a pending request: approve (with what the card signed), deny, or fail.
+    private static func decide(
+        _ request: Request, id: String, action: String, kind: RequestKind, store: BridgeStore,
+        settings: BridgeSettings
+    ) async throws -> Response {
+        let chain = settings.chain
+        guard let found = try await store.request(id), found.kind == kind else { throw APIError.notFound("request") }
+        let settled: BridgeRequest
+        switch (action, kind) {
+        case ("approve", .delegation):
+            let object = try await body(request, settings, keys: ["envelope", "signatureCounter"])
+            let envelope = try checkedEnvelope(object["envelope"], for: found, chain, now: store.clock())
+            settled = try await store.settle(id, state: .approved, envelope: envelope.json.compactText, signatureCounter: counter(object))
+        case ("approve", .transaction):
+            let object = try await body(request, settings, keys: ["raw", "signatureCounter"])
+            let signed = try checkedTransaction(object["raw"], for: found, chain)
+            let result: JSONValue = .object([
+                "raw": .string(signed.raw.hexString), "hash": .string(signed.hash.hexString),
+                "from": .string(signed.from.checksummed),
+            ])
+            settled = try await store.settle(id, state: .approved, transaction: result, signatureCounter: counter(object))
+        case ("deny", _):
+            settled = try await store.settle(id, state: .denied, reason: "denied by the user")
+        case ("fail", _):
+            let object = try await body(request, settings, keys: ["reason"])
+            settled = try await store.settle(id, state: .failed, reason: String((object["reason"]?.stringValue ?? "failed").prefix(200)))
+        default:
+            throw APIError.notFound("action")
+        }
+        return json(requestJSON(settled, chain))
+    }
+
+    private static func counter(_ object: JSONObject) -> Int? {
+        if case .number(let text) = object["signatureCounter"] { Int(text) } else { nil }
+    }
+
+    /// The envelope `paratii approve` signed must grant exactly what the player asked, and verify.
+    private static func checkedEnvelope(
+        _ value: JSONValue?, for found: BridgeRequest, _ chain: Configuration, now: UInt64
+    ) throws -> Envelope {
+        guard let value else { throw APIError.badRequest("envelope is required") }
+        let envelope: Envelope
+        do { envelope = try Envelope(json: value) } catch { throw APIError.badRequest("\(error)") }
+        guard let delegation = envelope.message.typed as? SpendingDelegation else { throw APIError.badRequest("not a SpendingDelegation") }
+        let asked = try DelegationRequest(json: try JSONValue.parse(found.body), configuration: chain)
+        guard asked.matches(delegation, now: now) else { throw APIError(422, "mismatch", "the envelope does not grant what was asked") }
+        let verdict = Verifier(domain: chain.domain).verify(envelope, at: max(now, delegation.validAfter))
+        guard verdict.valid else {
+            throw APIError(422, "invalid_envelope", "envelope does not verify: \(verdict.reason?.rawValue ?? "") \(verdict.detail)")
+        }
+        return envelope
+    }
+
+    /// The signed transaction must be byte for byte the one asked for, on the bridge's chain, canonically signed.
+    private static func checkedTransaction(
+        _ value: JSONValue?, for found: BridgeRequest, _ chain: Configuration
+    ) throws -> SignedTransaction {
+        guard let text = value?.stringValue, let raw = try? [UInt8](hex: text), raw.count <= 4096 else {
+            throw APIError.badRequest("raw must be the signed transaction in hex")
+        }
+        let signed: SignedTransaction
+        do { signed = try SignedTransaction.decode(raw) } catch { throw APIError.badRequest("raw: \(error)") }
+        let asked = try TransactionRequest(json: try JSONValue.parse(found.body), configuration: chain)
+        guard signed.transaction == asked.transaction(chainId: chain.chainId) else {
+            throw APIError(422, "mismatch", "the transaction is not the one asked for")
+        }
+        return signed
+    }
+}

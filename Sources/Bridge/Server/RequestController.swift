@@ -1,0 +1,57 @@
+import Delegation
+import Ethereum
+import Foundation
+import Hummingbird
+
+/// The player's requests: delegations and master-signed transactions. Each waits, pending, for the
+/// user's decision through `paratii approve`; a player sees only its own.
+struct RequestController {
+    let bridge: BridgeContext
+
+    func addRoutes(to group: RouterGroup<BridgeRequestContext>) {
+        let store = bridge.store
+        let settings = bridge.settings
+        let chain = settings.chain
+        group.post("delegation-requests") { request, _ in
+            let pairing = try await authenticate(request, store)
+            let object = try await body(request, settings, keys: ["spender", "allowances", "payees", "validFor"])
+            let parsed = try DelegationRequest(json: .object(object), configuration: chain, maxValidFor: settings.maxValidFor)
+            // The spending address of the player's first delegation is its wallet: where top-ups go.
+            let created = try await store.createRequest(
+                pairing: pairing.id, body: parsed.json(chain), expiry: settings.requestExpiry,
+                wallet: parsed.spender)
+            return json(requestJSON(created, chain), status: .accepted)
+        }
+        group.post("transaction-requests") { request, _ in
+            let pairing = try await authenticate(request, store)
+            let object = try await body(request, settings, keys: TransactionRequest.keys)
+            let parsed = try TransactionRequest(json: .object(object), configuration: chain)
+            let created = try await store.createRequest(
+                pairing: pairing.id, body: parsed.json(chain), expiry: settings.requestExpiry, kind: .transaction)
+            return json(requestJSON(created, chain), status: .accepted)
+        }
+        for (path, kind) in [("delegation-requests/:id", RequestKind.delegation), ("transaction-requests/:id", .transaction)] {
+            group.get(RouterPath(path)) { request, context in
+                // The token check and the lookup in one read: this is what a waiting player polls.
+                guard let token = RequestHeaders.bearerToken(request.headers[.authorization]) else { throw APIError.unauthenticated }
+                let (pairing, found) = try await store.request(try context.parameters.require("id"), token: token)
+                guard pairing != nil else { throw APIError.revokedToken }
+                guard let found, found.kind == kind else { throw APIError.notFound("request") }
+                return json(requestJSON(found, chain))
+            }
+        }
+    }
+}
+
+/// A request as the API shows it, to its player and to the approver.
+func requestJSON(_ request: BridgeRequest, _ chain: Configuration) -> JSONValue {
+    var object: JSONObject = [
+        "id": .string(request.id), "kind": .string(request.kind.rawValue), "state": .string(request.state.rawValue),
+        "request": (try? JSONValue.parse(request.body)) ?? .null,
+        "createdAt": .number("\(request.createdAt)"), "expiresAt": .number("\(request.expiresAt)"),
+    ]
+    if let envelope = request.envelope, let value = try? JSONValue.parse(envelope) { object["envelope"] = value }
+    if let signed = request.transaction, let value = try? JSONValue.parse(signed) { object["transaction"] = value }
+    if let reason = request.reason { object["reason"] = .string(reason) }
+    return .object(object)
+}

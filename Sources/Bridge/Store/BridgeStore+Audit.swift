@@ -1,0 +1,30 @@
+import Ethereum
+import Foundation
+import GRDB
+
+extension BridgeStore {
+    /// Appends an entry linked to the last one, inside the caller's transaction.
+    @discardableResult
+    static func audit(
+        _ db: Database, at: UInt64, kind: String, subject: String, pairing: String?, detail: JSONValue,
+        signatureCounter: Int? = nil
+    ) throws -> Int64 {
+        let last = try Row.fetchOne(db, AuditEntry.select(AuditEntry.Columns.seq, Column("hash")).order(AuditEntry.Columns.seq.desc))
+        var entry = AuditEntry(
+            seq: (last?["seq"] as Int64? ?? 0) + 1, at: at, kind: kind, subject: subject, pairing: pairing,
+            detail: detail.compactText, signatureCounter: signatureCounter,
+            previous: last?["hash"] as Data? ?? Data(count: 32), hash: Data())
+        entry.hash = entry.computedHash()
+        try entry.insert(db)
+        return entry.seq
+    }
+
+    public func auditEntries() async throws -> [AuditEntry] {
+        try await read { db in try AuditEntry.order(AuditEntry.Columns.seq).fetchAll(db) }
+    }
+
+    /// Recomputes the chain: altered or removed entries, and signature-counter gaps.
+    public func verifyAudit() async throws -> AuditReport {
+        AuditReport(try await auditEntries())
+    }
+}

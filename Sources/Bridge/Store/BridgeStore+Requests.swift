@@ -1,0 +1,153 @@
+import Delegation
+import Ethereum
+import Foundation
+import GRDB
+
+extension BridgeStore {
+    /// At most this many requests of one player wait at a time: a player cannot bury the user in prompts.
+    public static let pendingRequestsPerPairing = 8
+
+    /// Queues a request, within the player's limit. `wallet` (a delegation's spender) becomes the pairing's
+    /// wallet if it has none yet. One transaction: the limit holds under concurrent requests, and one commit.
+    public func createRequest(
+        pairing: String, body: JSONValue, expiry: UInt64, kind: RequestKind = .delegation,
+        wallet: Address? = nil
+    ) async throws -> BridgeRequest {
+        let now = clock()
+        let request = BridgeRequest(
+            id: Self.randomID(), kind: kind, pairing: pairing, body: body.compactText, state: .pending,
+            createdAt: now, expiresAt: now + expiry)
+        return try await write { db in
+            try Self.expireOverdue(db, now: now)
+            let waiting = try BridgeRequest.filter(
+                BridgeRequest.Columns.pairing == pairing && BridgeRequest.Columns.state == RequestState.pending
+            ).fetchCount(db)
+            guard waiting < Self.pendingRequestsPerPairing else { throw BridgeStoreError.tooManyRequests }
+            if let wallet { try Self.recordWallet(db, pairing, wallet) }
+            try request.insert(db)
+            try Self.audit(db, at: now, kind: "request.pending", subject: request.id, pairing: pairing, detail: body)
+            return request
+        }
+    }
+
+    public func request(_ id: String) async throws -> BridgeRequest? {
+        try await readExpiring { db in try BridgeRequest.fetchOne(db, key: id) }
+    }
+
+    /// A player's own request, found in the same read that checks its bearer token (nil pairing: the token
+    /// is unknown or revoked; nil request: none of its own by that id).
+    public func request(_ id: String, token: String) async throws -> (pairing: Pairing?, request: BridgeRequest?) {
+        let hash = Self.tokenHash(token)
+        return try await readExpiring { db in
+            guard let pairing = try Self.authenticate(db, tokenHash: hash) else { return (nil, nil) }
+            return (pairing, try BridgeRequest.filter(key: id).filter(BridgeRequest.Columns.pairing == pairing.id).fetchOne(db))
+        }
+    }
+
+    /// What waits for the user, and every pairing (for the players' names), in one read.
+    public func pending() async throws -> (pairings: [Pairing], requests: [BridgeRequest]) {
+        try await readExpiring { db in
+            (
+                try Pairing.order(Pairing.Columns.createdAt).fetchAll(db),
+                try BridgeRequest.filter(BridgeRequest.Columns.state == RequestState.pending).order(BridgeRequest.Columns.createdAt)
+                    .fetchAll(db)
+            )
+        }
+    }
+
+    public func requests(state: RequestState? = nil) async throws -> [BridgeRequest] {
+        try await readExpiring { db in
+            var query = BridgeRequest.order(BridgeRequest.Columns.createdAt)
+            if let state { query = query.filter(BridgeRequest.Columns.state == state) }
+            return try query.fetchAll(db)
+        }
+    }
+
+    /// Settles a pending request: approved (with its envelope or signed transaction and the card's signature
+    /// counter), denied or failed. Returns it as settled.
+    @discardableResult
+    public func settle(
+        _ id: String, state: RequestState, envelope: String? = nil, transaction: JSONValue? = nil, reason: String? = nil,
+        signatureCounter: Int? = nil
+    ) async throws -> BridgeRequest {
+        let now = clock()
+        let released = envelope.flatMap { try? JSONValue.parse($0) }.flatMap { try? Envelope(json: $0).id }
+        return try await write { db in
+            try Self.expireOverdue(db, now: now)
+            guard var request = try BridgeRequest.fetchOne(db, key: id) else { throw BridgeStoreError.notFound("request") }
+            guard request.state == .pending else { throw BridgeStoreError.settled("request", state: request.state.rawValue) }
+            request.state = state
+            request.envelope = envelope
+            request.transaction = transaction?.compactText
+            request.reason = reason
+            request.delegation = released.map { Data($0) }
+            try request.update(db)
+            var detail: JSONObject = [:]
+            if let reason { detail["reason"] = .string(reason) }
+            if let hash = transaction?["hash"] { detail["transaction"] = hash }
+            if let released { detail["delegation"] = .string(released.hexString) }
+            try Self.audit(
+                db, at: now, kind: "request.\(state.rawValue)", subject: id, pairing: request.pairing, detail: .object(detail),
+                signatureCounter: signatureCounter)
+            return request
+        }
+    }
+
+    /// Marks overdue pending requests and pairings expired (each with its audit entry). A read first, so
+    /// the common case (nothing overdue) never waits for the writer.
+    public func expirePending() async throws {
+        let now = clock()
+        guard try await read({ db in try Self.hasOverdue(db, now: now) }) else { return }
+        try await write { db in try Self.expireOverdue(db, now: now) }
+    }
+
+    /// A read that sees no overdue pending row: one hop to a reader in the common case; when something
+    /// fell due, it is expired and the read made inside that same write.
+    func readExpiring<T: Sendable>(_ value: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        let now = clock()
+        let (overdue, result) = try await read { db in (try Self.hasOverdue(db, now: now), try value(db)) }
+        guard overdue else { return result }
+        return try await write { db in
+            try Self.expireOverdue(db, now: now)
+            return try value(db)
+        }
+    }
+
+    static func hasOverdue(_ db: Database, now: UInt64) throws -> Bool {
+        try overdueRequests(now).fetchCount(db) + overduePairings(now).fetchCount(db) > 0
+    }
+
+    /// Inside the caller's write: every change sees expiry applied first, as a decision on an
+    /// overdue request must find it expired.
+    static func expireOverdue(_ db: Database, now: UInt64) throws {
+        for var request in try overdueRequests(now).fetchAll(db) {
+            request.state = .expired
+            try request.update(db, columns: [BridgeRequest.Columns.state])
+            try audit(db, at: now, kind: "request.expired", subject: request.id, pairing: request.pairing, detail: .object([:]))
+        }
+        for var pairing in try overduePairings(now).fetchAll(db) {
+            pairing.state = .expired
+            try pairing.update(db, columns: [Pairing.Columns.state])
+            try audit(db, at: now, kind: "pairing.expired", subject: pairing.id, pairing: pairing.id, detail: .object([:]))
+        }
+    }
+
+    private static func overdueRequests(_ now: UInt64) -> QueryInterfaceRequest<BridgeRequest> {
+        BridgeRequest.filter(BridgeRequest.Columns.state == RequestState.pending && BridgeRequest.Columns.expiresAt <= now)
+    }
+
+    private static func overduePairings(_ now: UInt64) -> QueryInterfaceRequest<Pairing> {
+        Pairing.filter(Pairing.Columns.state == PairingState.pending && Pairing.Columns.expiresAt <= now)
+    }
+
+    /// When the next pending request or pairing falls due (store clock seconds), if any waits.
+    public func nextExpiry() async throws -> UInt64? {
+        try await read { db in
+            let request = try BridgeRequest.filter(BridgeRequest.Columns.state == RequestState.pending)
+                .select(min(BridgeRequest.Columns.expiresAt), as: Int64.self).fetchOne(db)
+            let pairing = try Pairing.filter(Pairing.Columns.state == PairingState.pending)
+                .select(min(Pairing.Columns.expiresAt), as: Int64.self).fetchOne(db)
+            return [request, pairing].compactMap { $0 }.min().map { UInt64(max(0, $0)) }
+        }
+    }
+}
