@@ -7,7 +7,7 @@ import boa
 import pytest
 from eth.exceptions import Revert
 
-from conftest import DELAY, ETH, GRACE, START, WEI, high_s_twin, with_v
+from .chain import DELAY, ETH, GRACE, START, WEI, deploy_paratii, high_s_twin, with_v
 
 
 def logs_named(contract, name):
@@ -188,7 +188,7 @@ def test_replay_on_another_chain_id_is_refused(world):
 
 
 def test_replay_on_another_contract_is_refused(world):
-    from conftest import deploy_paratii
+
     w = world
     w.deposit(WEI)
     other = deploy_paratii()
