@@ -358,6 +358,8 @@ def _redeem(
         assert v.delegation == id, "voucher of another delegation"
         assert self._recover(self._digest(domain, self._hash_voucher(v)), spender_signatures[i]) == delegation.spender, "not signed by spender"
         assert v.payee != empty(address), "zero payee"
+        # Paid to itself, a token would stay here with no escrow owning it.
+        assert v.payee != self, "payee is this contract"
         assert len(delegation.payees) == 0 or v.payee in delegation.payees, "payee not allowed"
         # The first allowance for the token counts, as off chain (SpendingDelegation.allowance(for:)).
         total: uint256 = 0

@@ -239,6 +239,8 @@ def test_payee_outside_the_list_is_refused_and_an_empty_list_means_any(world):
     with boa.reverts("zero payee"):
         w.redeem(d, w.voucher(d, ETH, 10**15))
     anyone = w.delegation(payees=[])
+    with boa.reverts("payee is this contract"):
+        w.redeem(anyone, w.voucher(anyone, str(w.paratii.address), 10**15, token=str(w.token.address)))
     assert w.redeem(anyone, w.voucher(anyone, w.stranger, 10**15)) == 10**15
 
 
