@@ -454,3 +454,14 @@ def test_only_the_owner_of_an_escrow_withdraws_it(world):
     with boa.env.prank(w.stranger.address):
         with boa.reverts("over escrow"):
             w.paratii.initiateWithdraw(ETH, 1)
+
+
+def test_deployment_refuses_a_zero_or_absurd_delay(world):
+    with boa.reverts("zero delay"):
+        deploy_paratii(delay=0)
+    with boa.reverts("delay too long"):
+        deploy_paratii(delay=366 * 86400)
+    with boa.reverts("delay too long"):
+        deploy_paratii(grace=366 * 86400)
+    deployed = deploy_paratii(delay=1, grace=0)
+    assert (deployed.DELAY(), deployed.GRACE()) == (1, 0)
