@@ -325,7 +325,7 @@ def test_v_other_than_27_or_28_is_refused(world):
     v = w.voucher(d, w.payees[0], 10**15)
     for bad in (0, 1, 29):
         with boa.reverts("bad signature v"):
-            w.redeem(d, v, master_signature=with_v(d.signature, bad if bad != 29 else 29))
+            w.redeem(d, v, master_signature=with_v(d.signature, bad))
         with boa.reverts("bad signature v"):
             w.redeem(d, v, spender_signature=with_v(v.signature, bad))
     with boa.reverts("bad signature length"):
