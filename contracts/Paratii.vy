@@ -272,7 +272,6 @@ def depositToken(token: address, amount: uint256):
     log Deposited(master=msg.sender, token=token, amount=received, escrow=balance)
 
 
-
 @external
 @nonreentrant
 def initiateWithdraw(token: address, amount: uint256):
