@@ -10,6 +10,10 @@ public struct SpendingDelegation: TypedMessage {
         ("validAfter", "uint64"), ("validUntil", "uint64"), ("salt", "uint256"),
     ]
     public static let referencedTypes = [(name: Allowance.typeName, fields: Allowance.fields)]
+    /// The contract's bounds (Vyper DynArray): a delegation with more could be signed but never redeemed,
+    /// so the CLI and the bridge refuse to ask the card for one.
+    public static let maxAllowances = 8
+    public static let maxPayees = 32
     static let typeHash = Keccak256.hash(encodeType)
 
     public var master: Address

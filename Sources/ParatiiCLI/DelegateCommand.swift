@@ -31,7 +31,7 @@ extension DelegateCommand {
         static let configuration = CommandConfiguration(
             abstract: "Have the master key sign a SpendingDelegation for a spender.",
             discussion:
-                "Amounts are decimal in the token's units (18 decimals). Example:\n  --allowance 'token=ETH,total=0.05,per-payment=0.0001,period=1d,per-period=0.01'"
+                "Amounts are decimal in the token's own decimals (18 for ETH and PTI). Example:\n  --allowance 'token=ETH,total=0.05,per-payment=0.0001,period=1d,per-period=0.01'"
         )
         @Option(help: "The spending key's address.") var spender: String
         @Option(help: "token=ETH|PTI|ADDR,total=DEC[,per-payment=DEC][,period=DUR,per-period=DEC] (repeatable).")
@@ -45,6 +45,12 @@ extension DelegateCommand {
         func run() throws {
             let configuration = try config.load()
             guard !allowance.isEmpty else { throw CLIError("at least one --allowance is needed") }
+            // The contract redeems at most these many: a larger delegation would be signed for nothing.
+            guard allowance.count <= SpendingDelegation.maxAllowances, payee.count <= SpendingDelegation.maxPayees else {
+                throw CLIError(
+                    "at most \(SpendingDelegation.maxAllowances) allowances and \(SpendingDelegation.maxPayees) payees (the contract's bounds)"
+                )
+            }
             let allowances = try allowance.map { try Allowance(spec: $0, configuration: configuration) }
             let window = try validity.window(defaultLifetime: 30 * 86400, now: TimeText.now)
             let parents = try master.attestationParents()

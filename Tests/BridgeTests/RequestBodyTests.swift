@@ -8,6 +8,17 @@ import Testing
 @Suite struct RequestBodyTests {
     static let chain = Configuration()
 
+    /// The contract redeems at most 8 allowances and 32 payees: a request beyond is refused before it is queued.
+    @Test func delegationsTheContractCannotRedeemAreRefused() throws {
+        func body(payees: Int) -> String {
+            let list = (0..<payees).map { String(format: "\"0x%040x\"", $0 + 1) }.joined(separator: ",")
+            return #"{"spender":"0x0000000000000000000000000000000000000001","allowances":[{"token":"ETH","total":"1"}],"payees":["#
+                + list + #"],"validFor":"1d"}"#
+        }
+        #expect(try DelegationRequest(json: try JSONValue.parse(body(payees: 32)), configuration: Self.chain).payees.count == 32)
+        #expect(throws: APIError.self) { try DelegationRequest(json: try JSONValue.parse(body(payees: 33)), configuration: Self.chain) }
+    }
+
     /// Found through the fuzz harness's bridge-bodies invariant (the delegation made for a request matches it): a
     /// validFor near 2^64 s passes a bridge whose maxValidFor is
     /// unlimited, and making the delegation (`paratii approve`) trapped on `now + validFor`.

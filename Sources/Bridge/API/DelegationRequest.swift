@@ -28,8 +28,9 @@ public struct DelegationRequest: Sendable, Equatable {
         guard let spenderText = object["spender"]?.stringValue, let spender = try? Address(spenderText) else {
             throw APIError.badRequest("spender must be an address")
         }
-        guard let items = object["allowances"]?.arrayValue, !items.isEmpty, items.count <= 8 else {
-            throw APIError.badRequest("allowances must be a non-empty array (at most 8)")
+        guard let items = object["allowances"]?.arrayValue, !items.isEmpty, items.count <= SpendingDelegation.maxAllowances else {
+            throw APIError.badRequest(
+                "allowances must be a non-empty array (at most \(SpendingDelegation.maxAllowances): the contract's bound)")
         }
         var allowances: [Allowance] = []
         for item in items {
@@ -39,8 +40,9 @@ public struct DelegationRequest: Sendable, Equatable {
         }
         var payees: [Address] = []
         if let list = object["payees"] {
-            guard let array = list.arrayValue, array.count <= 256 else {
-                throw APIError.badRequest("payees must be an array of addresses (at most 256)")
+            guard let array = list.arrayValue, array.count <= SpendingDelegation.maxPayees else {
+                throw APIError.badRequest(
+                    "payees must be an array of addresses (at most \(SpendingDelegation.maxPayees): the contract's bound)")
             }
             for entry in array {
                 guard let text = entry.stringValue, let address = try? Address(text) else {
