@@ -7,6 +7,7 @@ public enum EthereumError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidAddress(String)
     case invalidJSON(String)
     case invalidTypedData(String)
+    case invalidABI(String)
     case invalidRLP(String)
     case invalidTransaction(String)
     case invalidKeystore(String)
@@ -23,6 +24,7 @@ public enum EthereumError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidAddress(let why): "invalid address: \(why)"
         case .invalidJSON(let why): "invalid JSON: \(why)"
         case .invalidTypedData(let why): "invalid typed data: \(why)"
+        case .invalidABI(let why): "invalid ABI: \(why)"
         case .invalidRLP(let why): "invalid RLP: \(why)"
         case .invalidTransaction(let why): "invalid transaction: \(why)"
         case .invalidKeystore(let why): "invalid keystore: \(why)"

@@ -10,7 +10,7 @@ struct EthCommand: AsyncParsableCommand {
         abstract: "Ethereum keys, signatures, typed data, transactions and keystores.",
         subcommands: [
             NewKey.self, ShowAddress.self, SignMessage.self, SignTypedData.self, SignTx.self,
-            RecoverMessage.self, RecoverTypedData.self, HashTypedData.self, DecodeTx.self, Keccak.self,
+            RecoverMessage.self, RecoverTypedData.self, HashTypedData.self, DecodeTx.self, Keccak.self, ABIEncode.self, ABIDecode.self,
         ]
     )
 }
@@ -152,6 +152,35 @@ extension EthCommand {
             message.message = input
             let bytes = try message.bytes()
             print(Keccak256.hash(bytes).hexString)
+        }
+    }
+
+    struct ABIEncode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "abi-encode", abstract: "ABI-encode JSON values as a tuple of types, or as calldata for a function signature.")
+        @Argument(help: "A tuple of types, e.g. '(uint256,address[])', or a function signature, e.g. 'transfer(address,uint256)'.")
+        var types: String
+        @Argument(help: "A file holding the values as a JSON array, or - for standard input.") var values: String
+        func run() throws {
+            let json = try JSONValue.parse(try CLIInput.bytes(values))
+            let open = types.firstIndex(of: "(") ?? types.startIndex
+            guard case .tuple(let members) = try ABIType(String(types[open...])) else {
+                throw CLIError("types must be a tuple such as (uint256,bool)")
+            }
+            guard case .tuple(let arguments) = try ABIValue(json: json, as: .tuple(members)) else { return }
+            let encoded = open == types.startIndex ? try ABI.encode(arguments, as: members) : try ABI.call(types, arguments)
+            print(encoded.hexString)
+        }
+    }
+
+    struct ABIDecode: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "abi-decode", abstract: "Decode ABI data as a tuple of types; prints JSON.")
+        @Argument(help: "A tuple of types, e.g. '(uint256,address[])'.") var types: String
+        @Argument(help: "The data in hex.") var data: String
+        func run() throws {
+            guard case .tuple(let members) = try ABIType(types) else { throw CLIError("types must be a tuple such as (uint256,bool)") }
+            print(JSONValue.array(try ABI.decode(try [UInt8](hex: data), as: members).map(\.json)).compactText)
         }
     }
 }
