@@ -56,7 +56,10 @@ public struct TokenTable: Sendable {
     /// The copy bundled with this module. Looked up without `Bundle.module`, whose accessor traps when the
     /// bundle is missing (a copied binary): doctor reports a missing table instead of crashing.
     public static func bundled() throws(TokenHubError) -> TokenTable {
-        let names = ["paratii-signer-bridge_Doctor.resources", "paratii-signer-bridge_Doctor.bundle"]
+        let names = [
+            "paratii-signer-bridge_TokenHub.resources", "paratii-signer-bridge_TokenHub.bundle", "paratii-signer-bridge_Doctor.resources",
+            "paratii-signer-bridge_Doctor.bundle",
+        ]
         var dirs = [
             Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent(),
         ]
@@ -70,7 +73,13 @@ public struct TokenTable: Sendable {
                 }
             }
         }
-        throw .tokenTable("known-tokens.json not found next to the executable (keep the Doctor resource bundle beside it)")
+        // An installed copy (the .deb, scripts/install): PREFIX/bin/paratii reads PREFIX/share/paratii/known-tokens.json.
+        for dir in dirs.prefix(2) {
+            let installed = dir.deletingLastPathComponent().appendingPathComponent("share/paratii/known-tokens.json")
+            if let data = FileManager.default.contents(atPath: installed.path) { return try TokenTable(json: data) }
+        }
+        throw .tokenTable(
+            "known-tokens.json not found next to the executable (keep the resource bundle beside it) or in ../share/paratii/")
     }
 
     /// The entry for a USB id, if any.
