@@ -8,6 +8,8 @@ struct Paratii: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "paratii",
         abstract: "Paratii signer bridge: hardware-held master keys, delegated spending keys, verifiable vouchers.",
+        // `paratii --version`: "0.1.0 (commit 0123456789ab)", fixed when the binary was built (BuildInfo.swift).
+        version: "\(BuildInfo.version) (\(BuildInfo.commit))",
         subcommands: [
             EthCommand.self,
             DelegateCommand.self,

@@ -72,7 +72,13 @@ public struct TokenTable: Sendable {
                 }
             }
         }
-        throw .tokenTable("known-tokens.json not found next to the executable (keep the Doctor resource bundle beside it)")
+        // An installed copy (the .deb, scripts/install): PREFIX/bin/paratii reads PREFIX/share/paratii/known-tokens.json.
+        for dir in dirs.prefix(2) {
+            let installed = dir.deletingLastPathComponent().appendingPathComponent("share/paratii/known-tokens.json")
+            if let data = FileManager.default.contents(atPath: installed.path) { return try TokenTable(json: data) }
+        }
+        throw .tokenTable(
+            "known-tokens.json not found next to the executable (keep the resource bundle beside it) or in ../share/paratii/")
     }
 
     /// The entry for a USB id, if any.
