@@ -56,7 +56,9 @@ public struct TokenTable: Sendable {
     /// The copy bundled with this module. Looked up without `Bundle.module`, whose accessor traps when the
     /// bundle is missing (a copied binary): doctor reports a missing table instead of crashing.
     public static func bundled() throws(TokenHubError) -> TokenTable {
-        let names = ["paratii-signer-bridge_Doctor.resources", "paratii-signer-bridge_Doctor.bundle"]
+        // This module's bundle (the table moved here from Doctor: a build tree still holding Doctor's old
+        // bundle hid that the lookup named only that one, and a fresh build found no table).
+        let names = ["paratii-signer-bridge_TokenHub.resources", "paratii-signer-bridge_TokenHub.bundle"]
         var dirs = [
             Bundle.main.bundleURL, URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent(),
         ]
