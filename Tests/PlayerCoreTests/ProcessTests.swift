@@ -9,7 +9,7 @@ import Testing
 
 /// Real processes on one wallet: concurrent payers, and payers killed with SIGKILL at random moments.
 /// The invariants are checked from the database and from every voucher that reached stdout.
-@Suite(.serialized) struct ProcessTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct ProcessTests {
     struct Run {
         let process: Process
         let output: Pipe
