@@ -65,3 +65,19 @@ int cb_sqlite_commits(const char *path, int count) {
 }
 
 int64_t cb_sqlite_memory_used(void) { return sqlite3_memory_used(); }
+
+int64_t cb_sqlite_default_cache_kib(void) {
+    sqlite3 *db = NULL;
+    sqlite3_stmt *pragma = NULL;
+    int64_t kib = -1;
+    if (sqlite3_open(":memory:", &db) == SQLITE_OK
+        && sqlite3_prepare_v2(db, "PRAGMA cache_size", -1, &pragma, NULL) == SQLITE_OK
+        && sqlite3_step(pragma) == SQLITE_ROW) {
+        int64_t size = sqlite3_column_int64(pragma, 0);
+        /* Negative: KiB; positive: pages (4 KiB each by default). */
+        kib = size < 0 ? -size : size * 4;
+    }
+    sqlite3_finalize(pragma);
+    sqlite3_close(db);
+    return kib;
+}

@@ -11,7 +11,11 @@ import Synchronization
 /// every second; the run fails (exit 1) when either grows between the first and the last third of
 /// the measured window, or along a least-squares line over it, by more than the stated limits.
 /// SQLite's page caches legitimately fill (up to cache_size per connection) for minutes while the
-/// databases grow, so memory is judged net of what SQLite itself holds, which is reported apart.
+/// databases grow, so memory is judged net of what SQLite itself holds, and SQLite's own memory is
+/// judged against that ceiling: its connections (counted from the open database files) times its cache
+/// size, plus an allowance per connection. A stall fails too: payments and accepts must each keep a
+/// quarter of the rate measured in the warm-up, in every third of the window; and a worker that does
+/// not stop within `joinTimeout` once told fails the run instead of hanging it.
 enum Soak {
     static let players = 16
     /// Vouchers waiting for the payee: players wait when it is full, so a slow payee is not a "leak".
@@ -21,8 +25,22 @@ enum Soak {
     static func rssLimit(_ base: Double) -> Double { base * 0.02 + 4 * 1024 }
     /// Allowed descriptor growth.
     static let fdLimit = 2.0
+    /// SQLite's memory beyond its page caches, per connection: schema, statement cache, lookaside.
+    static let sqliteOverheadKiB = 1024.0
+    /// Each third of the window must keep this fraction of the warm-up's payment and accept rates.
+    static let minimumRateFraction = 0.25
+    /// How long the workers may take to stop once told, before the soak is declared hung.
+    static let joinTimeout: TimeInterval = 60
 
-    struct Sample { let second: Double; let rssKiB: Double; let sqliteKiB: Double; let fds: Double }
+    struct Sample {
+        let second: Double
+        let rssKiB: Double
+        let sqliteKiB: Double
+        let fds: Double
+        let connections: Int
+        let paid: Int
+        let accepted: Int
+    }
 
     static func run(seconds: Int) throws -> Bool {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("paratii-soak-\(UUID().uuidString)").path
@@ -48,7 +66,7 @@ enum Soak {
         let queue = VoucherQueue(capacity: backlog)
         let stop = Atomic<Bool>(false)
         let paid = Atomic<Int>(0), accepted = Atomic<Int>(0), failures = Atomic<Int>(0)
-        var threads: [pthread_t] = []
+        var threads: [Joinable.Handle] = []
         for wallet in wallets {
             threads.append(
                 Joinable.start {
@@ -78,6 +96,7 @@ enum Soak {
         say("soak: \(players) players paying concurrently, one payee accepting in batches, \(seconds) s (\(warmUp) s warm-up)")
         let start = Date()
         var samples: [Sample] = []
+        var warmUpRates: (paid: Double, accepted: Double)?
         var next = 1.0
         while true {
             let elapsed = Date().timeIntervalSince(start)
@@ -85,8 +104,12 @@ enum Soak {
             if elapsed < next { usleep(UInt32((next - elapsed) * 1e6)); continue }
             next += 1
             let sample = Sample(
-                second: elapsed, rssKiB: rssKiB(), sqliteKiB: Double(cb_sqlite_memory_used()) / 1024, fds: Double(openDescriptors()))
-            if Int(elapsed) >= warmUp { samples.append(sample) }
+                second: elapsed, rssKiB: rssKiB(), sqliteKiB: Double(cb_sqlite_memory_used()) / 1024, fds: Double(openDescriptors()),
+                connections: sqliteConnections(), paid: paid.load(ordering: .relaxed), accepted: accepted.load(ordering: .relaxed))
+            if Int(elapsed) >= warmUp {
+                if warmUpRates == nil { warmUpRates = (Double(sample.paid) / elapsed, Double(sample.accepted) / elapsed) }
+                samples.append(sample)
+            }
             if Int(elapsed) % 30 == 0 || Int(elapsed) == warmUp {
                 say(
                     String(
@@ -97,8 +120,15 @@ enum Soak {
         }
         stop.store(true, ordering: .relaxed)
         queue.close()
-        // Joined, not just signalled: each thread has dropped its wallet before the files go.
-        for thread in threads { pthread_join(thread, nil) }
+        // Joined, not just signalled: each thread has dropped its wallet before the files go. A worker
+        // stuck (a deadlock in the ledger or the store) fails the run here, within joinTimeout.
+        let joinDeadline = Date().addingTimeInterval(joinTimeout)
+        let stuck = threads.filter { !$0.join(before: joinDeadline) }.count
+        if stuck > 0 {
+            say("soak: FAIL: \(stuck) of \(threads.count) workers did not stop within \(Int(joinTimeout)) s (deadlock or stall)")
+            say("soak: FAIL")
+            exit(1)
+        }
         let elapsed = Date().timeIntervalSince(start)
 
         let total = paid.load(ordering: .relaxed), taken = accepted.load(ordering: .relaxed), failed = failures.load(ordering: .relaxed)
@@ -113,8 +143,57 @@ enum Soak {
         _ = judge("SQLite's memory (KiB), shown", samples.map { ($0.second, $0.sqliteKiB) }, limit: nil)
         ok = judge("RSS net of SQLite (KiB)", samples.map { ($0.second, $0.rssKiB - $0.sqliteKiB) }, limit: rssLimit) && ok
         ok = judge("open fds", samples.map { ($0.second, $0.fds) }, limit: { _ in fdLimit }) && ok
+        ok = judgeSQLite(samples) && ok
+        if let warmUpRates { ok = judgeRates(samples, warmUp: warmUpRates) && ok }
         say("soak: \(ok ? "PASS" : "FAIL")")
         return ok
+    }
+
+    /// SQLite's own memory, every sample, under what its configuration allows the connections open then.
+    static func judgeSQLite(_ samples: [Sample]) -> Bool {
+        let cacheKiB = Double(cb_sqlite_default_cache_kib())
+        guard cacheKiB > 0 else { say("soak: FAIL: cannot read SQLite's cache_size"); return false }
+        var worst: (sample: Sample, ceiling: Double)?
+        for sample in samples {
+            let ceiling = Double(sample.connections) * (cacheKiB + sqliteOverheadKiB)
+            if worst == nil || sample.sqliteKiB - ceiling > worst!.sample.sqliteKiB - worst!.ceiling { worst = (sample, ceiling) }
+        }
+        guard let worst else { return false }
+        let ok = worst.sample.sqliteKiB <= worst.ceiling
+        say(
+            String(
+                format: "soak: SQLite's memory (KiB): at most %.1f against a ceiling of %.1f (%d connections x (%.0f cache + %.0f)): %@",
+                worst.sample.sqliteKiB, worst.ceiling, worst.sample.connections, cacheKiB, sqliteOverheadKiB, ok ? "ok" : "OVER"))
+        return ok
+    }
+
+    /// Payments and accepts per second in each third of the window, against the warm-up's.
+    static func judgeRates(_ samples: [Sample], warmUp: (paid: Double, accepted: Double)) -> Bool {
+        let third = samples.count / 3
+        var ok = true
+        for (index, part) in [samples.prefix(third + 1), samples.dropFirst(third).prefix(third + 1), samples.suffix(third + 1)].enumerated()
+        {
+            guard let first = part.first, let last = part.last, last.second > first.second else { continue }
+            let span = last.second - first.second
+            let paidRate = Double(last.paid - first.paid) / span, acceptedRate = Double(last.accepted - first.accepted) / span
+            let floor = (paid: warmUp.paid * minimumRateFraction, accepted: warmUp.accepted * minimumRateFraction)
+            let good = paidRate >= floor.paid && acceptedRate >= floor.accepted
+            say(
+                String(
+                    format: "soak: third %d: %.0f paid/s, %.0f accepted/s; at least %.0f and %.0f (%.0f%% of the warm-up's): %@",
+                    index + 1, paidRate, acceptedRate, floor.paid, floor.accepted, minimumRateFraction * 100, good ? "ok" : "STALLS"))
+            ok = ok && good
+        }
+        return ok
+    }
+
+    /// Open SQLite connections: each holds its database file open once (its -wal and -shm apart).
+    static func sqliteConnections() -> Int {
+        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
+        return fds.count { fd in
+            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd) else { return false }
+            return target.hasSuffix(".sqlite")
+        }
     }
 
     /// First-third vs last-third medians and the least-squares slope, projected over the window.
@@ -193,18 +272,46 @@ final class VoucherQueue: @unchecked Sendable {
 
 /// A thread that can be joined: its closure, and everything the closure holds, is gone once `pthread_join` returns.
 enum Joinable {
-    final class Body { let run: () -> Void; init(_ run: @escaping () -> Void) { self.run = run } }
+    final class Body {
+        let run: () -> Void
+        let finished: DispatchSemaphore
+        init(_ run: @escaping () -> Void, finished: DispatchSemaphore) {
+            self.run = run
+            self.finished = finished
+        }
+    }
 
-    static func start(_ run: @escaping () -> Void) -> pthread_t {
+    /// A started thread; `join(before:)` waits for it until a deadline, never forever.
+    struct Handle {
+        let thread: pthread_t
+        let finished: DispatchSemaphore
+        /// True once the thread has finished and was joined; false if it was still running at the deadline.
+        func join(before deadline: Date) -> Bool {
+            let seconds = max(0, deadline.timeIntervalSinceNow)
+            guard finished.wait(timeout: .now() + seconds) == .success else { return false }
+            pthread_join(thread, nil)
+            return true
+        }
+    }
+
+    static func start(_ run: @escaping () -> Void) -> Handle {
         var thread = pthread_t()
-        let body = Unmanaged.passRetained(Body(run)).toOpaque()
+        let finished = DispatchSemaphore(value: 0)
+        let body = Unmanaged.passRetained(Body(run, finished: finished)).toOpaque()
         let created = pthread_create(
             &thread, nil,
             { raw in
-                Unmanaged<Body>.fromOpaque(raw!).takeRetainedValue().run()
+                // Signalled once the body, and everything its closure holds, is released.
+                Joinable.runAndRelease(raw!).signal()
                 return nil
             }, body)
         precondition(created == 0, "pthread_create failed: \(created)")
-        return thread
+        return Handle(thread: thread, finished: finished)
+    }
+
+    static func runAndRelease(_ raw: UnsafeMutableRawPointer) -> DispatchSemaphore {
+        let body = Unmanaged<Body>.fromOpaque(raw).takeRetainedValue()
+        body.run()
+        return body.finished
     }
 }

@@ -1,5 +1,5 @@
 import Ethereum
-import Synchronization
+import Foundation
 
 /// Checks a voucher, vote, delegation, attestation or revocation back to its master key (and,
 /// when asked, to an institution), offline, from signatures and a revocation list alone.
@@ -149,13 +149,17 @@ public final class Verifier: Sendable {
 
 /// Recovered signers by (id, signature): verifying a second voucher under a known delegation
 /// costs one recovery, not three. Only pure facts are cached, never verdicts.
-final class SignerCache: Sendable {
-    private let storage = Mutex<[[UInt8]: Address]>([:])
+/// The lock is a pthread mutex (NSLock), not `Synchronization.Mutex`: on Linux the latter is a bare
+/// futex that ThreadSanitizer cannot see, so every concurrent batch (PayeeStore.acceptBatch) was
+/// reported as a race under `scripts/sanitize thread`, hiding real ones behind a false positive.
+final class SignerCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var cache: [[UInt8]: Address] = [:]
     static let limit = 4096
 
     func signer(of envelope: Envelope) throws -> Address {
         let key = envelope.id + envelope.signature
-        if let known = storage.withLock({ $0[key] }) { return known }
+        if let known = lock.withLock({ cache[key] }) { return known }
         let signature: Signature
         // v 0/1 is refused like high s: it verifies here but fails ecrecover at redemption.
         do { signature = try Signature(bytes: envelope.signature, v: .ethereum) } catch {
@@ -167,7 +171,7 @@ final class SignerCache: Sendable {
         }
         // Leaves (vouchers, votes) are rarely seen twice; cache the links that come back: delegations.
         if envelope.kind != Voucher.typeName && envelope.kind != Vote.typeName {
-            storage.withLock { cache in
+            lock.withLock {
                 if cache.count >= Self.limit { cache.removeAll(keepingCapacity: true) }
                 cache[key] = signer
             }

@@ -21,20 +21,24 @@ public enum ReaderMonitor {
     static let pnpReader = "\\\\?PnP?\\Notification"
 
     /// How many times any monitor has entered SCardGetStatusChange (diagnostics: an idle monitor
-    /// stays blocked in one call, it does not poll).
+    /// stays blocked in one call, it does not poll). Process-wide: every monitor running bumps it; to
+    /// judge one monitor, pass it a `Counter` of its own.
     public static var statusChangeCalls: Int { counter.value }
     static let counter = Counter()
 
-    final class Counter: @unchecked Sendable {
+    /// Counts one monitor's calls into SCardGetStatusChange (`events(counting:)`).
+    public final class Counter: @unchecked Sendable {
         private let lock = NSLock()
         private var count = 0
+        public init() {}
         func increment() { lock.lock(); count += 1; lock.unlock() }
-        var value: Int { lock.lock(); defer { lock.unlock() }; return count }
+        public var value: Int { lock.lock(); defer { lock.unlock() }; return count }
     }
 
-    public static func events() -> AsyncStream<ReaderEvent> {
+    /// The events, from a monitor of their own; `counting` counts this monitor's calls alone.
+    public static func events(counting: Counter? = nil) -> AsyncStream<ReaderEvent> {
         let (stream, continuation) = AsyncStream<ReaderEvent>.makeStream(bufferingPolicy: .unbounded)
-        let watcher = Watcher(continuation: continuation)
+        let watcher = Watcher(continuation: continuation, counter: counting)
         continuation.onTermination = { _ in watcher.cancel() }
         let thread = Thread { watcher.run() }
         thread.name = "paratii.pcsc.monitor"
@@ -51,7 +55,12 @@ public enum ReaderMonitor {
         /// Per reader: last event state flags.
         private var known: [String: DWORD] = [:]
 
-        init(continuation: AsyncStream<ReaderEvent>.Continuation) { self.continuation = continuation }
+        private let counter: Counter?
+
+        init(continuation: AsyncStream<ReaderEvent>.Continuation, counter: Counter?) {
+            self.continuation = continuation
+            self.counter = counter
+        }
 
         func cancel() {
             lock.lock()
@@ -153,6 +162,7 @@ public enum ReaderMonitor {
             defer { for s in states { free(UnsafeMutableRawPointer(mutating: s.szReader)) } }
             while true {
                 ReaderMonitor.counter.increment()
+                counter?.increment()
                 let result = Int(SCardGetStatusChange(context, DWORD(INFINITE), &states, DWORD(states.count)))
                 if result != PCSCCode.success { return result }
                 var readersChanged = false

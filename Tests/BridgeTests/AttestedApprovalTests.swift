@@ -10,7 +10,7 @@ import Testing
 /// An institution's card approving through the bridge: `paratii approve --attestation` carries the
 /// card's CardAttestation as the delegation's root, so the player's chain verifies under the
 /// institution, and refuses a request above the attested ceiling before the PIN is asked.
-@Suite(.serialized) struct AttestedApprovalTests {
+@Suite(.serialized, .timeLimit(.minutes(15))) struct AttestedApprovalTests {
     typealias Rig = CardFlowTests
 
     @Test func approvalCarriesTheAttestationAndRefusesAboveTheCeiling() async throws {

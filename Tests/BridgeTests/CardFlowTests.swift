@@ -11,7 +11,7 @@ import Testing
 /// The whole stack: the real pcscd, a soft OpenPGP card in vpcd's SECOND slot (the first belongs to
 /// the hardware suites), the bridge on a temporary socket, and the `paratii approve` executable
 /// driving the card with a PIN file. Fails (never skips) when pcscd or the reader is missing.
-@Suite(.serialized) struct CardFlowTests {
+@Suite(.serialized, .timeLimit(.minutes(15))) struct CardFlowTests {
     static let reader = "Virtual PCD 00 01"
     static let vpcdPort: UInt16 = 35964
 

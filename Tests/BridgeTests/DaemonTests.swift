@@ -7,7 +7,7 @@ import Testing
 
 /// The daemon as a process and its TCP listener: SIGTERM shuts it down cleanly; the loopback TCP
 /// listener serves players but has no admin routes; two players at once.
-@Suite struct DaemonTests {
+@Suite(.timeLimit(.minutes(5))) struct DaemonTests {
     @Test func bridgeRunServesTheSocketAndStopsOnSIGTERM() async throws {
         let directory = "/tmp/pb-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

@@ -14,7 +14,7 @@ import Testing
 /// real pcscd, a soft card in vpcd's second slot and the `paratii approve` executable) the card pulled
 /// in the middle of the signature. The pcscd restart under a running bridge is in HardwareTests,
 /// which own the first slot and the rig lock that restarting pcscd needs.
-@Suite(.serialized) struct FaultDrills {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct FaultDrills {
     /// What the user would sign for `request`, signed by `master` now (by the bridge's clock).
     static func signed(_ bridge: TestBridge, master: PrivateKey) throws -> JSONValue {
         let asked = try DelegationRequest(json: SecurityTests.request, configuration: bridge.settings.chain)

@@ -8,7 +8,7 @@ import Testing
 
 /// Requests through the bridge with a software master standing in for the card (the card path is in
 /// CardFlowTests): approve, deny, expiry, a forged approval, events, revocations, the audit chain.
-@Suite struct FlowTests {
+@Suite(.timeLimit(.minutes(5))) struct FlowTests {
     func approve(
         _ bridge: TestBridge, _ id: String, master: PrivateKey, counter: Int?, tamper: ((inout SpendingDelegation) -> Void)? = nil
     ) async throws -> BridgeClient.Response {

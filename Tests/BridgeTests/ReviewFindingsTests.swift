@@ -9,7 +9,7 @@ import Testing
 
 /// The outside review's findings on the bridge, each tried as the attacker would: another local user,
 /// a paired player sending hostile numbers, a peer flooding pairings, a player naming its own recipient.
-@Suite struct ReviewFindingsTests {
+@Suite(.timeLimit(.minutes(5))) struct ReviewFindingsTests {
     // MARK: 1. The socket directory must be the user's alone
 
     @Test func socketDirectoryOfAnotherUserIsRefused() async throws {

@@ -7,7 +7,7 @@ import Testing
 
 /// The local API as an attacker would try it: no token, a rebinding Host, a foreign Origin, huge or
 /// malformed bodies, unknown fields, a revoked token, someone else's request.
-@Suite struct SecurityTests {
+@Suite(.timeLimit(.minutes(5))) struct SecurityTests {
     static let request: JSONValue = .object([
         "spender": .string("0x2222222222222222222222222222222222222222"),
         "allowances": .array([

@@ -8,7 +8,7 @@ import Testing
 /// A top-up through the whole stack: the wallet asks the bridge, the user approves with the PIN typed
 /// into the real pinentry-tty (on a pseudo-terminal this test types into), the soft card in vpcd's
 /// second slot signs, the wallet prints the raw transaction.
-@Suite(.serialized) struct TopupCardFlowTests {
+@Suite(.serialized, .timeLimit(.minutes(15))) struct TopupCardFlowTests {
     typealias Rig = CardFlowTests
 
     @Test func walletRequestsTopupApprovedThroughPinentry() async throws {

@@ -9,7 +9,7 @@ import Testing
 /// Master-signed transactions (top-ups) through the bridge, with a software master standing in for
 /// the card (the card path is in TopupCardFlowTests): what a player may ask, what the bridge accepts
 /// as the user's approval, what the player gets back.
-@Suite struct TransactionRequestTests {
+@Suite(.timeLimit(.minutes(5))) struct TransactionRequestTests {
     static let spender = "0x2222222222222222222222222222222222222222"
     static let topup: JSONValue = .object([
         "kind": .string("topup"), "to": .string(spender), "token": .string("PTI"), "amount": .string("2.5"),

@@ -8,29 +8,48 @@ import TokenHub
 
 /// Doctor against the real pcscd on this machine (no USB bus), with a software card in vpcd's SECOND
 /// slot so the hardware-path tests keep the first. Fails, never skips, when pcscd is missing.
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(15)))
 struct DoctorOnPCSCDTests {
     static let reader = "Virtual PCD 00 01"
     static let port: UInt16 = 35964
 
     /// vpcd's second slot is shared with the bridge's card tests (Tests/BridgeTests/CardFlowTests.swift),
     /// which may run in parallel in this process or in another: each test holds this flock meanwhile.
+    /// The hardware drills restart pcscd only under LOCK_EX of the restart lock, so a test talking to
+    /// pcscd also holds that one shared (taken after the slot, in CardFlowTests' order).
     final class SlotLock {
-        private let fd: Int32
-        private init(fd: Int32) { self.fd = fd }
+        static let slotPath = "/tmp/paratii-vpcd-slot1.lock"
+        static let restartPath = "/tmp/paratii-pcscd-restart.lock"
+        private let fds: [Int32]
+        private init(fds: [Int32]) { self.fds = fds }
         /// Waits without holding a thread of the cooperative pool (other suites need it to finish).
         static func acquire() async throws -> SlotLock {
-            let fd = open("/tmp/paratii-vpcd-slot1.lock", O_CREAT | O_RDWR, 0o666)
-            try #require(fd >= 0, "cannot open /tmp/paratii-vpcd-slot1.lock")
-            let deadline = Date().addingTimeInterval(600)
-            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let slot = try await lock(slotPath, shared: false, patience: 600, holder: "another test on vpcd's second slot")
+            do {
+                return SlotLock(fds: [slot, try await lock(restartPath, shared: true, patience: 300, holder: "a pcscd restart")])
+            } catch {
+                flock(slot, LOCK_UN)
+                close(slot)
+                throw error
+            }
+        }
+        private static func lock(_ path: String, shared: Bool, patience: TimeInterval, holder: String) async throws -> Int32 {
+            let fd = open(path, O_CREAT | O_RDWR, 0o666)
+            try #require(fd >= 0, "cannot open \(path)")
+            let deadline = Date().addingTimeInterval(patience)
+            while flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB) != 0 {
                 if Date() >= deadline { close(fd) }
-                try #require(Date() < deadline, "another test held vpcd's second slot for 10 minutes")
+                try #require(Date() < deadline, "\(holder) held \(path) for \(Int(patience)) s")
                 try await Task.sleep(for: .milliseconds(100))
             }
-            return SlotLock(fd: fd)
+            return fd
         }
-        deinit { flock(fd, LOCK_UN); close(fd) }
+        deinit {
+            for fd in fds.reversed() {
+                flock(fd, LOCK_UN)
+                close(fd)
+            }
+        }
     }
 
     /// pcscd with our reader; waits out a restart by the hardware-path tests running alongside.

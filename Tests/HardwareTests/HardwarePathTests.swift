@@ -14,9 +14,12 @@ final class EventLog: @unchecked Sendable {
     func append(_ event: ReaderEvent) { lock.lock(); events.append(event); lock.unlock() }
     var all: [ReaderEvent] { lock.lock(); defer { lock.unlock() }; return events }
 
-    func waitFor(_ event: ReaderEvent, timeout: TimeInterval = 10) async throws {
+    var count: Int { all.count }
+
+    /// Waits for `event` among the events logged after the first `after`; fails at the deadline.
+    func waitFor(_ event: ReaderEvent, after: Int = 0, timeout: TimeInterval = 10) async throws {
         let deadline = Date().addingTimeInterval(timeout)
-        while !all.contains(event) {
+        while !all.dropFirst(after).contains(event) {
             guard Date() < deadline else {
                 Issue.record("no \(event) within \(timeout) s; saw \(all)")
                 throw PCSCError.timeout
@@ -26,7 +29,7 @@ final class EventLog: @unchecked Sendable {
     }
 }
 
-@Suite(.serialized)
+@Suite(.serialized, .timeLimit(.minutes(15)))
 struct HardwarePathTests {
     let user = PIN("246810")
     let admin = PIN("13579246")
@@ -243,40 +246,33 @@ struct HardwarePathTests {
 
     @Test func readerEventsReportInsertionAndRemoval() async throws {
         let context = try Rig.requirePCSCD()
-        let events = ReaderMonitor.events()
-        var iterator = events.makeAsyncIterator()
-        // The stream opens with the current readers.
-        var seen: [ReaderEvent] = []
-        while let event = await iterator.next() {
-            seen.append(event)
-            if event == .readerAdded("Virtual PCD 00 01") { break }
-        }
-        #expect(seen.contains(.readerAdded(Rig.reader)))
-        // Idle, the monitor sits in one blocking SCardGetStatusChange: no polling.
-        try await Task.sleep(nanoseconds: 300_000_000)
-        let before = ReaderMonitor.statusChangeCalls
-        try await Task.sleep(nanoseconds: 1_500_000_000)
-        #expect(
-            ReaderMonitor.statusChangeCalls - before <= 1,
-            "the monitor woke up \(ReaderMonitor.statusChangeCalls - before) times while nothing changed")
-
-        let plugged = try PluggedSoftCard(context: context)
-        var inserted = false
-        while let event = await iterator.next() {
-            if case .cardInserted(let reader, let atr) = event, reader == Rig.reader {
-                #expect(atr == SoftCard.atr)
-                inserted = true
-                break
+        // This monitor's own count: other monitors (the bridge's, the Doctor suites', in this process)
+        // bump the process-wide one.
+        let calls = ReaderMonitor.Counter()
+        let seen = EventLog()
+        let watcher = Task {
+            for await event in ReaderMonitor.events(counting: calls) {
+                seen.append(event)
+                if Task.isCancelled { break }
             }
         }
-        #expect(inserted)
+        // Cancelling the consumer cancels the blocked SCardGetStatusChange (SCardCancel).
+        defer { watcher.cancel() }
+        // The stream opens with the current readers. Every wait below has a deadline that fails the test.
+        try await seen.waitFor(.readerAdded("Virtual PCD 00 01"))
+        #expect(seen.all.contains(.readerAdded(Rig.reader)))
+        // Idle, the monitor sits in one blocking SCardGetStatusChange: no polling.
+        try await Task.sleep(nanoseconds: 300_000_000)
+        let before = calls.value
+        try await Task.sleep(nanoseconds: 1_500_000_000)
+        #expect(calls.value - before <= 1, "the monitor woke up \(calls.value - before) times while nothing changed")
+
+        let mark = seen.count
+        let plugged = try PluggedSoftCard(context: context)
+        try await seen.waitFor(.cardInserted(reader: Rig.reader, atr: SoftCard.atr), after: mark)
+        let inserted = seen.count
         plugged.connection.stop()
-        var removed = false
-        while let event = await iterator.next() {
-            if event == .cardRemoved(reader: Rig.reader) { removed = true; break }
-        }
-        #expect(removed)
-        // Dropping the iterator and stream cancels the blocked SCardGetStatusChange (SCardCancel).
+        try await seen.waitFor(.cardRemoved(reader: Rig.reader), after: inserted)
     }
 
     @Test func chainingAndWrongLeThroughTheRealStack() throws {

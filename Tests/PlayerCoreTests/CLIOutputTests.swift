@@ -8,7 +8,7 @@ import Testing
 
 /// The real `paratii` binary facing a hostile payer: what reaches the terminal, what a payee is
 /// told about its exposure, and the files a payee store leaves behind.
-@Suite(.serialized) struct CLIOutputTests {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct CLIOutputTests {
     static let hostile = "\u{1B}[2K\r rating 5 \u{9B}1m \u{1B}]0;owned\u{07} \u{202E}"
 
     struct Output {

@@ -9,7 +9,7 @@ import Testing
 
 /// Issue 9's fault drills for the player side: a full disk and a read-only wallet directory under a
 /// real `paratii wallet pay` process, and damaged files that must be refused byte for byte.
-@Suite(.serialized) struct FaultDrills {
+@Suite(.serialized, .timeLimit(.minutes(5))) struct FaultDrills {
     /// ETH: 1 in total, 0.0001 a payment: the drills end on the fault, never on the cap.
     static func roomyWallet() throws -> WalletFixture {
         let f = try WalletFixture()

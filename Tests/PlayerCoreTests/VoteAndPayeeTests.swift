@@ -64,7 +64,10 @@ import Testing
         #expect(throws: VoucherRejection.self) { try payee.accept(v1) }
         if case .duplicate = try payee.accept(v2) {} else { Issue.record("resending the best voucher is not a duplicate") }
         // A voucher that exceeds the delegation, signed by the spender outside the ledger.
-        guard case .voucher(let voucher) = v2.message else { return }
+        guard case .voucher(let voucher) = v2.message else {
+            Issue.record("a payment is not a voucher: \(v2.kind)")
+            return
+        }
         var greedy = voucher
         greedy.cumulative = WalletFixture.wei("0.002")
         greedy.sequence = 3
@@ -108,7 +111,10 @@ import Testing
                 ceiling: [f.standardAllowance], validUntil: WalletFixture.start + 90 * 86400, salt: Salt.random()),
             domain: f.domain, signer: institution)
         let plain = try f.delegation()
-        guard case .spending(let body) = plain.message else { return }
+        guard case .spending(let body) = plain.message else {
+            Issue.record("a delegation is not a spending delegation: \(plain.kind)")
+            return
+        }
         let delegation = try Envelope.sign(body, domain: f.domain, signer: f.master, parents: [attestation])
         try f.wallet.importDelegation(delegation)
         let voucher = try f.pay("0.0001")

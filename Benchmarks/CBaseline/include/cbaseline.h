@@ -23,4 +23,7 @@ int cb_sqlite_commits(const char *path, int count);
 
 /* Bytes SQLite holds now (page caches fill up to cache_size as databases grow): the soak reports them apart. */
 int64_t cb_sqlite_memory_used(void);
+
+/* A new connection's page cache limit in KiB (PRAGMA cache_size, the build's default: the code sets none). */
+int64_t cb_sqlite_default_cache_kib(void);
 #endif
