@@ -33,7 +33,13 @@ import Testing
     /// machine's /tmp is untouched; the real `paratii bridge run` must refuse, naming the path.
     @Test func tmpFallbackPlantedByAnotherUserIsRefused() async throws {
         guard geteuid() == 0 else { return }
-        let binary = CardFlowTests.binary.path
+        // A copy outside /tmp: the namespace mounts a fresh /tmp, which would hide a checkout under /tmp.
+        let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : "/var/tmp"
+        var template = Array((base + "/paratii-fallback-XXXXXX").utf8CString)
+        let copyDirectory = String(cString: try #require(mkdtemp(&template)))
+        defer { try? FileManager.default.removeItem(atPath: copyDirectory) }
+        let binary = copyDirectory + "/paratii"
+        try FileManager.default.copyItem(atPath: CardFlowTests.binary.path, toPath: binary)
         let script = """
             set -e
             mount -t tmpfs tmpfs /tmp
