@@ -31,24 +31,9 @@ import Testing
     static let allowance = Allowance(token: .zero, total: WalletFixture.wei("1"), perPayment: WalletFixture.wei("0.0001"))
 
     static func run(_ f: WalletFixture, _ arguments: [String], data: String? = nil) throws -> Output {
-        let process = Process()
-        process.executableURL = Binary.paratii
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["XDG_CONFIG_HOME"] = f.directory
-        environment["XDG_DATA_HOME"] = data ?? f.directory + "/data"
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Output(
-            status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-            stderr: String(decoding: errData, as: UTF8.self))
+        let result = try ChildProcess.run(
+            Binary.paratii, arguments, environment: ["XDG_CONFIG_HOME": f.directory, "XDG_DATA_HOME": data ?? f.directory + "/data"])
+        return Output(status: result.status, stdout: String(decoding: result.stdout, as: UTF8.self), stderr: result.stderr)
     }
 
     static func write(_ f: WalletFixture, _ name: String, _ json: JSONValue) throws -> String {

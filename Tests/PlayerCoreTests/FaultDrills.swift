@@ -31,22 +31,7 @@ import Testing
     /// Runs `executable arguments` to the end; stdout and stderr in full.
     static func run(_ executable: String, _ arguments: [String], directory: String) throws -> (status: Int32, stdout: Data, stderr: String)
     {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment
-        environment["XDG_CONFIG_HOME"] = directory
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        // stderr is small; read stdout to the end first so the child never blocks on a full pipe.
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, outData, String(decoding: errData, as: UTF8.self))
+        try ChildProcess.run(URL(fileURLWithPath: executable), arguments, environment: ["XDG_CONFIG_HOME": directory])
     }
 
     static func fileBytes(_ directory: String) throws -> [String: Data] {

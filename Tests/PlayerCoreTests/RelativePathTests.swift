@@ -15,26 +15,12 @@ import Testing
 
     @discardableResult
     func paratii(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) throws -> String {
-        let process = Process()
-        process.executableURL = Binary.paratii
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        var environment = ProcessInfo.processInfo.environment
-        environment["XDG_DATA_HOME"] = directory + "/xdg-data"
-        environment["XDG_CONFIG_HOME"] = directory + "/xdg-config"
-        process.environment = environment
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        try #require(
-            process.terminationStatus == 0, "paratii \(arguments.joined(separator: " ")): \(String(decoding: stderr, as: UTF8.self))",
-            sourceLocation: sourceLocation)
-        return String(decoding: stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let result = try ChildProcess.run(
+            Binary.paratii, arguments,
+            environment: ["XDG_DATA_HOME": directory + "/xdg-data", "XDG_CONFIG_HOME": directory + "/xdg-config"],
+            directory: directory)
+        try #require(result.status == 0, "paratii \(arguments.joined(separator: " ")): \(result.stderr)", sourceLocation: sourceLocation)
+        return String(decoding: result.stdout, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     func expectPrivateFile(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) {

@@ -75,3 +75,28 @@ enum Binary {
         fatalError("the paratii executable was not built next to the tests (run `swift build --build-tests` first)")
     }()
 }
+
+/// Runs a program to its end with an empty stdin: `environment` on top of this process's, in `directory`.
+enum ChildProcess {
+    static func run(
+        _ executable: URL, _ arguments: [String], environment: [String: String] = [:], directory: String? = nil
+    ) throws -> (
+        status: Int32, stdout: Data, stderr: String
+    ) {
+        let process = Process()
+        process.executableURL = executable
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // stderr is small; read stdout to the end first so the child never blocks on a full pipe.
+        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let errData = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, outData, String(decoding: errData, as: UTF8.self))
+    }
+}
