@@ -33,7 +33,8 @@ import Testing
     /// machine's /tmp is untouched; the real `paratii bridge run` must refuse, naming the path.
     @Test func tmpFallbackPlantedByAnotherUserIsRefused() async throws {
         guard geteuid() == 0 else { return }
-        // A copy outside /tmp: the namespace mounts a fresh /tmp, which would hide a checkout under /tmp.
+        // A copy outside /tmp: the namespace mounts a fresh /tmp, which would hide a checkout under /tmp (and
+        // a sanitizer's suppressions file there, hence no sanitizer options inside).
         let base = FileManager.default.fileExists(atPath: "/dev/shm") ? "/dev/shm" : "/var/tmp"
         var template = Array((base + "/paratii-fallback-XXXXXX").utf8CString)
         let copyDirectory = String(cString: try #require(mkdtemp(&template)))
@@ -44,11 +45,11 @@ import Testing
             set -e
             mount -t tmpfs tmpfs /tmp
             setpriv --reuid=65534 --regid=65534 --clear-groups mkdir -m 0777 /tmp/paratii-0 /tmp/paratii-0/paratii
-            if env -u XDG_RUNTIME_DIR \(binary) bridge run --database /tmp/state/bridge.sqlite 2>/tmp/err1; then echo STARTED1; fi
+            if env -u XDG_RUNTIME_DIR -u TSAN_OPTIONS -u ASAN_OPTIONS \(binary) bridge run --database /tmp/state/bridge.sqlite 2>/tmp/err1; then echo STARTED1; fi
             cat /tmp/err1; ls -A /tmp/paratii-0/paratii | sed 's/^/INSIDE1 /'
             rm -rf /tmp/paratii-0
             setpriv --reuid=65534 --regid=65534 --clear-groups sh -c 'mkdir -m 0777 /tmp/attacker && ln -s /tmp/attacker /tmp/paratii-0'
-            if env -u XDG_RUNTIME_DIR \(binary) bridge run --database /tmp/state/bridge.sqlite 2>/tmp/err2; then echo STARTED2; fi
+            if env -u XDG_RUNTIME_DIR -u TSAN_OPTIONS -u ASAN_OPTIONS \(binary) bridge run --database /tmp/state/bridge.sqlite 2>/tmp/err2; then echo STARTED2; fi
             cat /tmp/err2; ls -A /tmp/attacker | sed 's/^/INSIDE2 /'
             echo DONE
             """
