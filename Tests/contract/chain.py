@@ -39,25 +39,8 @@ DELAY = 3 * 86400      # withdrawal and revocation delay of the deployed contrac
 GRACE = 7 * 86400      # redemption stays open this long after validUntil
 START = 1_800_000_000  # block time when each test starts
 
-DOMAIN_TYPE = [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-               {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}]
-ALLOWANCE_TYPE = [{"name": "token", "type": "address"}, {"name": "total", "type": "uint256"},
-                  {"name": "perPayment", "type": "uint256"}, {"name": "period", "type": "uint64"},
-                  {"name": "perPeriod", "type": "uint256"}]
-TYPES = {
-    "SpendingDelegation": {"SpendingDelegation": [
-        {"name": "master", "type": "address"}, {"name": "spender", "type": "address"},
-        {"name": "allowances", "type": "Allowance[]"}, {"name": "payees", "type": "address[]"},
-        {"name": "validAfter", "type": "uint64"}, {"name": "validUntil", "type": "uint64"},
-        {"name": "salt", "type": "uint256"}], "Allowance": ALLOWANCE_TYPE},
-    "Voucher": {"Voucher": [
-        {"name": "delegation", "type": "bytes32"}, {"name": "payee", "type": "address"},
-        {"name": "token", "type": "address"}, {"name": "cumulative", "type": "uint256"},
-        {"name": "sequence", "type": "uint64"}, {"name": "memo", "type": "bytes32"}]},
-    "Revocation": {"Revocation": [
-        {"name": "issuer", "type": "address"}, {"name": "target", "type": "bytes32"},
-        {"name": "issuedAt", "type": "uint64"}]},
-}
+DOMAIN_TYPE = interop.DOMAIN_TYPE
+TYPES = interop.TYPES
 
 
 def typed(primary: str, domain: dict, message: dict) -> dict:

@@ -30,6 +30,39 @@ LIGHT_SCRYPT_N = 16
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
+
+# The wire contract's typed messages (DESIGN.md) in the eth_signTypedData_v4 form: the interop and the
+# contract suites build every message from these.
+DOMAIN_TYPE = [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+               {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}]
+ALLOWANCE_TYPE = [{"name": "token", "type": "address"}, {"name": "total", "type": "uint256"},
+             {"name": "perPayment", "type": "uint256"}, {"name": "period", "type": "uint64"},
+             {"name": "perPeriod", "type": "uint256"}]
+TYPES = {
+    "SpendingDelegation": {"SpendingDelegation": [
+        {"name": "master", "type": "address"}, {"name": "spender", "type": "address"},
+        {"name": "allowances", "type": "Allowance[]"}, {"name": "payees", "type": "address[]"},
+        {"name": "validAfter", "type": "uint64"}, {"name": "validUntil", "type": "uint64"},
+        {"name": "salt", "type": "uint256"}], "Allowance": ALLOWANCE_TYPE},
+    "PostingDelegation": {"PostingDelegation": [
+        {"name": "parent", "type": "bytes32"}, {"name": "spender", "type": "address"},
+        {"name": "poster", "type": "address"}, {"name": "scopes", "type": "uint32"},
+        {"name": "validAfter", "type": "uint64"}, {"name": "validUntil", "type": "uint64"},
+        {"name": "salt", "type": "uint256"}]},
+    "Voucher": {"Voucher": [
+        {"name": "delegation", "type": "bytes32"}, {"name": "payee", "type": "address"},
+        {"name": "token", "type": "address"}, {"name": "cumulative", "type": "uint256"},
+        {"name": "sequence", "type": "uint64"}, {"name": "memo", "type": "bytes32"}]},
+    "Vote": {"Vote": [
+        {"name": "delegation", "type": "bytes32"}, {"name": "content", "type": "bytes32"},
+        {"name": "kind", "type": "uint8"}, {"name": "value", "type": "int16"},
+        {"name": "reason", "type": "string"}, {"name": "issuedAt", "type": "uint64"}]},
+    "Revocation": {"Revocation": [
+        {"name": "issuer", "type": "address"}, {"name": "target", "type": "bytes32"},
+        {"name": "issuedAt", "type": "uint64"}]},
+}
+
+
 def rng_for(*salt: object) -> random.Random:
     """A Random seeded from the suite seed and a per-test salt (stable across runs and Python versions)."""
     return random.Random(f"{BASE_SEED}:" + ":".join(str(s) for s in salt))

@@ -9,38 +9,13 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
-from conftest import random_private_key, rng_for, write_keystore
+from conftest import DOMAIN_TYPE, TYPES, random_private_key, rng_for, write_keystore
 
 DOMAIN = {"name": "Paratii", "version": "1", "chainId": 11155111,
           "verifyingContract": "0xCcCCccccCCCCcCCCCCCcCcCccCcCCCcCcccccccC"}
 PTI = "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"
 PAYEE = "0x00000000000000000000000000000000000000bb"
 
-DOMAIN_TYPE = [{"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-               {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"}]
-ALLOWANCE = [{"name": "token", "type": "address"}, {"name": "total", "type": "uint256"},
-             {"name": "perPayment", "type": "uint256"}, {"name": "period", "type": "uint64"},
-             {"name": "perPeriod", "type": "uint256"}]
-TYPES = {
-    "SpendingDelegation": {"SpendingDelegation": [
-        {"name": "master", "type": "address"}, {"name": "spender", "type": "address"},
-        {"name": "allowances", "type": "Allowance[]"}, {"name": "payees", "type": "address[]"},
-        {"name": "validAfter", "type": "uint64"}, {"name": "validUntil", "type": "uint64"},
-        {"name": "salt", "type": "uint256"}], "Allowance": ALLOWANCE},
-    "PostingDelegation": {"PostingDelegation": [
-        {"name": "parent", "type": "bytes32"}, {"name": "spender", "type": "address"},
-        {"name": "poster", "type": "address"}, {"name": "scopes", "type": "uint32"},
-        {"name": "validAfter", "type": "uint64"}, {"name": "validUntil", "type": "uint64"},
-        {"name": "salt", "type": "uint256"}]},
-    "Voucher": {"Voucher": [
-        {"name": "delegation", "type": "bytes32"}, {"name": "payee", "type": "address"},
-        {"name": "token", "type": "address"}, {"name": "cumulative", "type": "uint256"},
-        {"name": "sequence", "type": "uint64"}, {"name": "memo", "type": "bytes32"}]},
-    "Vote": {"Vote": [
-        {"name": "delegation", "type": "bytes32"}, {"name": "content", "type": "bytes32"},
-        {"name": "kind", "type": "uint8"}, {"name": "value", "type": "int16"},
-        {"name": "reason", "type": "string"}, {"name": "issuedAt", "type": "uint64"}]},
-}
 NOW = int(time.time())
 ETH = "0x0000000000000000000000000000000000000000"
 WEI = 10**18
