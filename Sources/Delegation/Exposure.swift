@@ -16,9 +16,14 @@ public struct Exposure: Sendable, Equatable {
         guard case .voucher(let voucher) = envelope.message, case .spending(let delegation)? = envelope.parents.first?.message,
             let allowance = delegation.allowance(for: voucher.token)
         else { return nil }
+        self.init(cumulative: voucher.cumulative, total: allowance.total, token: voucher.token, configuration: configuration)
+    }
+
+    /// A channel's claim, named and scaled as the configuration shows `token`.
+    public init(cumulative: BigUInt, total: BigUInt, token: Address, configuration: Configuration) {
         self.init(
-            cumulative: voucher.cumulative, total: allowance.total, token: configuration.tokenName(voucher.token),
-            decimals: configuration.decimals(of: voucher.token) ?? Units.decimals)
+            cumulative: cumulative, total: total, token: configuration.tokenName(token),
+            decimals: configuration.decimals(of: token) ?? Units.decimals)
     }
 
     public init(cumulative: BigUInt, total: BigUInt, token: String, decimals: Int = Units.decimals) {

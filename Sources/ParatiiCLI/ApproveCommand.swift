@@ -37,11 +37,12 @@ struct ApproveCommand: ParsableCommand {
     func run() throws {
         // The PIN passes through this process's memory: no core file may keep it.
         ProcessHardening.disableCoreDumps()
-        let approver = Approver(client: bridge.client(), configuration: try config.load())
+        let local = try config.load()
+        let approver = Approver(client: bridge.client(), configuration: local)
         let work = try approver.pending()
         guard let id else { return list(work) }
         let wanted = try BridgeSocketOption.checkID(id)
-        if work.configuration != (try config.load()) {
+        if work.configuration != local {
             TerminalOutput.warn(
                 "note: signing for the bridge's chain \(work.configuration.chainId) (contract \(work.configuration.verifyingContract)), not this machine's configuration"
             )

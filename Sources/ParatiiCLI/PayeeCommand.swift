@@ -114,11 +114,7 @@ extension PayeeCommand {
         }
 
         private func exposure(_ channel: ChannelState, _ configuration: Configuration) -> Exposure? {
-            channel.total.map {
-                Exposure(
-                    cumulative: channel.cumulative, total: $0, token: configuration.tokenName(channel.token),
-                    decimals: configuration.decimals(of: channel.token) ?? Units.decimals)
-            }
+            channel.total.map { Exposure(cumulative: channel.cumulative, total: $0, token: channel.token, configuration: configuration) }
         }
     }
 

@@ -235,7 +235,6 @@ import Testing
     @Test func revocationsAreBoundedPerPlayer() async throws {
         let bridge = try await TestBridge()
         let token = try await bridge.pair()
-        let master = PrivateKey.generate()
         let pairing = try await bridge.store.authenticate(token: token)?.id
         try await bridge.store.dbWriter.write { db in
             for n in 0..<BridgeStore.revocationsPerPairing {
@@ -247,7 +246,6 @@ import Testing
         await #expect(throws: BridgeStoreError.tooManyRevocations) {
             try await bridge.store.addRevocation(id: [UInt8](repeating: 0xEE, count: 32), envelope: .object([:]), pairing: pairing)
         }
-        _ = master
         await bridge.stop()
     }
 }
