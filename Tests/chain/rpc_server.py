@@ -140,7 +140,8 @@ class Node:
 
     def rpc_eth_call(self, tx, block="latest"):
         try:
-            return h(self.tester.call(self._call_tx(tx), block))
+            result = self.tester.call(self._call_tx(tx), block)
+            return result if isinstance(result, str) else h(result)
         except TransactionFailed as error:
             raise self._revert(error) from None
 
