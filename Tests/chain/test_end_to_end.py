@@ -93,6 +93,17 @@ def test_card_deposit_delegation_three_payees_redeem(paratii, work, card, start_
         assert escrow(node, master, pti) == 10 * WEI
         assert token_balance(node, master) == 90 * WEI and token_balance(node, node.info["paratii"]) == 10 * WEI
 
+        # A top-up of the wallet the same way, nonce and fees from the node, sent by the player.
+        topup = subprocess.Popen([str(paratii.path), "wallet", "request-topup", *wallet, "--bridge", str(socket), "--config", str(config),
+                                  "--master", master, "--token", "ETH", "--amount", "0.1", "--send", "--timeout", "120"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        request = pending(paratii, socket, "requests")
+        assert request["request"]["kind"] == "topup" and request["request"]["to"] == spender
+        paratii.ok("approve", "--socket", str(socket), request["id"], "--reader", READER, "--pin-file", str(work / "pin"))
+        out, err = topup.communicate(timeout=120)
+        assert topup.returncode == 0 and "mined in block" in out, err
+        assert node.balance(spender) == WEI // 10
+
         # 2. The card delegates (here directly, PIN from a file) to the wallet's spending key, three payees.
         delegation_file = work / "delegation.json"
         paratii.ok("delegate", "spending", "--config", str(config), "--reader", READER, "--pin-file", str(work / "pin"),
