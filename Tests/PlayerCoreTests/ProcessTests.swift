@@ -172,8 +172,10 @@ import Testing
         var random = SeededGenerator.announced(for: "killedAtRandomMomentsMidPaymentNothingIsLostOrDoubled")
         let f = try WalletFixture()
         defer { f.cleanup() }
-        let payments = 60
-        let total = WalletFixture.wei("0.006")
+        // Room to spare: each round's search lets its payer run on between stops (at most `attempts` times).
+        let payments = 500
+        let attempts = 30
+        let total = WalletFixture.wei("0.05")
         try f.wallet.importDelegation(
             try f.delegation(
                 allowances: [Allowance(token: .zero, total: total, perPayment: WalletFixture.wei("0.0001"))],
@@ -211,12 +213,12 @@ import Testing
             let wanted = [Moment.inTransaction, .recordedNotPrinted].first { kills[$0] == nil }
             var moment = Moment.betweenPayments
             var committed = reissued
-            for attempt in 0..<400 where run.process.isRunning {
+            for attempt in 0..<attempts where run.process.isRunning {
                 usleep(UInt32.random(in: 0...2_000, using: &random))
                 kill(pid, SIGSTOP)
                 try Self.waitStopped(pid)
                 (moment, committed) = try Self.moment(f, printed: Self.lines(outputPath).count, reissued: reissued)
-                if wanted == nil || moment == wanted || attempt == 399 { break }
+                if wanted == nil || moment == wanted || attempt == attempts - 1 { break }
                 kill(pid, SIGCONT)
             }
             kill(pid, SIGKILL)
