@@ -11,7 +11,7 @@ public final class Verifier: Sendable {
     public let domain: Domain?
     public let institution: Address?
     private let revocations: RevocationList
-    private let signers = SignerCache()
+    let signers = SignerCache()
 
     /// `domain` nil accepts any domain as long as the whole chain shares it.
     public init(domain: Domain?, revocations: RevocationList = RevocationList(), institution: Address? = nil) {
@@ -155,7 +155,11 @@ public final class Verifier: Sendable {
 final class SignerCache: @unchecked Sendable {
     private let lock = NSLock()
     private var cache: [[UInt8]: Address] = [:]
+    private var recovered = 0
     static let limit = 4096
+
+    /// How many signatures were recovered (not found in the cache): what the cache saves, for tests.
+    var recoveries: Int { lock.withLock { recovered } }
 
     func signer(of envelope: Envelope) throws -> Address {
         let key = envelope.id + envelope.signature
@@ -166,6 +170,7 @@ final class SignerCache: @unchecked Sendable {
             throw Rejection(.badSignature, "\(envelope.kind): \(error)")
         }
         let signer: Address
+        lock.withLock { recovered += 1 }
         do { signer = try signature.recoverAddress(digest: envelope.id) } catch {
             throw Rejection(.badSignature, "\(envelope.kind): \(error)")
         }

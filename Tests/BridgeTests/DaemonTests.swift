@@ -5,10 +5,10 @@ import Testing
 
 @testable import Bridge
 
-/// The daemon as a process and its TCP listener: SIGTERM shuts it down cleanly; the loopback TCP
+/// The daemon as a process and its TCP listener: SIGTERM and SIGINT (README) shut it down cleanly; the loopback TCP
 /// listener serves players but has no admin routes; two players at once.
 @Suite(.timeLimit(.minutes(5))) struct DaemonTests {
-    @Test func bridgeRunServesTheSocketAndStopsOnSIGTERM() async throws {
+    @Test(arguments: [SIGTERM, SIGINT]) func bridgeRunServesTheSocketAndStopsOnASignal(_ signal: Int32) async throws {
         let directory = "/tmp/pb-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -37,10 +37,10 @@ import Testing
         #expect(second.status != 0)
         #expect(second.stderr.contains("already listens"), "\(second.stderr)")
 
-        process.terminate()  // SIGTERM
+        kill(process.processIdentifier, signal)
         let stopped = Date().addingTimeInterval(60)
         while process.isRunning && Date() < stopped { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(!process.isRunning, "the bridge ignored SIGTERM")
+        #expect(!process.isRunning, "the bridge ignored signal \(signal)")
         #expect(process.terminationReason == .exit && process.terminationStatus == 0)
         #expect(!FileManager.default.fileExists(atPath: socket))
         let audit = try await CardFlowTests.run(["bridge", "audit", "--database", directory + "/data/bridge.sqlite"])

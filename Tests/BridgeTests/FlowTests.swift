@@ -10,14 +10,15 @@ import Testing
 /// CardFlowTests): approve, deny, expiry, a forged approval, events, revocations, the audit chain.
 @Suite(.timeLimit(.minutes(5))) struct FlowTests {
     func approve(
-        _ bridge: TestBridge, _ id: String, master: PrivateKey, counter: Int?, tamper: ((inout SpendingDelegation) -> Void)? = nil
+        _ bridge: TestBridge, _ id: String, master: PrivateKey, counter: Int?, domain: Domain? = nil,
+        tamper: ((inout SpendingDelegation) -> Void)? = nil
     ) async throws -> BridgeClient.Response {
         let pending = try await call { try bridge.client().get("/v1/admin/pending") }
         let entry = try #require(pending.json?["requests"]?.arrayValue?.first { $0["id"]?.stringValue == id })
         let asked = try DelegationRequest(json: try #require(entry["request"]), configuration: bridge.settings.chain)
         var delegation = asked.delegation(master: master.address, now: bridge.clock.now)
         tamper?(&delegation)
-        let envelope = try Envelope.sign(delegation, domain: bridge.settings.chain.domain, signer: master)
+        let envelope = try Envelope.sign(delegation, domain: domain ?? bridge.settings.chain.domain, signer: master)
         var object: JSONObject = ["envelope": envelope.json]
         if let counter { object["signatureCounter"] = .number("\(counter)") }
         let body = JSONValue.object(object)
@@ -82,6 +83,40 @@ import Testing
         await bridge.stop()
     }
 
+    /// README: the bridge releases an envelope only if it grants exactly what was asked (same spender,
+    /// allowances, payees, no longer window) and verifies under the configured domain. Each difference is
+    /// refused with its code, and the request stays pending for a faithful approval.
+    @Test func anEnvelopeThatDiffersFromTheRequestIsRefused() async throws {
+        let bridge = try await TestBridge()
+        let player = bridge.client(token: try await bridge.pair())
+        let id = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        let master = PrivateKey.generate()
+        let stranger = try Address("0x3333333333333333333333333333333333333333")
+        let differences: [(String, (inout SpendingDelegation) -> Void)] = [
+            ("spender", { $0.spender = stranger }),
+            ("payees", { $0.payees = [stranger] }),
+            ("per payment", { $0.allowances[0].perPayment += 1 }),
+            ("a longer window", { $0.validUntil += 86400 }),
+            (
+                "a window already over",
+                {
+                    $0.validAfter = 1; $0.validUntil = 2
+                }
+            ),
+        ]
+        for (what, change) in differences {
+            let response = try await approve(bridge, id, master: master, counter: nil, tamper: change)
+            #expect(response.status == 422 && response.json?["code"] == .string("mismatch"), "\(what): \(response.errorText)")
+        }
+        let elsewhere = Domain(
+            chainId: bridge.settings.chain.chainId + 1, verifyingContract: bridge.settings.chain.domain.verifyingContract)
+        let otherChain = try await approve(bridge, id, master: master, counter: nil, domain: elsewhere)
+        #expect(otherChain.status == 422 && otherChain.json?["code"] == .string("invalid_envelope"), "\(otherChain.errorText)")
+        #expect(try await bridge.store.request(id)?.state == .pending)
+        #expect(try await approve(bridge, id, master: master, counter: nil).status == 200)
+        await bridge.stop()
+    }
+
     @Test func auditChainAndCounterGaps() async throws {
         let bridge = try await TestBridge()
         let player = bridge.client(token: try await bridge.pair())
@@ -94,8 +129,9 @@ import Testing
         let report = try await bridge.store.verifyAudit()
         #expect(report.broken.isEmpty)
         #expect(report.signatures == 3)
-        #expect(report.counterGaps.count == 1)
-        #expect(report.counterGaps.first?.contains("3 signature(s) outside the bridge") == true)
+        // One gap, where the counter jumped from 5 to 9: three signatures the bridge never saw.
+        let jump = try #require(try await bridge.store.auditEntries().first { $0.signatureCounter == 9 })
+        #expect(report.counterGaps == ["before entry \(jump.seq): the card made 3 signature(s) outside the bridge (counter 5 → 9)"])
         let viaAPI = try await call { try bridge.client().get("/v1/admin/audit") }
         #expect(viaAPI.json?["broken"] == .array([]))
 
@@ -138,10 +174,11 @@ import Testing
     }
 
     @Test func tokensReportWhatTheProbeSees() async throws {
-        let bridge = try await TestBridge(tokens: { [.object(["reader": .string("Virtual PCD 00 01"), "cardPresent": .bool(false)])] })
+        let seen: JSONValue = .object(["reader": .string("Virtual PCD 00 01"), "cardPresent": .bool(false)])
+        let bridge = try await TestBridge(tokens: { [seen] })
         let player = bridge.client(token: try await bridge.pair())
         let response = try await call { try player.get("/v1/tokens") }
-        #expect(response.json?["tokens"]?.arrayValue?.count == 1)
+        #expect(response.json?["tokens"] == .array([seen]))
         await bridge.stop()
     }
 }

@@ -190,6 +190,19 @@ import Testing
         let id = try #require(created.json?["id"]?.stringValue)
         #expect(try await call { try bridge.client(token: mallory).get("/v1/delegation-requests/\(id)") }.status == 404)
         #expect(try await call { try bridge.client(token: alice).get("/v1/delegation-requests/\(id)") }.status == 200)
+        // Transaction requests too, and the event stream: Mallory's holds nothing of Alice's.
+        let topup = try await call { try bridge.client(token: alice).post("/v1/transaction-requests", TransactionRequestTests.topup) }
+        let topupID = try #require(topup.json?["id"]?.stringValue, "\(topup.errorText)")
+        #expect(try await call { try bridge.client(token: mallory).get("/v1/transaction-requests/\(topupID)") }.status == 404)
+        #expect(try await call { try bridge.client(token: alice).get("/v1/transaction-requests/\(topupID)") }.status == 200)
+        func eventIDs(_ token: String) async throws -> [String] {
+            let events = try await call { try bridge.client(token: token).get("/v1/events?since=0&timeout=0") }
+            return try #require(events.json?["events"]?.arrayValue, "\(events.errorText)").compactMap { $0["id"]?.stringValue }
+        }
+        let alices = try await eventIDs(alice)
+        #expect(alices.contains(id) && alices.contains(topupID))
+        let mallorys = try await eventIDs(mallory)
+        #expect(!mallorys.contains(id) && !mallorys.contains(topupID), "\(mallorys)")
         await bridge.stop()
     }
 }

@@ -211,12 +211,16 @@ import Testing
         }
     }
 
+    /// The first voucher recovers every link of its chain; each later one under the same delegation only
+    /// its own signature: the delegation's signer comes from the cache.
     @Test func cachedChainCostsOneRecovery() throws {
         let spending = try world.signedSpending()
         let verifier = world.verifier()
+        let links = 1 + spending.parents.count + 1
         for cumulative in 1...20 {
             let voucher = try world.signedVoucher(world.voucher(under: spending, cumulative: BigUInt(cumulative)), parents: [spending])
             #expect(verifier.verify(voucher, at: world.now).valid)
+            #expect(verifier.signers.recoveries == links + (cumulative - 1), "after \(cumulative) vouchers")
         }
     }
 

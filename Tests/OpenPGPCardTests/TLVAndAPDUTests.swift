@@ -1,4 +1,5 @@
 import Ethereum
+import Foundation
 import OpenPGPCard
 import Testing
 
@@ -40,14 +41,38 @@ import Testing
         #expect(throws: TLV.ParseError.self) { try TLV.parse(bytes) }
     }
 
-    @Test func randomGarbageNeverCrashes() {
-        var rng = SystemRandomNumberGenerator()
+    /// Seeded (printed; PARATII_TEST_SEED replays it). Random bytes either parse into objects that
+    /// re-encode canonically (never longer than the input) and parse back to themselves, or are refused
+    /// with a ParseError; a key template among random objects and padding still yields exactly its key.
+    @Test func randomInputParsesConsistentlyOrIsRefused() throws {
+        var rng = SeededGenerator.announced(for: "randomInputParsesConsistentlyOrIsRefused")
+        var parsed = 0
         for _ in 0..<2000 {
             let n = Int.random(in: 0..<64, using: &rng)
             let bytes = (0..<n).map { _ in UInt8.random(in: 0...255, using: &rng) }
-            _ = try? TLV.parse(bytes)
+            if let objects = try? TLV.parse(bytes) {
+                parsed += 1
+                let encoded = objects.flatMap(\.encoded)
+                #expect(encoded.count <= bytes.count, "\(bytes.hexString)")
+                #expect(try TLV.parse(encoded) == objects, "\(bytes.hexString)")
+            }
             _ = try? ApplicationData(bytes: bytes)
             _ = try? OpenPGPCard.parsePublicKey(bytes)
+        }
+        #expect(parsed > 0)
+        for _ in 0..<50 {
+            let key = PrivateKey.generate().publicKey
+            var pieces = [TLV(tag: 0x7F49, value: TLV(tag: 0x86, value: key.uncompressed).encoded).encoded]
+            for _ in 0..<Int.random(in: 0...4, using: &rng) {
+                let tag = [0x4F, 0x5F2D, 0x93, 0xC1, 0x7F21].randomElement(using: &rng)!
+                let length = Int.random(in: 0...300, using: &rng)
+                pieces.append(TLV(tag: UInt32(tag), value: (0..<length).map { _ in UInt8.random(in: 0...255, using: &rng) }).encoded)
+            }
+            pieces.shuffle(using: &rng)
+            let padded = pieces.flatMap {
+                $0 + [UInt8](repeating: Bool.random(using: &rng) ? 0x00 : 0xFF, count: Int.random(in: 0...3, using: &rng))
+            }
+            #expect(try OpenPGPCard.parsePublicKey(padded).uncompressed == key.uncompressed)
         }
         // Truncations of a valid answer are refused, not trusted.
         let valid = TLV(tag: 0x7F49, value: TLV(tag: 0x86, value: PrivateKey.generate().publicKey.uncompressed).encoded).encoded
@@ -134,5 +159,26 @@ import Testing
         #expect(StatusWord.wrongPIN(triesLeft: 2) == 0x63C2)
         #expect(StatusWord.error(for: StatusWord.wrongPIN(triesLeft: 0)) == .pinBlocked)
         #expect(StatusWord.error(for: 0x63C1) == .wrongPIN(triesLeft: 1))
+    }
+}
+
+/// SplitMix64, seeded and printed so a failure replays (`PARATII_TEST_SEED=…`). A copy of
+/// PlayerCoreTests' (test targets share no sources, and a library has no business holding it).
+struct SeededGenerator: RandomNumberGenerator {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    static func announced(for test: String) -> SeededGenerator {
+        let seed = ProcessInfo.processInfo.environment["PARATII_TEST_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
+        print("\(test): seed \(seed) (replay: PARATII_TEST_SEED=\(seed) swift test --filter \(test))")
+        return SeededGenerator(seed: seed)
     }
 }

@@ -152,6 +152,20 @@ import Testing
         }
     }
 
+    /// README: `paratii verify` exits 2 when the input is unusable (not an envelope at all, or no file),
+    /// apart from 1 for an envelope that does not verify; one line on stderr.
+    @Test func verifyExitsTwoOnUnusableInput() throws {
+        let (f, _) = try Self.wallet()
+        defer { f.cleanup() }
+        let garbage = f.directory + "/garbage.json"
+        try "not json".write(toFile: garbage, atomically: true, encoding: .utf8)
+        for arguments in [["verify", garbage], ["verify", f.directory + "/absent.json"]] {
+            let result = try Self.run(f, arguments)
+            #expect(result.status == 2, "\(arguments): exit \(result.status), \(result.stderr)")
+            #expect(result.stdout.isEmpty && result.stderr.split(separator: "\n").count == 1, "\(result.stderr)")
+        }
+    }
+
     @Test func verifyAndChannelsSayHowMuchOfTheTotalEachVoucherClaims() throws {
         let (f, delegation) = try Self.wallet()
         defer { f.cleanup() }

@@ -124,8 +124,9 @@ class Paratii:
         lines = result.out.rstrip("\n")
         return lines
 
-    def refused(self, *args: str, input: bytes | str | None = None, mentions: str | None = None) -> Result:
-        """Non-zero exit, nothing on stdout, exactly one non-empty line on stderr."""
+    def refused(self, *args: str, mentions: str, input: bytes | str | None = None) -> Result:
+        """Non-zero exit, nothing on stdout, exactly one non-empty line on stderr that names the reason
+        (`mentions` is required: a refusal for the wrong reason must not pass)."""
         result = self.run(*args, input=input)
         assert result.rc != 0, "expected a refusal, got success:\n" + result.describe()
         assert result.stdout == b"", "a refusal must print nothing on stdout:\n" + result.describe()
@@ -134,8 +135,7 @@ class Paratii:
         body = err[:-1] if err.endswith("\n") else err
         assert body.strip(), "a refusal must explain itself on stderr:\n" + result.describe()
         assert "\n" not in body, "a refusal must be exactly one line on stderr:\n" + result.describe()
-        if mentions is not None:
-            assert mentions.lower() in body.lower(), f"stderr should mention {mentions!r}:\n" + result.describe()
+        assert mentions.lower() in body.lower(), f"stderr should mention {mentions!r}:\n" + result.describe()
         return result
 
     def usage_error(self, *args: str, input: bytes | str | None = None) -> Result:

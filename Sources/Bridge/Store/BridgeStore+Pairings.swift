@@ -93,10 +93,15 @@ extension BridgeStore {
         }
     }
 
-    /// The pairing a bearer token belongs to, when approved and not revoked.
+    /// The pairing a bearer token belongs to, when approved and not revoked: from the token cache, or
+    /// read and cached (see TokenCache for why a revocation is never missed).
     public func authenticate(token: String) async throws -> Pairing? {
         let hash = Self.tokenHash(token)
-        return try await read { db in try Self.authenticate(db, tokenHash: hash) }
+        let (cached, generation) = tokens.lookup(hash)
+        if let cached { return cached }
+        guard let pairing = try await read({ db in try Self.authenticate(db, tokenHash: hash) }) else { return nil }
+        tokens.fill(hash, pairing, readAt: generation)
+        return pairing
     }
 
     static func authenticate(_ db: Database, tokenHash: Data) throws -> Pairing? {
