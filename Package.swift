@@ -138,6 +138,19 @@ let package = Package(
             ]
         ),
 
+        // The wallet service (`paratii wallet serve`): the player core for web pages on loopback, per-origin pairings and budgets.
+        .target(
+            name: "WalletService",
+            dependencies: [
+                "PlayerCore", "Bridge", "Delegation", "Ethereum", "Storage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "BigInt", package: "BigInt"),
+            ]
+        ),
+
         // The one executable; stays thin over the libraries.
         .executableTarget(
             name: "ParatiiCLI",
@@ -151,6 +164,7 @@ let package = Package(
                 "Doctor",
                 "TokenHub",
                 "Bridge",
+                "WalletService",
                 "Institution",
                 "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -170,7 +184,7 @@ let package = Package(
         .executableTarget(
             name: "ParatiiBench",
             dependencies: [
-                "Ethereum", "Delegation", "PlayerCore", "CBaseline", "PCSC", "OpenPGPCard", "SoftToken", "Bridge",
+                "Ethereum", "Delegation", "PlayerCore", "CBaseline", "PCSC", "OpenPGPCard", "SoftToken", "Bridge", "WalletService",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "BigInt", package: "BigInt"),
             ],
@@ -229,6 +243,17 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "BigInt", package: "BigInt"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The wallet service's router in process (HummingbirdTesting): pairing, refusals, budgets, locking.
+        .testTarget(
+            name: "WalletServiceTests",
+            dependencies: [
+                "WalletService", "PlayerCore", "Delegation", "Ethereum", "Bridge",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "Logging", package: "swift-log"),
             ]

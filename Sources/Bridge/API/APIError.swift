@@ -32,7 +32,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible, HTTPResponseEr
         JSONResponse.make(json, status: status)
     }
 
-    static func onlyKeys(_ object: JSONObject, _ allowed: [String], in what: String) throws {
+    public static func onlyKeys(_ object: JSONObject, _ allowed: [String], in what: String) throws {
         for key in object.keys where !allowed.contains(key) {
             throw APIError(400, "unknown_field", "\(what) has no member \"\(key)\"")
         }

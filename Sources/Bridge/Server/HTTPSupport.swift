@@ -11,13 +11,19 @@ func authenticate(_ request: Request, _ store: BridgeStore) async throws -> Pair
 
 /// The body as JSON through the strict parser (duplicate keys refused), at most `bodyLimit` bytes.
 func bodyValue(_ request: Request, _ settings: BridgeSettings) async throws -> JSONValue {
-    if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > settings.bodyLimit {
-        throw APIError(413, "too_large", "body larger than \(settings.bodyLimit) bytes")
+    try await bodyValue(request, limit: settings.bodyLimit)
+}
+
+/// The body as JSON through the strict parser (duplicate keys refused), at most `limit` bytes: a 413
+/// before reading more when Content-Length says so, or as soon as a chunked body passes it.
+public func bodyValue(_ request: Request, limit: Int) async throws -> JSONValue {
+    if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+        throw APIError(413, "too_large", "body larger than \(limit) bytes")
     }
     var request = request
     let buffer: ByteBuffer
-    do { buffer = try await request.collectBody(upTo: settings.bodyLimit) } catch {
-        throw APIError(413, "too_large", "body larger than \(settings.bodyLimit) bytes")
+    do { buffer = try await request.collectBody(upTo: limit) } catch {
+        throw APIError(413, "too_large", "body larger than \(limit) bytes")
     }
     do { return try JSONValue.parse(Array(buffer.readableBytesView)) } catch {
         throw APIError(400, "malformed_json", "\(error)")
@@ -31,9 +37,9 @@ func body(_ request: Request, _ settings: BridgeSettings, keys: [String]) async 
 
 func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response { JSONResponse.make(value, status: status) }
 
-enum JSONResponse {
+public enum JSONResponse {
     /// Compact JSON, never cached: every answer of the API, refusals included.
-    static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+    public static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
         Response(
             status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
             body: .init(byteBuffer: ByteBuffer(string: value.compactText + "\n")))
@@ -42,8 +48,8 @@ enum JSONResponse {
 
 /// Runs a blocking call (PC/SC: a slow or stuck card) on a thread of its own, never on Swift's
 /// cooperative pool, whose two threads on a two-core machine every other request needs.
-enum Blocking {
-    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+public enum Blocking {
+    public static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
         }
