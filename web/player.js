@@ -12,7 +12,7 @@ const walletURL = loopbackOnly(params.get('wallet') || 'http://localhost:8548');
 const manifestURL = params.get('manifest') || '/media/manifest.json';
 const loadId = crypto.getRandomValues(new Uint32Array(1))[0].toString(16);
 
-const state = (window.paratii = { state: 'starting', paid: 0, fetched: 0, pairing: null, lastVote: null, budget: null, message: '' });
+const state = (window.paratii = { state: 'starting', paid: 0, fetched: 0, pairing: null, lastVote: null, budget: null, message: '', vouchers: [] });
 const wallet = new WalletService(walletURL);
 let eventRevision = 0;
 let locked = false;
@@ -86,6 +86,7 @@ async function pay(accepted, key) {
     try {
       const answer = await wallet.pay({ payee: accepted.payTo, token: accepted.asset, amount: accepted.amount, memo: accepted.extra?.memo ?? '', key });
       showBudget(answer.budget);
+      state.vouchers.push(answer.voucher);
       return answer.voucher;
     } catch (error) {
       if (!(error instanceof WalletError)) throw error;
