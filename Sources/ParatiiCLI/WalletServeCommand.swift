@@ -74,7 +74,9 @@ extension WalletCommand {
                 )
             }
             for site in answer["sites"]?.arrayValue ?? [] {
-                print("paired  \(TerminalText.escape(site["origin"]?.stringValue ?? ""))  \(TerminalText.escape(site["name"]?.stringValue ?? ""))")
+                print(
+                    "paired  \(TerminalText.escape(site["origin"]?.stringValue ?? ""))  \(TerminalText.escape(site["name"]?.stringValue ?? ""))"
+                )
             }
         }
     }
@@ -101,14 +103,20 @@ extension WalletCommand {
             let body: JSONValue = .object([
                 "code": .string(code),
                 "budgets": .array(
-                    limits.map { .object(["token": .string($0.token.checksummed), "limit": .string(String($0.limit)), "period": .number("\($0.period)")]) }),
+                    limits.map {
+                        .object([
+                            "token": .string($0.token.checksummed), "limit": .string(String($0.limit)), "period": .number("\($0.period)"),
+                        ])
+                    }),
             ])
             _ = try socket.call("POST", "/v1/admin/pairings/\(try BridgeSocketOption.checkID(id))/approve", body)
             let shown = limits.map { limit in
                 let amount = "\(configuration.formatAmount(limit.limit, token: limit.token)) \(configuration.tokenName(limit.token))"
                 return limit.period == 0 ? amount : "\(amount) per \(Units.formatDuration(limit.period))"
             }
-            print("approved \(origin) (\(TerminalText.escape(pending["name"]?.stringValue ?? ""))) with code \(TerminalText.escape(code)); budget \(shown.joined(separator: ", "))")
+            print(
+                "approved \(origin) (\(TerminalText.escape(pending["name"]?.stringValue ?? ""))) with code \(TerminalText.escape(code)); budget \(shown.joined(separator: ", "))"
+            )
         }
     }
 
@@ -151,7 +159,9 @@ enum SiteBudgetSpec {
         }
         let digits = head.prefix { $0.isNumber || $0 == "." }
         let tokenName = head.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
-        guard !digits.isEmpty, !tokenName.isEmpty else { throw CLIError("a budget is AMOUNT TOKEN[/PERIOD], e.g. 0.01ETH/day: got \(text)") }
+        guard !digits.isEmpty, !tokenName.isEmpty else {
+            throw CLIError("a budget is AMOUNT TOKEN[/PERIOD], e.g. 0.01ETH/day: got \(text)")
+        }
         let token = try configuration.token(tokenName)
         let amount = try configuration.parseAmount(String(digits), token: token)
         guard amount > 0 else { throw CLIError("a budget must be positive: \(text)") }
@@ -173,7 +183,8 @@ extension SiteBudgetSpec {
                 JSONValue.array(
                     budgets.map { b in
                         .object([
-                            "origin": .string(b.origin), "token": .string(b.limit.token.checksummed), "limit": .string(String(b.limit.limit)),
+                            "origin": .string(b.origin), "token": .string(b.limit.token.checksummed),
+                            "limit": .string(String(b.limit.limit)),
                             "period": .number("\(b.limit.period)"), "spentThisPeriod": .string(String(b.spentThisPeriod)),
                             "spent": .string(String(b.spent)), "remaining": .string(String(b.remaining)),
                             "remainingText": .string(configuration.formatAmount(b.remaining, token: b.limit.token)),
@@ -183,9 +194,13 @@ extension SiteBudgetSpec {
         }
         if budgets.isEmpty { print("no budget: the site is not paired") }
         for b in budgets {
-            let amount = { (value: BigUInt) in "\(configuration.formatAmount(value, token: b.limit.token)) \(configuration.tokenName(b.limit.token))" }
+            let amount = { (value: BigUInt) in
+                "\(configuration.formatAmount(value, token: b.limit.token)) \(configuration.tokenName(b.limit.token))"
+            }
             let period = b.limit.period == 0 ? "" : " per \(Units.formatDuration(b.limit.period))"
-            print("\(TerminalText.escape(b.origin)): spent \(amount(b.spent)), \(amount(b.remaining)) left of \(amount(b.limit.limit))\(period)")
+            print(
+                "\(TerminalText.escape(b.origin)): spent \(amount(b.spent)), \(amount(b.remaining)) left of \(amount(b.limit.limit))\(period)"
+            )
         }
     }
 }

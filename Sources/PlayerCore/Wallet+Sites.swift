@@ -46,9 +46,10 @@ extension Wallet {
     public func pay(_ request: PaymentRequest, site origin: String) throws -> Envelope {
         let now = clock()
         let voucher = try write { db in
-            let replay = try request.idempotencyKey.map { key in
-                try Bool.fetchOne(db, sql: "SELECT 1 FROM voucher WHERE idempotencyKey = ?", arguments: [key]) != nil
-            } ?? false
+            let replay =
+                try request.idempotencyKey.map { key in
+                    try Bool.fetchOne(db, sql: "SELECT 1 FROM voucher WHERE idempotencyKey = ?", arguments: [key]) != nil
+                } ?? false
             if !replay { try Self.chargeSite(db, origin, request, now: now) }
             var ledger = Ledger(db, now: now)
             let voucher = try ledger.record(request)

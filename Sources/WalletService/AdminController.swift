@@ -29,7 +29,9 @@ struct AdminController {
                 .object([
                     "locked": .bool(vault.isLocked),
                     "pending": .array(
-                        vault.pendingPairings().map { .object(["id": .string($0.id), "origin": .string($0.origin), "name": .string($0.name)]) }),
+                        vault.pendingPairings().map {
+                            .object(["id": .string($0.id), "origin": .string($0.origin), "name": .string($0.name)])
+                        }),
                     "sites": .array(vault.pairedSites().map { .object(["origin": .string($0.origin), "name": .string($0.name)]) }),
                 ]))
         }

@@ -78,7 +78,9 @@ struct PageController {
                 throw APIError.badRequest("rate must be 1 to 5")
             }
             let wallet = try vault.unlocked()
-            let vote = try await Self.walletCallAsync { try await Blocking.run { try wallet.vote(content: PaymentRequest.memo(content), .rate(stars)) } }
+            let vote = try await Self.walletCallAsync {
+                try await Blocking.run { try wallet.vote(content: PaymentRequest.memo(content), .rate(stars)) }
+            }
             vault.record("voted", origin: site.origin)
             return JSONResponse.make(.object(["vote": vote.json]))
         }
@@ -144,7 +146,8 @@ struct PageController {
         let key = object["key"]?.stringValue
         if let key { guard !key.isEmpty, key.utf8.count <= 128 else { throw APIError.badRequest("key must be 1 to 128 bytes") } }
         return PaymentRequest(
-            payee: payee, token: token, amount: amount, memo: PaymentRequest.memo(memo), idempotencyKey: key.map { "site \(site.origin) \($0)" })
+            payee: payee, token: token, amount: amount, memo: PaymentRequest.memo(memo),
+            idempotencyKey: key.map { "site \(site.origin) \($0)" })
     }
 
     static func budgetJSON(_ budgets: [SiteBudget], _ settings: WalletServiceSettings) -> JSONValue {

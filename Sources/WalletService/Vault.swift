@@ -43,7 +43,8 @@ public final class Vault: @unchecked Sendable {
     public func unlock(password: String) async throws {
         let directory = self.directory
         let opened: Wallet
-        do { opened = try await Blocking.run { try Wallet.open(directory: directory, password: password) } } catch let error as WalletError {
+        do { opened = try await Blocking.run { try Wallet.open(directory: directory, password: password) } } catch let error as WalletError
+        {
             throw WalletServiceError.wallet(error)
         }
         let known = try opened.sites()

@@ -52,7 +52,9 @@ import Testing
     struct TestAuthority<Inner: HTTPResponder>: HTTPResponder {
         let inner: Inner
         func respond(to request: Request, context: Inner.Context) async throws -> Response {
-            guard let authority = request.headers[.init("X-Test-Authority")!] else { return try await inner.respond(to: request, context: context) }
+            guard let authority = request.headers[.init("X-Test-Authority")!] else {
+                return try await inner.respond(to: request, context: context)
+            }
             var head = request.head
             head.authority = authority
             return try await inner.respond(to: Request(head: head, body: request.body), context: context)
@@ -74,12 +76,15 @@ import Testing
     }
 
     /// Pairs `origin` as a page would (secret, code) and approves it as `paratii wallet approve-site` does; returns the token.
-    static func pair(_ client: any TestClientProtocol, origin: String = page, budget: String = "0.0003", period: UInt64 = 86400) async throws
+    static func pair(
+        _ client: any TestClientProtocol, origin: String = page, budget: String = "0.0003", period: UInt64 = 86400
+    ) async throws
         -> String
     {
         let secret = String(repeating: "ab", count: 32)
         let secretHash = Vault.hash(secret)
-        let created = try await call(client, .post, "/v1/pairings", .object(["name": .string("test page"), "secretHash": .string(secretHash)]), origin: origin)
+        let created = try await call(
+            client, .post, "/v1/pairings", .object(["name": .string("test page"), "secretHash": .string(secretHash)]), origin: origin)
         #expect(created.status == .created)
         let id = try #require(object(created)?["id"]?.stringValue), code = try #require(object(created)?["code"]?.stringValue)
         let pending = try await call(client, .get, "/v1/pairings/\(id)", origin: origin, headers: [.authorization: "Pairing \(secret)"])
@@ -89,7 +94,9 @@ import Testing
             .object([
                 "code": .string(code),
                 "budgets": .array([
-                    .object(["token": .string(Address.zero.checksummed), "limit": .string(String(wei(budget))), "period": .number("\(period)")])
+                    .object([
+                        "token": .string(Address.zero.checksummed), "limit": .string(String(wei(budget))), "period": .number("\(period)"),
+                    ])
                 ]),
             ]), origin: nil)
         #expect(approved.status == .ok)
@@ -112,7 +119,9 @@ import Testing
         try await Self.withRouter { client, _ in
             let token = try await Self.pair(client)
             // No pairing at all, no Origin, and a paired site's token shown by another origin: 403 not_paired each time.
-            for (origin, bearer) in [("http://evil.localhost:9", nil), (nil, token), ("http://127.0.0.1:8080", token)] as [(String?, String?)] {
+            for (origin, bearer) in [("http://evil.localhost:9", nil), (nil, token), ("http://127.0.0.1:8080", token)]
+                as [(String?, String?)]
+            {
                 for (method, uri, body) in [
                     (HTTPRequest.Method.post, "/v1/pay", Self.payment("a")), (.get, "/v1/budget", nil), (.get, "/v1/session", nil),
                     (.get, "/v1/history", nil), (.get, "/v1/events?timeout=0", nil),
@@ -207,7 +216,9 @@ import Testing
             let wrong = try await Self.call(client, .post, "/v1/admin/unlock", .object(["password": .string("wrong")]), origin: nil)
             #expect(wrong.status == .badRequest)
             #expect(fixture.vault.isLocked)
-            #expect(try await Self.call(client, .post, "/v1/admin/unlock", .object(["password": .string(Self.password)]), origin: nil).status == .ok)
+            #expect(
+                try await Self.call(client, .post, "/v1/admin/unlock", .object(["password": .string(Self.password)]), origin: nil).status
+                    == .ok)
             let woken = try await Self.call(client, .get, "/v1/events?since=\(revision)&timeout=5", token: token)
             #expect(Self.object(woken)?["events"]?.arrayValue?.contains { $0["type"] == .string("unlocked") } == true)
             #expect(try await Self.call(client, .post, "/v1/pay", Self.payment("l1"), token: token).status == .ok)
@@ -220,7 +231,9 @@ import Testing
                 client, .post, "/v1/pairings", .object(["name": .string("p"), "secretHash": .string(Vault.hash("x"))]))
             let id = try #require(Self.object(created)?["id"]?.stringValue), code = try #require(Self.object(created)?["code"]?.stringValue)
             let wrongCode = code == "000000" ? "000001" : "000000"
-            let budgets: JSONValue = .array([.object(["token": .string(Address.zero.checksummed), "limit": .string("1"), "period": .number("0")])])
+            let budgets: JSONValue = .array([
+                .object(["token": .string(Address.zero.checksummed), "limit": .string("1"), "period": .number("0")])
+            ])
             let wrong = try await Self.call(
                 client, .post, "/v1/admin/pairings/\(id)/approve", .object(["code": .string(wrongCode), "budgets": budgets]), origin: nil)
             #expect(wrong.status == .forbidden)
@@ -265,7 +278,8 @@ import Testing
     @Test func aRatingIsAValidVote() async throws {
         try await Self.withRouter { client, fixture in
             let token = try await Self.pair(client)
-            let voted = try await Self.call(client, .post, "/v1/vote", .object(["content": .string("video-42"), "rate": .number("4")]), token: token)
+            let voted = try await Self.call(
+                client, .post, "/v1/vote", .object(["content": .string("video-42"), "rate": .number("4")]), token: token)
             #expect(voted.status == .ok)
             let envelope = try Envelope(json: try #require(Self.object(voted)?["vote"]))
             #expect(Verifier(domain: envelope.domain).verify(envelope, at: Wallet.systemClock()).valid)
@@ -275,7 +289,8 @@ import Testing
             // The chain ends at the master (the card in real use).
             guard case .spending(let spending)? = envelope.parents.last?.message else { Issue.record("no spending parent"); return }
             #expect(spending.master == fixture.master.address)
-            let outOfRange = try await Self.call(client, .post, "/v1/vote", .object(["content": .string("v"), "rate": .number("6")]), token: token)
+            let outOfRange = try await Self.call(
+                client, .post, "/v1/vote", .object(["content": .string("v"), "rate": .number("6")]), token: token)
             #expect(outOfRange.status == .badRequest)
         }
     }
