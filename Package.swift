@@ -123,17 +123,36 @@ let package = Package(
             ]
         ),
 
+        // The HTTP pieces the loopback servers share (bridge, wallet service, payee server): refusals that
+        // render themselves, JSON answers, bounded bodies, the loopback Host check, access log, error shape.
+        .target(
+            name: "LoopbackHTTP",
+            dependencies: ["Ethereum", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
+
         // The bridge daemon: local API (Hummingbird) over a Unix socket, pairings, delegation requests, audit log.
         .target(
             name: "Bridge",
             dependencies: [
-                "Ethereum", "Delegation", "OpenPGPCard", "PCSC", "TokenHub", "Storage",
+                "Ethereum", "Delegation", "OpenPGPCard", "PCSC", "TokenHub", "Storage", "LoopbackHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "BigInt", package: "BigInt"),
+            ]
+        ),
+
+        // The payee's content server: media segments paid per segment over HTTP 402 (x402 v2 headers,
+        // scheme paratii-voucher) into the payee store, the player page and a dashboard.
+        .target(
+            name: "PayeeServer",
+            dependencies: [
+                "Ethereum", "Delegation", "PlayerCore", "LoopbackHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "BigInt", package: "BigInt"),
             ]
         ),
@@ -151,6 +170,8 @@ let package = Package(
                 "Doctor",
                 "TokenHub",
                 "Bridge",
+                "PayeeServer",
+                "LoopbackHTTP",
                 "Institution",
                 "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -171,6 +192,7 @@ let package = Package(
             name: "ParatiiBench",
             dependencies: [
                 "Ethereum", "Delegation", "PlayerCore", "CBaseline", "PCSC", "OpenPGPCard", "SoftToken", "Bridge",
+                "PayeeServer",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "BigInt", package: "BigInt"),
             ],
@@ -226,9 +248,20 @@ let package = Package(
             name: "BridgeTests",
             dependencies: [
                 "Bridge", "Delegation", "TokenHub", "Ethereum", "PlayerCore", "OpenPGPCard", "PCSC", "SoftToken", "Storage",
+                "LoopbackHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "BigInt", package: "BigInt"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The payee's content server over real HTTP on loopback, paid with vouchers from a real wallet.
+        .testTarget(
+            name: "PayeeServerTests",
+            dependencies: [
+                "PayeeServer", "PlayerCore", "Delegation", "Ethereum", "LoopbackHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -244,7 +277,10 @@ if let mode = Context.environment["PARATII_INSTRUMENT"], ["fuzzer", "address", "
     // lld: gold fails on sanitizer-instrumented Swift objects ("internal error in format_file_lineno").
     let swiftFlags: [SwiftSetting] = [.unsafeFlags(["-sanitize=\(sanitizers)"])]
     let linkFlags: [LinkerSetting] = [.unsafeFlags(["-sanitize=\(sanitizers)", "-use-ld=lld"])]
-    let own = ["Storage", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "TokenHub", "Doctor", "Delegation", "PlayerCore", "Bridge"]
+    let own = [
+        "Storage", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "TokenHub", "Doctor", "Delegation", "PlayerCore", "LoopbackHTTP",
+        "Bridge", "PayeeServer",
+    ]
     for target in package.targets where own.contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + swiftFlags
         target.linkerSettings = (target.linkerSettings ?? []) + linkFlags
