@@ -123,11 +123,18 @@ let package = Package(
             ]
         ),
 
+        // The HTTP pieces the loopback servers share (bridge, wallet service, payee server): refusals that
+        // render themselves, JSON answers, bounded bodies, the loopback Host check, access log, error shape.
+        .target(
+            name: "LoopbackHTTP",
+            dependencies: ["Ethereum", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
+
         // The bridge daemon: local API (Hummingbird) over a Unix socket, pairings, delegation requests, audit log.
         .target(
             name: "Bridge",
             dependencies: [
-                "Ethereum", "Delegation", "OpenPGPCard", "PCSC", "TokenHub", "Storage",
+                "Ethereum", "Delegation", "OpenPGPCard", "PCSC", "TokenHub", "Storage", "LoopbackHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -138,11 +145,23 @@ let package = Package(
             ]
         ),
 
+        // The payee's content server: media segments paid per segment over HTTP 402 (x402 v2 headers,
+        // scheme paratii-voucher) into the payee store, the player page and a dashboard.
+        .target(
+            name: "PayeeServer",
+            dependencies: [
+                "Ethereum", "Delegation", "PlayerCore", "LoopbackHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "BigInt", package: "BigInt"),
+            ]
+        ),
+
         // The wallet service (`paratii wallet serve`): the player core for web pages on loopback, per-origin pairings and budgets.
         .target(
             name: "WalletService",
             dependencies: [
-                "PlayerCore", "Bridge", "Delegation", "Ethereum", "Storage",
+                "PlayerCore", "Bridge", "LoopbackHTTP", "Delegation", "Ethereum", "Storage",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -165,6 +184,8 @@ let package = Package(
                 "TokenHub",
                 "Bridge",
                 "WalletService",
+                "PayeeServer",
+                "LoopbackHTTP",
                 "Institution",
                 "Storage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -184,7 +205,8 @@ let package = Package(
         .executableTarget(
             name: "ParatiiBench",
             dependencies: [
-                "Ethereum", "Delegation", "PlayerCore", "CBaseline", "PCSC", "OpenPGPCard", "SoftToken", "Bridge", "WalletService",
+                "Ethereum", "Delegation", "PlayerCore", "CBaseline", "PCSC", "OpenPGPCard", "SoftToken", "Bridge",
+                "PayeeServer", "WalletService",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "BigInt", package: "BigInt"),
             ],
@@ -240,9 +262,20 @@ let package = Package(
             name: "BridgeTests",
             dependencies: [
                 "Bridge", "Delegation", "TokenHub", "Ethereum", "PlayerCore", "OpenPGPCard", "PCSC", "SoftToken", "Storage",
+                "LoopbackHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "BigInt", package: "BigInt"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The payee's content server over real HTTP on loopback, paid with vouchers from a real wallet.
+        .testTarget(
+            name: "PayeeServerTests",
+            dependencies: [
+                "PayeeServer", "PlayerCore", "Delegation", "Ethereum", "LoopbackHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -251,7 +284,7 @@ let package = Package(
         .testTarget(
             name: "WalletServiceTests",
             dependencies: [
-                "WalletService", "PlayerCore", "Delegation", "Ethereum", "Bridge",
+                "WalletService", "PlayerCore", "Delegation", "Ethereum", "Bridge", "LoopbackHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "BigInt", package: "BigInt"),
@@ -269,7 +302,10 @@ if let mode = Context.environment["PARATII_INSTRUMENT"], ["fuzzer", "address", "
     // lld: gold fails on sanitizer-instrumented Swift objects ("internal error in format_file_lineno").
     let swiftFlags: [SwiftSetting] = [.unsafeFlags(["-sanitize=\(sanitizers)"])]
     let linkFlags: [LinkerSetting] = [.unsafeFlags(["-sanitize=\(sanitizers)", "-use-ld=lld"])]
-    let own = ["Storage", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "TokenHub", "Doctor", "Delegation", "PlayerCore", "Bridge"]
+    let own = [
+        "Storage", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "TokenHub", "Doctor", "Delegation", "PlayerCore", "LoopbackHTTP",
+        "Bridge", "PayeeServer",
+    ]
     for target in package.targets where own.contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + swiftFlags
         target.linkerSettings = (target.linkerSettings ?? []) + linkFlags

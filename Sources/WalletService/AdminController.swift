@@ -3,6 +3,7 @@ import Bridge
 import Delegation
 import Ethereum
 import Foundation
+import LoopbackHTTP
 import Hummingbird
 import PlayerCore
 
@@ -15,7 +16,7 @@ struct AdminController {
     func addRoutes(to group: RouterGroup<BasicRequestContext>) {
         let vault = self.vault, settings = self.settings
         group.post("unlock") { request, _ in
-            let object = try RequestBodies.object(try await bodyValue(request, limit: settings.bodyLimit), keys: ["password"])
+            let object = try RequestBodies.object(try await BoundedBody.json(request, limit: settings.bodyLimit), keys: ["password"])
             guard let password = object["password"]?.stringValue else { throw APIError.badRequest("password is required") }
             try await vault.unlock(password: password)
             return JSONResponse.make(.object(["locked": .bool(false)]))
@@ -37,7 +38,7 @@ struct AdminController {
         }
         // `{"code": "123456", "budgets": [{"token": "0x…", "limit": "<base units>", "period": SECONDS}]}`
         group.post("pairings/:id/approve") { request, context in
-            let object = try RequestBodies.object(try await bodyValue(request, limit: settings.bodyLimit), keys: ["code", "budgets"])
+            let object = try RequestBodies.object(try await BoundedBody.json(request, limit: settings.bodyLimit), keys: ["code", "budgets"])
             guard let code = object["code"]?.stringValue, code.utf8.count == 6 else { throw APIError.badRequest("code must be 6 digits") }
             guard let budgets = object["budgets"]?.arrayValue, !budgets.isEmpty, budgets.count <= 8 else {
                 throw APIError.badRequest("budgets must list 1 to 8 tokens")
@@ -51,7 +52,7 @@ struct AdminController {
             return JSONResponse.make(.object(["denied": .bool(true)]))
         }
         group.post("sites/revoke") { request, _ in
-            let object = try RequestBodies.object(try await bodyValue(request, limit: settings.bodyLimit), keys: ["origin"])
+            let object = try RequestBodies.object(try await BoundedBody.json(request, limit: settings.bodyLimit), keys: ["origin"])
             guard let origin = object["origin"]?.stringValue else { throw APIError.badRequest("origin is required") }
             try vault.revoke(origin: origin)
             return JSONResponse.make(.object(["revoked": .string(origin)]))

@@ -3,6 +3,7 @@ import Bridge
 import Delegation
 import Ethereum
 import Foundation
+import LoopbackHTTP
 import Hummingbird
 import PlayerCore
 
@@ -28,7 +29,7 @@ struct PageController {
             guard let origin = request.headers[.origin], !origin.isEmpty, origin.utf8.count <= 256 else {
                 throw APIError.badRequest("pairing needs the page's Origin")
             }
-            let object = try RequestBodies.object(try await bodyValue(request, limit: settings.bodyLimit), keys: ["name", "secretHash"])
+            let object = try RequestBodies.object(try await BoundedBody.json(request, limit: settings.bodyLimit), keys: ["name", "secretHash"])
             guard let name = object["name"]?.stringValue, !name.isEmpty, name.count <= 64 else {
                 throw APIError.badRequest("name must be 1 to 64 characters")
             }
@@ -51,7 +52,7 @@ struct PageController {
 
         group.post("pay") { request, _ in
             let site = try vault.site(token: Self.token(request), origin: request.headers[.origin])
-            let payment = try Self.payment(try await bodyValue(request, limit: settings.bodyLimit), site: site)
+            let payment = try Self.payment(try await BoundedBody.json(request, limit: settings.bodyLimit), site: site)
             let wallet = try vault.unlocked()
             let envelope: Envelope
             do { envelope = try await Blocking.run { try wallet.pay(payment, site: site.origin) } } catch let error as WalletError {
@@ -70,7 +71,7 @@ struct PageController {
 
         group.post("vote") { request, _ in
             let site = try vault.site(token: Self.token(request), origin: request.headers[.origin])
-            let object = try RequestBodies.object(try await bodyValue(request, limit: settings.bodyLimit), keys: ["content", "rate"])
+            let object = try RequestBodies.object(try await BoundedBody.json(request, limit: settings.bodyLimit), keys: ["content", "rate"])
             guard let content = object["content"]?.stringValue, !content.isEmpty, content.utf8.count <= 256 else {
                 throw APIError.badRequest("content must be a content id (0x + 32 bytes, or text that is hashed)")
             }

@@ -2,6 +2,7 @@ import Bridge
 import Crypto
 import Ethereum
 import Foundation
+import LoopbackHTTP
 import PlayerCore
 
 /// The service's state: the unlocked wallet (the key lives only here, only while unlocked), the sites

@@ -1,5 +1,6 @@
 import Bridge
 import Foundation
+import LoopbackHTTP
 import Hummingbird
 import Logging
 import ServiceLifecycle
@@ -38,7 +39,7 @@ public func buildApplication(
 /// tools' routes: only the Unix socket gets them.
 public func buildRouter(_ vault: Vault, admin: Bool) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
-    router.add(middleware: AccessLogMiddleware(admin: admin))
+    router.add(middleware: AccessLogMiddleware(listener: admin ? "unix" : "tcp"))
     router.add(middleware: ErrorShapeMiddleware())
     router.add(middleware: GuardMiddleware(allowedOrigin: { _ in true }, privateNetwork: true))
     let v1 = router.group("v1")

@@ -1,5 +1,6 @@
 import Bridge
 import Hummingbird
+import LoopbackHTTP
 import PlayerCore
 
 /// Why the wallet service refused a page or a local tool. Each case knows its HTTP face (`api`), so

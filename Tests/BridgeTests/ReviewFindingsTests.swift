@@ -1,5 +1,6 @@
 import Delegation
 import Ethereum
+import LoopbackHTTP
 import Foundation
 import GRDB
 import Storage

@@ -1,4 +1,5 @@
 import Ethereum
+import LoopbackHTTP
 import Foundation
 import GRDB
 import HTTPTypes

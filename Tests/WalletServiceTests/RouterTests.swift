@@ -2,6 +2,7 @@ import BigInt
 import Delegation
 import Ethereum
 import Foundation
+import LoopbackHTTP
 import Hummingbird
 import HummingbirdTesting
 import Logging

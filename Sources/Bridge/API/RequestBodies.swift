@@ -1,6 +1,7 @@
 import Delegation
 import Ethereum
 import Foundation
+import LoopbackHTTP
 
 /// The JSON bodies of `POST /v1/pairings` and `POST /v1/revocations`, checked apart from the routes so
 /// tests and the fuzzer reach them directly (delegation requests: `DelegationRequest`).

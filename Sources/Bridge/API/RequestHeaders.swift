@@ -1,3 +1,5 @@
+import LoopbackHTTP
+
 /// Query strings and headers, parsed without a trap: a paired player must not crash the bridge with
 /// `timeout=nan`. Every value outside its range is a 400, never a clamp that hides a bug.
 public enum RequestHeaders {

@@ -3,6 +3,7 @@ import Ethereum
 import Foundation
 import Hummingbird
 import Logging
+import LoopbackHTTP
 import ServiceLifecycle
 import Storage
 import TokenHub
@@ -88,7 +89,7 @@ public enum BridgeSocket {
 /// reach them.
 public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BridgeRequestContext> {
     let router = Router(context: BridgeRequestContext.self)
-    router.add(middleware: AccessLogMiddleware(admin: admin))
+    router.add(middleware: AccessLogMiddleware(listener: admin ? "unix" : "tcp"))
     router.add(middleware: ErrorShapeMiddleware())
     router.add(middleware: GuardMiddleware(settings: bridge.settings))
     let v1 = router.group("v1")
