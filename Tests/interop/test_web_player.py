@@ -42,14 +42,18 @@ def wei(text):
     return int(Decimal(text) * WEI)
 
 
-def wait_for(what, condition, timeout=30.0, interval=0.1):
+def wait_for(what, condition, timeout=30.0, interval=0.1, driver=None):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = condition()
         if value:
             return value
         time.sleep(interval)
-    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+    seen = ""
+    if driver is not None:
+        # What the page said and logged: the first thing to read when it is stuck.
+        seen = f"; page: {player(driver)}; console: {[entry['message'] for entry in driver.get_log('browser')]}"
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}{seen}")
 
 
 class Stack:
@@ -141,6 +145,7 @@ def run_stack(paratii, work, card, services):
         options.add_argument(flag)
     if os.geteuid() == 0:
         options.add_argument("--no-sandbox")  # Chromium refuses to run as root with its sandbox
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(executable_path="/usr/bin/chromedriver"))
     try:
         yield {
@@ -164,7 +169,7 @@ def page_text(driver):
 
 def approve_pairing(stack, driver, origin, budget):
     """The user reads the code on the page and approves it in a terminal, where the origin is shown."""
-    pairing = wait_for("the page's pairing code", lambda: (player(driver) or {}).get("pairing"))
+    pairing = wait_for("the page's pairing code", lambda: (player(driver) or {}).get("pairing"), driver=driver)
     sites = json.loads(stack["paratii"].ok("wallet", "sites", *stack["socket"], "--json"))
     assert [p["origin"] for p in sites["pending"]] == [origin], sites
     assert sites["pending"][0]["id"] == pairing["id"]
@@ -181,20 +186,20 @@ def receipts(stack):
 def test_pairs_plays_and_pays_each_segment_once(stack, request):
     driver, paratii = stack["driver"], stack["paratii"]
     driver.get(stack["page"])
-    wait_for("the page to ask to pair", lambda: (player(driver) or {}).get("state") == "forbidden")
+    wait_for("the page to ask to pair", lambda: (player(driver) or {}).get("state") == "forbidden", driver=driver)
     assert "not paired" in page_text(driver) and "403" in page_text(driver)
     approve_pairing(stack, driver, stack["origin"], "0.01ETH/day")
-    wait_for("playback past 3 s", lambda: player(driver)["state"] == "playing" and player(driver)["time"] > 3, 60)
+    wait_for("playback past 3 s", lambda: player(driver)["state"] == "playing" and player(driver)["time"] > 3, 60, driver=driver)
 
     # Locked: the key leaves the service; the page stops paying, says "locked", and goes on after unlock.
     paratii.ok("wallet", "lock", *stack["socket"])
-    wait_for("the page to show locked", lambda: player(driver)["state"] == "locked", 30)
+    wait_for("the page to show locked", lambda: player(driver)["state"] == "locked", 30, driver=driver)
     assert "locked" in page_text(driver)
     paid_while_locked = player(driver)["paid"]
     time.sleep(2)
     assert player(driver)["paid"] == paid_while_locked, "a segment was paid while the wallet was locked"
     paratii.ok("wallet", "unlock", *stack["socket"], "--password-file", str(stack["work"] / "wallet.pw"))
-    wait_for("playback past 10 s after unlock", lambda: player(driver)["state"] in ("playing", "finished") and player(driver)["time"] > 10, 90)
+    wait_for("playback past 10 s after unlock", lambda: player(driver)["state"] in ("playing", "finished") and player(driver)["time"] > 10, 90, driver=driver)
 
     ARTEFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTEFACTS / "web-player.png"
@@ -202,7 +207,7 @@ def test_pairs_plays_and_pays_each_segment_once(stack, request):
     request.config.pluginmanager.get_plugin("terminalreporter").write_line(f"web player screenshot: {shot}")
 
     # Every segment fetched (the page stops fetching near the end), so the counts below stand still.
-    wait_for("the page to fetch the whole video", lambda: player(driver)["state"] == "finished", 60)
+    wait_for("the page to fetch the whole video", lambda: player(driver)["state"] == "finished", 60, driver=driver)
     state = player(driver)
     assert state["paid"] >= 10 and state["paid"] == state["fetched"], state
     # The payee's store: exactly one voucher per segment fetched, sequences 1..N, each adding the price.
@@ -217,7 +222,7 @@ def test_pairs_plays_and_pays_each_segment_once(stack, request):
     for index, voucher in enumerate(state["vouchers"]):
         path = stack["work"] / f"voucher-{index}.json"
         path.write_text(json.dumps(voucher))
-        verdict = json.loads(paratii.ok("verify", str(path)))
+        verdict = json.loads(paratii.ok("verify", "--config", str(stack["config"]), str(path)))
         assert verdict["valid"] is True and verdict["master"] == stack["card"]["address"], verdict
         ids.append(verdict["id"])
     with sqlite3.connect(stack["payee_store"]) as db:
@@ -245,10 +250,10 @@ def test_pairs_plays_and_pays_each_segment_once(stack, request):
 def test_a_rating_arrives_as_a_valid_vote(stack):
     driver, paratii = stack["driver"], stack["paratii"]
     driver.find_element(By.CSS_SELECTOR, '#rating button[data-stars="4"]').click()
-    vote = wait_for("the signed vote", lambda: player(driver)["lastVote"])
+    vote = wait_for("the signed vote", lambda: player(driver)["lastVote"], driver=driver)
     path = stack["work"] / "vote.json"
     path.write_text(json.dumps(vote))
-    verdict = json.loads(paratii.ok("verify", str(path)))
+    verdict = json.loads(paratii.ok("verify", "--config", str(stack["config"]), str(path)))
     assert verdict["valid"] is True and verdict["master"] == stack["card"]["address"], verdict
     message = vote["typedData"]["message"]
     assert vote["typedData"]["primaryType"] == "Vote" and int(message["kind"]) == 1 and int(message["value"]) == 4
@@ -258,7 +263,7 @@ def test_reload_does_not_pair_again(stack):
     driver, paratii = stack["driver"], stack["paratii"]
     before = len(receipts(stack))
     driver.refresh()
-    wait_for("playback after reload", lambda: (player(driver) or {}).get("state") == "playing" and player(driver)["paid"] >= 2, 60)
+    wait_for("playback after reload", lambda: (player(driver) or {}).get("state") == "playing" and player(driver)["paid"] >= 2, 60, driver=driver)
     assert player(driver)["pairing"] is None
     assert json.loads(paratii.ok("wallet", "sites", *stack["socket"], "--json"))["pending"] == []
     assert len(receipts(stack)) >= before + 2
@@ -269,14 +274,14 @@ def test_unpaired_origin_is_forbidden_then_stops_over_budget(stack):
     before = len(receipts(stack))
     # Another origin (127.0.0.1 is not localhost to a browser): nothing from the wallet, and the page says so.
     driver.get(stack["other_page"])
-    wait_for("the 403 on the page", lambda: (player(driver) or {}).get("state") == "forbidden")
+    wait_for("the 403 on the page", lambda: (player(driver) or {}).get("state") == "forbidden", driver=driver)
     assert "not paired / forbidden (403)" in page_text(driver)
     time.sleep(1)
     assert player(driver)["paid"] == 0 and player(driver)["time"] == 0
     assert len(receipts(stack)) == before
     # Approved with a budget of three segments: it plays them, then stops paying and says why.
     approve_pairing(stack, driver, stack["other_origin"], f"{Decimal(PRICE) * 3}ETH/day")
-    wait_for("the page to stop over budget", lambda: player(driver)["state"] == "over-budget", 60)
+    wait_for("the page to stop over budget", lambda: player(driver)["state"] == "over-budget", 60, driver=driver)
     assert player(driver)["paid"] == 3
     assert page_text(driver).startswith("over budget:") and "overSiteBudget" in page_text(driver)
     assert len(receipts(stack)) == before + 3

@@ -39,7 +39,15 @@ public struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
             }
             return Response(status: .noContent, headers: headers)
         }
-        var response = try await next(request, context)
+        var response: Response
+        do { response = try await next(request, context) } catch let error as any HTTPResponseError {
+            // A refusal must reach the page too (a page cannot read an answer without these headers):
+            // "not paired", "locked" and "over budget" are what it shows its user.
+            guard let origin else { throw error }
+            response = try error.response(from: request, context: context)
+            response.headers.append(contentsOf: Self.cors(origin))
+            return response
+        }
         if let origin { response.headers.append(contentsOf: Self.cors(origin)) }
         return response
     }
