@@ -44,26 +44,55 @@ extension Wallet {
     /// transaction, committed before the voucher is signed. A retry with the same idempotency key
     /// returns the identical voucher and charges nothing.
     public func pay(_ request: PaymentRequest, site origin: String) throws -> Envelope {
+        try payForSites([(request, origin)])[0].get()
+    }
+
+    /// Many sites' payments in one transaction, one fsync (group commit: what pages ask for while the
+    /// previous commit runs). Each payment is its own savepoint, so a refusal (a site over its budget)
+    /// fails that payment alone; every voucher is recorded and committed before any is signed.
+    public func payForSites(_ payments: [(request: PaymentRequest, site: String)]) throws -> [Result<Envelope, WalletError>] {
         let now = clock()
-        let voucher = try write { db in
-            let replay =
-                try request.idempotencyKey.map { key in
-                    try Bool.fetchOne(db, sql: "SELECT 1 FROM voucher WHERE idempotencyKey = ?", arguments: [key]) != nil
-                } ?? false
-            if !replay { try Self.chargeSite(db, origin, request, now: now) }
+        let recorded: [Result<Voucher, WalletError>] = try write { db in
             var ledger = Ledger(db, now: now)
-            let voucher = try ledger.record(request)
-            try ledger.finish()
-            if !replay {
-                try db.execute(
-                    sql: "INSERT INTO siteVoucher (delegationId, payee, token, sequence, origin) VALUES (?, ?, ?, ?, ?)",
-                    arguments: [
-                        voucher.delegation.hexString, voucher.payee.dbText, voucher.token.dbText, Int64(voucher.sequence), origin,
-                    ])
+            var results: [Result<Voucher, WalletError>] = []
+            for payment in payments {
+                do {
+                    var voucher: Voucher?
+                    try db.inSavepoint {
+                        voucher = try Self.record(db, &ledger, payment.request, site: payment.site, now: now)
+                        return .commit
+                    }
+                    results.append(.success(voucher!))
+                } catch let error as WalletError {
+                    results.append(.failure(error))
+                }
             }
-            return voucher
+            try ledger.finish()
+            return results
         }
-        return try sign(voucher)
+        return recorded.map { outcome in
+            outcome.flatMap { voucher in
+                do { return .success(try sign(voucher)) } catch let error as WalletError { return .failure(error) } catch {
+                    return .failure(.invalid("\(error)"))
+                }
+            }
+        }
+    }
+
+    /// One site payment inside the caller's transaction: the site's budget, then the ledger. The ledger's
+    /// session state changes only when it records, so a refusal leaves it as the savepoint leaves the rows.
+    static func record(_ db: Database, _ ledger: inout Ledger, _ request: PaymentRequest, site origin: String, now: UInt64) throws -> Voucher {
+        let replay = try request.idempotencyKey.map { key in
+            try Bool.fetchOne(db, sql: "SELECT 1 FROM voucher WHERE idempotencyKey = ?", arguments: [key]) != nil
+        } ?? false
+        if !replay { try chargeSite(db, origin, request, now: now) }
+        let voucher = try ledger.record(request)
+        if !replay {
+            try db.execute(
+                sql: "INSERT INTO siteVoucher (delegationId, payee, token, sequence, origin) VALUES (?, ?, ?, ?, ?)",
+                arguments: [voucher.delegation.hexString, voucher.payee.dbText, voucher.token.dbText, Int64(voucher.sequence), origin])
+        }
+        return voucher
     }
 
     /// Periods are aligned to the approval and reset lazily, as the delegation's are; a clock moved back never reopens one.

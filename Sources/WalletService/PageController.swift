@@ -54,10 +54,7 @@ struct PageController {
             let site = try vault.site(token: Self.token(request), origin: request.headers[.origin])
             let payment = try Self.payment(try await BoundedBody.json(request, limit: settings.bodyLimit), site: site)
             let wallet = try vault.unlocked()
-            let envelope: Envelope
-            do { envelope = try await Blocking.run { try wallet.pay(payment, site: site.origin) } } catch let error as WalletError {
-                throw WalletServiceError.wallet(error)
-            }
+            let envelope = try await vault.pay(payment, site: site.origin)
             vault.record("paid", origin: site.origin)
             return JSONResponse.make(
                 .object(["voucher": envelope.json, "budget": Self.budgetJSON(try wallet.siteBudgets(site.origin), settings)]))

@@ -1,5 +1,6 @@
 import Bridge
 import Crypto
+import Delegation
 import Ethereum
 import Foundation
 import LoopbackHTTP
@@ -19,6 +20,7 @@ public final class Vault: @unchecked Sendable {
     private var sites: [String: Site] = [:]
     private var pending: [String: PendingPairing] = [:]
     private var events = EventLog()
+    private let payments = PaymentQueue()
 
     struct PendingPairing {
         let id: String
@@ -74,6 +76,14 @@ public final class Vault: @unchecked Sendable {
             wallet = nil
             events.append("locked", origin: nil)
         }
+    }
+
+    /// Pays for a site through the group commit; a lock before the batch commits refuses it.
+    func pay(_ request: PaymentRequest, site: String) async throws -> Envelope {
+        do {
+            let envelope = try await payments.pay(request, site: site) { try self.unlocked() }
+            return envelope
+        } catch let error as WalletError { throw WalletServiceError.wallet(error) }
     }
 
     public var isLocked: Bool { lock.withLock { wallet == nil } }

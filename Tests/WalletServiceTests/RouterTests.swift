@@ -197,6 +197,29 @@ import Testing
         }
     }
 
+    /// Eight pages at once share commits (group commit); each payment is still charged alone: with room for
+    /// five, exactly five are paid and three refused over budget, and the ledger holds exactly those five.
+    @Test func concurrentPaymentsAreEachChargedOnce() async throws {
+        try await Self.withRouter { client, fixture in
+            let token = try await Self.pair(client, budget: "0.0005", period: 0)
+            let statuses = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
+                for index in 0..<8 {
+                    group.addTask {
+                        let response = try await Self.call(client, .post, "/v1/pay", Self.payment("c\(index)"), token: token)
+                        return (Int(response.status.code), Self.code(response))
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses.filter { $0.0 == 200 }.count == 5)
+            #expect(statuses.filter { $0.0 == 403 && $0.1 == "over_budget" }.count == 3)
+            let wallet = try Wallet.open(directory: fixture.directory, password: Self.password)
+            #expect(try wallet.siteHistory(Self.page).count == 5)
+            #expect(try wallet.budget().first?.spent == Self.wei("0.0005"))
+            #expect(try wallet.siteBudgets(Self.page).first?.spent == Self.wei("0.0005"))
+        }
+    }
+
     @Test func lockedRefusesUntilUnlocked() async throws {
         try await Self.withRouter { client, fixture in
             let token = try await Self.pair(client)
