@@ -16,7 +16,8 @@ import WalletService
 /// same disk. Goal ≥ 0.8.
 enum WalletServiceBenchmarks {
     static let pages = 8
-    static let seconds = 3.0
+    static let seconds = 1.0
+    static let rounds = 3
 
     static func run() throws {
         let directory = try Scratch.directory("wallet-service")
@@ -81,6 +82,42 @@ enum WalletServiceBenchmarks {
                 "memo": .string("segment"),
             ]).compactText.utf8)
         let client = BridgeClient(address, token: token)
+        let request = PaymentRequest(payee: try Address("0x00000000000000000000000000000000000000bb"), token: .zero, amount: 1000)
+
+        // Rounds alternate the three workloads, so a disk or CPU busy with other work slows them alike; the
+        // best round of each counts. The limit: bare durable one-row commits on the same disk.
+        var http = (rate: 0.0, p50: 0.0, p99: 0.0), direct = 0.0, perCommit = Double.infinity, answered = 0
+        for _ in 0..<rounds {
+            let load = try runHTTP(client, body: body, origin: origin)
+            answered += load.count
+            if load.rate > http.rate { http = (load.rate, load.p50, load.p99) }
+            // The service's payment path without HTTP: group commit, the site's budget and the ledger, signing.
+            direct = max(direct, try runDirect(vault, request, origin: origin).rate)
+            let commits = 200
+            perCommit = min(
+                perCommit,
+                Measure.secondsPerCall(iterations: 1, rounds: 1) {
+                    precondition(cb_sqlite_commits(directory + "/bare-\(UUID().uuidString).sqlite", Int32(commits)) == 1)
+                } / Double(commits))
+        }
+        guard try wallet.siteHistory(origin, limit: 10_000_000).count >= answered else {
+            throw CardBenchmarks.Failure(description: "the ledger does not hold one voucher per payment answered")
+        }
+        Measure.report(
+            "wallet service: vouchers/s from \(pages) pages over loopback HTTP (a connection per payment) vs bare SQLite FULL/WAL commits/s",
+            ratio: http.rate * perCommit, goal: "≥ 0.8",
+            detail: String(
+                format: "%.0f vouchers/s (p50 %.2f ms, p99 %.2f ms), %.0f bare commits/s", http.rate, http.p50, http.p99, 1 / perCommit))
+        Measure.report(
+            "wallet service: vouchers/s from \(pages) pages through its payment path (group commit, no HTTP) vs bare commits/s",
+            ratio: direct * perCommit, goal: "≥ 0.8",
+            detail: String(format: "%.0f vouchers/s, %.0f bare commits/s", direct, 1 / perCommit))
+    }
+
+    /// `pages` threads posting payments back to back for `seconds`, a connection each (as BridgeClient does).
+    static func runHTTP(
+        _ client: BridgeClient, body: [UInt8], origin: String
+    ) throws -> (rate: Double, p50: Double, p99: Double, count: Int) {
         let tally = Tally()
         let end = Date().addingTimeInterval(seconds)
         DispatchQueue.concurrentPerform(iterations: pages) { _ in
@@ -97,22 +134,41 @@ enum WalletServiceBenchmarks {
             tally.add(mine, failed)
         }
         let (latencies, errors) = tally.lock.withLock { (tally.latencies.sorted(), tally.errors) }
-        guard errors == 0 else { throw CardBenchmarks.Failure(description: "\(errors) payments failed") }
-        let vouchers = Double(latencies.count) / seconds
-        guard try wallet.siteHistory(origin, limit: 1_000_000).count == latencies.count else {
-            throw CardBenchmarks.Failure(description: "the ledger does not hold one voucher per payment answered")
-        }
+        guard errors == 0, !latencies.isEmpty else { throw CardBenchmarks.Failure(description: "\(errors) payments failed") }
+        return (
+            Double(latencies.count) / seconds, latencies[latencies.count / 2],
+            latencies[min(latencies.count - 1, latencies.count * 99 / 100)],
+            latencies.count
+        )
+    }
 
-        // The limit: bare durable one-row commits on the same disk, best of three.
-        let commits = 200
-        let perCommit =
-            Measure.secondsPerCall(iterations: 1, rounds: 3) {
-                precondition(cb_sqlite_commits(directory + "/bare-\(UUID().uuidString).sqlite", Int32(commits)) == 1)
-            } / Double(commits)
-        let p50 = latencies[latencies.count / 2], p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
-        Measure.report(
-            "wallet service: vouchers/s from \(pages) pages over loopback HTTP vs bare SQLite FULL/WAL commits/s",
-            ratio: vouchers * perCommit, goal: "≥ 0.8",
-            detail: String(format: "%.0f vouchers/s (p50 %.2f ms, p99 %.2f ms), %.0f bare commits/s", vouchers, p50, p99, 1 / perCommit))
+    /// `pages` tasks paying back to back through `Vault.pay` for `seconds`; vouchers per second.
+    static func runDirect(_ vault: Vault, _ request: PaymentRequest, origin: String) throws -> (rate: Double, count: Int) {
+        let counts = Counts()
+        let done = DispatchSemaphore(value: 0)
+        let end = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        Task {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<pages {
+                    group.addTask {
+                        while ContinuousClock.now < end {
+                            do {
+                                _ = try await vault.pay(request, site: origin)
+                                counts.value.withLock { $0.paid += 1 }
+                            } catch { counts.value.withLock { $0.failed += 1 } }
+                        }
+                    }
+                }
+            }
+            done.signal()
+        }
+        done.wait()
+        let (paid, failed) = counts.value.withLock { ($0.paid, $0.failed) }
+        guard failed == 0 else { throw CardBenchmarks.Failure(description: "\(failed) direct payments failed") }
+        return (Double(paid) / seconds, paid)
+    }
+
+    final class Counts: Sendable {
+        let value = Mutex((paid: 0, failed: 0))
     }
 }

@@ -81,10 +81,13 @@ extension Wallet {
 
     /// One site payment inside the caller's transaction: the site's budget, then the ledger. The ledger's
     /// session state changes only when it records, so a refusal leaves it as the savepoint leaves the rows.
-    static func record(_ db: Database, _ ledger: inout Ledger, _ request: PaymentRequest, site origin: String, now: UInt64) throws -> Voucher {
-        let replay = try request.idempotencyKey.map { key in
-            try Bool.fetchOne(db, sql: "SELECT 1 FROM voucher WHERE idempotencyKey = ?", arguments: [key]) != nil
-        } ?? false
+    static func record(
+        _ db: Database, _ ledger: inout Ledger, _ request: PaymentRequest, site origin: String, now: UInt64
+    ) throws -> Voucher {
+        let replay =
+            try request.idempotencyKey.map { key in
+                try Bool.fetchOne(db, sql: "SELECT 1 FROM voucher WHERE idempotencyKey = ?", arguments: [key]) != nil
+            } ?? false
         if !replay { try chargeSite(db, origin, request, now: now) }
         let voucher = try ledger.record(request)
         if !replay {

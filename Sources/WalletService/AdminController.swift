@@ -3,8 +3,8 @@ import Bridge
 import Delegation
 import Ethereum
 import Foundation
-import LoopbackHTTP
 import Hummingbird
+import LoopbackHTTP
 import PlayerCore
 
 /// The local tools' routes, on the Unix socket only (0600, the user's own): unlock, lock, list and
@@ -38,7 +38,8 @@ struct AdminController {
         }
         // `{"code": "123456", "budgets": [{"token": "0x…", "limit": "<base units>", "period": SECONDS}]}`
         group.post("pairings/:id/approve") { request, context in
-            let object = try RequestBodies.object(try await BoundedBody.json(request, limit: settings.bodyLimit), keys: ["code", "budgets"])
+            let object = try RequestBodies.object(
+                try await BoundedBody.json(request, limit: settings.bodyLimit), keys: ["code", "budgets"])
             guard let code = object["code"]?.stringValue, code.utf8.count == 6 else { throw APIError.badRequest("code must be 6 digits") }
             guard let budgets = object["budgets"]?.arrayValue, !budgets.isEmpty, budgets.count <= 8 else {
                 throw APIError.badRequest("budgets must list 1 to 8 tokens")

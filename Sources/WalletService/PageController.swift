@@ -3,8 +3,8 @@ import Bridge
 import Delegation
 import Ethereum
 import Foundation
-import LoopbackHTTP
 import Hummingbird
+import LoopbackHTTP
 import PlayerCore
 
 /// The routes a web page uses, on loopback TCP: pair, then pay, budget, vote, history and events, each
@@ -29,7 +29,8 @@ struct PageController {
             guard let origin = request.headers[.origin], !origin.isEmpty, origin.utf8.count <= 256 else {
                 throw APIError.badRequest("pairing needs the page's Origin")
             }
-            let object = try RequestBodies.object(try await BoundedBody.json(request, limit: settings.bodyLimit), keys: ["name", "secretHash"])
+            let object = try RequestBodies.object(
+                try await BoundedBody.json(request, limit: settings.bodyLimit), keys: ["name", "secretHash"])
             guard let name = object["name"]?.stringValue, !name.isEmpty, name.count <= 64 else {
                 throw APIError.badRequest("name must be 1 to 64 characters")
             }
@@ -68,7 +69,8 @@ struct PageController {
 
         group.post("vote") { request, _ in
             let site = try vault.site(token: Self.token(request), origin: request.headers[.origin])
-            let object = try RequestBodies.object(try await BoundedBody.json(request, limit: settings.bodyLimit), keys: ["content", "rate"])
+            let object = try RequestBodies.object(
+                try await BoundedBody.json(request, limit: settings.bodyLimit), keys: ["content", "rate"])
             guard let content = object["content"]?.stringValue, !content.isEmpty, content.utf8.count <= 256 else {
                 throw APIError.badRequest("content must be a content id (0x + 32 bytes, or text that is hashed)")
             }

@@ -79,7 +79,7 @@ public final class Vault: @unchecked Sendable {
     }
 
     /// Pays for a site through the group commit; a lock before the batch commits refuses it.
-    func pay(_ request: PaymentRequest, site: String) async throws -> Envelope {
+    public func pay(_ request: PaymentRequest, site: String) async throws -> Envelope {
         do {
             let envelope = try await payments.pay(request, site: site) { try self.unlocked() }
             return envelope

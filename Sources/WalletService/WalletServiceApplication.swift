@@ -1,8 +1,8 @@
 import Bridge
 import Foundation
-import LoopbackHTTP
 import Hummingbird
 import Logging
+import LoopbackHTTP
 import ServiceLifecycle
 
 /// `paratii wallet serve`: the Unix socket (local tools: unlock, lock, approve) and, when configured, the

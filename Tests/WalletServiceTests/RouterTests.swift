@@ -2,10 +2,10 @@ import BigInt
 import Delegation
 import Ethereum
 import Foundation
-import LoopbackHTTP
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import LoopbackHTTP
 import PlayerCore
 import Testing
 
