@@ -249,6 +249,45 @@ import Testing
         }
     }
 
+    /// `--idle-lock`: the key leaves memory after the idle time without use; a payment counts as use.
+    @Test func idleLockDropsTheKey() async throws {
+        try await Self.withRouter { client, fixture in
+            let token = try await Self.pair(client)
+            let vault = Vault(
+                directory: fixture.directory,
+                settings: WalletServiceSettings(socketPath: fixture.directory + "/idle.sock", idleLock: 2, configuration: Configuration()))
+            try await vault.unlock(password: Self.password)
+            try await Task.sleep(for: .milliseconds(1200))
+            _ = try await vault.pay(
+                PaymentRequest(payee: Self.payee, token: .zero, amount: Self.wei("0.0001"), memo: PaymentRequest.memo("idle")),
+                site: Self.page)
+            try await Task.sleep(for: .milliseconds(1000))
+            vault.lockIfIdle()
+            #expect(!vault.isLocked, "a payment 1 s ago is use: not idle yet, though the unlock was 2.2 s ago")
+            try await Task.sleep(for: .milliseconds(1200))
+            vault.lockIfIdle()
+            #expect(vault.isLocked)
+            await #expect(throws: WalletServiceError.self) {
+                _ = try await vault.pay(PaymentRequest(payee: Self.payee, token: .zero, amount: 1), site: Self.page)
+            }
+            // The router's own vault (no idle lock) is unaffected.
+            #expect(try await Self.call(client, .post, "/v1/pay", Self.payment("i1"), token: token).status == .ok)
+        }
+    }
+
+    /// `paratii wallet revoke-site`: the site's token stops working at once.
+    @Test func revokedSiteIsForbidden() async throws {
+        try await Self.withRouter { client, _ in
+            let token = try await Self.pair(client)
+            #expect(try await Self.call(client, .post, "/v1/pay", Self.payment("r1"), token: token).status == .ok)
+            let revoked = try await Self.call(client, .post, "/v1/admin/sites/revoke", .object(["origin": .string(Self.page)]), origin: nil)
+            #expect(revoked.status == .ok)
+            let refused = try await Self.call(client, .post, "/v1/pay", Self.payment("r2"), token: token)
+            #expect(refused.status == .forbidden)
+            #expect(Self.code(refused) == "not_paired")
+        }
+    }
+
     @Test func wrongCodeRefusesThePairing() async throws {
         try await Self.withRouter { client, _ in
             let created = try await Self.call(
