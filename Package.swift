@@ -276,8 +276,10 @@ let package = Package(
             dependencies: [
                 "PayeeServer", "PlayerCore", "Delegation", "Ethereum", "LoopbackHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
         // The wallet service's router in process (HummingbirdTesting): pairing, refusals, budgets, locking.

@@ -1,8 +1,8 @@
 import Delegation
 import Ethereum
-import LoopbackHTTP
 import Foundation
 import GRDB
+import LoopbackHTTP
 import Storage
 import Testing
 

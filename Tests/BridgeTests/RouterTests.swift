@@ -1,11 +1,11 @@
 import Ethereum
-import LoopbackHTTP
 import Foundation
 import GRDB
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import LoopbackHTTP
 import Testing
 
 @testable import Bridge
