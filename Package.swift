@@ -125,11 +125,18 @@ let package = Package(
             ]
         ),
 
+        // The HTTP pieces the loopback servers share (bridge, wallet service, payee server): refusals that
+        // render themselves, JSON answers, bounded bodies, the loopback Host check, access log, error shape.
+        .target(
+            name: "LoopbackHTTP",
+            dependencies: ["Ethereum", .product(name: "Hummingbird", package: "hummingbird")]
+        ),
+
         // The bridge daemon: local API (Hummingbird) over a Unix socket, pairings, delegation requests, audit log.
         .target(
             name: "Bridge",
             dependencies: [
-                "Ethereum", "Delegation", "OpenPGPCard", "PCSC", "TokenHub", "Storage",
+                "Ethereum", "Delegation", "OpenPGPCard", "PCSC", "TokenHub", "Storage", "LoopbackHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -150,6 +157,31 @@ let package = Package(
             ]
         ),
 
+        // The payee's content server: media segments paid per segment over HTTP 402 (x402 v2 headers,
+        // scheme paratii-voucher) into the payee store, the player page and a dashboard.
+        .target(
+            name: "PayeeServer",
+            dependencies: [
+                "Ethereum", "Delegation", "PlayerCore", "LoopbackHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "BigInt", package: "BigInt"),
+            ]
+        ),
+
+        // The wallet service (`paratii wallet serve`): the player core for web pages on loopback, per-origin pairings and budgets.
+        .target(
+            name: "WalletService",
+            dependencies: [
+                "PlayerCore", "Bridge", "LoopbackHTTP", "Delegation", "Ethereum", "Storage",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "BigInt", package: "BigInt"),
+            ]
+        ),
+
         // The one executable; stays thin over the libraries.
         .executableTarget(
             name: "ParatiiCLI",
@@ -163,6 +195,9 @@ let package = Package(
                 "Doctor",
                 "TokenHub",
                 "Bridge",
+                "WalletService",
+                "PayeeServer",
+                "LoopbackHTTP",
                 "Institution",
                 "Storage",
                 "ChainClient",
@@ -184,6 +219,7 @@ let package = Package(
             name: "ParatiiBench",
             dependencies: [
                 "Ethereum", "Delegation", "PlayerCore", "CBaseline", "PCSC", "OpenPGPCard", "SoftToken", "Bridge",
+                "PayeeServer", "WalletService",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "BigInt", package: "BigInt"),
             ],
@@ -248,9 +284,33 @@ let package = Package(
             name: "BridgeTests",
             dependencies: [
                 "Bridge", "Delegation", "TokenHub", "Ethereum", "PlayerCore", "OpenPGPCard", "PCSC", "SoftToken", "Storage",
+                "LoopbackHTTP",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "BigInt", package: "BigInt"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The payee's content server over real HTTP on loopback, paid with vouchers from a real wallet.
+        .testTarget(
+            name: "PayeeServerTests",
+            dependencies: [
+                "PayeeServer", "PlayerCore", "Delegation", "Ethereum", "LoopbackHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "BigInt", package: "BigInt"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        // The wallet service's router in process (HummingbirdTesting): pairing, refusals, budgets, locking.
+        .testTarget(
+            name: "WalletServiceTests",
+            dependencies: [
+                "WalletService", "PlayerCore", "Delegation", "Ethereum", "Bridge", "LoopbackHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -267,8 +327,8 @@ if let mode = Context.environment["PARATII_INSTRUMENT"], ["fuzzer", "address", "
     let swiftFlags: [SwiftSetting] = [.unsafeFlags(["-sanitize=\(sanitizers)"])]
     let linkFlags: [LinkerSetting] = [.unsafeFlags(["-sanitize=\(sanitizers)", "-use-ld=lld"])]
     let own = [
-        "Storage", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "TokenHub", "Doctor", "Delegation", "PlayerCore", "Bridge",
-        "ChainClient",
+        "Storage", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "TokenHub", "Doctor", "Delegation", "PlayerCore", "LoopbackHTTP",
+        "Bridge", "PayeeServer", "ChainClient",
     ]
     for target in package.targets where own.contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + swiftFlags

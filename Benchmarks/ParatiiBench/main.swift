@@ -11,6 +11,8 @@ let groups: [(name: String, run: () throws -> Void)] = [
     ("card", CardBenchmarks.run),
     ("bridge", BridgeBenchmarks.run),
     ("bridge-load", BridgeLoadBenchmarks.run),
+    ("wallet-service", WalletServiceBenchmarks.run),
+    ("payee", PayeeBenchmarks.run),
 ]
 
 for group in groups where !soakOnly && (requested.isEmpty || requested.contains(group.name)) {

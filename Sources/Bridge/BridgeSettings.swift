@@ -2,6 +2,7 @@ import BigInt
 import Delegation
 import Ethereum
 import Foundation
+import LoopbackHTTP
 import Storage
 
 /// The bridge's configuration: the chain settings shared with every command (`Delegation.Configuration`)
@@ -102,15 +103,9 @@ public struct BridgeSettings: Sendable {
 
     /// `127.0.0.1:PORT`, `[::1]:PORT` or `localhost:PORT`; anything else is refused (the API is local only).
     public static func parseLoopback(_ text: String) throws -> (host: String, port: Int) {
-        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-            throw BridgeError.configuration("--tcp takes HOST:PORT, got \(text)")
+        do { return try LoopbackHost.parseListen(text, who: "the bridge").get() } catch {
+            throw BridgeError.configuration(error.description)
         }
-        var host = String(text[..<colon])
-        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
-        guard ["127.0.0.1", "::1", "localhost"].contains(host) else {
-            throw BridgeError.configuration("refusing to listen on \(host): the bridge binds loopback only (127.0.0.1, [::1])")
-        }
-        return (host == "localhost" ? "127.0.0.1" : host, port)
     }
 }
 

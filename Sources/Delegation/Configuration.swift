@@ -53,7 +53,7 @@ public struct Configuration: Sendable, Equatable {
         do { return try Configuration(json: value) } catch { throw .configuration("\(file): \(error)") }
     }
 
-    /// The settings from a JSON object; unknown keys are refused.
+    /// The settings from a JSON object; unknown keys are refused (the services' sections are theirs).
     public init(json value: JSONValue) throws(DelegationError) {
         guard case .object(let object) = value else { throw .configuration("the configuration must be a JSON object") }
         self.init()
@@ -77,6 +77,9 @@ public struct Configuration: Sendable, Equatable {
                     throw .configuration("tokens must be an array (at most 64)")
                 }
                 tokens = try items.map(Self.knownToken)
+            case "bridge", "wallet", "payee":
+                // A service's own section, read and checked by that service's settings: one file for all.
+                continue
             default:
                 throw .configuration("unknown key \"\(key)\"")
             }

@@ -9,8 +9,8 @@ import Storage
 struct PayeeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "payee",
-        abstract: "Accept vouchers, keep the best per channel, export them for redemption.",
-        subcommands: [Accept.self, Channels.self, Export.self, Redeem.self, ShowExposure.self]
+        abstract: "Accept vouchers, keep the best per channel, export and redeem them, sell segments over HTTP.",
+        subcommands: [Accept.self, Channels.self, Export.self, Redeem.self, ShowExposure.self, Serve.self]
     )
 }
 

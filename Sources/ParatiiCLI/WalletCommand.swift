@@ -14,6 +14,7 @@ struct WalletCommand: ParsableCommand {
             Init.self, ShowAddress.self, ImportDelegation.self, Pay.self, ShowBudget.self, History.self,
             NewPostingKey.self, CastVote.self, RevokePostingKey.self, Topup.self, Reclaim.self, Approve.self,
             RequestDelegation.self, RequestTopup.self,
+            Serve.self, Lock.self, Unlock.self, Sites.self, ApproveSite.self, RevokeSite.self,
         ]
     )
 }
@@ -108,9 +109,11 @@ extension WalletCommand {
         static let configuration = CommandConfiguration(commandName: "budget", abstract: "What is left to spend, per delegation and token.")
         @OptionGroup var wallet: WalletOptions
         @Flag(help: "JSON output.") var json = false
+        @Option(help: "A web site's own budget (an origin paired with `paratii wallet serve`).") var site: String?
         @OptionGroup var config: ConfigOption
         func run() throws {
             let configuration = try config.load()
+            if let site { return try SiteBudgetSpec.show(try wallet.open().siteBudgets(site), json: json, configuration: configuration) }
             let budgets = try wallet.open().budget()
             if json {
                 print(

@@ -82,6 +82,39 @@ enum WalletDatabase {
                     );
                     """)
         }
+        // Web sites paired with `paratii wallet serve`: each origin's own budget, charged in the payment's transaction.
+        migrator.registerMigration("v2-sites") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE site (
+                        origin TEXT PRIMARY KEY NOT NULL CHECK (length(origin) BETWEEN 1 AND 256),
+                        name TEXT NOT NULL,
+                        tokenHash TEXT NOT NULL UNIQUE CHECK (length(tokenHash) = 64),
+                        approvedAt INTEGER NOT NULL,
+                        revokedAt INTEGER
+                    );
+                    CREATE TABLE siteBudget (
+                        origin TEXT NOT NULL REFERENCES site(origin) ON DELETE CASCADE,
+                        token TEXT NOT NULL,
+                        limitAmount TEXT NOT NULL \(amountCheck("limitAmount")),
+                        period INTEGER NOT NULL CHECK (period >= 0),
+                        since INTEGER NOT NULL,
+                        periodIndex INTEGER NOT NULL DEFAULT 0,
+                        periodSpent TEXT NOT NULL DEFAULT '0' \(amountCheck("periodSpent")),
+                        spent TEXT NOT NULL DEFAULT '0' \(amountCheck("spent")),
+                        PRIMARY KEY (origin, token)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE siteVoucher (
+                        delegationId TEXT NOT NULL,
+                        payee TEXT NOT NULL,
+                        token TEXT NOT NULL,
+                        sequence INTEGER NOT NULL,
+                        origin TEXT NOT NULL,
+                        PRIMARY KEY (delegationId, payee, token, sequence)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX siteVoucher_origin ON siteVoucher(origin);
+                    """)
+        }
         return migrator
     }
 }

@@ -34,4 +34,6 @@ public enum PaymentRefusal: String, Sendable, CaseIterable {
     case overPeriod
     case overTotal
     case zeroAmount
+    /// A web site (`paratii wallet serve`) asked beyond the budget its pairing was approved with.
+    case overSiteBudget
 }

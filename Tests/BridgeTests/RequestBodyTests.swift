@@ -1,5 +1,6 @@
 import Delegation
 import Ethereum
+import LoopbackHTTP
 import Testing
 
 @testable import Bridge

@@ -2,6 +2,7 @@ import Delegation
 import Ethereum
 import Foundation
 import GRDB
+import LoopbackHTTP
 import Storage
 import Testing
 

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import Logging
+import LoopbackHTTP
 import Testing
 
 @testable import Bridge

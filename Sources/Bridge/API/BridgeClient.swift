@@ -29,6 +29,8 @@ public struct BridgeClient: Sendable {
     public struct Response: Sendable {
         public let status: Int
         public let body: [UInt8]
+        /// Header values by lowercased name (the last one wins).
+        public var headers: [String: String] = [:]
         public var json: JSONValue? { try? JSONValue.parse(body) }
         /// The API's error text, or the body.
         public var errorText: String {
@@ -171,9 +173,11 @@ public struct BridgeClient: Sendable {
         guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw BridgeError.protocolError("malformed status line") }
         var chunked = false
         var length: Int?
+        var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             let pair = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard pair.count == 2 else { continue }
+            headers[pair[0].lowercased()] = pair[1]
             if pair[0].lowercased() == "transfer-encoding", pair[1].lowercased().contains("chunked") { chunked = true }
             if pair[0].lowercased() == "content-length" { length = Int(pair[1]) }
         }
@@ -196,6 +200,6 @@ public struct BridgeClient: Sendable {
         } else if let length, length <= body.count {
             body = Array(body.prefix(length))
         }
-        return Response(status: status, body: body)
+        return Response(status: status, body: body, headers: headers)
     }
 }

@@ -1,6 +1,7 @@
 import BigInt
 import Delegation
 import Ethereum
+import LoopbackHTTP
 
 /// What a player asks for, parsed strictly from the JSON body of `POST /v1/delegation-requests`:
 ///

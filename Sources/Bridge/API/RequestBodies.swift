@@ -1,12 +1,13 @@
 import Delegation
 import Ethereum
 import Foundation
+import LoopbackHTTP
 
 /// The JSON bodies of `POST /v1/pairings` and `POST /v1/revocations`, checked apart from the routes so
 /// tests and the fuzzer reach them directly (delegation requests: `DelegationRequest`).
-enum RequestBodies {
+public enum RequestBodies {
     /// The body as an object holding only `allowed` members.
-    static func object(_ value: JSONValue, keys allowed: [String]) throws -> JSONObject {
+    public static func object(_ value: JSONValue, keys allowed: [String]) throws -> JSONObject {
         guard case .object(let object) = value else { throw APIError.badRequest("the body must be a JSON object") }
         try APIError.onlyKeys(object, allowed, in: "body")
         return object

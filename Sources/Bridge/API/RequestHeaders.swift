@@ -1,16 +1,18 @@
+import LoopbackHTTP
+
 /// Query strings and headers, parsed without a trap: a paired player must not crash the bridge with
 /// `timeout=nan`. Every value outside its range is a 400, never a clamp that hides a bug.
-enum RequestHeaders {
+public enum RequestHeaders {
     /// `GET /v1/events?since=REV&timeout=SECONDS`: since a revision (default 0), waiting at most 60 s.
-    struct EventsQuery: Equatable {
-        var since: Int64 = 0
+    public struct EventsQuery: Equatable, Sendable {
+        public var since: Int64 = 0
         /// Milliseconds, 0…60 000.
-        var timeoutMilliseconds: Int = 25_000
+        public var timeoutMilliseconds: Int = 25_000
     }
 
     static let maximumWait = 60.0
 
-    static func eventsQuery(since: String?, timeout: String?) throws -> EventsQuery {
+    public static func eventsQuery(since: String?, timeout: String?) throws -> EventsQuery {
         var query = EventsQuery()
         if let since {
             guard !since.isEmpty, since.utf8.count <= 19, since.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int64(since)
@@ -32,7 +34,7 @@ enum RequestHeaders {
     }
 
     /// `Bearer <64 hex>` → the token; anything else is nil.
-    static func bearerToken(_ header: String?) -> String? {
+    public static func bearerToken(_ header: String?) -> String? {
         guard let header, header.hasPrefix("Bearer ") else { return nil }
         let token = header.dropFirst("Bearer ".count)
         guard token.utf8.count == 64, token.utf8.allSatisfy(isHexDigit) else { return nil }
@@ -40,7 +42,7 @@ enum RequestHeaders {
     }
 
     /// `Pairing <64 hex>`: the secret a pairing's creator sent, proving it is the creator.
-    static func pairingSecret(_ header: String?) -> String? {
+    public static func pairingSecret(_ header: String?) -> String? {
         guard let header, header.hasPrefix("Pairing ") else { return nil }
         let secret = header.dropFirst("Pairing ".count)
         guard secret.utf8.count == 64, secret.utf8.allSatisfy(isHexDigit) else { return nil }

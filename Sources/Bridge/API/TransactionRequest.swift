@@ -1,6 +1,7 @@
 import BigInt
 import Delegation
 import Ethereum
+import LoopbackHTTP
 
 /// A master-signed transaction a player asks for, parsed strictly from the JSON body of
 /// `POST /v1/transaction-requests`. Three kinds:

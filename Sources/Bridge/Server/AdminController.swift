@@ -2,6 +2,7 @@ import Delegation
 import Ethereum
 import Foundation
 import Hummingbird
+import LoopbackHTTP
 
 /// `/v1/admin/…`: what `paratii approve` and `paratii bridge tokens` use. Mounted on the Unix socket's
 /// router only.

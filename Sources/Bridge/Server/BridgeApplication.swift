@@ -3,6 +3,7 @@ import Ethereum
 import Foundation
 import Hummingbird
 import Logging
+import LoopbackHTTP
 import ServiceLifecycle
 import Storage
 import TokenHub
@@ -63,11 +64,11 @@ public func buildApplication(_ bridge: BridgeContext, logger: Logger = Logger(la
     )
 }
 
-enum BridgeSocket {
+public enum BridgeSocket {
     /// Creates the socket's directory (0700), refuses to run in one that is not this user's alone (in
     /// /tmp anyone can create it first and swap in their own bridge), clears a stale socket left by a
     /// crash and refuses a live one.
-    static func prepare(_ path: String) throws {
+    public static func prepare(_ path: String) throws {
         let directory = Paths.directory(of: path)
         // The /tmp fallback has a per-user parent that needs the same check, before anything inside it.
         if directory == Paths.runtime {
@@ -88,7 +89,7 @@ enum BridgeSocket {
 /// reach them.
 public func buildRouter(_ bridge: BridgeContext, admin: Bool) -> Router<BridgeRequestContext> {
     let router = Router(context: BridgeRequestContext.self)
-    router.add(middleware: AccessLogMiddleware(admin: admin))
+    router.add(middleware: AccessLogMiddleware(listener: admin ? "unix" : "tcp"))
     router.add(middleware: ErrorShapeMiddleware())
     router.add(middleware: GuardMiddleware(settings: bridge.settings))
     let v1 = router.group("v1")

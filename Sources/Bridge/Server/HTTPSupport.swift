@@ -1,6 +1,7 @@
 import Ethereum
 import Foundation
 import Hummingbird
+import LoopbackHTTP
 
 /// The player a bearer token belongs to; 401 otherwise.
 func authenticate(_ request: Request, _ store: BridgeStore) async throws -> Pairing {
@@ -9,19 +10,9 @@ func authenticate(_ request: Request, _ store: BridgeStore) async throws -> Pair
     return pairing
 }
 
-/// The body as JSON through the strict parser (duplicate keys refused), at most `bodyLimit` bytes.
+/// The body as JSON through the strict parser (duplicate keys refused), at most the bridge's `bodyLimit` bytes.
 func bodyValue(_ request: Request, _ settings: BridgeSettings) async throws -> JSONValue {
-    if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > settings.bodyLimit {
-        throw APIError(413, "too_large", "body larger than \(settings.bodyLimit) bytes")
-    }
-    var request = request
-    let buffer: ByteBuffer
-    do { buffer = try await request.collectBody(upTo: settings.bodyLimit) } catch {
-        throw APIError(413, "too_large", "body larger than \(settings.bodyLimit) bytes")
-    }
-    do { return try JSONValue.parse(Array(buffer.readableBytesView)) } catch {
-        throw APIError(400, "malformed_json", "\(error)")
-    }
+    try await BoundedBody.json(request, limit: settings.bodyLimit)
 }
 
 /// The body as an object holding only `keys` (unknown members refused).
@@ -31,21 +22,16 @@ func body(_ request: Request, _ settings: BridgeSettings, keys: [String]) async 
 
 func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response { JSONResponse.make(value, status: status) }
 
-enum JSONResponse {
-    /// Compact JSON, never cached: every answer of the API, refusals included.
-    static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
-        Response(
-            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(string: value.compactText + "\n")))
-    }
-}
-
-/// Runs a blocking call (PC/SC: a slow or stuck card) on a thread of its own, never on Swift's
-/// cooperative pool, whose two threads on a two-core machine every other request needs.
-enum Blocking {
-    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+extension APIError {
+    /// The HTTP face of a store refusal: the store knows nothing of statuses, the API decides them here.
+    public init(_ error: BridgeStoreError) {
+        switch error {
+        case .notFound(let what): self = .notFound(what)
+        case .settled: self = .conflict(error.description)
+        case .tooManyPairings: self.init(429, "too_many_pairings", error.description)
+        case .tooManyRequests: self.init(429, "too_many_requests", error.description)
+        case .tooManyRevocations: self.init(429, "too_many_revocations", error.description)
+        case .unusable, .storage: self.init(500, "internal", error.description)
         }
     }
 }

@@ -1,5 +1,6 @@
 import Ethereum
 import Hummingbird
+import LoopbackHTTP
 
 /// Pairing: the only unauthenticated calls. The pairing id (128 random bits) is the player's claim ticket.
 struct PairingController {

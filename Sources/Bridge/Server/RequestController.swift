@@ -2,6 +2,7 @@ import Delegation
 import Ethereum
 import Foundation
 import Hummingbird
+import LoopbackHTTP
 
 /// The player's requests: delegations and master-signed transactions. Each waits, pending, for the
 /// user's decision through `paratii approve`; a player sees only its own.

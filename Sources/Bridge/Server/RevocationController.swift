@@ -1,6 +1,7 @@
 import Delegation
 import Ethereum
 import Hummingbird
+import LoopbackHTTP
 
 /// `POST /v1/revocations` (a player revokes what this bridge released to it) and the list every player reads.
 struct RevocationController {

@@ -1,5 +1,6 @@
 import Ethereum
 import Hummingbird
+import LoopbackHTTP
 
 /// `GET /v1/health` (no token), `/v1/status` and `/v1/tokens`.
 struct StatusController {

@@ -32,7 +32,7 @@ public struct APIError: Error, Sendable, CustomStringConvertible, HTTPResponseEr
         JSONResponse.make(json, status: status)
     }
 
-    static func onlyKeys(_ object: JSONObject, _ allowed: [String], in what: String) throws {
+    public static func onlyKeys(_ object: JSONObject, _ allowed: [String], in what: String) throws {
         for key in object.keys where !allowed.contains(key) {
             throw APIError(400, "unknown_field", "\(what) has no member \"\(key)\"")
         }
@@ -40,20 +40,8 @@ public struct APIError: Error, Sendable, CustomStringConvertible, HTTPResponseEr
 }
 
 extension APIError {
-    /// The HTTP face of a store refusal: the store knows nothing of statuses, the API decides them here.
-    public init(_ error: BridgeStoreError) {
-        switch error {
-        case .notFound(let what): self = .notFound(what)
-        case .settled: self = .conflict(error.description)
-        case .tooManyPairings: self.init(429, "too_many_pairings", error.description)
-        case .tooManyRequests: self.init(429, "too_many_requests", error.description)
-        case .tooManyRevocations: self.init(429, "too_many_revocations", error.description)
-        case .unusable, .storage: self.init(500, "internal", error.description)
-        }
-    }
-
     /// Hummingbird's own refusals (no route: 404; a body over the limit: 413) in the API's shape.
-    init(_ error: HTTPError) {
+    public init(_ error: HTTPError) {
         let code =
             switch error.status {
             case .notFound: "not_found"

@@ -1,0 +1,210 @@
+import BigInt
+import Delegation
+import Ethereum
+import Foundation
+import GRDB
+
+/// A web site's spending limit in one token: `limit` per `period` seconds (0: once, for as long as the pairing lasts).
+public struct SiteLimit: Sendable, Equatable {
+    public var token: Address
+    public var limit: BigUInt
+    public var period: UInt64
+
+    public init(token: Address, limit: BigUInt, period: UInt64) {
+        self.token = token; self.limit = limit; self.period = period
+    }
+}
+
+/// What a site may still spend in one token: its own limit this period, and never more than the
+/// delegations leave (`delegationRemaining`), whichever is smaller.
+public struct SiteBudget: Sendable, Equatable {
+    public var origin: String
+    public var limit: SiteLimit
+    public var spentThisPeriod: BigUInt
+    public var spent: BigUInt
+    public var delegationRemaining: BigUInt
+
+    public var remaining: BigUInt { min(limit.limit - min(limit.limit, spentThisPeriod), delegationRemaining) }
+}
+
+/// A paired web site: its origin, the name it gave, and the SHA-256 of its bearer token (never the token).
+public struct Site: Sendable, Equatable {
+    public var origin: String
+    public var name: String
+    public var tokenHash: String
+    public var approvedAt: UInt64
+
+    public init(origin: String, name: String, tokenHash: String, approvedAt: UInt64) {
+        self.origin = origin; self.name = name; self.tokenHash = tokenHash; self.approvedAt = approvedAt
+    }
+}
+
+extension Wallet {
+    /// Pays for `site`: the site's budget and the delegations' bounds are charged in one IMMEDIATE
+    /// transaction, committed before the voucher is signed. A retry with the same idempotency key
+    /// returns the identical voucher and charges nothing.
+    public func pay(_ request: PaymentRequest, site origin: String) throws -> Envelope {
+        try payForSites([(request, origin)])[0].get()
+    }
+
+    /// Many sites' payments in one transaction, one fsync (group commit: what pages ask for while the
+    /// previous commit runs). Each payment is its own savepoint, so a refusal (a site over its budget)
+    /// fails that payment alone; every voucher is recorded and committed before any is signed.
+    public func payForSites(_ payments: [(request: PaymentRequest, site: String)]) throws -> [Result<Envelope, WalletError>] {
+        let now = clock()
+        let recorded: [Result<Voucher, WalletError>] = try write { db in
+            var ledger = Ledger(db, now: now)
+            var results: [Result<Voucher, WalletError>] = []
+            for payment in payments {
+                do {
+                    var voucher: Voucher?
+                    try db.inSavepoint {
+                        voucher = try Self.record(db, &ledger, payment.request, site: payment.site, now: now)
+                        return .commit
+                    }
+                    results.append(.success(voucher!))
+                } catch let error as WalletError {
+                    results.append(.failure(error))
+                }
+            }
+            try ledger.finish()
+            return results
+        }
+        return recorded.map { outcome in
+            outcome.flatMap { voucher in
+                do { return .success(try sign(voucher)) } catch let error as WalletError { return .failure(error) } catch {
+                    return .failure(.invalid("\(error)"))
+                }
+            }
+        }
+    }
+
+    /// One site payment inside the caller's transaction: the site's budget, then the ledger. The ledger's
+    /// session state changes only when it records, so a refusal leaves it as the savepoint leaves the rows.
+    static func record(
+        _ db: Database, _ ledger: inout Ledger, _ request: PaymentRequest, site origin: String, now: UInt64
+    ) throws -> Voucher {
+        let replay =
+            try request.idempotencyKey.map { key in
+                try Bool.fetchOne(db, sql: "SELECT 1 FROM voucher WHERE idempotencyKey = ?", arguments: [key]) != nil
+            } ?? false
+        if !replay { try chargeSite(db, origin, request, now: now) }
+        let voucher = try ledger.record(request)
+        if !replay {
+            try db.execute(
+                sql: "INSERT INTO siteVoucher (delegationId, payee, token, sequence, origin) VALUES (?, ?, ?, ?, ?)",
+                arguments: [voucher.delegation.hexString, voucher.payee.dbText, voucher.token.dbText, Int64(voucher.sequence), origin])
+        }
+        return voucher
+    }
+
+    /// Periods are aligned to the approval and reset lazily, as the delegation's are; a clock moved back never reopens one.
+    static func chargeSite(_ db: Database, _ origin: String, _ request: PaymentRequest, now: UInt64) throws {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT b.limitAmount, b.period, b.since, b.periodIndex, b.periodSpent, b.spent FROM siteBudget b
+                    JOIN site s ON s.origin = b.origin WHERE b.origin = ? AND b.token = ? AND s.revokedAt IS NULL
+                    """, arguments: [origin, request.token.dbText])
+        else { throw WalletError.refused(.overSiteBudget, "\(origin) has no budget for \(request.token)") }
+        let limit = try Ledger.amount(row, "limitAmount"), period = UInt64(row["period"] as Int64), since = UInt64(row["since"] as Int64)
+        var index = row["periodIndex"] as Int64, periodSpent = try Ledger.amount(row, "periodSpent")
+        if period > 0, now >= since, Int64((now - since) / period) > index {
+            index = Int64((now - since) / period)
+            periodSpent = 0
+        }
+        guard periodSpent + request.amount <= limit else {
+            throw WalletError.refused(
+                .overSiteBudget,
+                "\(request.amount) exceeds what is left of \(origin)'s budget (\(limit - min(limit, periodSpent))\(period > 0 ? " this period" : ""))"
+            )
+        }
+        try db.execute(
+            sql: "UPDATE siteBudget SET periodIndex = ?, periodSpent = ?, spent = ? WHERE origin = ? AND token = ?",
+            arguments: [
+                index, String(periodSpent + request.amount), String(try Ledger.amount(row, "spent") + request.amount), origin,
+                request.token.dbText,
+            ])
+    }
+
+    /// Records an approved pairing: the site's token hash and its limits. Approving an origin again replaces its
+    /// token (the old one stops working) and its limits, and starts its periods afresh.
+    public func approveSite(origin: String, name: String, tokenHash: String, limits: [SiteLimit]) throws {
+        guard !limits.isEmpty else { throw WalletError.invalid("a site needs a budget in at least one token") }
+        let now = clock()
+        try write { db in
+            try db.execute(sql: "DELETE FROM siteBudget WHERE origin = ?", arguments: [origin])
+            try db.execute(
+                sql: """
+                    INSERT INTO site (origin, name, tokenHash, approvedAt) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (origin) DO UPDATE SET name = excluded.name, tokenHash = excluded.tokenHash,
+                        approvedAt = excluded.approvedAt, revokedAt = NULL
+                    """, arguments: [origin, name, tokenHash, Int64(clamping: now)])
+            for limit in limits {
+                try db.execute(
+                    sql: "INSERT INTO siteBudget (origin, token, limitAmount, period, since) VALUES (?, ?, ?, ?, ?)",
+                    arguments: [origin, limit.token.dbText, String(limit.limit), Int64(clamping: limit.period), Int64(clamping: now)])
+            }
+        }
+    }
+
+    /// The live site whose bearer token hashes to `tokenHash`.
+    public func site(tokenHash: String) throws -> Site? {
+        try database.read { db in
+            try Row.fetchOne(db, sql: "SELECT * FROM site WHERE tokenHash = ? AND revokedAt IS NULL", arguments: [tokenHash]).map(Self.site)
+        }
+    }
+
+    public func sites() throws -> [Site] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM site WHERE revokedAt IS NULL ORDER BY origin").map(Self.site)
+        }
+    }
+
+    /// Forgets a site's pairing: its token stops working at once.
+    public func revokeSite(_ origin: String) throws {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE site SET revokedAt = ? WHERE origin = ? AND revokedAt IS NULL", arguments: [Int64(clamping: clock()), origin])
+            guard db.changesCount > 0 else { throw WalletError.invalid("no paired site \(origin)") }
+        }
+    }
+
+    /// The site's budgets, each bounded by what the delegations leave in that token.
+    public func siteBudgets(_ origin: String) throws -> [SiteBudget] {
+        let now = clock()
+        let left = Dictionary(
+            try budget().filter(\.live).map { ($0.token, min($0.remaining, $0.periodRemaining ?? $0.remaining)) }, uniquingKeysWith: +)
+        return try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM siteBudget WHERE origin = ? ORDER BY token", arguments: [origin]).map { row in
+                let token = try Address(row["token"] as String)
+                let period = UInt64(row["period"] as Int64), since = UInt64(row["since"] as Int64)
+                let stale = period > 0 && now >= since && Int64((now - since) / period) > (row["periodIndex"] as Int64)
+                return SiteBudget(
+                    origin: origin, limit: SiteLimit(token: token, limit: try Ledger.amount(row, "limitAmount"), period: period),
+                    spentThisPeriod: stale ? 0 : try Ledger.amount(row, "periodSpent"), spent: try Ledger.amount(row, "spent"),
+                    delegationRemaining: left[token] ?? 0)
+            }
+        }
+    }
+
+    /// The site's own vouchers, newest first.
+    public func siteHistory(_ origin: String, limit: Int = 100) throws -> [VoucherRecord] {
+        try database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT v.* FROM voucher v JOIN siteVoucher s ON s.delegationId = v.delegationId AND s.payee = v.payee
+                        AND s.token = v.token AND s.sequence = v.sequence
+                    WHERE s.origin = ? ORDER BY v.createdAt DESC, v.sequence DESC LIMIT ?
+                    """, arguments: [origin, limit]
+            ).map(Ledger.voucherRecord)
+        }
+    }
+
+    static func site(_ row: Row) -> Site {
+        Site(
+            origin: row["origin"], name: row["name"], tokenHash: row["tokenHash"], approvedAt: UInt64(row["approvedAt"] as Int64))
+    }
+}
