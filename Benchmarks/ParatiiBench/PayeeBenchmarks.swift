@@ -129,7 +129,7 @@ enum PayeeBenchmarks {
         print(
             String(
                 format:
-                    "  of the paid round trip: the pay step (wallet: FULL commit + sign) p50 %.2f ms p99 %.2f ms; a bare SQLite FULL/WAL commit on this machine %.2f ms (two are needed: wallet and payee store)",
+                    "  of the paid round trip: the pay step (the wallet's FULL commit and signature, plus HTTP through the service) p50 %.2f ms p99 %.2f ms; a bare SQLite FULL/WAL commit on this machine %.2f ms (two are needed: wallet and payee store)",
                 percentile(walletSeconds, 0.5) * 1e3, percentile(walletSeconds, 0.99) * 1e3, bare * 1e3))
     }
 
