@@ -340,7 +340,7 @@ if let mode = Context.environment["PARATII_INSTRUMENT"], ["fuzzer", "address", "
             .target(name: "CFuzzerDriver", path: "Fuzz/CFuzzerDriver"),
             .executableTarget(
                 name: "ParatiiFuzz",
-                dependencies: ["CFuzzerDriver", "Ethereum", "OpenPGPCard", "Delegation", "Bridge"],
+                dependencies: ["CFuzzerDriver", "Ethereum", "OpenPGPCard", "Delegation", "Bridge", "PayeeServer"],
                 path: "Fuzz/Sources",
                 swiftSettings: swiftFlags,
                 linkerSettings: linkFlags

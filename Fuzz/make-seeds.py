@@ -106,6 +106,11 @@ for envelope in (delegation, voucher, revocation):
 put("revocation-list", compact([revocation]))
 put("revocation-list", compact([revocation, delegation, {"typedData": {}}]))
 put("bridge-bodies", compact(revocation))
+# The payee server's PAYMENT-SIGNATURE payload (the target also tries each input base64-wrapped).
+accepted = {"scheme": "paratii-voucher", "network": "eip155:1", "amount": str(10**14), "asset": eth, "payTo": payee,
+            "maxTimeoutSeconds": 60, "extra": {"memo": "/media/chunk-stream0-00001.webm"}}
+put("payment-signature", compact({"x402Version": 2, "accepted": accepted, "payload": voucher}))
+put("payment-signature", compact({"x402Version": 2, "accepted": accepted, "payload": delegation}))
 
 # Bridge bodies and the command-line allowance form.
 for body in [{"name": "Living-room player"}, {"name": ""},

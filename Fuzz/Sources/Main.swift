@@ -55,6 +55,7 @@ let targets: [String: @Sendable ([UInt8]) -> Void] = [
     "allowance-spec": fuzzAllowanceSpec,
     "bridge-bodies": fuzzBridgeBodies,
     "bridge-query": fuzzBridgeQuery,
+    "payment-signature": fuzzPaymentSignature,
 ]
 
 /// An invariant that must hold for every input: failing it is a finding, reported as a crash.
