@@ -66,7 +66,9 @@ public final class ExtendedPrivateKey: @unchecked Sendable {
     }
 
     /// The master key of a mnemonic's seed, derived down `path` (m/44'/60'/0'/0/0 unless told).
-    public static func from(_ mnemonic: Mnemonic, passphrase: String = "", path: DerivationPath = .ethereum) throws(EthereumError)
+    public static func from(
+        _ mnemonic: Mnemonic, passphrase: String = "", path: DerivationPath = .ethereum
+    ) throws(EthereumError)
         -> ExtendedPrivateKey
     {
         var seed = try mnemonic.seed(passphrase: passphrase)

@@ -82,6 +82,12 @@ public final class Mnemonic: @unchecked Sendable {
         return try body(String(decoding: bytes, as: UTF8.self))
     }
 
+    /// Calls `body` with each word (1-based position), for showing the words one by one: a word is a
+    /// short constant of the list, so no heap copy of the phrase is made.
+    public func forEachWord(_ body: (_ position: Int, _ word: String) throws -> Void) rethrows {
+        for (position, index) in indices.enumerated() { try body(position + 1, BIP39English.words[Int(index)]) }
+    }
+
     /// The 64-byte BIP-39 seed: PBKDF2-HMAC-SHA512 over the phrase, salt "mnemonic" + passphrase
     /// (NFKD; the English words are already in that form), 2048 rounds. The caller wipes it.
     public func seed(passphrase: String = "") throws(EthereumError) -> [UInt8] {

@@ -74,8 +74,14 @@ import Testing
         let cases: [(String, String)] = [
             ("legal winner thank year wave sausage worth useful legal winner thank", "expected 12, 15, 18, 21 or 24 words, got 11"),
             ("legal winner thank year wave sausage worth useful legal winner thank yelow", "word 12 is not in the BIP-39 English list"),
-            ("legal winner thank year wave sausage worth useful legal winner yellow thank", "checksum does not match (a word is wrong or out of order)"),
-            ("legal winner thank year wave sausage worth useful legal winner thank zoo", "checksum does not match (a word is wrong or out of order)"),
+            (
+                "legal winner thank year wave sausage worth useful legal winner yellow thank",
+                "checksum does not match (a word is wrong or out of order)"
+            ),
+            (
+                "legal winner thank year wave sausage worth useful legal winner thank zoo",
+                "checksum does not match (a word is wrong or out of order)"
+            ),
         ]
         #expect((try? Mnemonic(phrase: good)) != nil)
         for (phrase, why) in cases {
