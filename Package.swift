@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         // NIOCore directly: the bridge reads SO_PEERCRED from the connection to tell peers apart.
         .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
+        // The JSON-RPC client's HTTP(S); already in the graph through HummingbirdTesting.
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
     ],
     targets: [
         // Thin shims over the system's C libraries (Debian's -dev packages).
@@ -138,6 +140,16 @@ let package = Package(
             ]
         ),
 
+        // The chain client: JSON-RPC to an Ethereum node (chain id, nonce, fees, calls, sending, receipts).
+        .target(
+            name: "ChainClient",
+            dependencies: [
+                "Ethereum", .product(name: "BigInt", package: "BigInt"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+
         // The one executable; stays thin over the libraries.
         .executableTarget(
             name: "ParatiiCLI",
@@ -153,6 +165,7 @@ let package = Package(
                 "Bridge",
                 "Institution",
                 "Storage",
+                "ChainClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "BigInt", package: "BigInt"),
                 .product(name: "Logging", package: "swift-log"),

@@ -7,7 +7,7 @@ import Storage
 /// other ERC-20 token the user pays in, with its symbol and decimals. Read from
 /// `$XDG_CONFIG_HOME/paratii/config.json` (or a given file); every key is optional.
 ///
-///     {"chainId": 1, "verifyingContract": "0x…", "ptiToken": "0x…",
+///     {"chainId": 1, "verifyingContract": "0x…", "ptiToken": "0x…", "rpc": "http://127.0.0.1:8545",
 ///      "tokens": [{"address": "0x…", "symbol": "USDC", "decimals": 6}]}
 ///
 /// A token is ETH, PTI or one of `tokens`: an amount is only ever shown and signed in a token's own
@@ -17,6 +17,8 @@ public struct Configuration: Sendable, Equatable {
     public var verifyingContract: Address
     public var ptiToken: Address?
     public var tokens: [KnownToken] = []
+    /// The JSON-RPC endpoint of a node on this chain; nil: offline (transactions are printed, not sent).
+    public var rpc: String?
 
     /// An ERC-20 token the configuration describes.
     public struct KnownToken: Sendable, Equatable {
@@ -65,6 +67,11 @@ public struct Configuration: Sendable, Equatable {
                     throw .configuration("\(key) must be an address")
                 }
                 if key == "ptiToken" { ptiToken = address } else { verifyingContract = address }
+            case "rpc":
+                guard case .string(let url) = member, url.hasPrefix("http://") || url.hasPrefix("https://"), url.utf8.count <= 2048 else {
+                    throw .configuration("rpc must be an http:// or https:// URL")
+                }
+                rpc = url
             case "tokens":
                 guard case .array(let items) = member, items.count <= 64 else {
                     throw .configuration("tokens must be an array (at most 64)")
@@ -80,6 +87,7 @@ public struct Configuration: Sendable, Equatable {
     public var json: JSONValue {
         var object: JSONObject = ["chainId": .number("\(chainId)"), "verifyingContract": .string(verifyingContract.checksummed)]
         if let ptiToken { object["ptiToken"] = .string(ptiToken.checksummed) }
+        if let rpc { object["rpc"] = .string(rpc) }
         if !tokens.isEmpty {
             object["tokens"] = .array(
                 tokens.map {

@@ -59,7 +59,7 @@ struct ApproveCommand: ParsableCommand {
             return print("request denied")
         }
         FileHandle.standardError.write(Data((describe(request, work.configuration) + "\n").utf8))
-        if case .transaction(let asked) = request.ask, request.wallet != asked.to {
+        if case .transaction(let asked) = request.ask, asked.needsConfirmedRecipient(wallet: request.wallet) {
             let known = request.wallet.map { "this player's wallet is \($0.checksummed)" } ?? "this player has no wallet on record"
             TerminalOutput.warn("WARNING: the top-up goes to \(asked.to.checksummed), and \(known)")
         }

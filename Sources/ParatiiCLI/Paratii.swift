@@ -16,6 +16,7 @@ struct Paratii: AsyncParsableCommand {
             VerifyCommand.self,
             WalletCommand.self,
             PayeeCommand.self,
+            DepositCommand.self,
             CardCommand.self,
             SoftcardCommand.self,
             DoctorCommand.self,

@@ -10,7 +10,7 @@ struct PayeeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "payee",
         abstract: "Accept vouchers, keep the best per channel, export them for redemption.",
-        subcommands: [Accept.self, Channels.self, Export.self]
+        subcommands: [Accept.self, Channels.self, Export.self, Redeem.self, ShowExposure.self]
     )
 }
 

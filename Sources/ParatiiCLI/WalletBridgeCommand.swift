@@ -46,8 +46,9 @@ extension WalletCommand {
 extension WalletCommand {
     /// `paratii wallet request-topup`: asks the bridge for a master-signed top-up (the card sends ETH or
     /// PTI to this wallet's spending address), waits for the user's approval, prints the signed raw
-    /// transaction for broadcasting. Nonce and fees come from the user: no network is needed to sign.
-    struct RequestTopup: ParsableCommand {
+    /// transaction (or sends it with `--send`). Nonce and fees come from the user, or from the node
+    /// when one is configured (the master's nonce: `--master`, or the master of the imported delegations).
+    struct RequestTopup: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "request-topup",
             abstract: "Ask the bridge for a master-signed top-up to this wallet, wait for approval, print the raw transaction."
@@ -56,34 +57,40 @@ extension WalletCommand {
         @OptionGroup var link: BridgeLink
         @Option(help: "ETH, PTI or a token address.") var token: String
         @Option(help: "Decimal amount, e.g. 0.5.") var amount: String
-        @Option(help: "The master address's nonce.") var nonce: String
-        @Option(help: "Gas limit (default 21000 for ETH, 100000 for tokens).") var gas: String?
-        @Option(help: "maxFeePerGas in wei.") var maxFee: String
-        @Option(help: "maxPriorityFeePerGas in wei.") var priorityFee: String
+        @Option(help: "The master address whose nonce the node is asked (default: the imported delegations' master).")
+        var master: String?
+        @OptionGroup var fees: FeeOptions
+        @OptionGroup var node: RPCOption
+        @Flag(help: "Broadcast through the node and wait for the receipt.") var send = false
         @OptionGroup var config: ConfigOption
 
-        func run() throws {
+        func run() async throws {
             let opened = try wallet.open()
             let configuration = try config.load()
             let tokenAddress = try configuration.token(token)
+            let chain = try await node.client(configuration)
+            let parameters = try await fees.parameters(
+                configuration: configuration, sender: try masterAddress(opened, needed: chain != nil && fees.nonce == nil),
+                gas: TokenTransfer.defaultGas(token: tokenAddress), chain: chain)
             let body: JSONValue = .object([
                 "kind": .string("topup"), "to": .string(opened.address.checksummed), "token": .string(token), "amount": .string(amount),
-                "nonce": .string(nonce), "gas": .string(gas ?? "\(TokenTransfer.defaultGas(token: tokenAddress))"),
-                "maxFeePerGas": .string(maxFee), "maxPriorityFeePerGas": .string(priorityFee),
+                "nonce": .string("\(parameters.nonce)"), "gas": .string("\(parameters.gas)"),
+                "maxFeePerGas": .string("\(parameters.maxFeePerGas)"),
+                "maxPriorityFeePerGas": .string("\(parameters.maxPriorityFeePerGas)"),
             ])
-            let approved = try link.submit("/v1/transaction-requests", body, wallet: wallet, address: opened.address)
-            guard let raw = approved["transaction"]?["raw"]?.stringValue, let bytes = try? [UInt8](hex: raw) else {
-                throw CLIError("approved without a transaction")
-            }
-            // Check what came back before anyone broadcasts it: exactly the top-up asked for, to this wallet.
-            let signed = try SignedTransaction.decode(bytes)
-            let asked: TransactionRequest
-            do { asked = try TransactionRequest(json: body, configuration: configuration) } catch { throw CLIError("\(error)") }
-            guard signed.transaction == asked.transaction(chainId: signed.transaction.chainId ?? 0) else {
-                throw CLIError("the bridge returned a transaction that is not this wallet's top-up")
-            }
+            let signed = try link.requestTransaction(body, configuration: configuration, wallet: wallet, address: opened.address)
             FileHandle.standardError.write(Data("top-up \(signed.hash.hexString) signed by \(signed.from.checksummed)\n".utf8))
-            print(raw)
+            try await Broadcast.printOrSend(signed, send: send, chain: chain, node: node, what: "top-up")
+        }
+
+        private func masterAddress(_ opened: Wallet, needed: Bool) throws -> Address? {
+            if let master { return try Address(master) }
+            guard needed else { return nil }
+            let masters = try opened.masters()
+            guard masters.count == 1 else {
+                throw CLIError("give --master ADDRESS (or --nonce): the wallet has \(masters.count) masters on record")
+            }
+            return masters[0]
         }
     }
 }
@@ -102,5 +109,25 @@ struct BridgeLink: ParsableArguments {
             address: bridge ?? BridgeSettings.defaultSocketPath, name: name, tokenFile: wallet.directory + "/bridge-token.json",
             wallet: spender, timeout: timeout, notice: { TerminalOutput.warn($0) })
         return try player.submit(path, body)
+    }
+
+    /// Submits a transaction request and checks what comes back before anyone broadcasts it: exactly
+    /// the transaction asked for (same recipient, amount, nonce, gas and fees).
+    func requestTransaction(
+        _ body: JSONValue, configuration: Configuration, wallet: WalletOptions, address: Address
+    ) throws
+        -> SignedTransaction
+    {
+        let approved = try submit("/v1/transaction-requests", body, wallet: wallet, address: address)
+        guard let raw = approved["transaction"]?["raw"]?.stringValue, let bytes = try? [UInt8](hex: raw) else {
+            throw CLIError("approved without a transaction")
+        }
+        let signed = try SignedTransaction.decode(bytes)
+        let asked: TransactionRequest
+        do { asked = try TransactionRequest(json: body, configuration: configuration) } catch { throw CLIError("\(error)") }
+        guard signed.transaction == asked.transaction(chainId: signed.transaction.chainId ?? 0) else {
+            throw CLIError("the bridge returned a transaction that is not the one asked for")
+        }
+        return signed
     }
 }

@@ -32,27 +32,6 @@ struct WalletOptions: ParsableArguments {
     func open() throws -> Wallet { try Wallet.open(directory: directory, password: try password()) }
 }
 
-/// Nonce, gas and fees for a transaction, given by the user: signing needs no network.
-struct FeeOptions: ParsableArguments {
-    @Option(help: "Chain id (default: the configuration's).") var chainId: String?
-    @Option(help: "The sender's nonce.") var nonce: String
-    @Option(help: "Gas limit (default 21000 for ETH, 100000 for tokens).") var gas: String?
-    @Option(help: "maxFeePerGas in wei.") var maxFee: String
-    @Option(help: "maxPriorityFeePerGas in wei.") var priorityFee: String
-
-    func parameters(configuration: Configuration, token: Address) throws -> FeeParameters {
-        func integer(_ text: String, _ name: String) throws -> BigUInt {
-            guard let value = IntegerText.parseUnsigned(.string(text)) else { throw CLIError("--\(name) must be a non-negative integer") }
-            return value
-        }
-        return FeeParameters(
-            chainId: try chainId.map { try integer($0, "chain-id") } ?? configuration.chainId,
-            nonce: try integer(nonce, "nonce"),
-            gas: try gas.map { try integer($0, "gas") } ?? TokenTransfer.defaultGas(token: token),
-            maxFeePerGas: try integer(maxFee, "max-fee"), maxPriorityFeePerGas: try integer(priorityFee, "priority-fee"))
-    }
-}
-
 extension WalletCommand {
     struct Init: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Create a wallet with a fresh spending key; prints its address last.")
@@ -237,26 +216,32 @@ extension WalletCommand {
         func run() throws { print(try wallet.open().revokePostingKey(try Address(poster)).json.terminalPrettyText) }
     }
 
-    struct Topup: ParsableCommand {
+    struct Topup: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Master → spending address transfer, signed by the master; prints the raw transaction.")
+            abstract: "Master → spending address transfer, signed by the master; prints the raw transaction (or sends it with --send).")
         @OptionGroup var wallet: WalletOptions
         @Option(help: "ETH, PTI, or a configured token's symbol or address.") var token: String
         @Option(help: "Decimal amount.") var amount: String
         @OptionGroup var fees: FeeOptions
+        @OptionGroup var node: RPCOption
+        @Flag(help: "Broadcast through the node and wait for the receipt.") var send = false
         @OptionGroup var master: MasterSignerOptions
         @OptionGroup var config: ConfigOption
-        func run() throws {
+        func run() async throws {
             let configuration = try config.load()
             let tokenAddress = try configuration.token(token)
-            let signed = try wallet.open().topup(
-                token: tokenAddress, amount: try configuration.parseAmount(amount, token: tokenAddress),
-                fees: try fees.parameters(configuration: configuration, token: tokenAddress), master: try master.signer())
-            print(signed.raw.hexString)
+            let opened = try wallet.open()
+            let chain = try await node.client(configuration)
+            let signer = try master.signer()
+            let parameters = try await fees.parameters(
+                configuration: configuration, sender: signer.address, gas: TokenTransfer.defaultGas(token: tokenAddress), chain: chain)
+            let signed = try opened.topup(
+                token: tokenAddress, amount: try configuration.parseAmount(amount, token: tokenAddress), fees: parameters, master: signer)
+            try await Broadcast.printOrSend(signed, send: send, chain: chain, node: node, what: "top-up")
         }
     }
 
-    struct Reclaim: ParsableCommand {
+    struct Reclaim: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Spending → master transfer, signed by the spending key; prints the raw transaction.")
         @OptionGroup var wallet: WalletOptions
@@ -264,18 +249,24 @@ extension WalletCommand {
         @Option(help: "Decimal amount.") var amount: String
         @Option(help: "The master address to return it to.") var to: String
         @OptionGroup var fees: FeeOptions
+        @OptionGroup var node: RPCOption
+        @Flag(help: "Broadcast through the node and wait for the receipt.") var send = false
         @OptionGroup var config: ConfigOption
-        func run() throws {
+        func run() async throws {
             let configuration = try config.load()
             let tokenAddress = try configuration.token(token)
-            let signed = try wallet.open().reclaim(
+            let opened = try wallet.open()
+            let chain = try await node.client(configuration)
+            let parameters = try await fees.parameters(
+                configuration: configuration, sender: opened.address, gas: TokenTransfer.defaultGas(token: tokenAddress), chain: chain)
+            let signed = try opened.reclaim(
                 token: tokenAddress, amount: try configuration.parseAmount(amount, token: tokenAddress), to: try Address(to),
-                fees: try fees.parameters(configuration: configuration, token: tokenAddress))
-            print(signed.raw.hexString)
+                fees: parameters)
+            try await Broadcast.printOrSend(signed, send: send, chain: chain, node: node, what: "reclaim")
         }
     }
 
-    struct Approve: ParsableCommand {
+    struct Approve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "ERC-20 approval for the Paratii contract to redeem vouchers; prints the raw transaction.")
         @OptionGroup var wallet: WalletOptions
@@ -283,16 +274,21 @@ extension WalletCommand {
         @Option(help: "Decimal amount.") var amount: String
         @Option(help: "Who may spend (default: the configured verifying contract).") var spender: String?
         @OptionGroup var fees: FeeOptions
+        @OptionGroup var node: RPCOption
+        @Flag(help: "Broadcast through the node and wait for the receipt.") var send = false
         @OptionGroup var config: ConfigOption
-        func run() throws {
+        func run() async throws {
             let configuration = try config.load()
             let tokenAddress = try configuration.token(token)
             guard tokenAddress != Allowance.eth else { throw CLIError("ETH needs no approval") }
-            let signed = try wallet.open().approve(
+            let opened = try wallet.open()
+            let chain = try await node.client(configuration)
+            let parameters = try await fees.parameters(
+                configuration: configuration, sender: opened.address, gas: TokenTransfer.defaultGas(token: tokenAddress), chain: chain)
+            let signed = try opened.approve(
                 token: tokenAddress, spender: try spender.map { try Address($0) } ?? configuration.verifyingContract,
-                amount: try configuration.parseAmount(amount, token: tokenAddress),
-                fees: try fees.parameters(configuration: configuration, token: tokenAddress))
-            print(signed.raw.hexString)
+                amount: try configuration.parseAmount(amount, token: tokenAddress), fees: parameters)
+            try await Broadcast.printOrSend(signed, send: send, chain: chain, node: node, what: "approval")
         }
     }
 }

@@ -313,6 +313,23 @@ enum PayeeDatabase {
                 try db.execute(sql: "UPDATE delegation SET parents = ? WHERE id = ?", arguments: [rewritten, row["id"] as String])
             }
         }
+        // What the contract paid each channel, from the receipts' Redeemed events (PayeeStore+Redemption).
+        migrator.registerMigration("v3-payee-redemption") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE redemption (
+                        delegationId TEXT NOT NULL CHECK (length(delegationId) = 66),
+                        payee TEXT NOT NULL,
+                        token TEXT NOT NULL,
+                        cumulative TEXT NOT NULL \(WalletDatabase.amountCheck("cumulative")),
+                        paid TEXT NOT NULL \(WalletDatabase.amountCheck("paid")),
+                        shortfall TEXT NOT NULL \(WalletDatabase.amountCheck("shortfall")),
+                        transactionHash TEXT NOT NULL CHECK (length(transactionHash) = 66),
+                        redeemedAt INTEGER NOT NULL,
+                        PRIMARY KEY (delegationId, payee, token)
+                    )
+                    """)
+        }
         return try DurableDatabase.open(path, migrator: migrator)
     }
 

@@ -199,6 +199,13 @@ public final class Wallet: @unchecked Sendable {
         }
     }
 
+    /// The masters of the imported delegations: whose nonce a top-up request spends.
+    public func masters() throws -> [Address] {
+        try database.read { db in
+            try String.fetchAll(db, sql: "SELECT DISTINCT master FROM delegation ORDER BY master").compactMap { try? Address($0) }
+        }
+    }
+
     /// Every voucher ever recorded, re-signed: what a payee would need to redeem them all.
     public func recordedVouchers() throws -> [Envelope] {
         try database.read { db in

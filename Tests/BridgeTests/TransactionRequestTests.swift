@@ -101,4 +101,59 @@ import Testing
         #expect(try await bridge.store.requests().isEmpty)
         await bridge.stop()
     }
+
+    /// Deposits go to the bridge's own contract: the player names a token and an amount, never where it goes.
+    @Test func depositsGoToTheConfiguredContractOnly() async throws {
+        let contract = try Address("0x3333333333333333333333333333333333333333")
+        let bridge = try await TestBridge(tune: { $0.chain.verifyingContract = contract })
+        let player = bridge.client(token: try await bridge.pair())
+        var deposit = try #require(Self.topup.objectValue)
+        deposit["kind"] = .string("deposit")
+        deposit["to"] = nil
+        var approval = deposit
+        approval["kind"] = .string("deposit-approval")
+        let master = PrivateKey.generate()
+        let amount = BigUInt(25) * BigUInt(10).power(17)
+        for (body, data) in [
+            (approval, ERC20.approve(spender: contract, amount: amount)),
+            (deposit, ParatiiContract.depositToken(try #require(bridge.settings.chain.ptiToken), amount: amount)),
+        ] {
+            let request = JSONValue.object(body)
+            let created = try await call { try player.post("/v1/transaction-requests", request) }
+            #expect(created.status == 202, "\(created.errorText)")
+            let id = try #require(created.json?["id"]?.stringValue)
+            // What the user is shown names the contract and the amount.
+            let pending = try await call { try bridge.client().get("/v1/admin/pending") }
+            let entry = try #require(pending.json?["requests"]?.arrayValue?.first { $0["id"]?.stringValue == id })
+            let asked = try TransactionRequest(json: try #require(entry["request"]), configuration: bridge.settings.chain)
+            #expect(
+                asked.signs(bridge.settings.chain).contains("2.5 PTI") && asked.signs(bridge.settings.chain).contains(contract.checksummed))
+            #expect(!asked.needsConfirmedRecipient(wallet: nil))
+            #expect(try await approve(bridge, id, master: master, tamper: { $0.to = master.address }).status == 422)
+            #expect(try await approve(bridge, id, master: master).status == 200)
+            let polled = try await call { try player.get("/v1/transaction-requests/\(id)") }
+            let raw = try #require(polled.json?["transaction"]?["raw"]?.stringValue)
+            let signed = try SignedTransaction.decode(try [UInt8](hex: raw))
+            #expect(signed.transaction.data == data && signed.transaction.value == 0)
+        }
+        // ETH: deposit() with the amount as value, to the contract.
+        deposit["token"] = .string("ETH")
+        let eth = try TransactionRequest(json: .object(deposit), configuration: bridge.settings.chain)
+        #expect(eth.transaction(chainId: 1337).to == contract && eth.transaction(chainId: 1337).value == amount)
+        #expect(eth.transaction(chainId: 1337).data == ParatiiContract.deposit)
+        // Refused: a deposit elsewhere, an ETH approval, and any deposit on a bridge with no contract.
+        var elsewhere = deposit
+        elsewhere["to"] = .string(master.address.checksummed)
+        approval["token"] = .string("ETH")
+        for object in [elsewhere, approval] {
+            let body = JSONValue.object(object)
+            #expect(try await call { try player.post("/v1/transaction-requests", body) }.status == 400)
+        }
+        await bridge.stop()
+        let bare = try await TestBridge()
+        let other = bare.client(token: try await bare.pair())
+        let ethDeposit = JSONValue.object(deposit)
+        #expect(try await call { try other.post("/v1/transaction-requests", ethDeposit) }.status == 400)
+        await bare.stop()
+    }
 }

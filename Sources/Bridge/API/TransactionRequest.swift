@@ -3,15 +3,27 @@ import Delegation
 import Ethereum
 
 /// A master-signed transaction a player asks for, parsed strictly from the JSON body of
-/// `POST /v1/transaction-requests`. The one kind today is a top-up, the master sending ETH or an
-/// ERC-20 token (PTI) to the player's spending address:
+/// `POST /v1/transaction-requests`. Three kinds:
+///
+/// - `topup`: the master sends ETH or an ERC-20 token (PTI) to the player's spending address;
+/// - `deposit`: the master escrows ETH (`deposit()`) or a token (`depositToken`) in the Paratii
+///   contract, the bridge's own `verifyingContract` (a `to`, if sent, must be that address);
+/// - `deposit-approval`: the ERC-20 `approve` that lets the contract take a token deposit.
 ///
 ///     {"kind": "topup", "to": "0x…", "token": "PTI", "amount": "5", "nonce": "7", "gas": "100000",
 ///      "maxFeePerGas": "30000000000", "maxPriorityFeePerGas": "1000000000"}
 ///
 /// Amounts are decimal strings in the token's own decimals; nonce, gas and fees are integers in wei as
-/// decimal strings. The chain id is the bridge's own, never the player's.
+/// decimal strings. The chain id and the contract are the bridge's own, never the player's.
 public struct TransactionRequest: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        case topup
+        case deposit
+        case depositApproval = "deposit-approval"
+    }
+
+    public var kind: Kind = .topup
+    /// The top-up's recipient; for the deposit kinds, the contract.
     public var to: Address
     public var token: Address
     public var amount: BigUInt
@@ -25,22 +37,39 @@ public struct TransactionRequest: Sendable, Equatable {
     public static let gasCeiling: UInt64 = 1_000_000
 
     public init(
-        to: Address, token: Address, amount: BigUInt, nonce: UInt64, gas: UInt64, maxFeePerGas: BigUInt, maxPriorityFeePerGas: BigUInt
+        to: Address, token: Address, amount: BigUInt, nonce: UInt64, gas: UInt64, maxFeePerGas: BigUInt, maxPriorityFeePerGas: BigUInt,
+        kind: Kind = .topup
     ) {
-        self.to = to; self.token = token; self.amount = amount; self.nonce = nonce; self.gas = gas
+        self.kind = kind; self.to = to; self.token = token; self.amount = amount; self.nonce = nonce; self.gas = gas
         self.maxFeePerGas = maxFeePerGas; self.maxPriorityFeePerGas = maxPriorityFeePerGas
     }
 
     public init(json: JSONValue, configuration: Configuration) throws {
         guard case .object(let object) = json else { throw APIError.badRequest("the body must be a JSON object") }
         try APIError.onlyKeys(object, Self.keys, in: "request")
-        guard object["kind"]?.stringValue == "topup" else { throw APIError.badRequest("kind must be \"topup\"") }
-        guard let toText = object["to"]?.stringValue, let to = try? Address(toText) else {
-            throw APIError.badRequest("to must be an address")
+        guard let kindText = object["kind"]?.stringValue, let kind = Kind(rawValue: kindText) else {
+            throw APIError.badRequest("kind must be \"topup\", \"deposit\" or \"deposit-approval\"")
+        }
+        let to: Address
+        if kind == .topup {
+            guard let toText = object["to"]?.stringValue, let address = try? Address(toText) else {
+                throw APIError.badRequest("to must be an address")
+            }
+            to = address
+        } else {
+            guard configuration.verifyingContract != .zero else {
+                throw APIError.badRequest("the bridge has no verifyingContract configured to deposit into")
+            }
+            if let toText = object["to"]?.stringValue, (try? Address(toText)) != configuration.verifyingContract {
+                throw APIError.badRequest("a deposit goes to the configured contract \(configuration.verifyingContract.checksummed) only")
+            }
+            if object["to"] != nil, object["to"]?.stringValue == nil { throw APIError.badRequest("to must be an address") }
+            to = configuration.verifyingContract
         }
         guard let tokenText = object["token"]?.stringValue, let token = try? configuration.token(tokenText) else {
             throw APIError.badRequest("token must be ETH, PTI or a token the bridge's configuration lists")
         }
+        if kind == .depositApproval, token == Allowance.eth { throw APIError.badRequest("ETH deposits need no approval") }
         guard let amountText = object["amount"]?.stringValue, let amount = try? configuration.parseAmount(amountText, token: token),
             amount > 0
         else {
@@ -53,7 +82,7 @@ public struct TransactionRequest: Sendable, Equatable {
         let priority = try Self.integer(object, "maxPriorityFeePerGas", limit: maxFee)
         self.init(
             to: to, token: token, amount: amount, nonce: UInt64(nonce), gas: UInt64(gas), maxFeePerGas: maxFee,
-            maxPriorityFeePerGas: priority)
+            maxPriorityFeePerGas: priority, kind: kind)
     }
 
     private static func integer(_ object: JSONObject, _ key: String, limit: BigUInt) throws -> BigUInt {
@@ -68,7 +97,7 @@ public struct TransactionRequest: Sendable, Equatable {
 
     public func json(_ configuration: Configuration) -> JSONValue {
         .object([
-            "kind": .string("topup"), "to": .string(to.checksummed), "token": .string(configuration.tokenName(token)),
+            "kind": .string(kind.rawValue), "to": .string(to.checksummed), "token": .string(configuration.tokenName(token)),
             "amount": .string(configuration.formatAmount(amount, token: token)), "nonce": .string("\(nonce)"), "gas": .string("\(gas)"),
             "maxFeePerGas": .string("\(maxFeePerGas)"), "maxPriorityFeePerGas": .string("\(maxPriorityFeePerGas)"),
         ])
@@ -76,12 +105,26 @@ public struct TransactionRequest: Sendable, Equatable {
 
     /// The EIP-1559 transaction the master signs for this request, on the bridge's chain.
     public func transaction(chainId: BigUInt) -> Transaction {
-        TokenTransfer.transfer(
-            token: token, amount: amount, to: to,
-            fees: FeeParameters(
-                chainId: chainId, nonce: BigUInt(nonce), gas: BigUInt(gas),
-                maxFeePerGas: maxFeePerGas, maxPriorityFeePerGas: maxPriorityFeePerGas))
+        let fees = FeeParameters(
+            chainId: chainId, nonce: BigUInt(nonce), gas: BigUInt(gas), maxFeePerGas: maxFeePerGas,
+            maxPriorityFeePerGas: maxPriorityFeePerGas)
+        switch kind {
+        case .topup:
+            return TokenTransfer.transfer(token: token, amount: amount, to: to, fees: fees)
+        case .depositApproval:
+            return TokenTransfer.approve(token: token, spender: to, amount: amount, fees: fees)
+        case .deposit:
+            let eth = token == Allowance.eth
+            return Transaction(
+                kind: .dynamicFee, chainId: chainId, nonce: fees.nonce, maxPriorityFeePerGas: maxPriorityFeePerGas,
+                maxFeePerGas: maxFeePerGas, gas: fees.gas, to: to, value: eth ? amount : 0,
+                data: eth ? ParatiiContract.deposit : ParatiiContract.depositToken(token, amount: amount))
+        }
     }
+
+    /// A top-up elsewhere than the player's wallet needs the user's confirmation; a deposit goes to the
+    /// bridge's own contract.
+    public func needsConfirmedRecipient(wallet: Address?) -> Bool { kind == .topup && wallet != to }
 
     /// The most the network fee can cost the master, in wei: what the user must see before approving.
     public var maxNetworkFee: BigUInt { BigUInt(gas) * maxFeePerGas }
@@ -89,8 +132,20 @@ public struct TransactionRequest: Sendable, Equatable {
     /// One line per fact the user approves.
     public func summary(_ configuration: Configuration) -> [String] {
         [
-            "  top-up: \(configuration.formatAmount(amount, token: token)) \(configuration.tokenName(token)) from the card's address to \(to.checksummed)",
+            "  \(signs(configuration))",
             "  nonce \(nonce), gas \(gas), max network fee \(Units.formatAmount(maxNetworkFee)) ETH, chain \(configuration.chainId)",
         ]
+    }
+
+    /// What the card signs, in one phrase (the summary's first line and the pinentry prompt).
+    public func signs(_ configuration: Configuration) -> String {
+        let shown = "\(configuration.formatAmount(amount, token: token)) \(configuration.tokenName(token))"
+        return switch kind {
+        case .topup: "top-up: \(shown) from the card's address to \(to.checksummed)"
+        case .deposit:
+            "deposit: \(shown) from the card's address into the Paratii contract \(to.checksummed), as escrow for its delegations"
+        case .depositApproval:
+            "deposit approval: the Paratii contract \(to.checksummed) may take \(shown) from the card's address (the deposit follows)"
+        }
     }
 }

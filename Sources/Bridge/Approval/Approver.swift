@@ -68,7 +68,7 @@ public struct Approver: Sendable {
         let configuration = work.configuration
         switch request.ask {
         case .transaction(let asked):
-            if request.wallet != asked.to, confirmedRecipient != asked.to {
+            if asked.needsConfirmedRecipient(wallet: request.wallet), confirmedRecipient != asked.to {
                 throw .recipientNotConfirmed(to: asked.to.checksummed, wallet: request.wallet?.checksummed)
             }
             let (signed, counter) = try withCard(access, request, configuration) { signer in

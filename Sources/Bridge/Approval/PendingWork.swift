@@ -93,7 +93,7 @@ extension PendingWork.Request {
     public func signs(_ configuration: Configuration) -> String {
         switch ask {
         case .transaction(let asked):
-            "a top-up of \(configuration.formatAmount(asked.amount, token: asked.token)) \(configuration.tokenName(asked.token)) to \(asked.to.checksummed)"
+            asked.signs(configuration)
         case .delegation(let asked):
             "a spending delegation to \(asked.spender.checksummed) for \(Units.formatDuration(asked.validFor)): "
                 + asked.allowances.map { $0.summary(configuration) }.joined(separator: "; ")

@@ -1,0 +1,125 @@
+"""End to end on py-evm: the soft card in the real pcscd signs the deposit transaction through the
+bridge's approval; the card delegates; a wallet pays three payees; each payee runs `paratii payee
+redeem`; balances on chain are exact to the wei. Run with -s to see the gas figures."""
+
+from __future__ import annotations
+
+import fcntl
+import importlib.util
+import json
+import subprocess
+import time
+
+import pytest
+
+from .conftest import ETH, INTEROP, interop, write_config
+from .settlement import WEI, escrow, fee_paid, gas_used, redeemed, transactions
+
+# The soft card as the interop suite plugs it (vpcd's second slot), under the same locks.
+_spec = importlib.util.spec_from_file_location("interop_card_flow", INTEROP / "test_card_flow.py")
+card_flow = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(card_flow)
+READER = card_flow.READER
+
+
+@pytest.fixture
+def card(paratii, work):
+    with open("/tmp/paratii-vpcd-slot1.lock", "a+") as slot, open("/tmp/paratii-pcscd-restart.lock", "a+") as restart:
+        fcntl.flock(slot, fcntl.LOCK_EX)
+        fcntl.flock(restart, fcntl.LOCK_SH)
+        yield from card_flow.plugged_card(paratii, work)
+
+
+def pending(paratii, socket, key):
+    for _ in range(300):
+        listing = json.loads(paratii.ok("approve", "--socket", str(socket), "--json"))
+        if listing[key]:
+            return listing[key][0]
+        time.sleep(0.1)
+    pytest.fail(f"nothing pending in {key}")
+
+
+def test_card_deposit_delegation_three_payees_redeem(paratii, work, card, start_node):
+    master = card["address"]
+    rng = interop.rng_for("chain", "end-to-end")
+    payees = [interop.write_keystore(work, f"payee{i}", interop.random_private_key(rng), f"p{i}") for i in range(3)]
+    node = start_node("--deploy", "--fund", f"{master}={10 * WEI}", *[a for k in payees for a in ("--fund", f"{k.address}={WEI}")])
+    config = write_config(work / "config.json", node)
+    socket = work / "run" / "bridge.sock"
+    bridge = subprocess.Popen([str(paratii.path), "bridge", "run", "--socket", str(socket), "--database", str(work / "bridge.sqlite"),
+                               "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if socket.exists():
+                break
+            time.sleep(0.05)
+        wallet = ["--dir", str(work / "wallet"), "--password-file", str(work / "wallet.pw")]
+        (work / "wallet.pw").write_text("player\n")
+        paratii.ok("wallet", "init", *wallet, "--scrypt-n", "16")
+        spender = paratii.ok("wallet", "address", *wallet)
+
+        # 1. The deposit: the player asks, the user approves on the bridge side, the card signs, the CLI sends.
+        counter = card["signatureCounter"]
+        deposit = subprocess.Popen([str(paratii.path), "deposit", *wallet, "--bridge", str(socket), "--config", str(config),
+                                    "--master", master, "--token", "ETH", "--amount", "1", "--timeout", "120"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        pairing = pending(paratii, socket, "pairings")
+        paratii.ok("approve", "--socket", str(socket), pairing["id"], "--code", pairing["code"])
+        request = pending(paratii, socket, "requests")
+        assert request["request"]["kind"] == "deposit" and request["request"]["to"] == node.info["paratii"]
+        shown = paratii.run("approve", "--socket", str(socket), request["id"], "--reader", READER, "--pin-file", str(work / "pin"))
+        assert shown.rc == 0, shown.describe()
+        assert f"deposit: 1 ETH from the card's address into the Paratii contract {node.info['paratii']}" in shown.err, shown.describe()
+        out, err = deposit.communicate(timeout=120)
+        assert deposit.returncode == 0, err
+        assert "escrow now 1" in out, out
+        [deposit_tx] = [line.split()[1] for line in err.splitlines() if "mined in block" in line]
+        assert json.loads(paratii.ok("card", "status", "--reader", READER, "--json"))["signatureCounter"] == counter + 1
+        assert escrow(node, master, ETH) == WEI
+        assert node.balance(master) == 10 * WEI - WEI - fee_paid(node, deposit_tx)
+
+        # 2. The card delegates (here directly, PIN from a file) to the wallet's spending key, three payees.
+        delegation_file = work / "delegation.json"
+        paratii.ok("delegate", "spending", "--config", str(config), "--reader", READER, "--pin-file", str(work / "pin"),
+                   "--spender", spender, "--allowance", "token=ETH,total=0.5,per-payment=0.05",
+                   *[a for k in payees for a in ("--payee", k.address)], "--valid-for", "1d", "--out", str(delegation_file))
+        paratii.ok("wallet", "import-delegation", *wallet, str(delegation_file))
+        delegation_id = json.loads(paratii.ok("verify", "--config", str(config), str(delegation_file)))["id"]
+
+        # 3. The wallet pays: 3, 2 and 1 segments of 0.01, 0.02 and 0.05 ETH.
+        prices = [(3, "0.01", 10**16), (2, "0.02", 2 * 10**16), (1, "0.05", 5 * 10**16)]
+        owed = []
+        for (count, price, wei), payee in zip(prices, payees):
+            store = ["--store", str(work / f"{payee.address}.sqlite"), "--config", str(config)]
+            for segment in range(count):
+                voucher = work / f"{payee.address}-{segment}.json"
+                voucher.write_text(paratii.ok("wallet", "pay", *wallet, "--config", str(config), "--payee", payee.address,
+                                              "--token", "ETH", "--amount", price, "--memo", f"video-1/{segment}"))
+                assert json.loads(paratii.ok("payee", "accept", *store, str(voucher)))["accepted"]
+            owed.append(count * wei)
+
+        # 4. Each payee redeems its best voucher; the store records it; exposure shows it settled.
+        gases = []
+        for payee, amount in zip(payees, owed):
+            store = ["--store", str(work / f"{payee.address}.sqlite"), "--config", str(config)]
+            before = json.loads(paratii.ok("payee", "exposure", *store, "--json"))
+            assert before[0]["unredeemed"] == str(amount) and before[0]["covered"] is True
+            balance = node.balance(payee.address)
+            result = paratii.run("payee", "redeem", *store, "--keystore", str(payee.keystore), "--password-file",
+                                 str(payee.password_file))
+            assert result.rc == 0, result.describe()
+            [tx] = transactions(result.out)
+            assert node.balance(payee.address) == balance + amount - fee_paid(node, tx)
+            gases.append(gas_used(node, tx))
+            after = json.loads(paratii.ok("payee", "exposure", *store, "--json"))
+            assert after[0]["unredeemed"] == "0" and after[0]["redeemedHere"] == str(amount)
+
+        total_paid = sum(owed)
+        assert redeemed(node, delegation_id, ETH) == total_paid
+        assert escrow(node, master, ETH) == WEI - total_paid
+        assert node.balance(node.info["paratii"]) == WEI - total_paid
+        print(f"\nend to end: deposit gas {gas_used(node, deposit_tx)}, redeemBatch gas per payee {gases}, "
+              f"paid {owed} wei, escrow left {WEI - total_paid} wei")
+    finally:
+        bridge.terminate()
+        bridge.wait(timeout=30)
