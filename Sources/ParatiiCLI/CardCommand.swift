@@ -56,20 +56,30 @@ extension CardCommand {
         }
     }
 
-    struct Status: ParsableCommand {
+    struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "status", abstract: "Serial, version, master address, PIN tries left, signature counter.")
+            commandName: "status",
+            abstract: "Serial, version, master address, PIN tries left, signature counter; with a node, the recovery address.")
         @OptionGroup var reader: ReaderOption
         @Flag(help: "JSON output.") var json = false
+        @Option(help: "JSON-RPC endpoint to read the recovery setting from (default: \"rpc\" in the configuration).") var rpc: String?
+        @OptionGroup var config: ConfigOption
 
-        func run() throws {
+        func run() async throws {
             let open = try OpenCard.open(reader)
             let status = try cliPCSC { try open.card.status() }
             let app = status.application
             let address = try status.publicKey.map { try PublicKey(bytes: $0).address }
             let pins = app.pinStatus
+            var recovery: (line: String, fix: String)?
+            if let address, let result = await RecoveryReminder.check(master: address, configuration: try config.load(), rpc: rpc) {
+                switch result {
+                case .success(let state): recovery = RecoveryReminder.describe(state, master: address)
+                case .failure(let error): recovery = ("cannot read the recovery setting: \(error)", "")
+                }
+            }
             if json {
-                let object: JSONObject = JSONObject([
+                var members: [(key: String, value: JSONValue)] = [
                     ("reader", .string(open.reader)),
                     ("serial", .string(app.aid.serialHex)),
                     ("version", .string(app.aid.version)),
@@ -83,7 +93,9 @@ extension CardCommand {
                     ("pinValidForSeveralSignatures", .bool(pins.pw1ValidForSeveralSignatures)),
                     ("signatureCounter", .number(String(status.signatureCounter))),
                     ("fingerprint", app.signatureFingerprint.map { .string($0.hexDigits.uppercased()) } ?? .null),
-                ])
+                ]
+                if let recovery { members.append(("recovery", .string(recovery.line))) }
+                let object = JSONObject(members)
                 print(JSONValue.object(object).terminalPrettyText)
             } else {
                 print(
@@ -97,6 +109,11 @@ extension CardCommand {
                     signature PIN:      \(pins.pw1ValidForSeveralSignatures ? "valid for several signatures (unsafe: run `paratii card set-signature-pin once`)" : "once per signature")
                     signature counter:  \(status.signatureCounter)
                     """)
+                if let recovery {
+                    print(
+                        "recovery:           \(TerminalText.escape(recovery.line))"
+                            + (recovery.fix.isEmpty ? "" : "\n                    \(recovery.fix)"))
+                }
             }
         }
     }

@@ -191,27 +191,57 @@ extension RecoveryCommand {
 
 /// What `recovery status`, `card status` and `doctor` say about a master's recovery on chain.
 enum RecoveryReminder {
-    /// One line per fact, or nil without a contract; the first line says whether the user must act.
-    static func describe(master: Address, configuration: Configuration, chain: RPCClient) async throws -> [String]? {
-        let contract = configuration.verifyingContract
-        guard contract != .zero else { return nil }
+    enum State: Equatable {
+        case notSet
+        case set(account: Address, delay: UInt64)
+        case pending(account: Address, readyAt: UInt64)
+        case takenOver(by: Address)
+    }
+
+    static func state(master: Address, contract: Address, chain: RPCClient) async throws -> State {
         let taken = try ParatiiContract.address(try await chain.call(to: contract, data: ParatiiContract.recoveredTo(master: master)))
-        if taken != .zero { return ["recovery: \(master.checksummed) was taken over by \(taken.checksummed); its escrow is there now"] }
+        if taken != .zero { return .takenOver(by: taken) }
         let setting = try ParatiiContract.recoverySetting(
             try await chain.call(to: contract, data: ParatiiContract.recovery(master: master)))
-        guard setting.account != .zero else {
-            return [
-                "recovery: no recovery address set: if this card is lost its escrow is lost with it (`paratii recovery set --account <backup card>`)"
-            ]
-        }
-        var lines = [
-            "recovery: \(setting.account.checksummed) may take over after \(Units.formatDuration(UInt64(setting.delay)))"
-        ]
-        if setting.readyAt != 0 {
-            lines.append(
-                "recovery: A TAKEOVER IS PENDING, it can complete at \(TimeText.format(UInt64(setting.readyAt))); if you did not start it, run `paratii recovery cancel` now"
+        if setting.account == .zero { return .notSet }
+        if setting.readyAt != 0 { return .pending(account: setting.account, readyAt: UInt64(setting.readyAt)) }
+        return .set(account: setting.account, delay: UInt64(setting.delay))
+    }
+
+    /// One line for the state, and the command that acts on it ("" when nothing needs doing).
+    static func describe(_ state: State, master: Address) -> (line: String, fix: String) {
+        switch state {
+        case .notSet:
+            (
+                "no recovery address set: if this card is lost, its escrow is lost with it",
+                "paratii recovery set --account <the backup card's address> --delay 30d"
             )
+        case .set(let account, let delay):
+            ("recovery address \(account.checksummed), takeover delay \(Units.formatDuration(delay))", "")
+        case .pending(let account, let readyAt):
+            (
+                "A TAKEOVER BY \(account.checksummed) IS PENDING: it can complete at \(TimeText.format(readyAt))",
+                "if you did not start it: paratii recovery cancel (with this card), now"
+            )
+        case .takenOver(let by): ("\(master.checksummed) was taken over by \(by.checksummed); its escrow is there now", "")
         }
-        return lines
+    }
+
+    static func describe(master: Address, configuration: Configuration, chain: RPCClient) async throws -> [String]? {
+        guard configuration.verifyingContract != .zero else { return nil }
+        let (line, fix) = describe(try await state(master: master, contract: configuration.verifyingContract, chain: chain), master: master)
+        return ["recovery: " + line] + (fix.isEmpty ? [] : ["  " + fix])
+    }
+
+    /// For `card status` and `doctor`: the state when the configuration (or --rpc) names a node and a
+    /// contract; nil offline. A node that does not answer is a result too, not a failure of the command.
+    static func check(master: Address, configuration: Configuration, rpc: String?) async -> Result<State, Error>? {
+        guard let url = rpc ?? configuration.rpc, configuration.verifyingContract != .zero else { return nil }
+        do {
+            let chain = try RPCClient(url: url)
+            return .success(try await state(master: master, contract: configuration.verifyingContract, chain: chain))
+        } catch {
+            return .failure(error)
+        }
     }
 }

@@ -42,7 +42,9 @@ public struct TransactionRequest: Sendable, Equatable {
     /// The recovery kinds' own fields (nil for the others).
     public var recovery: RecoveryCall?
 
-    public static let keys = ["kind", "to", "token", "amount", "nonce", "gas", "maxFeePerGas", "maxPriorityFeePerGas"]
+    static let baseKeys = ["kind", "to", "token", "amount", "nonce", "gas", "maxFeePerGas", "maxPriorityFeePerGas"]
+    /// Every member a request of some kind may have; each kind then refuses what it does not take.
+    public static let keys = baseKeys + RecoveryCall.keys
     /// Gas above this is no top-up: a transfer takes 21000, an ERC-20 transfer well under 100000.
     public static let gasCeiling: UInt64 = 1_000_000
 
@@ -62,7 +64,6 @@ public struct TransactionRequest: Sendable, Equatable {
                 "kind must be \"topup\", \"deposit\", \"deposit-approval\" or one of \(Kind.allCases.filter(\.isRecovery).map(\.rawValue))")
         }
         if kind.isRecovery {
-            try APIError.onlyKeys(object, Self.keys + RecoveryCall.keys, in: "request")
             guard configuration.verifyingContract != .zero else {
                 throw APIError.badRequest("the bridge has no verifyingContract configured")
             }
@@ -78,6 +79,7 @@ public struct TransactionRequest: Sendable, Equatable {
             recovery = call
             return
         }
+        try APIError.onlyKeys(object, Self.baseKeys, in: "request")
         let to: Address
         if kind == .topup {
             guard let toText = object["to"]?.stringValue, let address = try? Address(toText) else {
