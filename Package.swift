@@ -198,6 +198,15 @@ let package = Package(
             name: "EthereumTests",
             dependencies: ["Ethereum", .product(name: "BigInt", package: "BigInt")]
         ),
+        // The chain client against canned JSON-RPC replies (Hummingbird on loopback): each failure one ChainError case.
+        .testTarget(
+            name: "ChainClientTests",
+            dependencies: [
+                "ChainClient", "Ethereum", .product(name: "BigInt", package: "BigInt"),
+                .product(name: "Hummingbird", package: "hummingbird"), .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "DelegationTests",
             dependencies: ["Delegation", "Ethereum", .product(name: "BigInt", package: "BigInt")]
