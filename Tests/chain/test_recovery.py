@@ -45,7 +45,7 @@ def test_takeover_set_cancelled_then_completed_after_the_delay(paratii, work, st
 
     paratii.refused("recovery", "start", *signed_by(stranger), "--master", master.address, mentions="not the recovery address")
     paratii.ok("recovery", "start", *signed_by(backup), "--master", master.address)
-    assert "TAKEOVER IS PENDING" in paratii.ok("recovery", "status", "--config", config, "--master", master.address)
+    assert f"A TAKEOVER BY {backup.address} IS PENDING" in paratii.ok("recovery", "status", "--config", config, "--master", master.address)
     paratii.refused("recovery", "complete", *signed_by(backup), "--master", master.address, mentions="takeover not ready")
     paratii.ok("recovery", "cancel", *signed_by(master))
     node.rpc("evm_increaseTime", 4 * DAY)
