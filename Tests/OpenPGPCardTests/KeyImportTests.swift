@@ -107,6 +107,39 @@ import Testing
         #expect(card.publicKey == key.publicKey)
     }
 
+    /// A card that does not announce key import (C0 byte 1 without bit 6), as older firmware: the soft
+    /// card's application data with that bit cleared on the way back.
+    final class NoImportCapability: SmartCardChannel, @unchecked Sendable {
+        let inner: SoftCardChannel
+        init(_ inner: SoftCardChannel) { self.inner = inner }
+        func transmit(_ command: CommandAPDU) throws -> ResponseAPDU {
+            var response = try inner.transmit(command)
+            if command.instruction == .getData, command.p1p2 == DataObject.applicationRelatedData,
+                let at = response.data.indices.first(where: { response.data[$0] == 0xC0 && response.data[$0 + 1] == 0x0A })
+            {
+                response.data[at + 2] &= ~CardParameter.keyImportCapability
+            }
+            return response
+        }
+        func withTransaction<T>(_ body: () throws -> T) throws -> T { try body() }
+        var connectionGeneration: Int { 0 }
+    }
+
+    @Test func aCardWithoutKeyImportIsRefusedBeforeTheKeyIsSent() throws {
+        let card = try softCard()
+        let channel = SoftCardChannel(card)
+        let driver = OpenPGPCard(channel: NoImportCapability(channel))
+        #expect(throws: OpenPGPCardError.keyImportNotSupported) {
+            try driver.initialize(userPIN: user, adminPIN: admin, importing: try derived())
+        }
+        #expect(!channel.sent.contains { $0.instruction == .putDataOdd })
+        #expect(card.publicKey == nil)
+        // The soft card itself announces it.
+        let data = try #require(try driver.applicationData().extendedCapabilities)
+        #expect(data[0] & CardParameter.keyImportCapability == 0)
+        #expect(try OpenPGPCard(channel: SoftCardChannel(card)).applicationData().extendedCapabilities?[0] == 0x74)
+    }
+
     @Test func theParserRefusesListsThatLie() {
         let cases: [[UInt8]] = [
             [],
