@@ -266,7 +266,10 @@ if let mode = Context.environment["PARATII_INSTRUMENT"], ["fuzzer", "address", "
     // lld: gold fails on sanitizer-instrumented Swift objects ("internal error in format_file_lineno").
     let swiftFlags: [SwiftSetting] = [.unsafeFlags(["-sanitize=\(sanitizers)"])]
     let linkFlags: [LinkerSetting] = [.unsafeFlags(["-sanitize=\(sanitizers)", "-use-ld=lld"])]
-    let own = ["Storage", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "TokenHub", "Doctor", "Delegation", "PlayerCore", "Bridge"]
+    let own = [
+        "Storage", "Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "TokenHub", "Doctor", "Delegation", "PlayerCore", "Bridge",
+        "ChainClient",
+    ]
     for target in package.targets where own.contains(target.name) {
         target.swiftSettings = (target.swiftSettings ?? []) + swiftFlags
         target.linkerSettings = (target.linkerSettings ?? []) + linkFlags

@@ -12,6 +12,17 @@ struct RPCTransport: Sendable {
     /// Replies above this are refused rather than buffered (a receipt with many logs is well under it).
     static let replyLimit = 8 << 20
 
+    /// One client for the process, never shut down (as `HTTPClient.shared`), but failing at once when the
+    /// node refuses the connection: a command makes a few calls to one node, and retrying a refused
+    /// connection until the deadline (the shared client's choice, good for servers at scale) only delays
+    /// the one-line error by the whole timeout.
+    static let client: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.timeout.connect = .seconds(10)
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }()
+
     init(url: String, timeout: TimeAmount) throws(ChainError) {
         guard let parsed = URL(string: url), ["http", "https"].contains(parsed.scheme?.lowercased() ?? ""), parsed.host != nil else {
             throw .badURL("\(url) (give http://HOST:PORT or https://…)")
@@ -28,7 +39,7 @@ struct RPCTransport: Sendable {
         request.body = .bytes(ByteBuffer(string: body.compactText))
         let replyBytes: [UInt8]
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: timeout)
+            let response = try await Self.client.execute(request, timeout: timeout)
             let collected = try await response.body.collect(upTo: Self.replyLimit)
             guard response.status == .ok else {
                 // Nodes answer JSON-RPC errors with 200; other statuses may still carry one (e.g. 400 with an error body).

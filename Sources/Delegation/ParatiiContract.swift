@@ -68,6 +68,11 @@ public enum ParatiiContract {
         public var cumulative: BigUInt
         public var paid: BigUInt
         public var shortfall: BigUInt
+
+        public init(delegation: [UInt8], payee: Address, token: Address, cumulative: BigUInt, paid: BigUInt, shortfall: BigUInt) {
+            self.delegation = delegation; self.payee = payee; self.token = token
+            self.cumulative = cumulative; self.paid = paid; self.shortfall = shortfall
+        }
     }
 
     public static let redeemedTopic = Keccak256.hash("Redeemed(bytes32,address,address,uint256,uint256,uint256)")

@@ -38,8 +38,10 @@ extension PayeeCommand {
             for item in foreign {
                 TerminalOutput.warn("skipped: delegation \(item.delegationId.hexString) was signed for another chain or contract")
             }
+            let ours = pending.filter { $0.domain == configuration.domain }
+            let open = try await notYetPaid(ours, store: store, chain: chain, contract: configuration.verifyingContract)
             var batches: [[RedeemableVoucher]] = []
-            for item in pending where item.domain == configuration.domain {
+            for item in open {
                 if let last = batches.last, last[0].delegationId == item.delegationId, last.count < ParatiiContract.batchLimit {
                     batches[batches.count - 1].append(item)
                 } else {
@@ -95,6 +97,40 @@ extension PayeeCommand {
             }
             if let out { try CLIOutput.write(raws.joined(separator: "\n"), to: out) }
             if failed > 0 { throw CLIError("\(failed) batch(es) not sent: their simulation reverted (see above)") }
+        }
+
+        /// Channels the contract already paid up to the voucher (a run that sent but died before recording
+        /// its receipt) are recorded from `channelPaid` instead of being paid for again in gas; the
+        /// transaction is then unknown (recorded as the zero hash).
+        private func notYetPaid(
+            _ items: [RedeemableVoucher], store: PayeeStore, chain: RPCClient?, contract: Address
+        ) async throws
+            -> [RedeemableVoucher]
+        {
+            guard let chain else { return items }
+            let recorded = try store.redemptions()
+            var open: [RedeemableVoucher] = []
+            for item in items {
+                let voucher = item.voucher
+                let onChain = try ParatiiContract.uint(
+                    try await chain.call(
+                        to: contract,
+                        data: ParatiiContract.channelPaid(delegation: voucher.delegation, payee: voucher.payee, token: voucher.token)
+                    ))
+                guard onChain >= voucher.cumulative else {
+                    open.append(item)
+                    continue
+                }
+                let stored =
+                    recorded.first { $0.delegation == voucher.delegation && $0.payee == voucher.payee && $0.token == voucher.token }?.paid
+                    ?? 0
+                let event = ParatiiContract.Redemption(
+                    delegation: voucher.delegation, payee: voucher.payee, token: voucher.token, cumulative: voucher.cumulative,
+                    paid: onChain > stored ? onChain - stored : 0, shortfall: 0)
+                try store.recordRedemptions([event], transactionHash: [UInt8](repeating: 0, count: 32))
+                print("already paid on chain: \(voucher.payee.checksummed) under \(voucher.delegation.hexString.prefix(10))…, recorded")
+            }
+            return open
         }
     }
 

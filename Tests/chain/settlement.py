@@ -26,6 +26,10 @@ def escrow(node, master: str, token: str) -> int:
     return view(node, "escrow(address,address)", ["address", "address"], [master, token])
 
 
+def token_balance(node, holder: str) -> int:
+    return view(node, "balanceOf(address)", ["address"], [holder], to=node.info["token"])
+
+
 def redeemed(node, delegation_id: str, token: str) -> int:
     return view(node, "redeemed(bytes32,address)", ["bytes32", "address"], [bytes.fromhex(delegation_id[2:]), token])
 

@@ -6,28 +6,10 @@ from __future__ import annotations
 
 import json
 
-from eth_abi import encode
 from eth_account import Account
-from eth_utils import keccak
 
 from .conftest import ETH, interop, write_config
-
-WEI = 10**18
-
-
-def escrow(node, master: str, token: str) -> int:
-    data = keccak(text="escrow(address,address)")[:4] + encode(["address", "address"], [master, token])
-    return int.from_bytes(node.call(node.info["paratii"], data), "big")
-
-
-def token_balance(node, holder: str) -> int:
-    data = keccak(text="balanceOf(address)")[:4] + encode(["address"], [holder])
-    return int.from_bytes(node.call(node.info["token"], data), "big")
-
-
-def fee_paid(node, tx_hash: str) -> int:
-    receipt = node.receipt(tx_hash)
-    return int(receipt["gasUsed"], 16) * int(receipt["effectiveGasPrice"], 16)
+from .settlement import WEI, escrow, fee_paid, token_balance
 
 
 def test_deposit_eth_and_pti_directly(paratii, work, start_node):

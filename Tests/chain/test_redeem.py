@@ -1,6 +1,7 @@
 """`paratii payee redeem` and `paratii payee exposure` with a software master (the card's path is
-test_end_to_end.py): the stolen-key case through the Swift client, raw transactions with --out, and
-a second redeem that finds nothing new."""
+test_end_to_end.py): the stolen-key case through the Swift client, raw transactions with --out (and,
+once someone broadcast them, recorded from the chain rather than paid for again), and a second redeem
+that finds nothing new."""
 
 from __future__ import annotations
 
@@ -85,12 +86,16 @@ def test_redeem_out_writes_raw_transactions_and_changes_nothing(paratii, work, s
     [raw] = out.read_text().split()
     assert Account.recover_transaction(raw) == payee.address
     assert escrow(node, master.address, ETH) == WEI
-    # The store still holds the voucher as unredeemed: a real run redeems the best one (0.2).
+    # Someone broadcasts that raw transaction (here the test, as a payee would after --out, or a run that
+    # died before recording its receipt): the next redeem sees the channel paid on chain, records it, sends nothing.
     before = node.balance(payee.address)
-    result = paratii.run("payee", "redeem", *store, "--keystore", str(payee.keystore), "--password-file", str(payee.password_file))
-    assert result.rc == 0, result.describe()
-    [tx] = transactions(result.out)
+    tx = node.rpc("eth_sendRawTransaction", raw)
     assert node.balance(payee.address) - before + fee_paid(node, tx) == 2 * WEI // 10
+    result = paratii.run("payee", "redeem", *store, "--keystore", str(payee.keystore), "--password-file", str(payee.password_file))
+    assert result.rc == 0 and "already paid on chain" in result.out and transactions(result.out) == [], result.describe()
+    [row] = json.loads(paratii.ok("payee", "exposure", *store, "--json"))
+    assert row["unredeemed"] == "0" and row["redeemedHere"] == str(2 * WEI // 10)
+    assert paratii.ok("payee", "redeem", *store, "--keystore", str(payee.keystore), "--password-file", str(payee.password_file)) == "nothing to redeem"
     # No node and no --out: one line saying what to give.
     offline = work / "offline.json"
     offline.write_text(json.dumps({"chainId": node.chain_id, "verifyingContract": node.info["paratii"]}))
