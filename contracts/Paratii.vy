@@ -24,6 +24,15 @@
         payees can redeem what they hold in the meantime (as µRaiden's challenge period and
         x402's withdrawDelay). Redemption stays open GRACE seconds after a delegation's
         validUntil, for vouchers issued before it.
+
+        Recovery (a lost card): a master names a recovery address (a second card kept apart) and a
+        delay of at least DELAY. The recovery address may start a takeover; the master may cancel it
+        until the delay has passed; after it, the recovery address completes it: the master's escrow
+        moves to the recovery address's escrow and the master is marked recovered. Its delegations
+        stop as a revocation stops them: payees redeemed what they held during the delay (at least
+        DELAY, as after a revocation), and afterwards nothing can fund them, since the escrow is gone
+        and a recovered master can deposit no more. Redemption itself reads nothing new (its gas is
+        unchanged).
 """
 
 # ---------------------------------------------------------------------------------------------
@@ -62,6 +71,11 @@ struct Revocation:
 struct Withdrawal:
     amount: uint256
     readyAt: uint256     # 0 means none pending
+
+struct Recovery:
+    account: address     # the recovery address; empty: none named
+    delay: uint256       # seconds a takeover waits for the master to cancel it (>= DELAY)
+    readyAt: uint256     # 0: no takeover pending; else when it can be completed
 
 # Bounds of the on-chain arrays: `delegate spending` and the bridge refuse larger delegations,
 # so every delegation a card signs can be redeemed here. They also bound every loop below.
@@ -109,6 +123,12 @@ channelPaid: public(HashMap[bytes32, HashMap[address, HashMap[address, uint256]]
 revokedFrom: public(HashMap[address, HashMap[bytes32, uint256]])
 # master -> token -> the withdrawal waiting for its delay
 pendingWithdrawal: public(HashMap[address, HashMap[address, Withdrawal]])
+# master -> its recovery address, delay and pending takeover
+recovery: public(HashMap[address, Recovery])
+# master -> the recovery address that took it over (empty: not recovered)
+recoveredTo: public(HashMap[address, address])
+
+MAX_RECOVERY_DELAY: constant(uint256) = 365 * 86400
 
 DELAY: public(immutable(uint256))
 GRACE: public(immutable(uint256))
@@ -143,6 +163,30 @@ event WithdrawInitiated:
 
 event WithdrawFinalized:
     master: indexed(address)
+    token: indexed(address)
+    amount: uint256
+
+event RecoverySet:
+    master: indexed(address)
+    account: indexed(address)  # empty: the recovery address was removed
+    delay: uint256
+
+event TakeoverStarted:
+    master: indexed(address)
+    account: indexed(address)
+    readyAt: uint256
+
+event TakeoverCancelled:
+    master: indexed(address)
+    account: indexed(address)
+
+event TakeoverCompleted:
+    master: indexed(address)
+    account: indexed(address)
+
+event EscrowRecovered:
+    master: indexed(address)
+    account: indexed(address)
     token: indexed(address)
     amount: uint256
 
@@ -248,6 +292,7 @@ def _pay(token: address, to: address, amount: uint256):
 def deposit():
     """@notice Escrow ETH for the sender's (the master's) delegations."""
     assert msg.value > 0, "zero deposit"
+    assert self.recoveredTo[msg.sender] == empty(address), "master recovered"
     balance: uint256 = self.escrow[msg.sender][ETH] + msg.value
     self.escrow[msg.sender][ETH] = balance
     log Deposited(master=msg.sender, token=ETH, amount=msg.value, escrow=balance)
@@ -260,6 +305,7 @@ def depositToken(token: address, amount: uint256):
     assert token != ETH, "use deposit for ETH"
     assert amount > 0, "zero deposit"
     assert token.is_contract, "not a token"
+    assert self.recoveredTo[msg.sender] == empty(address), "master recovered"
     # The transfer comes before the credit because the credit is what actually arrived (a token
     # taking a fee on transfer must not leave the escrows larger than the balance); the lock
     # stops a token's callback from re-entering.
@@ -324,6 +370,89 @@ def revoke(revocation: Revocation, signature: Bytes[65]):
     assert current == 0 or effective < current, "already revoked"
     self.revokedFrom[revocation.issuer][revocation.target] = effective
     log Revoked(issuer=revocation.issuer, target=revocation.target, effectiveAt=effective)
+
+# ---------------------------------------------------------------------------------------------
+# Recovery
+
+@external
+@nonreentrant
+def setRecovery(account: address, delay: uint256):
+    """
+    @notice Name (or, with the empty address and a zero delay, remove) the sender's recovery
+            address and the delay a takeover waits. Replacing it cancels a pending takeover: the
+            master is evidently not lost.
+    """
+    assert self.recoveredTo[msg.sender] == empty(address), "master recovered"
+    if account == empty(address):
+        assert delay == 0, "delay without recovery address"
+    else:
+        assert account != msg.sender, "recovery address is the master"
+        assert account != self, "recovery address is this contract"
+        assert delay >= DELAY, "recovery delay below withdrawal delay"
+        assert delay <= MAX_RECOVERY_DELAY, "recovery delay too long"
+    old: Recovery = self.recovery[msg.sender]
+    if old.readyAt != 0:
+        log TakeoverCancelled(master=msg.sender, account=old.account)
+    self.recovery[msg.sender] = Recovery(account=account, delay=delay, readyAt=0)
+    log RecoverySet(master=msg.sender, account=account, delay=delay)
+
+
+@external
+@nonreentrant
+def startTakeover(master: address):
+    """@notice Start taking `master` over; only its recovery address may, once at a time."""
+    r: Recovery = self.recovery[master]
+    assert r.account != empty(address), "no recovery address"
+    assert msg.sender == r.account, "not the recovery address"
+    assert self.recoveredTo[master] == empty(address), "master recovered"
+    assert r.readyAt == 0, "takeover pending"
+    ready_at: uint256 = block.timestamp + r.delay
+    self.recovery[master].readyAt = ready_at
+    log TakeoverStarted(master=master, account=r.account, readyAt=ready_at)
+
+
+@external
+@nonreentrant
+def cancelTakeover():
+    """@notice The master cancels a takeover of itself (any time before it is completed)."""
+    r: Recovery = self.recovery[msg.sender]
+    assert r.readyAt != 0, "no takeover pending"
+    self.recovery[msg.sender].readyAt = 0
+    log TakeoverCancelled(master=msg.sender, account=r.account)
+
+
+@external
+@nonreentrant
+def completeTakeover(master: address, tokens: DynArray[address, MAX_ALLOWANCES]):
+    """
+    @notice After the delay, the recovery address completes the takeover: `master` is recovered
+            and its escrow in ETH and in each of `tokens` moves to the recovery address's escrow
+            (withdrawals pending on them are dropped). Once recovered, the recovery address may
+            call again to move tokens it did not name the first time.
+    """
+    r: Recovery = self.recovery[master]
+    assert r.account != empty(address), "no recovery address"
+    assert msg.sender == r.account, "not the recovery address"
+    if self.recoveredTo[master] == empty(address):
+        assert r.readyAt != 0, "no takeover pending"
+        assert block.timestamp >= r.readyAt, "takeover not ready"
+        self.recoveredTo[master] = r.account
+        self.recovery[master].readyAt = 0
+        log TakeoverCompleted(master=master, account=r.account)
+        self._move_escrow(master, r.account, ETH)
+    for token: address in tokens:
+        self._move_escrow(master, r.account, token)
+
+
+@internal
+def _move_escrow(master: address, account: address, token: address):
+    amount: uint256 = self.escrow[master][token]
+    self.pendingWithdrawal[master][token] = empty(Withdrawal)
+    if amount == 0:
+        return
+    self.escrow[master][token] = 0
+    self.escrow[account][token] += amount
+    log EscrowRecovered(master=master, account=account, token=token, amount=amount)
 
 # ---------------------------------------------------------------------------------------------
 # Redemption

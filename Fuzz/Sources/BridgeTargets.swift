@@ -14,7 +14,10 @@ func fuzzBridgeBodies(_ input: [UInt8]) {
     if let envelope = try? RequestBodies.revocation(value) {
         require(envelope.kind == "Revocation", "a \(envelope.kind) accepted as a revocation")
     }
-    let chain = Configuration(ptiToken: try! Address("0x000000000000000000000000000000000000dEaD"))
+    // With a contract, so that the deposit and recovery kinds parse too (without one they are refused).
+    let chain = Configuration(
+        verifyingContract: try! Address("0x5FbDB2315678afecb367f032d93F642f64180aa3"),
+        ptiToken: try! Address("0x000000000000000000000000000000000000dEaD"))
     if let topup = try? TransactionRequest(json: value, configuration: chain) {
         // Stored form reads back the same; the transaction made for it stays within what was asked.
         require((try? TransactionRequest(json: topup.json(chain), configuration: chain)) == topup, "stored top-up reads back differently")

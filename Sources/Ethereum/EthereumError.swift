@@ -13,6 +13,8 @@ public enum EthereumError: Error, Equatable, Sendable, CustomStringConvertible {
     case invalidKeystore(String)
     case unsupportedKeystore(String)
     case wrongPassword
+    case invalidMnemonic(String)
+    case invalidDerivation(String)
     case io(String)
 
     public var description: String {
@@ -30,6 +32,8 @@ public enum EthereumError: Error, Equatable, Sendable, CustomStringConvertible {
         case .invalidKeystore(let why): "invalid keystore: \(why)"
         case .unsupportedKeystore(let why): "unsupported keystore: \(why)"
         case .wrongPassword: "wrong password (keystore MAC mismatch)"
+        case .invalidMnemonic(let why): "invalid mnemonic: \(why)"
+        case .invalidDerivation(let why): "invalid key derivation: \(why)"
         case .io(let why): why
         }
     }

@@ -36,6 +36,22 @@ public enum CardParameter {
     public static let psoCDSP2: UInt8 = 0x9A
     /// Control reference template of the signature key (GENERATE ASYMMETRIC KEY PAIR's data).
     public static let signatureKeyCRT: [UInt8] = [0xB6, 0x00]
+    /// PUT DATA (odd INS DB) P1P2 3FFF: the data is an extended header list (key import, spec 3.4 §4.4.3.12).
+    public static let extendedHeaderListP1: UInt8 = 0x3F
+    public static let extendedHeaderListP2: UInt8 = 0xFF
+    /// Extended capabilities (DO C0) byte 1, bit 6: the card imports private keys.
+    public static let keyImportCapability: UInt8 = 0x20
+}
+
+/// Tags of the extended header list that imports a private key (spec 3.4 §4.4.3.12): 4D { CRT,
+/// 7F48 { tag‖length of each key part }, 5F48 { the parts' values, concatenated } }. For ECDSA the
+/// parts are 92 (the private key) and, optionally, 99 (the public key, 04‖X‖Y).
+public enum KeyImportTag {
+    public static let extendedHeaderList: UInt32 = 0x4D
+    public static let privateKeyTemplate: UInt32 = 0x7F48
+    public static let concatenatedKeyData: UInt32 = 0x5F48
+    public static let ecPrivateKey: UInt8 = 0x92
+    public static let ecPublicKey: UInt8 = 0x99
 }
 
 /// Data objects (P1P2 of GET DATA / PUT DATA) used here.

@@ -142,17 +142,35 @@ public final class OpenPGPCard: @unchecked Sendable {
     /// Makes a factory-fresh card (default PINs) a master-key card, in one transaction: secp256k1 key
     /// generated on the card, PW1 valid for one signature only (DO C4 byte 1 = 00), then the new user
     /// and admin PINs. `paratii card init` and institution enrollment both come through here.
-    public func initialize(userPIN: PIN, adminPIN: PIN, creationTime: UInt32 = UInt32(Date().timeIntervalSince1970)) throws -> PublicKey {
+    /// With `importing`, the key is imported (a key born off card, `paratii card init --backup` and
+    /// `card restore`) instead of generated.
+    public func initialize(
+        userPIN: PIN, adminPIN: PIN, importing imported: PrivateKey? = nil, creationTime: UInt32 = UInt32(Date().timeIntervalSince1970)
+    ) throws -> PublicKey {
         try Self.checkLength(userPIN, for: .userSign)
         try Self.checkLength(adminPIN, for: .admin)
         return try run {
             try asAdmin(.defaultAdmin, allowLastTry: false) {
-                let key = try generateLocked(creationTime: creationTime)
+                let key =
+                    try imported.map { try importLocked($0, creationTime: creationTime) } ?? generateLocked(creationTime: creationTime)
                 try putSignaturePINPolicy(.once)
                 try changePINLocked(.userSign, old: .defaultUser, new: userPIN, allowLastTry: false)
                 try changePINLocked(.admin, old: .defaultAdmin, new: adminPIN, allowLastTry: false)
                 return key
             }
+        }
+    }
+
+    /// Imports a secp256k1 private key into the signature slot (PUT DATA odd DB 3FFF with the extended
+    /// header list; needs PW3), records its creation time and fingerprint as `generateSigningKey` does,
+    /// and checks that the card now answers with the key's public key. The card's copy is the only
+    /// one this driver keeps: the command's data is wiped after the exchange (the transport wipes its
+    /// wire copy, and its log masks the data).
+    public func importSigningKey(
+        _ key: PrivateKey, adminPIN: PIN, creationTime: UInt32 = UInt32(Date().timeIntervalSince1970), allowLastTry: Bool = false
+    ) throws -> PublicKey {
+        try run {
+            try asAdmin(adminPIN, allowLastTry: allowLastTry) { try importLocked(key, creationTime: creationTime) }
         }
     }
 
@@ -329,12 +347,43 @@ public final class OpenPGPCard: @unchecked Sendable {
         let key = try Self.parsePublicKey(response.data)
         cachedPublicKey = key
         knownGoodSignPIN = nil
+        try recordKeyMetadata(key, creationTime: creationTime)
+        return key
+    }
+
+    private func importLocked(_ key: PrivateKey, creationTime: UInt32) throws -> PublicKey {
+        let app = try readApplicationData()
+        guard let capabilities = app.extendedCapabilities?.first, capabilities & CardParameter.keyImportCapability != 0 else {
+            throw OpenPGPCardError.keyImportNotSupported
+        }
+        if app.signatureAlgorithm?.isSecp256k1 != true { try putSecp256k1Attributes() }
+        var command = CommandAPDU(.putDataOdd, p1: CardParameter.extendedHeaderListP1, p2: CardParameter.extendedHeaderListP2)
+        KeyImport.append(key, to: &command.data)
+        defer { secureZero(&command.data) }
+        let response = try send(command)
+        cachedPublicKey = nil
+        knownGoodSignPIN = nil
+        switch response.sw {
+        case StatusWord.ok: break
+        case StatusWord.instructionNotSupported, StatusWord.functionNotSupported: throw OpenPGPCardError.keyImportNotSupported
+        default: throw StatusWord.error(for: response.sw)
+        }
+        // The card must now hold exactly this key: a card that stored something else would sign for
+        // another address than the one the user wrote the words down for.
+        guard let held = try readPublicKey(), held == key.publicKey else {
+            throw OpenPGPCardError.malformedResponse("the card does not hold the imported key")
+        }
+        try recordKeyMetadata(held, creationTime: creationTime)
+        return held
+    }
+
+    /// CE (generation time) and C7 (OpenPGP v4 fingerprint), as GnuPG records them for a new key.
+    private func recordKeyMetadata(_ key: PublicKey, creationTime: UInt32) throws {
         let time = withUnsafeBytes(of: creationTime.bigEndian, Array.init)
         try StatusWord.check(try send(CommandAPDU(.putData, object: DataObject.signatureGenerationTime, data: time)))
         try StatusWord.check(
             try send(CommandAPDU(.putData, object: DataObject.signatureFingerprint, data: Self.fingerprint(of: key, created: creationTime)))
         )
-        return key
     }
 
     /// CHANGE REFERENCE DATA for PW1 (`.userSign`/`.user`) or PW3 (`.admin`).

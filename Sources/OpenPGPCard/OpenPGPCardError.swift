@@ -8,6 +8,8 @@ public enum OpenPGPCardError: Error, Equatable, Sendable, CustomStringConvertibl
     /// Only one try is left and the caller did not allow spending it.
     case lastTryProtected
     case algorithmNotSupported
+    /// The card does not announce private key import (extended capabilities, DO C0 byte 1, bit 6).
+    case keyImportNotSupported
     /// The signature slot holds no key.
     case noKey
     case cardRemoved
@@ -32,6 +34,7 @@ public enum OpenPGPCardError: Error, Equatable, Sendable, CustomStringConvertibl
         case .pinBlocked: "PIN blocked: unblock it with the admin PIN (or the resetting code), or reset the card"
         case .lastTryProtected: "only one PIN try is left: refusing to spend it without an explicit allowance"
         case .algorithmNotSupported: "the card does not support ECDSA on secp256k1 in the signature slot"
+        case .keyImportNotSupported: "the card does not support importing a private key (OpenPGP card key import)"
         case .noKey: "the card has no signature key"
         case .cardRemoved: "the card was removed"
         case .notOpenPGP: "not an OpenPGP card (SELECT of the OpenPGP application failed)"

@@ -12,7 +12,7 @@ struct CardCommand: AsyncParsableCommand {
         commandName: "card",
         abstract: "The master key on an OpenPGP smartcard: status, init, PINs, signing.",
         subcommands: [
-            List.self, Status.self, Init.self, ShowAddress.self, ChangePIN.self, Unblock.self, Reset.self,
+            List.self, Status.self, Init.self, Restore.self, ShowAddress.self, ChangePIN.self, Unblock.self, Reset.self,
             SetSignaturePIN.self, SignTypedData.self, SignMessage.self,
         ]
     )
@@ -56,20 +56,30 @@ extension CardCommand {
         }
     }
 
-    struct Status: ParsableCommand {
+    struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "status", abstract: "Serial, version, master address, PIN tries left, signature counter.")
+            commandName: "status",
+            abstract: "Serial, version, master address, PIN tries left, signature counter; with a node, the recovery address.")
         @OptionGroup var reader: ReaderOption
         @Flag(help: "JSON output.") var json = false
+        @Option(help: "JSON-RPC endpoint to read the recovery setting from (default: \"rpc\" in the configuration).") var rpc: String?
+        @OptionGroup var config: ConfigOption
 
-        func run() throws {
+        func run() async throws {
             let open = try OpenCard.open(reader)
             let status = try cliPCSC { try open.card.status() }
             let app = status.application
             let address = try status.publicKey.map { try PublicKey(bytes: $0).address }
             let pins = app.pinStatus
+            var recovery: (line: String, fix: String)?
+            if let address, let result = await RecoveryReminder.check(master: address, configuration: try config.load(), rpc: rpc) {
+                switch result {
+                case .success(let state): recovery = RecoveryReminder.describe(state, master: address)
+                case .failure(let error): recovery = ("cannot read the recovery setting: \(error)", "")
+                }
+            }
             if json {
-                let object: JSONObject = JSONObject([
+                var members: [(key: String, value: JSONValue)] = [
                     ("reader", .string(open.reader)),
                     ("serial", .string(app.aid.serialHex)),
                     ("version", .string(app.aid.version)),
@@ -83,7 +93,9 @@ extension CardCommand {
                     ("pinValidForSeveralSignatures", .bool(pins.pw1ValidForSeveralSignatures)),
                     ("signatureCounter", .number(String(status.signatureCounter))),
                     ("fingerprint", app.signatureFingerprint.map { .string($0.hexDigits.uppercased()) } ?? .null),
-                ])
+                ]
+                if let recovery { members.append(("recovery", .string(recovery.line))) }
+                let object = JSONObject(members)
                 print(JSONValue.object(object).terminalPrettyText)
             } else {
                 print(
@@ -97,6 +109,11 @@ extension CardCommand {
                     signature PIN:      \(pins.pw1ValidForSeveralSignatures ? "valid for several signatures (unsafe: run `paratii card set-signature-pin once`)" : "once per signature")
                     signature counter:  \(status.signatureCounter)
                     """)
+                if let recovery {
+                    print(
+                        "recovery:           \(TerminalText.escape(recovery.line))"
+                            + (recovery.fix.isEmpty ? "" : "\n                    \(recovery.fix)"))
+                }
             }
         }
     }
@@ -106,47 +123,18 @@ extension CardCommand {
             commandName: "init",
             abstract: "Set secp256k1, generate the master key on the card, set new PINs; prints the address.",
             discussion:
-                "Starts from a factory-fresh card (PIN 123456, admin PIN 12345678). A card that already holds a key is refused unless --wipe, which factory-resets it first. The PIN is set valid for one signature per entry (DO C4 byte 1 = 00)."
+                "Starts from a factory-fresh card (PIN 123456, admin PIN 12345678). A card that already holds a key is refused unless --wipe, which factory-resets it first. The PIN is set valid for one signature per entry (DO C4 byte 1 = 00). With --backup the key is born off the card instead: generated in memory, shown once as 24 BIP-39 words (m/44'/60'/0'/0/0, as any Ethereum wallet derives), imported, then wiped; `paratii card restore` puts the same key on another card."
         )
-        @OptionGroup var reader: ReaderOption
-        @Option(help: "File with the new user PIN (6+ characters); else asked.") var pinFile: String?
-        @Option(help: "File with the new admin PIN (8+ characters); else asked.") var adminPinFile: String?
-        @Flag(help: "Factory-reset the card first, destroying its key (the master address changes).") var wipe = false
-        @Option(help: "With --wipe: the card's current admin PIN; without it the reset blocks the admin PIN on purpose first.")
-        var currentAdminPinFile: String?
+        @OptionGroup var options: InitOptions
+        @Flag(help: "Generate the key off the card and show its 24-word backup once (the key exists outside the card for a moment).")
+        var backup = false
 
         func run() throws {
-            let userPIN = try PINInput.new(file: pinFile, what: "PIN")
-            let adminPIN = try PINInput.new(file: adminPinFile, what: "admin PIN")
-            guard userPIN.count >= OpenPGPCard.minimumUserPINLength else { throw CLIError("the PIN must have at least 6 characters") }
-            guard adminPIN.count >= OpenPGPCard.minimumAdminPINLength else {
-                throw CLIError("the admin PIN must have at least 8 characters")
-            }
-            let open = try OpenCard.open(reader)
-            try cliPCSC {
-                if try open.card.publicKey() != nil {
-                    guard wipe else {
-                        throw CLIError("the card already holds a key: refusing to replace it (pass --wipe to factory-reset it first)")
-                    }
-                }
-                if wipe {
-                    let current = try currentAdminPinFile.map { PIN(try CLIInput.secret(file: $0)) }
-                    try open.card.factoryReset(adminPIN: current)
-                }
-                let status = try open.card.pinStatus()
-                guard status.pw3TriesLeft == 3, status.pw1TriesLeft == 3 else {
-                    throw CLIError(
-                        "the card's PIN counters are not fresh (PIN \(status.pw1TriesLeft), admin \(status.pw3TriesLeft)): init starts from a factory-fresh card; use --wipe"
-                    )
-                }
-                let key: PublicKey
-                do {
-                    key = try open.card.initialize(userPIN: userPIN, adminPIN: adminPIN)
-                } catch OpenPGPCardError.wrongPIN {
-                    throw CLIError("the admin PIN is not the factory default 12345678: init starts from a factory-fresh card; use --wipe")
-                }
-                print(key.address.checksummed)
-            }
+            let words = backup ? Mnemonic.generate() : nil
+            let imported = try words.map { try ExtendedPrivateKey.from($0).privateKey() }
+            let key = try options.initialize(importing: imported)
+            if let words { try BackupWords.show(words, address: key.address) }
+            print(key.address.checksummed)
         }
     }
 

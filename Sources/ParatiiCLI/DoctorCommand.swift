@@ -5,7 +5,7 @@ import Foundation
 import TokenHub
 
 /// `paratii doctor`: why nothing happens when a token is plugged in. Every finding comes with a one-line fix.
-struct DoctorCommand: ParsableCommand {
+struct DoctorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
         abstract: "Diagnose pcscd, readers, cards, USB tokens, udev rules and scdaemon; one-line fix for each problem.",
@@ -16,10 +16,13 @@ struct DoctorCommand: ParsableCommand {
     @Flag(help: "Machine-readable output.") var json = false
     @Option(help: "Examine only the card in this reader (its name, or a part of it); other readers are only listed.")
     var reader: String?
+    @Option(help: "JSON-RPC endpoint to check the card's recovery setting on (default: \"rpc\" in the configuration).") var rpc: String?
+    @OptionGroup var config: ConfigOption
 
-    func run() throws {
+    func run() async throws {
         let wanted = reader
-        let report = Doctor(examine: { name in wanted.map { name.contains($0) } ?? true }).run()
+        var report = Doctor(examine: { name in wanted.map { name.contains($0) } ?? true }).run()
+        if let finding = await recoveryFinding() { report = Report(findings: report.findings + [finding]) }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
@@ -35,7 +38,34 @@ struct DoctorCommand: ParsableCommand {
 
     static let areaTitles = [
         ("pcscd", "PC/SC"), ("card", "Cards"), ("usb", "USB"), ("udev", "udev"), ("gnupg", "GnuPG"), ("doctor", "Doctor"),
+        ("recovery", "Recovery"),
     ]
+
+    /// With a node and a contract configured and a master-key card present: is a backup card named, is
+    /// a takeover pending? A pending takeover is an error: the user may not have started it.
+    func recoveryFinding() async -> Finding? {
+        guard let configuration = try? config.load(), rpc ?? configuration.rpc != nil,
+            let options = try? ReaderOption.parse(reader.map { ["--reader", $0] } ?? []),
+            let open = try? OpenCard.open(options), let key = try? open.card.publicKey(),
+            let result = await RecoveryReminder.check(master: key.address, configuration: configuration, rpc: rpc)
+        else { return nil }
+        switch result {
+        case .failure(let error):
+            return Finding(
+                "recovery.unknown", .warning, "cannot read the card's recovery setting: \(error)",
+                fix: "check --rpc or \"rpc\" in the configuration")
+        case .success(let state):
+            let (line, fix) = RecoveryReminder.describe(state, master: key.address)
+            let (id, severity): (String, Finding.Severity) =
+                switch state {
+                case .notSet: ("recovery.notSet", .warning)
+                case .pending: ("recovery.takeoverPending", .error)
+                case .set: ("recovery.set", .ok)
+                case .takenOver: ("recovery.takenOver", .info)
+                }
+            return Finding(id, severity, line, fix: fix)
+        }
+    }
 
     static func render(_ report: Report) -> String {
         var text = ""

@@ -9,7 +9,7 @@ struct EthCommand: AsyncParsableCommand {
         commandName: "eth",
         abstract: "Ethereum keys, signatures, typed data, transactions and keystores.",
         subcommands: [
-            NewKey.self, ShowAddress.self, SignMessage.self, SignTypedData.self, SignTx.self,
+            NewKey.self, ShowAddress.self, MnemonicAddress.self, SignMessage.self, SignTypedData.self, SignTx.self,
             RecoverMessage.self, RecoverTypedData.self, HashTypedData.self, DecodeTx.self, Keccak.self, ABIEncode.self, ABIDecode.self,
         ]
     )

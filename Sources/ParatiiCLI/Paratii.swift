@@ -17,6 +17,7 @@ struct Paratii: AsyncParsableCommand {
             WalletCommand.self,
             PayeeCommand.self,
             DepositCommand.self,
+            RecoveryCommand.self,
             CardCommand.self,
             SoftcardCommand.self,
             DoctorCommand.self,

@@ -4,7 +4,7 @@ import OpenPGPCard
 
 /// A software OpenPGP card, application version 3.4, for the operations the bridge uses: SELECT,
 /// GET DATA, PUT DATA, VERIFY, CHANGE REFERENCE DATA, RESET RETRY COUNTER, GENERATE ASYMMETRIC KEY
-/// PAIR (secp256k1 signature key), PSO:CDS, GET RESPONSE, GET CHALLENGE, TERMINATE DF, ACTIVATE FILE.
+/// PAIR (secp256k1 signature key), PUT DATA odd (key import, extended header list), PSO:CDS, GET RESPONSE, GET CHALLENGE, TERMINATE DF, ACTIVATE FILE.
 ///
 /// PIN counters are decremented and persisted before the comparison (as a card does against tearing);
 /// PW1 stays valid for one PSO:CDS unless DO C4 byte 1 says "several" (PUT DATA C4, one byte, under
@@ -164,7 +164,8 @@ public final class SoftCard: @unchecked Sendable {
         case .getChallenge: return try getChallenge(c)
         case .terminateDF: return try terminate(c)
         case .activateFile: return try activate(c)
-        case .select, .getResponse, .putDataOdd, nil: throw Failure(StatusWord.instructionNotSupported)
+        case .putDataOdd: return try importKey(c)
+        case .select, .getResponse, nil: throw Failure(StatusWord.instructionNotSupported)
         }
     }
 
@@ -202,13 +203,14 @@ public final class SoftCard: @unchecked Sendable {
     }
 
     private var extendedCapabilities: [UInt8] {
-        // GET CHALLENGE, PW status changeable, algorithm attributes changeable; challenge ≤ 255 bytes,
-        // no certificates, special DOs ≤ 255 bytes.
-        [0x54, 0x00, 0x00, 0xFF, 0x00, 0x00, 0x00, 0xFF, 0x00, 0x00]
+        // GET CHALLENGE, key import, PW status changeable, algorithm attributes changeable; challenge
+        // ≤ 255 bytes, no certificates, special DOs ≤ 255 bytes.
+        [0x74, 0x00, 0x00, 0xFF, 0x00, 0x00, 0x00, 0xFF, 0x00, 0x00]
     }
 
     private var keyInformation: [UInt8] {
-        [0x01, privateKey == nil ? 0x00 : 0x01, 0x02, 0x00, 0x03, 0x00]
+        // Key status: 00 none, 01 generated on the card, 02 imported.
+        [0x01, privateKey == nil ? 0x00 : state.keyImported ? 0x02 : 0x01, 0x02, 0x00, 0x03, 0x00]
     }
 
     private func applicationRelatedData() -> [UInt8] {
@@ -276,6 +278,7 @@ public final class SoftCard: @unchecked Sendable {
             if c.data != next.signatureAttributes {
                 next.signatureAttributes = c.data
                 next.key = nil
+                next.keyImported = false
                 next.signatureFingerprint = [UInt8](repeating: 0, count: 20)
                 next.signatureGenerationTime = [0, 0, 0, 0]
             }
@@ -441,24 +444,49 @@ public final class SoftCard: @unchecked Sendable {
             guard pw3Verified else { throw Failure(StatusWord.securityStatusNotSatisfied) }
             guard crt == 0xB6 else { throw Failure(StatusWord.incorrectData) }
             let key = PrivateKey.generate()
-            var next = state
-            if let passphrase, !state.insecure {
-                do { next.key = .encrypted(try Keystore.encrypt(key, password: passphrase, kdf: kdf)) } catch {
-                    throw Failure(StatusWord.memoryFailure)
-                }
-            } else {
-                next.key = .plain(key.withUnsafeSecret { Array($0) })
-            }
-            next.signatureCounter = 0
-            next.signatureFingerprint = [UInt8](repeating: 0, count: 20)
-            next.signatureGenerationTime = [0, 0, 0, 0]
-            try commit(next)
-            privateKey = key
-            pw1VerifiedForSigning = false
+            try install(key, imported: false)
             return Result(data: Self.publicKeyTemplate(key.publicKey))
         default:
             throw Failure(StatusWord.wrongP1P2)
         }
+    }
+
+    /// PUT DATA odd (DB 3FFF): imports the signature key from an extended header list, under PW3, into
+    /// a slot set to secp256k1. A public point sent along must be the private key's own (6A80 if not).
+    private func importKey(_ c: CommandAPDU) throws -> Result {
+        guard c.p1 == CardParameter.extendedHeaderListP1, c.p2 == CardParameter.extendedHeaderListP2 else {
+            throw Failure(StatusWord.incorrectP1P2)
+        }
+        guard pw3Verified else { throw Failure(StatusWord.securityStatusNotSatisfied) }
+        guard AlgorithmAttributes(bytes: state.signatureAttributes).isSecp256k1 else { throw Failure(StatusWord.conditionsNotSatisfied) }
+        var parts: KeyImport.Parts
+        do { parts = try KeyImport.parse(c.data) } catch { throw Failure(StatusWord.incorrectData) }
+        defer { secureZero(&parts.privateKey) }
+        let key: PrivateKey
+        do { key = try PrivateKey(bytes: parts.privateKey) } catch { throw Failure(StatusWord.incorrectData) }
+        if let point = parts.publicKey, point != key.publicKey.uncompressed { throw Failure(StatusWord.incorrectData) }
+        try install(key, imported: true)
+        return Result()
+    }
+
+    /// Stores a new signature key (encrypted under the state passphrase unless the card is a throwaway
+    /// insecure one), with a fresh counter and no fingerprint yet (the driver writes C7/CE next).
+    private func install(_ key: PrivateKey, imported: Bool) throws {
+        var next = state
+        if let passphrase, !state.insecure {
+            do { next.key = .encrypted(try Keystore.encrypt(key, password: passphrase, kdf: kdf)) } catch {
+                throw Failure(StatusWord.memoryFailure)
+            }
+        } else {
+            next.key = .plain(key.withUnsafeSecret { Array($0) })
+        }
+        next.keyImported = imported
+        next.signatureCounter = 0
+        next.signatureFingerprint = [UInt8](repeating: 0, count: 20)
+        next.signatureGenerationTime = [0, 0, 0, 0]
+        try commit(next)
+        privateKey = key
+        pw1VerifiedForSigning = false
     }
 
     static func publicKeyTemplate(_ key: PublicKey) -> [UInt8] {

@@ -24,6 +24,8 @@ public struct SoftCardState: Sendable, Equatable {
     public var signatureCounter: Int
     public var signatureAttributes: [UInt8]
     public var key: StoredKey?
+    /// The key came in through key import (born off card) rather than GENERATE: DO DE says 02, not 01.
+    public var keyImported: Bool
     public var signatureFingerprint: [UInt8]
     public var signatureGenerationTime: [UInt8]
     public var cardholderName: [UInt8]
@@ -76,7 +78,7 @@ public struct SoftCardState: Sendable, Equatable {
             resettingCode: nil, pw1TriesLeft: maxTries, pw3TriesLeft: maxTries, resettingCodeTriesLeft: 0,
             pw1ValidForSeveralSignatures: false, signatureCounter: 0,
             signatureAttributes: [0x13, 0x2B, 0x81, 0x04, 0x00, 0x0A],
-            key: nil, signatureFingerprint: [UInt8](repeating: 0, count: 20),
+            key: nil, keyImported: false, signatureFingerprint: [UInt8](repeating: 0, count: 20),
             signatureGenerationTime: [0, 0, 0, 0], cardholderName: [], terminated: false, insecure: insecure)
     }
 
@@ -117,6 +119,7 @@ public struct SoftCardState: Sendable, Equatable {
             ("cardholderName", hex(cardholderName)),
             ("terminated", .bool(terminated)),
             ("insecure", .bool(insecure)),
+            ("keyImported", .bool(keyImported)),
         ]
         switch key {
         case .none: members.append(("key", .null))
@@ -173,6 +176,8 @@ extension SoftCardState {
         cardholderName = try bytes(json["cardholderName"], "cardholderName")
         terminated = try bool("terminated")
         insecure = try bool("insecure")
+        // Absent in state files written before key import existed: those keys were generated.
+        keyImported = json["keyImported"] == nil ? false : try bool("keyImported")
         switch json["key"] {
         case .null?: key = nil
         case .object(let o)?:

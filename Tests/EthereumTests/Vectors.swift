@@ -11,6 +11,13 @@ enum Vectors {
         return try! JSONValue.parse(Array(data))
     }()
 
+    /// Another file of Tests/Vectors (bip39.json, bip32.json).
+    static func file(_ name: String) -> JSONValue {
+        let here = URL(fileURLWithPath: #filePath)
+        let path = here.deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Vectors/\(name)")
+        return try! JSONValue.parse(Array(try! Data(contentsOf: path)))
+    }
+
     static func section(_ path: String...) -> JSONValue {
         var node = root
         for key in path { node = node[key]! }

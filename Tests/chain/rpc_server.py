@@ -15,6 +15,7 @@ under test. Test only: no authentication, loopback only.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import sys
 import threading
@@ -22,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import rlp
-from eth_abi import encode
+from eth_abi import decode, encode
 from eth_tester import EthereumTester, PyEVMBackend
 from eth_tester.exceptions import TransactionFailed, ValidationError
 from eth_utils import to_checksum_address
@@ -132,6 +133,11 @@ class Node:
 
     def _revert(self, error: Exception) -> RPCError:
         reason = str(error.args[0]) if error.args else "execution reverted"
+        # eth-tester sometimes hands the revert data over as the text of a bytes literal: decode Error(string).
+        if reason.startswith(("b'", 'b"')):
+            raw = ast.literal_eval(reason)
+            if raw[:4] == ERROR_SELECTOR:
+                reason = decode(["string"], raw[4:])[0]
         if isinstance(error.args[0] if error.args else None, (bytes, bytearray)):
             raw = bytes(error.args[0])
             return RPCError(3, "execution reverted", h(raw))
@@ -158,6 +164,12 @@ class Node:
             raise RPCError(-32000, f"invalid transaction: {error}") from None
         except TransactionFailed as error:
             raise self._revert(error) from None
+
+    def rpc_evm_increaseTime(self, seconds):
+        """Test-only (as Ganache and Hardhat name it): mines a block `seconds` later than the latest."""
+        later = self.tester.get_block_by_number("latest")["timestamp"] + (quantity(seconds) if isinstance(seconds, str) else int(seconds))
+        self.tester.time_travel(later + 1)  # eth-tester mines the latest block one second before the target
+        return q(later)
 
     def rpc_eth_getTransactionReceipt(self, tx_hash):
         try:

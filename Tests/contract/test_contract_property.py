@@ -1,5 +1,7 @@
 """A property test: random sequences of deposits, vouchers (honest and stolen-key), single and batch
-redemptions, revocations, withdrawals and the passing of time, against a model of the contract.
+redemptions, revocations, withdrawals, recovery (naming a recovery address, takeovers started by it or
+by strangers, cancelled by the master, completed) and the passing of time, against a model of the
+contract.
 
 Each step's outcome is predicted by the model (the revert reason, or the exact amounts paid) and
 compared with the contract; after every step the invariants are checked:
@@ -7,7 +9,8 @@ compared with the contract; after every step the invariants are checked:
 * the contract's ETH and token balances equal the sum of the escrows;
 * no delegation pays beyond its allowance's total, for any token;
 * no channel is paid twice for the same cumulative: what a channel was paid equals what its payee
-  received on it and never exceeds the highest cumulative its vouchers signed.
+  received on it and never exceeds the highest cumulative its vouchers signed;
+* a recovered master's escrow is empty in every token moved, and only its recovery address gained it.
 
 Seeded (PARATII_INTEROP_SEED); PARATII_CONTRACT_RUNS sets the number of runs (default 40, of
 STEPS steps each). The run count is printed. The cheap invariants are checked after every step,
@@ -48,6 +51,9 @@ class Model:
         self.revoked = {}                        # id -> effective time
         self.pending = {}                        # (master, token) -> (amount, readyAt)
         self.held = []                           # (delegation, voucher)
+        self.backups = {m.address: party(f"backup-{i}", rng) for i, m in enumerate(self.masters)}
+        self.recovery = {}                       # master -> [account, delay, readyAt]
+        self.recovered = {}                      # master -> account
         self.delegations = [self.new_delegation(m, i) for m in self.masters for i in range(2)]
         self.start_received = {(p.address, t): self.balance(p.address, t) for p in self.payees for t in (ETH, self.pti)}
         self.counts = defaultdict(int)
@@ -57,6 +63,17 @@ class Model:
             for token in (ETH, self.pti):
                 if rng.random() < 0.6:
                     self.deposit(master, token, rng.randint(1, 10) * UNIT)
+        # And most name their backup card, so takeovers get started, cancelled and completed.
+        for master in self.masters:
+            if rng.random() < 0.6:
+                delay = DELAY + rng.randint(0, 2 * 86400)
+                with boa.env.prank(master.address):
+                    w.paratii.setRecovery(self.backups[master.address].address, delay)
+                self.recovery[master.address] = [self.backups[master.address].address, delay, 0]
+                if rng.random() < 0.4:  # the card was lost before the run began
+                    with boa.env.prank(self.backups[master.address].address):
+                        w.paratii.startTakeover(master.address)
+                    self.recovery[master.address][2] = self.now() + delay
 
     def new_delegation(self, master, salt):
         rng = self.rng
@@ -123,8 +140,9 @@ class Model:
 
     def step(self):
         rng = self.rng
-        action = rng.choices(["deposit", "voucher", "redeem", "batch", "revoke", "withdraw", "finalize", "time"],
-                             weights=[3, 6, 4, 3, 1, 1, 1, 2])[0]
+        action = rng.choices(["deposit", "voucher", "redeem", "batch", "revoke", "withdraw", "finalize", "time",
+                              "set_recovery", "start_takeover", "cancel_takeover", "complete_takeover"],
+                             weights=[3, 6, 4, 3, 1, 1, 1, 2, 0.4, 1.2, 0.2, 1.2])[0]
         self.counts[action] += 1
         getattr(self, "do_" + action)()
         self.steps += 1
@@ -135,6 +153,15 @@ class Model:
         self.deposit(master, token, self.rng.randint(1, 4 * UNIT))
 
     def deposit(self, master, token, amount):
+        if master.address in self.recovered:
+            self.counts["refused: master recovered"] += 1
+            with boa.reverts("master recovered"):
+                if token == ETH:
+                    self.w.deposit(amount, who=master)
+                else:
+                    with boa.env.prank(master.address):
+                        self.w.paratii.depositToken(self.pti, amount)
+            return
         if token == ETH:
             self.w.deposit(amount, who=master)
         else:
@@ -249,8 +276,83 @@ class Model:
         del self.pending[key]
         self.counts["withdrawn"] += 1
 
+    def do_set_recovery(self):
+        rng = self.rng
+        master = rng.choice(self.masters)
+        valid = rng.random() < 0.7
+        account = self.backups[master.address].address if valid else rng.choice([master.address, ETH])
+        delay = DELAY + rng.randint(0, 2 * 86400) if valid else rng.choice([DELAY, DELAY - 1, 0, 366 * 86400])
+        reason = ("master recovered" if master.address in self.recovered
+                  else ("delay without recovery address" if delay else None) if account == ETH
+                  else "recovery address is the master" if account == master.address
+                  else "recovery delay below withdrawal delay" if delay < DELAY
+                  else "recovery delay too long" if delay > 365 * 86400 else None)
+        with boa.env.prank(master.address):
+            if reason:
+                self.counts["recovery refused: " + reason] += 1
+                with boa.reverts(reason):
+                    self.w.paratii.setRecovery(account, delay)
+                return
+            self.w.paratii.setRecovery(account, delay)
+        self.recovery[master.address] = [account, delay, 0]
+        self.counts["recovery set"] += 1
+
+    def do_start_takeover(self):
+        master = self.rng.choice(self.masters)
+        r = self.recovery.get(master.address, [ETH, 0, 0])
+        sender = self.backups[master.address] if self.rng.random() < 0.8 else self.w.stranger
+        reason = ("no recovery address" if r[0] == ETH else "not the recovery address" if sender.address != r[0]
+                  else "master recovered" if master.address in self.recovered
+                  else "takeover pending" if r[2] else None)
+        with boa.env.prank(sender.address):
+            if reason:
+                self.counts["takeover refused: " + reason] += 1
+                with boa.reverts(reason):
+                    self.w.paratii.startTakeover(master.address)
+                return
+            self.w.paratii.startTakeover(master.address)
+        r[2] = self.now() + r[1]
+        self.counts["takeover started"] += 1
+
+    def do_cancel_takeover(self):
+        master = self.rng.choice(self.masters)
+        r = self.recovery.get(master.address, [ETH, 0, 0])
+        with boa.env.prank(master.address):
+            if not r[2]:
+                with boa.reverts("no takeover pending"):
+                    self.w.paratii.cancelTakeover()
+                return
+            self.w.paratii.cancelTakeover()
+        r[2] = 0
+        self.counts["takeover cancelled"] += 1
+
+    def do_complete_takeover(self):
+        master = self.rng.choice(self.masters)
+        r = self.recovery.get(master.address, [ETH, 0, 0])
+        sender = self.backups[master.address] if self.rng.random() < 0.85 else self.w.stranger
+        tokens = self.rng.choice([[], [self.pti], [self.pti, self.pti]])
+        recovered = master.address in self.recovered
+        reason = ("no recovery address" if r[0] == ETH else "not the recovery address" if sender.address != r[0]
+                  else None if recovered else "no takeover pending" if not r[2]
+                  else "takeover not ready" if self.now() < r[2] else None)
+        with boa.env.prank(sender.address):
+            if reason:
+                self.counts["completion refused: " + reason] += 1
+                with boa.reverts(reason):
+                    self.w.paratii.completeTakeover(master.address, tokens)
+                return
+            self.w.paratii.completeTakeover(master.address, tokens)
+        moved = set(tokens) if recovered else {ETH, *tokens}
+        for token in moved:
+            self.escrow[(r[0], token)] += self.escrow.pop((master.address, token), 0)
+            self.pending.pop((master.address, token), None)
+        self.recovered[master.address] = r[0]
+        r[2] = 0
+        self.counts["takeover completed" if not recovered else "recovered tokens moved again"] += 1
+
     def do_time(self):
-        boa.env.time_travel(seconds=self.rng.randint(1, 2 * 86400))
+        # Now and then a whole delay at once, so that takeovers started in a run also come due in it.
+        boa.env.time_travel(seconds=self.rng.randint(1, 2 * 86400) if self.rng.random() < 0.85 else DELAY)
 
     # ---- invariants ----
 
@@ -275,6 +377,9 @@ class Model:
             assert paid <= self.signed_max[(id, payee, token)], "a channel was paid beyond its highest cumulative"
         for (payee, token), got in self.received.items():
             assert self.balance(payee, token) - self.start_received[(payee, token)] == got
+        for master, account in self.recovered.items():
+            assert p.recoveredTo(master) == account
+            assert p.escrow(master, ETH) == 0, "a recovered master kept ETH escrow"
 
 
 def test_random_sequences_keep_the_invariants(contracts_deployed, capsys):
@@ -296,5 +401,7 @@ def test_random_sequences_keep_the_invariants(contracts_deployed, capsys):
         print(f"\nproperty test: {RUNS} runs x {STEPS} steps = {RUNS * STEPS} steps; " +
               ", ".join(f"{k} {n}" for k, n in sorted(totals.items())))
     # The runs must have exercised what the invariants are about (a handful of runs may not).
-    for needed in () if RUNS < 20 else ("paid", "batch paid", "batch zero", "withdrawn", "refused: total exhausted"):
+    for needed in () if RUNS < 20 else ("paid", "batch paid", "batch zero", "withdrawn", "refused: total exhausted",
+                                        "takeover started", "takeover cancelled", "takeover completed",
+                                        "completion refused: takeover not ready", "takeover refused: not the recovery address"):
         assert totals[needed] > 0, f"no step of kind {needed!r}: the generator lost coverage"

@@ -9,7 +9,9 @@ import LoopbackHTTP
 /// - `topup`: the master sends ETH or an ERC-20 token (PTI) to the player's spending address;
 /// - `deposit`: the master escrows ETH (`deposit()`) or a token (`depositToken`) in the Paratii
 ///   contract, the bridge's own `verifyingContract` (a `to`, if sent, must be that address);
-/// - `deposit-approval`: the ERC-20 `approve` that lets the contract take a token deposit.
+/// - `deposit-approval`: the ERC-20 `approve` that lets the contract take a token deposit;
+/// - `recovery-set`, `recovery-start`, `recovery-cancel`, `recovery-complete`: a lost card's recovery
+///   in the contract (see `RecoveryCall`), no value, no amount.
 ///
 ///     {"kind": "topup", "to": "0x…", "token": "PTI", "amount": "5", "nonce": "7", "gas": "100000",
 ///      "maxFeePerGas": "30000000000", "maxPriorityFeePerGas": "1000000000"}
@@ -21,6 +23,12 @@ public struct TransactionRequest: Sendable, Equatable {
         case topup
         case deposit
         case depositApproval = "deposit-approval"
+        case recoverySet = "recovery-set"
+        case recoveryStart = "recovery-start"
+        case recoveryCancel = "recovery-cancel"
+        case recoveryComplete = "recovery-complete"
+
+        public var isRecovery: Bool { rawValue.hasPrefix("recovery-") }
     }
 
     public var kind: Kind = .topup
@@ -32,8 +40,12 @@ public struct TransactionRequest: Sendable, Equatable {
     public var gas: UInt64
     public var maxFeePerGas: BigUInt
     public var maxPriorityFeePerGas: BigUInt
+    /// The recovery kinds' own fields (nil for the others).
+    public var recovery: RecoveryCall?
 
-    public static let keys = ["kind", "to", "token", "amount", "nonce", "gas", "maxFeePerGas", "maxPriorityFeePerGas"]
+    static let baseKeys = ["kind", "to", "token", "amount", "nonce", "gas", "maxFeePerGas", "maxPriorityFeePerGas"]
+    /// Every member a request of some kind may have; each kind then refuses what it does not take.
+    public static let keys = baseKeys + RecoveryCall.keys
     /// Gas above this is no top-up: a transfer takes 21000, an ERC-20 transfer well under 100000.
     public static let gasCeiling: UInt64 = 1_000_000
 
@@ -49,8 +61,26 @@ public struct TransactionRequest: Sendable, Equatable {
         guard case .object(let object) = json else { throw APIError.badRequest("the body must be a JSON object") }
         try APIError.onlyKeys(object, Self.keys, in: "request")
         guard let kindText = object["kind"]?.stringValue, let kind = Kind(rawValue: kindText) else {
-            throw APIError.badRequest("kind must be \"topup\", \"deposit\" or \"deposit-approval\"")
+            throw APIError.badRequest(
+                "kind must be \"topup\", \"deposit\", \"deposit-approval\" or one of \(Kind.allCases.filter(\.isRecovery).map(\.rawValue))")
         }
+        if kind.isRecovery {
+            guard configuration.verifyingContract != .zero else {
+                throw APIError.badRequest("the bridge has no verifyingContract configured")
+            }
+            if let toText = object["to"]?.stringValue, (try? Address(toText)) != configuration.verifyingContract {
+                throw APIError.badRequest(
+                    "a recovery transaction goes to the configured contract \(configuration.verifyingContract.checksummed) only")
+            }
+            let call = try RecoveryCall(kind: kind, object: object, configuration: configuration)
+            let fees = try Self.fees(object)
+            self.init(
+                to: configuration.verifyingContract, token: call.token ?? Allowance.eth, amount: 0, nonce: fees.nonce, gas: fees.gas,
+                maxFeePerGas: fees.maxFee, maxPriorityFeePerGas: fees.priority, kind: kind)
+            recovery = call
+            return
+        }
+        try APIError.onlyKeys(object, Self.baseKeys, in: "request")
         let to: Address
         if kind == .topup {
             guard let toText = object["to"]?.stringValue, let address = try? Address(toText) else {
@@ -76,14 +106,29 @@ public struct TransactionRequest: Sendable, Equatable {
         else {
             throw APIError.badRequest("amount must be a positive decimal string such as \"0.5\", in the token's own decimals")
         }
+        let fees = try Self.fees(object)
+        self.init(
+            to: to, token: token, amount: amount, nonce: fees.nonce, gas: fees.gas, maxFeePerGas: fees.maxFee,
+            maxPriorityFeePerGas: fees.priority, kind: kind)
+    }
+
+    /// A recovery request (`kind` one of the recovery kinds) to the bridge's contract.
+    public init(
+        recovery call: RecoveryCall, contract: Address, nonce: UInt64, gas: UInt64, maxFeePerGas: BigUInt, maxPriorityFeePerGas: BigUInt
+    ) {
+        self.init(
+            to: contract, token: call.token ?? Allowance.eth, amount: 0, nonce: nonce, gas: gas, maxFeePerGas: maxFeePerGas,
+            maxPriorityFeePerGas: maxPriorityFeePerGas, kind: call.kind)
+        recovery = call
+    }
+
+    private static func fees(_ object: JSONObject) throws -> (nonce: UInt64, gas: UInt64, maxFee: BigUInt, priority: BigUInt) {
         let nonce = try Self.integer(object, "nonce", limit: BigUInt(UInt64.max))
         let gas = try Self.integer(object, "gas", limit: BigUInt(Self.gasCeiling))
         guard gas >= 21000 else { throw APIError.badRequest("gas must be at least 21000") }
         let maxFee = try Self.integer(object, "maxFeePerGas", limit: BigUInt(1) << 128)
         let priority = try Self.integer(object, "maxPriorityFeePerGas", limit: maxFee)
-        self.init(
-            to: to, token: token, amount: amount, nonce: UInt64(nonce), gas: UInt64(gas), maxFeePerGas: maxFee,
-            maxPriorityFeePerGas: priority, kind: kind)
+        return (UInt64(nonce), UInt64(gas), maxFee, priority)
     }
 
     private static func integer(_ object: JSONObject, _ key: String, limit: BigUInt) throws -> BigUInt {
@@ -97,7 +142,15 @@ public struct TransactionRequest: Sendable, Equatable {
     }
 
     public func json(_ configuration: Configuration) -> JSONValue {
-        .object([
+        if let recovery {
+            return .object(
+                JSONObject(
+                    [("kind", .string(kind.rawValue)), ("to", .string(to.checksummed))] + recovery.json(configuration) + [
+                        ("nonce", .string("\(nonce)")), ("gas", .string("\(gas)")), ("maxFeePerGas", .string("\(maxFeePerGas)")),
+                        ("maxPriorityFeePerGas", .string("\(maxPriorityFeePerGas)")),
+                    ]))
+        }
+        return .object([
             "kind": .string(kind.rawValue), "to": .string(to.checksummed), "token": .string(configuration.tokenName(token)),
             "amount": .string(configuration.formatAmount(amount, token: token)), "nonce": .string("\(nonce)"), "gas": .string("\(gas)"),
             "maxFeePerGas": .string("\(maxFeePerGas)"), "maxPriorityFeePerGas": .string("\(maxPriorityFeePerGas)"),
@@ -120,6 +173,10 @@ public struct TransactionRequest: Sendable, Equatable {
                 kind: .dynamicFee, chainId: chainId, nonce: fees.nonce, maxPriorityFeePerGas: maxPriorityFeePerGas,
                 maxFeePerGas: maxFeePerGas, gas: fees.gas, to: to, value: eth ? amount : 0,
                 data: eth ? ParatiiContract.deposit : ParatiiContract.depositToken(token, amount: amount))
+        case .recoverySet, .recoveryStart, .recoveryCancel, .recoveryComplete:
+            return Transaction(
+                kind: .dynamicFee, chainId: chainId, nonce: fees.nonce, maxPriorityFeePerGas: maxPriorityFeePerGas,
+                maxFeePerGas: maxFeePerGas, gas: fees.gas, to: to, value: 0, data: (recovery ?? RecoveryCall(kind: kind)).calldata)
         }
     }
 
@@ -140,6 +197,7 @@ public struct TransactionRequest: Sendable, Equatable {
 
     /// What the card signs, in one phrase (the summary's first line and the pinentry prompt).
     public func signs(_ configuration: Configuration) -> String {
+        if let recovery { return recovery.signs(configuration, contract: to) }
         let shown = "\(configuration.formatAmount(amount, token: token)) \(configuration.tokenName(token))"
         return switch kind {
         case .topup: "top-up: \(shown) from the card's address to \(to.checksummed)"
@@ -147,6 +205,7 @@ public struct TransactionRequest: Sendable, Equatable {
             "deposit: \(shown) from the card's address into the Paratii contract \(to.checksummed), as escrow for its delegations"
         case .depositApproval:
             "deposit approval: the Paratii contract \(to.checksummed) may take \(shown) from the card's address (the deposit follows)"
+        case .recoverySet, .recoveryStart, .recoveryCancel, .recoveryComplete: "recovery without its fields"
         }
     }
 }
