@@ -2,6 +2,7 @@ import BigInt
 import Bridge
 import Delegation
 import Ethereum
+import LoopbackHTTP
 import Testing
 
 /// The recovery kinds of transaction requests: what the bridge accepts, what the card would sign (the

@@ -1,6 +1,7 @@
 import BigInt
 import Delegation
 import Ethereum
+import LoopbackHTTP
 
 /// What a recovery transaction request asks the card to sign (a lost card, contracts/Paratii.vy):
 ///
