@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         // NIOCore directly: the bridge reads SO_PEERCRED from the connection to tell peers apart.
         .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
+        // The payee store on PostgreSQL (many accept processes sharing one database): postgres-nio and its pool.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         // Thin shims over the system's C libraries (Debian's -dev packages).
@@ -114,6 +116,17 @@ let package = Package(
             ]
         ),
 
+        // The payee store on PostgreSQL: the same rules as PlayerCore's SQLite PayeeStore, serialized per channel
+        // by the database, so any number of accept processes can share it.
+        .target(
+            name: "PayeeStorePostgres",
+            dependencies: [
+                "PlayerCore", "Delegation", "Ethereum", "Storage", .product(name: "BigInt", package: "BigInt"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // Institutions: the roster of enrolled staff cards (SQLite), attestations and their revocation.
         .target(
             name: "Institution",
@@ -145,6 +158,7 @@ let package = Package(
                 "Ethereum",
                 "Delegation",
                 "PlayerCore",
+                "PayeeStorePostgres",
                 "OpenPGPCard",
                 "PCSC",
                 "SoftToken",
@@ -192,7 +206,7 @@ let package = Package(
         .testTarget(
             name: "PlayerCoreTests",
             dependencies: [
-                "PlayerCore", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift"),
+                "PlayerCore", "PayeeStorePostgres", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "BigInt", package: "BigInt"),
             ]
         ),

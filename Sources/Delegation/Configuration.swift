@@ -8,7 +8,8 @@ import Storage
 /// `$XDG_CONFIG_HOME/paratii/config.json` (or a given file); every key is optional.
 ///
 ///     {"chainId": 1, "verifyingContract": "0x…", "ptiToken": "0x…",
-///      "tokens": [{"address": "0x…", "symbol": "USDC", "decimals": 6}]}
+///      "tokens": [{"address": "0x…", "symbol": "USDC", "decimals": 6}],
+///      "payeeStore": "postgres://payee@db.example/payee?sslmode=require&passfile=/etc/paratii/pgpass"}
 ///
 /// A token is ETH, PTI or one of `tokens`: an amount is only ever shown and signed in a token's own
 /// decimals, so an address nobody described is refused rather than guessed at 18.
@@ -17,6 +18,8 @@ public struct Configuration: Sendable, Equatable {
     public var verifyingContract: Address
     public var ptiToken: Address?
     public var tokens: [KnownToken] = []
+    /// The payee store: a SQLite path or a `postgres://` URL (`payee --store` overrides it).
+    public var payeeStore: String?
 
     /// An ERC-20 token the configuration describes.
     public struct KnownToken: Sendable, Equatable {
@@ -65,6 +68,9 @@ public struct Configuration: Sendable, Equatable {
                     throw .configuration("\(key) must be an address")
                 }
                 if key == "ptiToken" { ptiToken = address } else { verifyingContract = address }
+            case "payeeStore":
+                guard case .string(let text) = member, !text.isEmpty else { throw .configuration("payeeStore must be a path or a postgres:// URL") }
+                payeeStore = text
             case "tokens":
                 guard case .array(let items) = member, items.count <= 64 else {
                     throw .configuration("tokens must be an array (at most 64)")
@@ -80,6 +86,7 @@ public struct Configuration: Sendable, Equatable {
     public var json: JSONValue {
         var object: JSONObject = ["chainId": .number("\(chainId)"), "verifyingContract": .string(verifyingContract.checksummed)]
         if let ptiToken { object["ptiToken"] = .string(ptiToken.checksummed) }
+        if let payeeStore { object["payeeStore"] = .string(payeeStore) }
         if !tokens.isEmpty {
             object["tokens"] = .array(
                 tokens.map {
