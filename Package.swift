@@ -124,7 +124,8 @@ let package = Package(
                 "PlayerCore", "Delegation", "Ethereum", "Storage", .product(name: "BigInt", package: "BigInt"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            exclude: ["citus.sql"]
         ),
 
         // Institutions: the roster of enrolled staff cards (SQLite), attestations and their revocation.

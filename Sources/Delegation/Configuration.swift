@@ -69,7 +69,9 @@ public struct Configuration: Sendable, Equatable {
                 }
                 if key == "ptiToken" { ptiToken = address } else { verifyingContract = address }
             case "payeeStore":
-                guard case .string(let text) = member, !text.isEmpty else { throw .configuration("payeeStore must be a path or a postgres:// URL") }
+                guard case .string(let text) = member, !text.isEmpty else {
+                    throw .configuration("payeeStore must be a path or a postgres:// URL")
+                }
                 payeeStore = text
             case "tokens":
                 guard case .array(let items) = member, items.count <= 64 else {

@@ -29,7 +29,9 @@ struct PayeeOptions: ParsableArguments {
     /// The SQLite store alone (commands that only it serves).
     func open() throws -> PayeeStore {
         let configured = try store ?? config.load().payeeStore
-        if let configured, PostgresLocation.isPostgres(configured) { throw CLIError("this command needs a SQLite payee store, not \(configured)") }
+        if let configured, PostgresLocation.isPostgres(configured) {
+            throw CLIError("this command needs a SQLite payee store, not \(configured)")
+        }
         return try PayeeStore(path: configured ?? PayeeStores.defaultPath, verifier: try verifier(), payees: try payees())
     }
 

@@ -65,7 +65,7 @@ public struct PostgresLocation: Sendable, Equatable {
             default: throw .url("unknown parameter \(item.name) (known: sslmode, passfile, host)")
             }
         }
-        if passfile == nil { passfile = environment["PGPASSFILE"] }
+        if passfile == nil, let file = environment["PGPASSFILE"], !file.isEmpty { passfile = file }
         if socketDirectory != nil && ["require", "verify-ca", "verify-full"].contains(sslmode) {
             throw .url("sslmode=\(sslmode) needs TCP: a Unix socket carries no TLS")
         }

@@ -91,7 +91,7 @@ public final class PostgresPayeeStore: PayeeStoring {
     }
 
     /// The channel key: one hex text per (delegation, payee, token), the distribution column.
-    static func channelKey(_ voucher: Voucher) -> String {
+    public static func channelKey(_ voucher: Voucher) -> String {
         Keccak256.hash(voucher.delegation + voucher.payee.bytes + voucher.token.bytes).hexString
     }
 
@@ -141,7 +141,9 @@ public final class PostgresPayeeStore: PayeeStoring {
                         let channel = ChannelState(
                             delegation: voucher.delegation, master: delegation.master, spender: delegation.spender, payee: voucher.payee,
                             token: voucher.token, cumulative: voucher.cumulative, sequence: voucher.sequence)
-                        let verdict = try ChannelRules.judge(voucher, held: held[key]) { (sequence: UInt64) throws(Never) in seen[key]?[sequence] }
+                        let verdict = try ChannelRules.judge(voucher, held: held[key]) { (sequence: UInt64) throws(Never) in
+                            seen[key]?[sequence]
+                        }
                         guard case .accepted(let increase) = verdict else { return .duplicate(channel) }
                         held[key] = ChannelRules.Best(cumulative: voucher.cumulative, sequence: voucher.sequence)
                         seen[key, default: [:]][voucher.sequence] = voucher.cumulative
@@ -207,7 +209,9 @@ public final class PostgresPayeeStore: PayeeStoring {
         var memo: [String] = [], signature: [String] = [], parents: [String] = []
     }
 
-    private static func columns(_ rows: [(String, (voucher: Voucher, delegation: SpendingDelegation, envelope: Envelope))], now: UInt64)
+    private static func columns(
+        _ rows: [(String, (voucher: Voucher, delegation: SpendingDelegation, envelope: Envelope))], now: UInt64
+    )
         -> Columns
     {
         var c = Columns()

@@ -117,7 +117,8 @@ public enum StoredChannel {
         }
         let parents = try items.map { item in
             let parent = try Envelope(json: item)
-            return Envelope(message: parent.message, domain: parent.domain, signature: try PayeeStore.redeemable(parent.signature), parents: [])
+            return Envelope(
+                message: parent.message, domain: parent.domain, signature: try PayeeStore.redeemable(parent.signature), parents: [])
         }
         return Envelope(
             message: .voucher(voucher), domain: try Envelope(json: first).domain, signature: try PayeeStore.redeemable(signature),

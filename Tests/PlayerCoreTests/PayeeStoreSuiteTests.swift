@@ -125,7 +125,8 @@ func describe(_ outcome: Result<PayeeStore.Outcome, VoucherRejection>) -> String
                     envelopes.append(try signedVoucher(f, under: delegation, payee: payee, cumulative: 1, sequence: UInt64(sequence + 10)))
                     expected.append("decreasing")
                 default:
-                    envelopes.append(try signedVoucher(f, under: delegation, payee: payee, cumulative: BigUInt(amount), sequence: UInt64(sequence)))
+                    envelopes.append(
+                        try signedVoucher(f, under: delegation, payee: payee, cumulative: BigUInt(amount), sequence: UInt64(sequence)))
                     expected.append("accepted")
                 }
             }
@@ -172,6 +173,8 @@ func describe(_ outcome: Result<PayeeStore.Outcome, VoucherRejection>) -> String
         let second = try await PayeeStores.open(location, verifier: verifier)
         defer { Task { await second.close() } }
         #expect(try await second.channels().map(\.cumulative) == [500])
-        #expect(describe(try await second.acceptBatch([try signedVoucher(f, under: delegation, cumulative: 500, sequence: 4)])[0]) == "duplicate 500")
+        #expect(
+            describe(try await second.acceptBatch([try signedVoucher(f, under: delegation, cumulative: 500, sequence: 4)])[0])
+                == "duplicate 500")
     }
 }

@@ -38,11 +38,13 @@ final class PostgresServer: Sendable {
         "postgres://paratii@localhost:\(port)/\(database)?host=\(directory)/socket"
     }
 
-    /// A new, empty database on this server.
-    func newDatabase() throws -> String {
+    /// A new, empty database on this server: its URL.
+    func newDatabase() throws -> String { url(try newDatabaseName()) }
+
+    func newDatabaseName() throws -> String {
         let name = "t_" + UUID().uuidString.prefix(12).lowercased().replacingOccurrences(of: "-", with: "")
         _ = try psql("CREATE DATABASE \(name)")
-        return url(name)
+        return name
     }
 
     /// Runs SQL through psql on `database`; the unaligned, tuples-only output.
@@ -63,4 +65,23 @@ final class PostgresServer: Sendable {
 struct PostgresHarnessError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension PostgresServer {
+    /// A session left running (psql, detached) that holds what `sql` takes (locks, uncommitted rows)
+    /// until `endSessions`; `sql` ends in pg_sleep, and this returns once it sleeps.
+    func session(_ sql: String, database: String = "paratii") throws {
+        try Self.script(["session", directory, database, sql])
+    }
+
+    func endSessions(database: String = "paratii") throws {
+        try psql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'psql' AND pid <> pg_backend_pid()",
+            database: database)
+    }
+
+    /// Waits until a payee store's connection waits on a lock: its batch is mid-transaction.
+    func waitForBlockedPayee(database: String = "paratii") throws {
+        try Self.script(["wait", directory, database, "application_name = 'paratii-payee' AND wait_event_type = 'Lock'"])
+    }
 }
