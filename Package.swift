@@ -185,7 +185,7 @@ let package = Package(
         .executableTarget(
             name: "ParatiiBench",
             dependencies: [
-                "Ethereum", "Delegation", "PlayerCore", "CBaseline", "PCSC", "OpenPGPCard", "SoftToken", "Bridge",
+                "Ethereum", "Delegation", "PlayerCore", "PayeeStorePostgres", "CBaseline", "PCSC", "OpenPGPCard", "SoftToken", "Bridge",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "BigInt", package: "BigInt"),
             ],
