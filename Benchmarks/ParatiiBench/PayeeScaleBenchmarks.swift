@@ -39,15 +39,20 @@ enum PayeeScaleBenchmarks {
         let delegation = try Envelope.sign(
             SpendingDelegation(
                 master: master.address, spender: spender.address,
-                allowances: [Allowance(token: .zero, total: BigUInt(10).power(30), perPayment: BigUInt(10).power(29), period: 86400, perPeriod: BigUInt(10).power(30))],
+                allowances: [
+                    Allowance(
+                        token: .zero, total: BigUInt(10).power(30), perPayment: BigUInt(10).power(29), period: 86400,
+                        perPeriod: BigUInt(10).power(30))
+                ],
                 validAfter: now - 60, validUntil: now + 86400, salt: 7), domain: domain, signer: master)
 
         // The recovery limit, one core, in this run.
         let sample = try vouchers(worker: 99, spender: spender, delegation: delegation, domain: domain)[0]
         let signature = try Signature(bytes: sample[0].signature)
-        let perRecover = Measure.secondsPerCall(iterations: 1, rounds: 5) {
-            for voucher in sample { _ = try? signature.recoverPublicKey(digest: voucher.id) }
-        } / Double(sample.count)
+        let perRecover =
+            Measure.secondsPerCall(iterations: 1, rounds: 5) {
+                for voucher in sample { _ = try? signature.recoverPublicKey(digest: voucher.id) }
+            } / Double(sample.count)
         let recoverLimit = Double(cores) / perRecover
 
         // 1. SQLite, one process, batches of 500 into a fresh store each round.
@@ -120,7 +125,8 @@ enum PayeeScaleBenchmarks {
         let bin = try shell(["/bin/bash", "-c", "ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1"])
         let port = try String(contentsOfFile: directory + "/port", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
         let out = try shell([
-            bin + "/pgbench", "-n", "-c", "1", "-T", "5", "-f", directory + "/bare.sql", "-h", directory + "/socket", "-p", port, "-U", "paratii",
+            bin + "/pgbench", "-n", "-c", "1", "-T", "5", "-f", directory + "/bare.sql", "-h", directory + "/socket", "-p", port, "-U",
+            "paratii",
             "paratii",
         ])
         guard let line = out.split(separator: "\n").first(where: { $0.hasPrefix("tps") }),
@@ -179,7 +185,9 @@ enum PayeeScaleBenchmarks {
         try process.run()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { throw CardBenchmarks.Failure(description: "\(arguments.joined(separator: " ")) failed") }
+        guard process.terminationStatus == 0 else {
+            throw CardBenchmarks.Failure(description: "\(arguments.joined(separator: " ")) failed")
+        }
         return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -59,9 +59,10 @@ public final class PostgresPayeeStore: PayeeStoring {
         runner = Task { [client] in await client.run() }
     }
 
+    /// Stops the pool without waiting for it: after a connection died mid-query the pool's shutdown can
+    /// wait for ever on it, and a command that already has its one-line answer must exit.
     public func close() async {
         runner.cancel()
-        _ = await runner.value
     }
 
     deinit { runner.cancel() }
@@ -75,8 +76,8 @@ public final class PostgresPayeeStore: PayeeStoring {
         var attempt = 0
         while true {
             do {
-                return try await client.withTransaction(logger: logger) { connection in
-                    try await self.apply(checked, envelopes, now: now, connection)
+                return try await client.withConnection { connection in
+                    try await self.transaction(connection) { try await self.apply(checked, envelopes, now: now, $0) }
                 }
             } catch is Raced where attempt < 20 {
                 attempt += 1
@@ -87,6 +88,22 @@ public final class PostgresPayeeStore: PayeeStoring {
             } catch {
                 throw .storage("\(location.printable): \(Self.describe(error)); nothing of this batch was stored")
             }
+        }
+    }
+
+    /// BEGIN … COMMIT by hand: a failed batch is rolled back only on a connection that still works. After
+    /// the server or the connection died the server has rolled it back already, and postgres-nio's own
+    /// `withTransaction` could wait for ever on a ROLLBACK sent to a closing connection.
+    private func transaction<T>(_ connection: PostgresConnection, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await connection.query("BEGIN", logger: logger)
+        do {
+            let result = try await body(connection)
+            try await connection.query("COMMIT", logger: logger)
+            return result
+        } catch {
+            if let failure = error as? PSQLError, failure.code != .server { throw error }
+            if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
+            throw error
         }
     }
 
