@@ -29,7 +29,7 @@ extension PayeeCommand {
             var isDirectory: ObjCBool = false
             let web = FileManager.default.fileExists(atPath: web, isDirectory: &isDirectory) && isDirectory.boolValue ? web : nil
             if web == nil { TerminalOutput.warn("note: no player page folder at \(self.web); serving media and the API only") }
-            let ledger = try PayeeLedger(store: try options.open(), settings: settings)
+            let ledger = try await PayeeLedger(store: try await options.openStore(), settings: settings)
             var logger = Logger(label: "paratii.payee")
             logger.logLevel = .warning
             let app = buildApplication(

@@ -36,17 +36,26 @@ public final class PayeeLedger: Sendable {
         let token: Address
     }
 
-    let store: PayeeStore
+    let store: any PayeeStoring
     let settings: PayeeSettings
     private let channels: Mutex<[Key: ChannelState]>
     private let locks = KeyedLock<Key>()
     private let activity = Mutex(Activity())
     private static let storeQueue = DispatchQueue(label: "paratii.payee.store", attributes: .concurrent)
 
-    public init(store: PayeeStore, settings: PayeeSettings) throws {
+    private init(store: any PayeeStoring, settings: PayeeSettings, channels all: [ChannelState]) {
         self.store = store
         self.settings = settings
-        channels = Mutex(Self.index(try store.channels(), payee: settings.payee))
+        channels = Mutex(Self.index(all, payee: settings.payee))
+    }
+
+    public convenience init(store: PayeeStore, settings: PayeeSettings) throws {
+        self.init(store: store, settings: settings, channels: try store.channels())
+    }
+
+    /// Any store: SQLite, or PostgreSQL shared with other accept processes (`PayeeStores.open`).
+    public convenience init(store: any PayeeStoring, settings: PayeeSettings) async throws {
+        self.init(store: store, settings: settings, channels: try await store.channels())
     }
 
     private static func index(_ all: [ChannelState], payee: Address) -> [Key: ChannelState] {
@@ -99,11 +108,18 @@ public final class PayeeLedger: Sendable {
 
     /// The store's verdict, under the channel's lock.
     private func accept(_ envelope: Envelope, key: Key) async -> Result<PaidSegment, PaymentRefusal> {
-        let store = self.store
-        // Off Swift's cooperative pool (a durable commit blocks), on a dispatch queue rather than a new
-        // thread per voucher: the thread's start was a tenth of a paid segment's added time.
-        let outcome = await withCheckedContinuation { continuation in
-            Self.storeQueue.async { continuation.resume(returning: Result { () throws(VoucherRejection) in try store.accept(envelope) }) }
+        let outcome: Result<PayeeStore.Outcome, VoucherRejection>
+        if let sqlite = store as? PayeeStore {
+            // Off Swift's cooperative pool (a durable commit blocks), on a dispatch queue rather than a new
+            // thread per voucher: the thread's start was a tenth of a paid segment's added time.
+            outcome = await withCheckedContinuation { continuation in
+                Self.storeQueue.async {
+                    continuation.resume(returning: Result { () throws(VoucherRejection) in try sqlite.accept(envelope) })
+                }
+            }
+        } else {
+            // A networked store (PostgreSQL) waits without blocking a thread.
+            do throws(VoucherRejection) { outcome = .success(try await store.accept(envelope)) } catch { outcome = .failure(error) }
         }
         switch outcome {
         case .success(.accepted(let channel, let increase)):
@@ -119,22 +135,27 @@ public final class PayeeLedger: Sendable {
             let current = channels.withLock { $0[key] } ?? channel
             return .success(PaidSegment(channel: current, increase: 0, duplicate: true, voucherId: envelope.id))
         case .failure(let rejection):
-            if case .decreasing = rejection { reload() }
-            if case .sequenceConflict = rejection { reload() }
+            if case .decreasing = rejection { await reload() }
+            if case .sequenceConflict = rejection { await reload() }
             return .failure(PaymentRefusal(code: rejection.code, message: rejection.description, channel: channels.withLock { $0[key] }))
         }
     }
 
     /// Reads the channels again from the store (another writer moved them).
-    private func reload() {
-        guard let all = try? store.channels() else { return }
+    private func reload() async {
+        guard let all = try? await allChannels() else { return }
         channels.withLock { $0 = Self.index(all, payee: settings.payee) }
+    }
+
+    /// Every channel of the store, read off the cooperative pool when the store is SQLite.
+    private func allChannels() async throws -> [ChannelState] {
+        if let sqlite = store as? PayeeStore { return try await Blocking.run { try sqlite.channels() } }
+        return try await store.channels()
     }
 
     /// The dashboard's data: every channel of ours, earned per token, the latest vouchers, counters.
     func dashboard() async throws -> JSONValue {
-        let store = self.store
-        let all = try await Blocking.run { try store.channels() }.filter { $0.payee == settings.payee }
+        let all = try await allChannels().filter { $0.payee == settings.payee }
         var earned: [Address: BigUInt] = [:]
         for channel in all { earned[channel.token, default: 0] += channel.cumulative }
         let chain = settings.chain
