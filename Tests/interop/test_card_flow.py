@@ -12,6 +12,8 @@ import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 
+from conftest import pending, running_bridge
+
 READER = "Virtual PCD 00 01"
 PAYEE = "0x00000000000000000000000000000000000000bb"
 
@@ -90,36 +92,18 @@ def test_card_to_payee(paratii, work, card):
 def test_bridge_topup_recovers_to_the_card(paratii, work, card):
     """A top-up asked through the bridge and approved with the card: eth-account decodes the raw
     EIP-1559 transaction and recovers the card's address as its sender."""
-    socket = work / "run" / "bridge.sock"
     config = work / "config.json"
     config.write_text('{"chainId": 1337}')
-    bridge = subprocess.Popen([str(paratii.path), "bridge", "run", "--socket", str(socket), "--database", str(work / "bridge.sqlite"),
-                               "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            if socket.exists():
-                break
-            time.sleep(0.05)
-        wallet = ["--dir", str(work / "wallet"), "--password-file", str(work / "wallet.pw")]
-        (work / "wallet.pw").write_text("player\n")
-        paratii.ok("wallet", "init", *wallet, "--scrypt-n", "16")
+    with running_bridge(paratii, work, config) as (socket, wallet):
         spender = paratii.ok("wallet", "address", *wallet)
         asked = subprocess.Popen([str(paratii.path), "wallet", "request-topup", *wallet, "--bridge", str(socket), "--config", str(config),
                                   "--token", "ETH", "--amount", "0.125", "--nonce", "9", "--max-fee", "40000000000",
                                   "--priority-fee", "2000000000", "--timeout", "120"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-        def pending(key):
-            for _ in range(200):
-                listing = json.loads(paratii.ok("approve", "--socket", str(socket), "--json"))
-                if listing[key]:
-                    return listing[key][0]
-                time.sleep(0.1)
-            pytest.fail(f"nothing pending in {key}")
-
-        pairing = pending("pairings")
+        pairing = pending(paratii, socket, "pairings")
         paratii.ok("approve", "--socket", str(socket), pairing["id"], "--code", pairing["code"])
-        paratii.ok("approve", "--socket", str(socket), pending("requests")["id"], "--reader", READER, "--pin-file", str(work / "pin"))
+        paratii.ok("approve", "--socket", str(socket), pending(paratii, socket, "requests")["id"], "--reader", READER, "--pin-file", str(work / "pin"))
         out, err = asked.communicate(timeout=120)
         assert asked.returncode == 0, err
         raw = out.strip()
@@ -129,6 +113,3 @@ def test_bridge_topup_recovers_to_the_card(paratii, work, card):
         fields = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
         assert fields["chainId"] == 1337 and fields["nonce"] == 9 and fields["value"] == 125 * 10**15
         assert bytes(fields["to"]) == bytes.fromhex(spender[2:]) and fields["gas"] == 21000 and fields["maxFeePerGas"] == 40000000000
-    finally:
-        bridge.send_signal(signal.SIGTERM)
-        bridge.wait(timeout=30)
