@@ -37,7 +37,7 @@ def test_card_deposit_delegation_three_payees_redeem(paratii, work, card, start_
                       "--mint", f"{master}={100 * WEI}")
     pti = node.info["token"]
     config = write_config(work / "config.json", node)
-    with interop.running_bridge(paratii, work, config) as (socket, wallet):
+    with card_flow.running_bridge(paratii, work, config) as (socket, wallet):
         spender = paratii.ok("wallet", "address", *wallet)
 
         # 1. The deposit: the player asks, the user approves on the bridge side, the card signs, the CLI sends.
@@ -45,9 +45,9 @@ def test_card_deposit_delegation_three_payees_redeem(paratii, work, card, start_
         deposit = subprocess.Popen([str(paratii.path), "deposit", *wallet, "--bridge", str(socket), "--config", str(config),
                                     "--master", master, "--token", "ETH", "--amount", "1", "--timeout", "120"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        pairing = interop.pending(paratii, socket, "pairings")
+        pairing = card_flow.pending(paratii, socket, "pairings")
         paratii.ok("approve", "--socket", str(socket), pairing["id"], "--code", pairing["code"])
-        request = interop.pending(paratii, socket, "requests")
+        request = card_flow.pending(paratii, socket, "requests")
         assert request["request"]["kind"] == "deposit" and request["request"]["to"] == node.info["paratii"]
         shown = paratii.run("approve", "--socket", str(socket), request["id"], "--reader", READER, "--pin-file", str(work / "pin"))
         assert shown.rc == 0, shown.describe()
@@ -65,7 +65,7 @@ def test_card_deposit_delegation_three_payees_redeem(paratii, work, card, start_
                                     "--master", master, "--token", "PTI", "--amount", "10", "--timeout", "120"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for kind in ("deposit-approval", "deposit"):
-            request = interop.pending(paratii, socket, "requests")
+            request = card_flow.pending(paratii, socket, "requests")
             assert request["request"]["kind"] == kind and request["request"]["token"] == "PTI"
             paratii.ok("approve", "--socket", str(socket), request["id"], "--reader", READER, "--pin-file", str(work / "pin"))
         out, err = deposit.communicate(timeout=120)
@@ -77,7 +77,7 @@ def test_card_deposit_delegation_three_payees_redeem(paratii, work, card, start_
         topup = subprocess.Popen([str(paratii.path), "wallet", "request-topup", *wallet, "--bridge", str(socket), "--config", str(config),
                                   "--master", master, "--token", "ETH", "--amount", "0.1", "--send", "--timeout", "120"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        request = interop.pending(paratii, socket, "requests")
+        request = card_flow.pending(paratii, socket, "requests")
         assert request["request"]["kind"] == "topup" and request["request"]["to"] == spender
         paratii.ok("approve", "--socket", str(socket), request["id"], "--reader", READER, "--pin-file", str(work / "pin"))
         out, err = topup.communicate(timeout=120)

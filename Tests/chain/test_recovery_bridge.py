@@ -9,7 +9,7 @@ import json
 import subprocess
 
 from .conftest import interop, write_config
-from .test_end_to_end import READER, card  # noqa: F401 (card is a fixture)
+from .test_end_to_end import READER, card, card_flow  # noqa: F401 (card is a fixture)
 
 WEI = 10**18
 DAY = 86400
@@ -25,14 +25,14 @@ def test_set_and_cancel_are_approved_on_the_bridge(paratii, work, card, start_no
     doctor = paratii.run("doctor", "--reader", READER, "--config", config)
     assert "no recovery address set" in doctor.out and "paratii recovery set" in doctor.out, doctor.describe()
 
-    with interop.running_bridge(paratii, work, config) as (socket, wallet):
+    with card_flow.running_bridge(paratii, work, config) as (socket, wallet):
         link = [*wallet, "--bridge", str(socket), "--config", config, "--from", master, "--timeout", "120"]
 
         asking = subprocess.Popen([str(paratii.path), "recovery", "set", *link, "--account", backup.address, "--delay", "4d"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        pairing = interop.pending(paratii, socket, "pairings", asking)
+        pairing = card_flow.pending(paratii, socket, "pairings", asking)
         paratii.ok("approve", "--socket", str(socket), pairing["id"], "--code", pairing["code"])
-        request = interop.pending(paratii, socket, "requests", asking)
+        request = card_flow.pending(paratii, socket, "requests", asking)
         assert request["request"]["kind"] == "recovery-set" and request["request"]["account"] == backup.address
         shown = paratii.run("approve", "--socket", str(socket), request["id"], "--reader", READER, "--pin-file", str(work / "pin"))
         assert shown.rc == 0, shown.describe()
@@ -52,7 +52,7 @@ def test_set_and_cancel_are_approved_on_the_bridge(paratii, work, card, start_no
         assert doctor.rc != 0
         asking = subprocess.Popen([str(paratii.path), "recovery", "cancel", *link], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
-        request = interop.pending(paratii, socket, "requests", asking)
+        request = card_flow.pending(paratii, socket, "requests", asking)
         assert request["request"]["kind"] == "recovery-cancel"
         shown = paratii.run("approve", "--socket", str(socket), request["id"], "--reader", READER, "--pin-file", str(work / "pin"))
         assert shown.rc == 0 and "recovery: cancel the takeover" in shown.err, shown.describe()

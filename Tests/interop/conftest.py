@@ -6,13 +6,10 @@ A missing binary makes every test that runs it FAIL (not skip) with a clear mess
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
 import subprocess
-import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -185,42 +182,6 @@ def paratii(paratii_bin) -> Paratii:
 def work(tmp_path) -> Path:
     """A fresh directory per test."""
     return tmp_path
-
-
-@contextlib.contextmanager
-def running_bridge(paratii: Paratii, work: Path, config: Path | str) -> Iterator[tuple[Path, list[str]]]:
-    """`paratii bridge run` on work/run/bridge.sock with `config`, and a fresh wallet to pair with it
-    (work/wallet, password file work/wallet.pw): yields the socket and the wallet's options; the bridge
-    is stopped (SIGTERM) when the block ends."""
-    socket = work / "run" / "bridge.sock"
-    bridge = subprocess.Popen([str(paratii.path), "bridge", "run", "--socket", str(socket), "--database", str(work / "bridge.sqlite"),
-                               "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            if socket.exists():
-                break
-            time.sleep(0.05)
-        wallet = ["--dir", str(work / "wallet"), "--password-file", str(work / "wallet.pw")]
-        (work / "wallet.pw").write_text("player\n")
-        paratii.ok("wallet", "init", *wallet, "--scrypt-n", "16")
-        yield socket, wallet
-    finally:
-        bridge.terminate()
-        bridge.wait(timeout=30)
-
-
-def pending(paratii: Paratii, socket: Path, key: str, asking: subprocess.Popen | None = None) -> dict:
-    """The first entry the bridge on `socket` holds for the user to approve under `key` ("pairings",
-    "requests"), waited for up to 30 s; with `asking`, that command's own words if it ends first."""
-    for _ in range(300):
-        listing = json.loads(paratii.ok("approve", "--socket", str(socket), "--json"))
-        if listing[key]:
-            return listing[key][0]
-        if asking is not None and asking.poll() is not None:
-            out, err = asking.communicate()
-            pytest.fail(f"the command ended (exit {asking.returncode}) before asking: {out} {err}")
-        time.sleep(0.1)
-    pytest.fail(f"nothing pending in {key}")
 
 
 def random_private_key(rng: random.Random) -> bytes:

@@ -2,17 +2,18 @@
 delegation, the wallet pays until the cap refuses, a payee accepts, eth-account recovers the card's
 address from the delegation, and a card-signed revocation stops the payee from accepting more."""
 
+import contextlib
 import fcntl
 import json
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_typed_data
-
-from conftest import pending, running_bridge
 
 READER = "Virtual PCD 00 01"
 PAYEE = "0x00000000000000000000000000000000000000bb"
@@ -48,6 +49,43 @@ def plugged_card(paratii, work):
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
+
+
+# The bridge as the card tests (here and in Tests/chain) start it, and its pending approvals.
+@contextlib.contextmanager
+def running_bridge(paratii, work: Path, config: Path | str) -> Iterator[tuple[Path, list[str]]]:
+    """`paratii bridge run` on work/run/bridge.sock with `config`, and a fresh wallet to pair with it
+    (work/wallet, password file work/wallet.pw): yields the socket and the wallet's options; the bridge
+    is stopped (SIGTERM) when the block ends."""
+    socket = work / "run" / "bridge.sock"
+    bridge = subprocess.Popen([str(paratii.path), "bridge", "run", "--socket", str(socket), "--database", str(work / "bridge.sqlite"),
+                               "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if socket.exists():
+                break
+            time.sleep(0.05)
+        wallet = ["--dir", str(work / "wallet"), "--password-file", str(work / "wallet.pw")]
+        (work / "wallet.pw").write_text("player\n")
+        paratii.ok("wallet", "init", *wallet, "--scrypt-n", "16")
+        yield socket, wallet
+    finally:
+        bridge.terminate()
+        bridge.wait(timeout=30)
+
+
+def pending(paratii, socket: Path, key: str, asking: subprocess.Popen | None = None) -> dict:
+    """The first entry the bridge on `socket` holds for the user to approve under `key` ("pairings",
+    "requests"), waited for up to 30 s; with `asking`, that command's own words if it ends first."""
+    for _ in range(300):
+        listing = json.loads(paratii.ok("approve", "--socket", str(socket), "--json"))
+        if listing[key]:
+            return listing[key][0]
+        if asking is not None and asking.poll() is not None:
+            out, err = asking.communicate()
+            pytest.fail(f"the command ended (exit {asking.returncode}) before asking: {out} {err}")
+        time.sleep(0.1)
+    pytest.fail(f"nothing pending in {key}")
 
 
 def test_card_to_payee(paratii, work, card):
