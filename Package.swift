@@ -25,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.60.0"),
         // The JSON-RPC client's HTTP(S); already in the graph through HummingbirdTesting.
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.21.0"),
+        // The payee store on PostgreSQL (many accept processes sharing one database): postgres-nio and its pool.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
     ],
     targets: [
         // Thin shims over the system's C libraries (Debian's -dev packages).
@@ -116,6 +118,18 @@ let package = Package(
             ]
         ),
 
+        // The payee store on PostgreSQL: the same rules as PlayerCore's SQLite PayeeStore, serialized per channel
+        // by the database, so any number of accept processes can share it.
+        .target(
+            name: "PayeeStorePostgres",
+            dependencies: [
+                "PlayerCore", "Delegation", "Ethereum", "Storage", .product(name: "BigInt", package: "BigInt"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["citus.sql"]
+        ),
+
         // Institutions: the roster of enrolled staff cards (SQLite), attestations and their revocation.
         .target(
             name: "Institution",
@@ -189,6 +203,7 @@ let package = Package(
                 "Ethereum",
                 "Delegation",
                 "PlayerCore",
+                "PayeeStorePostgres",
                 "OpenPGPCard",
                 "PCSC",
                 "SoftToken",
@@ -218,7 +233,7 @@ let package = Package(
         .executableTarget(
             name: "ParatiiBench",
             dependencies: [
-                "Ethereum", "Delegation", "PlayerCore", "CBaseline", "PCSC", "OpenPGPCard", "SoftToken", "Bridge",
+                "Ethereum", "Delegation", "PlayerCore", "PayeeStorePostgres", "CBaseline", "PCSC", "OpenPGPCard", "SoftToken", "Bridge",
                 "PayeeServer", "WalletService",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "BigInt", package: "BigInt"),
@@ -250,7 +265,7 @@ let package = Package(
         .testTarget(
             name: "PlayerCoreTests",
             dependencies: [
-                "PlayerCore", "Delegation", "Ethereum", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "PlayerCore", "PayeeStorePostgres", "Delegation", "Ethereum", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "BigInt", package: "BigInt"),
             ]
         ),

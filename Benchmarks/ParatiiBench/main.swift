@@ -13,7 +13,14 @@ let groups: [(name: String, run: () throws -> Void)] = [
     ("bridge-load", BridgeLoadBenchmarks.run),
     ("wallet-service", WalletServiceBenchmarks.run),
     ("payee", PayeeBenchmarks.run),
+    ("payee-scale", PayeeScaleBenchmarks.run),
 ]
+
+// `ParatiiBench payee-worker URL FILE`: one accept process of the payee-scale benchmark.
+if CommandLine.arguments.count == 4 && CommandLine.arguments[1] == "payee-worker" {
+    try await PayeeScaleBenchmarks.worker(url: CommandLine.arguments[2], file: CommandLine.arguments[3])
+    exit(0)
+}
 
 for group in groups where !soakOnly && (requested.isEmpty || requested.contains(group.name)) {
     print("== \(group.name)")

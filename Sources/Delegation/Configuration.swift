@@ -8,7 +8,8 @@ import Storage
 /// `$XDG_CONFIG_HOME/paratii/config.json` (or a given file); every key is optional.
 ///
 ///     {"chainId": 1, "verifyingContract": "0x…", "ptiToken": "0x…", "rpc": "http://127.0.0.1:8545",
-///      "tokens": [{"address": "0x…", "symbol": "USDC", "decimals": 6}]}
+///      "tokens": [{"address": "0x…", "symbol": "USDC", "decimals": 6}],
+///      "payeeStore": "postgres://payee@db.example/payee?sslmode=require&passfile=/etc/paratii/pgpass"}
 ///
 /// A token is ETH, PTI or one of `tokens`: an amount is only ever shown and signed in a token's own
 /// decimals, so an address nobody described is refused rather than guessed at 18.
@@ -19,6 +20,8 @@ public struct Configuration: Sendable, Equatable {
     public var tokens: [KnownToken] = []
     /// The JSON-RPC endpoint of a node on this chain; nil: offline (transactions are printed, not sent).
     public var rpc: String?
+    /// The payee store: a SQLite path or a `postgres://` URL (`payee --store` overrides it).
+    public var payeeStore: String?
 
     /// An ERC-20 token the configuration describes.
     public struct KnownToken: Sendable, Equatable {
@@ -72,6 +75,11 @@ public struct Configuration: Sendable, Equatable {
                     throw .configuration("rpc must be an http:// or https:// URL")
                 }
                 rpc = url
+            case "payeeStore":
+                guard case .string(let text) = member, !text.isEmpty else {
+                    throw .configuration("payeeStore must be a path or a postgres:// URL")
+                }
+                payeeStore = text
             case "tokens":
                 guard case .array(let items) = member, items.count <= 64 else {
                     throw .configuration("tokens must be an array (at most 64)")
@@ -91,6 +99,7 @@ public struct Configuration: Sendable, Equatable {
         var object: JSONObject = ["chainId": .number("\(chainId)"), "verifyingContract": .string(verifyingContract.checksummed)]
         if let ptiToken { object["ptiToken"] = .string(ptiToken.checksummed) }
         if let rpc { object["rpc"] = .string(rpc) }
+        if let payeeStore { object["payeeStore"] = .string(payeeStore) }
         if !tokens.isEmpty {
             object["tokens"] = .array(
                 tokens.map {

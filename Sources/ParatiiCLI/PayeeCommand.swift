@@ -2,11 +2,12 @@ import ArgumentParser
 import Delegation
 import Ethereum
 import Foundation
+import PayeeStorePostgres
 import PlayerCore
 import Storage
 
 /// `paratii payee …`: the receiving side of vouchers.
-struct PayeeCommand: ParsableCommand {
+struct PayeeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "payee",
         abstract: "Accept vouchers, keep the best per channel, export and redeem them, sell segments over HTTP.",
@@ -15,33 +16,50 @@ struct PayeeCommand: ParsableCommand {
 }
 
 struct PayeeOptions: ParsableArguments {
-    @Option(help: "Payee database (default $XDG_DATA_HOME/paratii/payee.sqlite).") var store: String?
+    @Option(
+        help: """
+            Payee store: a SQLite file (default $XDG_DATA_HOME/paratii/payee.sqlite, or payeeStore in the configuration) \
+            or postgres://USER@HOST:PORT/DATABASE[?sslmode=require&passfile=FILE] (password from passfile or $PGPASSFILE).
+            """) var store: String?
     @Option(help: "Revocation list to honour (repeatable: your own, an institution's published list…).") var revocations: [String] = []
     @Option(help: "Require chains attested by this institution.") var institution: String?
     @Option(help: "Only accept vouchers paying this address (repeatable).") var payee: [String] = []
     @OptionGroup var config: ConfigOption
 
+    /// The SQLite store alone (commands that only it serves).
     func open() throws -> PayeeStore {
-        // The store creates its missing directories 0700 and its files 0600.
-        let path = store ?? Paths.data + "/payee.sqlite"
+        let configured = try store ?? config.load().payeeStore
+        if let configured, PostgresLocation.isPostgres(configured) {
+            throw CLIError("this command needs a SQLite payee store, not \(configured)")
+        }
+        return try PayeeStore(path: configured ?? PayeeStores.defaultPath, verifier: try verifier(), payees: try payees())
+    }
+
+    /// The store `--store` or the configuration names, SQLite or PostgreSQL (PayeeStores.open chooses).
+    func openStore() async throws -> any PayeeStoring {
+        try await PayeeStores.open(try store ?? config.load().payeeStore, verifier: try verifier(), payees: try payees())
+    }
+
+    func payees() throws -> Set<Address> { Set(try payee.map { try Address($0) }) }
+
+    func verifier() throws -> Verifier {
         var list = RevocationList()
         for file in revocations {
             let loaded = try RevocationList.load(file)
             for note in loaded.notes + list.merge(loaded.list) { TerminalOutput.warn("note: \(note)") }
         }
-        let verifier = Verifier(domain: try config.load().domain, revocations: list, institution: try institution.map { try Address($0) })
-        return try PayeeStore(path: path, verifier: verifier, payees: Set(try payee.map { try Address($0) }))
+        return Verifier(domain: try config.load().domain, revocations: list, institution: try institution.map { try Address($0) })
     }
 }
 
 extension PayeeCommand {
-    struct Accept: ParsableCommand {
+    struct Accept: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Verify a voucher and keep it if it is the channel's best; exit 1 when refused.")
         @OptionGroup var options: PayeeOptions
         @Argument(help: "Voucher envelope JSON file, or - for standard input (one envelope, or one per line).") var file: String
-        func run() throws {
-            let store = try options.open()
+        func run() async throws {
+            let store = try await options.openStore()
             let text = try CLIInput.text(file)
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
             // One pretty envelope, or JSON lines of compact ones.
@@ -58,7 +76,13 @@ extension PayeeCommand {
                     results.append(.failure(.invalid(.malformed, "\(error)")))
                 }
             }
-            var accepted = try store.acceptBatch(envelopes).makeIterator()
+            let batch: [Result<PayeeStore.Outcome, VoucherRejection>]
+            do { batch = try await store.acceptBatch(envelopes) } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
+            var accepted = batch.makeIterator()
             for result in results.map({ $0 ?? accepted.next()! }) {
                 switch result {
                 case .success(.accepted(let channel, let increase)):
@@ -82,13 +106,19 @@ extension PayeeCommand {
         }
     }
 
-    struct Channels: ParsableCommand {
+    struct Channels: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "What each payer owes, per channel.")
         @OptionGroup var options: PayeeOptions
         @Flag(help: "JSON output.") var json = false
-        func run() throws {
+        func run() async throws {
             let configuration = try options.config.load()
-            let channels = try options.open().channels()
+            let store = try await options.openStore()
+            let channels: [ChannelState]
+            do { channels = try await store.channels() } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
             if json {
                 print(
                     JSONValue.array(
@@ -118,12 +148,19 @@ extension PayeeCommand {
         }
     }
 
-    struct Export: ParsableCommand {
+    struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Write the best voucher of every channel, to redeem.")
         @OptionGroup var options: PayeeOptions
         @Option(help: "Write here instead of stdout.") var out: String?
-        func run() throws {
-            try CLIOutput.write(JSONValue.array(try options.open().export()), to: out)
+        func run() async throws {
+            let store = try await options.openStore()
+            let exported: [JSONValue]
+            do { exported = try await store.export() } catch {
+                await store.close()
+                throw error
+            }
+            await store.close()
+            try CLIOutput.write(JSONValue.array(exported), to: out)
         }
     }
 }

@@ -55,14 +55,27 @@ public struct ChannelState: Sendable, Equatable {
     /// The delegation's total for this token: the most this channel can claim. Other payees may
     /// hold claims on the same total (see `channels()`); nil when not known.
     public var total: BigUInt? = nil
+
+    public init(
+        delegation: [UInt8], master: Address, spender: Address, payee: Address, token: Address, cumulative: BigUInt, sequence: UInt64,
+        total: BigUInt? = nil
+    ) {
+        self.delegation = delegation
+        self.master = master
+        self.spender = spender
+        self.payee = payee
+        self.token = token
+        self.cumulative = cumulative
+        self.sequence = sequence
+        self.total = total
+    }
 }
 
 /// The payee's side: verifies vouchers, keeps the best one per channel, refuses anything that
 /// decreases, conflicts, exceeds its delegation or arrives after a revocation. Same durability rules as the wallet.
-public final class PayeeStore: @unchecked Sendable {
+public final class PayeeStore: PayeeStoring, @unchecked Sendable {
     let database: DatabasePool
-    let verifier: Verifier
-    let payees: Set<Address>
+    let checks: VoucherCheck
     let clock: @Sendable () -> UInt64
     /// Delegation chains already stored (written under the database's write lock only).
     private var knownChains = Set<[UInt8]>()
@@ -73,8 +86,7 @@ public final class PayeeStore: @unchecked Sendable {
     ) throws {
         try PrivateFile.prepare(path)
         do { database = try PayeeDatabase.open(path) } catch { throw WalletError.corrupted("\(path): \(error)") }
-        self.verifier = verifier
-        self.payees = payees
+        checks = VoucherCheck(verifier: verifier, payees: payees)
         self.clock = clock
     }
 
@@ -93,16 +105,13 @@ public final class PayeeStore: @unchecked Sendable {
     /// in order inside one IMMEDIATE transaction, one commit for the lot. Each voucher gets its own outcome.
     public func acceptBatch(_ envelopes: [Envelope]) throws(VoucherRejection) -> [Result<Outcome, VoucherRejection>] {
         let now = clock()
-        let checked = UnsafeResults<Result<(Voucher, SpendingDelegation), VoucherRejection>>(count: envelopes.count)
-        DispatchQueue.concurrentPerform(iterations: envelopes.count) { i in
-            checked.set(i, Result { () throws(VoucherRejection) in try self.check(envelopes[i], now: now) })
-        }
+        let checked = checks.batch(envelopes, now: now)
         do {
             return try database.writeWithoutTransaction { db in
                 var outcomes: [Result<Outcome, VoucherRejection>] = []
                 var batch = PayeeBatch()
                 try db.inTransaction(.immediate) {
-                    for (i, result) in checked.values.enumerated() {
+                    for (i, result) in checked.enumerated() {
                         let outcome = result.flatMap { voucher, delegation in
                             Result { () throws(VoucherRejection) in
                                 try self.apply(voucher, delegation, envelopes[i], db: db, batch: &batch)
@@ -126,22 +135,6 @@ public final class PayeeStore: @unchecked Sendable {
         }
     }
 
-    private func check(_ envelope: Envelope, now: UInt64) throws(VoucherRejection) -> (Voucher, SpendingDelegation) {
-        guard case .voucher(let voucher) = envelope.message else { throw .notAVoucher(envelope.kind) }
-        guard payees.isEmpty || payees.contains(voucher.payee) else { throw .wrongPayee(voucher.payee) }
-        // Checked before anything is written, so one bad voucher is refused alone, not the batch by a CHECK.
-        guard voucher.sequence >= 1 else { throw .outOfRange("sequence 0: sequences start at 1") }
-        guard voucher.sequence <= UInt64(Int64.max) else { throw .outOfRange("sequence \(voucher.sequence) is above 2^63 - 1") }
-        let verdict = verifier.verify(envelope, at: now)
-        if let reason = verdict.reason { throw .invalid(reason, verdict.detail) }
-        guard case .spending(let delegation) = envelope.parents.first?.message else { throw .invalid(.brokenChain, "no delegation") }
-        // The verifier refuses v 0/1 in every link; what is stored must redeem through ecrecover.
-        for link in [envelope] + envelope.parents where !(link.signature.last == 27 || link.signature.last == 28) {
-            throw .invalid(.badSignature, "\(link.kind): v must be 27 or 28")
-        }
-        return (voucher, delegation)
-    }
-
     /// The channel rules, inside the caller's transaction: the best voucher again is a duplicate; an
     /// older sequence must match what was accepted for it; a new one must raise the amount.
     private func apply(
@@ -153,27 +146,14 @@ public final class PayeeStore: @unchecked Sendable {
             payee: voucher.payee, token: voucher.token, cumulative: voucher.cumulative, sequence: voucher.sequence)
         let key = PayeeBatch.Key(delegation: voucher.delegation.hexString, payee: voucher.payee.dbText, token: voucher.token.dbText)
         do {
-            var increase = voucher.cumulative
-            if let held = try batch.best(key, db) {
-                if voucher.sequence <= held.sequence {
-                    let seen = try String.fetchOne(
-                        db.cachedStatement(
-                            sql: "SELECT cumulative FROM receipt WHERE delegationId = ? AND payee = ? AND token = ? AND sequence = ?"),
-                        arguments: [key.delegation, key.payee, key.token, Int64(voucher.sequence)])
-                    if seen == String(voucher.cumulative) { return .duplicate(channel) }
-                    if let seen {
-                        throw VoucherRejection.sequenceConflict("sequence \(voucher.sequence) was \(seen), now \(voucher.cumulative)")
-                    }
-                    if voucher.cumulative <= held.cumulative {
-                        throw VoucherRejection.decreasing(held: held.cumulative, offered: voucher.cumulative)
-                    }
-                    throw VoucherRejection.sequenceConflict("sequence \(voucher.sequence) after \(held.sequence) with a higher amount")
-                }
-                guard voucher.cumulative > held.cumulative else {
-                    throw VoucherRejection.decreasing(held: held.cumulative, offered: voucher.cumulative)
-                }
-                increase = voucher.cumulative - held.cumulative
+            let verdict = try ChannelRules.judge(voucher, held: try batch.best(key, db)) { sequence in
+                try String.fetchOne(
+                    db.cachedStatement(
+                        sql: "SELECT cumulative FROM receipt WHERE delegationId = ? AND payee = ? AND token = ? AND sequence = ?"),
+                    arguments: [key.delegation, key.payee, key.token, Int64(sequence)]
+                ).flatMap { BigUInt($0, radix: 10) }
             }
+            guard case .accepted(let increase) = verdict else { return .duplicate(channel) }
             // The delegation chain is stored once; each channel keeps only its best voucher's own fields and signature.
             if !knownChains.contains(voucher.delegation) && batch.chains.insert(voucher.delegation).inserted {
                 try db.cachedStatement(sql: "INSERT OR IGNORE INTO delegation (id, parents) VALUES (?, ?)").execute(
@@ -208,7 +188,7 @@ public final class PayeeStore: @unchecked Sendable {
                     """
             ).map { row in
                 let id: String = row["delegationId"]
-                if delegations[id] == nil { delegations[id] = .some(Self.spending(parents: row["parents"])) }
+                if delegations[id] == nil { delegations[id] = .some(StoredChannel.spending(parents: row["parents"])) }
                 var channel = ChannelState(
                     delegation: try [UInt8](hex: id), master: try Address(row["master"] as String),
                     spender: try Address(row["spender"] as String), payee: try Address(row["payee"] as String),
@@ -218,14 +198,6 @@ public final class PayeeStore: @unchecked Sendable {
                 return channel
             }
         }
-    }
-
-    /// The spending delegation at the head of a stored chain, if it reads.
-    private static func spending(parents: String?) -> SpendingDelegation? {
-        guard let parents, case .array(let items)? = try? JSONValue.parse(Array(parents.utf8)), let first = items.first,
-            case .spending(let delegation)? = try? Envelope(json: first).message
-        else { return nil }
-        return delegation
     }
 
     /// The best voucher of every channel, as full envelopes: what to redeem.
@@ -241,25 +213,19 @@ public final class PayeeStore: @unchecked Sendable {
                     delegation: try [UInt8](hex: row["delegationId"] as String), payee: try Address(row["payee"] as String),
                     token: try Address(row["token"] as String), cumulative: BigUInt(row["cumulative"] as String, radix: 10) ?? 0,
                     sequence: UInt64(row["sequence"] as Int64), memo: try [UInt8](hex: row["memo"] as String))
-                guard case .array(let items) = try JSONValue.parse(row["parents"] as String), let first = items.first else {
-                    throw WalletError.corrupted("delegation chain \(row["delegationId"] as String)")
-                }
                 // Signatures go out as parsed and re-encoded: v is always 27/28, as ecrecover needs.
-                let parents = try items.map { item in
-                    let parent = try Envelope(json: item)
-                    return Envelope(
-                        message: parent.message, domain: parent.domain, signature: try Self.redeemable(parent.signature), parents: [])
-                }
-                let envelope = Envelope(
-                    message: .voucher(voucher), domain: try Envelope(json: first).domain,
-                    signature: try Self.redeemable(try [UInt8](hex: row["signature"] as String)), parents: parents)
-                return envelope.json
+                return try StoredChannel.envelope(
+                    voucher, signature: try [UInt8](hex: row["signature"] as String), parents: row["parents"] as String
+                ).json
             }
         }
     }
 }
 
 extension PayeeStore {
+    /// Nothing to release: the pool closes with the store.
+    public func close() async {}
+
     /// A stored signature as a contract redeems it: v 27/28 (rows written before v 0/1 was refused may hold 0/1).
     static func redeemable(_ signature: [UInt8]) throws -> [UInt8] {
         try Signature(bytes: signature, v: .lenient).bytes
@@ -376,10 +342,7 @@ struct PayeeBatch {
         let token: String
     }
 
-    struct Best {
-        var cumulative: BigUInt
-        var sequence: UInt64
-    }
+    typealias Best = ChannelRules.Best
 
     var chains = Set<[UInt8]>()
     private var best: [Key: Best?] = [:]

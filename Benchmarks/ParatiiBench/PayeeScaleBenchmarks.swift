@@ -1,0 +1,193 @@
+import BigInt
+import Delegation
+import Ethereum
+import Foundation
+import PayeeStorePostgres
+import PlayerCore
+
+/// Issue 17: payees at scale, in one run, each figure against a limit measured in the same run.
+/// - SQLite store, one process, batches of 500: accepts/s vs cores × one core's recoveries/s (goal ≥ 0.8).
+/// - PostgreSQL store on a private local server: 1, 2 and 4 accept processes (this benchmark re-run as
+///   `ParatiiBench payee-worker`), accepts/s in all, vs the server's bare one-row commits/s (pgbench, one
+///   client) and vs cores × recoveries/s; goals: 2 processes ≥ 1.6 × one, the total ≥ 0.8 of the binding limit.
+enum PayeeScaleBenchmarks {
+    static let batch = 500
+    static let batchesPerWorker = 4
+    static let channelsPerBatch = 50
+
+    /// Vouchers for worker `w`: its own channels (its own payees), sequences rising batch after batch.
+    static func vouchers(worker w: Int, spender: PrivateKey, delegation: Envelope, domain: Domain) throws -> [[Envelope]] {
+        try (0..<batchesPerWorker).map { b in
+            try (0..<batch).map { i in
+                let sequence = UInt64(b * (batch / channelsPerBatch) + i / channelsPerBatch + 1)
+                let payee = try Address("0x" + String(format: "%040x", 0xbe00_0000 + w * 1000 + i % channelsPerBatch))
+                let voucher = Voucher(
+                    delegation: delegation.id, payee: payee, token: .zero, cumulative: BigUInt(sequence) * 1000, sequence: sequence,
+                    memo: Keccak256.hash("s\(sequence)"))
+                return try Envelope.sign(voucher, domain: domain, signer: spender, parents: [delegation])
+            }
+        }
+    }
+
+    static func run() throws {
+        let scratch = try Scratch.directory("payee-scale")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let domain = Domain(chainId: 1, verifyingContract: .zero)
+        let master = PrivateKey.generate(), spender = PrivateKey.generate()
+        let now = Wallet.systemClock()
+        let delegation = try Envelope.sign(
+            SpendingDelegation(
+                master: master.address, spender: spender.address,
+                allowances: [
+                    Allowance(
+                        token: .zero, total: BigUInt(10).power(30), perPayment: BigUInt(10).power(29), period: 86400,
+                        perPeriod: BigUInt(10).power(30))
+                ],
+                validAfter: now - 60, validUntil: now + 86400, salt: 7), domain: domain, signer: master)
+
+        // The recovery limit, one core, in this run.
+        let sample = try vouchers(worker: 99, spender: spender, delegation: delegation, domain: domain)[0]
+        let signature = try Signature(bytes: sample[0].signature)
+        let perRecover =
+            Measure.secondsPerCall(iterations: 1, rounds: 5) {
+                for voucher in sample { _ = try? signature.recoverPublicKey(digest: voucher.id) }
+            } / Double(sample.count)
+        let recoverLimit = Double(cores) / perRecover
+
+        // 1. SQLite, one process, batches of 500 into a fresh store each round.
+        // The stores are opened (created, migrated) before the clock starts: accepting is what is timed.
+        let stores = try (0..<5).map { try PayeeStore(path: scratch + "/sqlite-\($0).sqlite", verifier: Verifier(domain: domain)) }
+        var round = 0
+        let perBatch = try Measure.secondsPerCall(iterations: 1, rounds: stores.count) {
+            _ = try stores[round].acceptBatch(sample)
+            round += 1
+        }
+        let sqliteRate = Double(batch) / perBatch
+        Measure.report(
+            "payee (SQLite, 1 process, batches of \(batch)) accepts/s vs \(cores) cores × recoveries/s", ratio: sqliteRate / recoverLimit,
+            goal: "≥ 0.8", detail: String(format: "%.0f accepts/s, %.0f recoveries/s on one core", sqliteRate, 1 / perRecover))
+
+        // 2. PostgreSQL: a private server, its bare commit rate, then 1, 2 and 4 worker processes.
+        // Its own directory, open to the server's user (the scratch one is owner-only).
+        let pg = try Scratch.directory("pg")
+        chmod(pg, 0o755)
+        defer { try? FileManager.default.removeItem(atPath: pg) }
+        let server = try shell(["/bin/bash", scriptsDirectory + "/pg-server", "init", pg + "/server"])
+        defer { _ = try? shell(["/bin/bash", scriptsDirectory + "/pg-server", "remove", pg + "/server"]) }
+        let commitRate = try pgbenchCommits(pg + "/server")
+        var rates: [Int: Double] = [:]
+        for processes in [1, 2, 4] {
+            let database = "bench\(processes)"
+            _ = try shell(["/bin/bash", scriptsDirectory + "/pg-server", "psql", pg + "/server", "-c", "CREATE DATABASE \(database)"])
+            let url = server.replacingOccurrences(of: "/paratii?", with: "/\(database)?")
+            var files: [String] = []
+            for w in 0..<processes {
+                let path = scratch + "/worker-\(processes)-\(w).jsonl"
+                let batches = try vouchers(worker: w, spender: spender, delegation: delegation, domain: domain)
+                try batches.map { $0.map { $0.json.compactText }.joined(separator: "\n") }.joined(separator: "\n=\n")
+                    .write(toFile: path, atomically: true, encoding: .utf8)
+                files.append(path)
+            }
+            // Each worker prints the seconds its accepts took (after connecting); the slowest bounds the total.
+            let seconds = try runWorkers(url: url, files: files)
+            rates[processes] = Double(processes * batchesPerWorker * batch) / seconds
+        }
+        let limit = min(commitRate * Double(batch), recoverLimit)
+        let binding = commitRate * Double(batch) < recoverLimit ? "commits" : "recoveries"
+        for processes in [1, 2, 4] {
+            Measure.report(
+                "payee (PostgreSQL, \(processes) process\(processes == 1 ? "" : "es"), batches of \(batch)) accepts/s vs \(cores) cores × recoveries/s",
+                ratio: rates[processes]! / recoverLimit, goal: processes == 1 ? "n/a" : "≥ 0.8 of the binding limit",
+                detail: String(format: "%.0f accepts/s in all, %.0f per process", rates[processes]!, rates[processes]! / Double(processes)))
+        }
+        Measure.report(
+            "payee (PostgreSQL) 2 processes vs 1", ratio: rates[2]! / rates[1]!, goal: "≥ 1.6",
+            detail: String(format: "%.0f vs %.0f accepts/s", rates[2]!, rates[1]!))
+        Measure.report(
+            "payee (PostgreSQL, 4 processes) vs the binding limit (\(binding))", ratio: rates[4]! / limit, goal: "≥ 0.8",
+            detail: String(
+                format: "bare one-row commits %.0f/s (pgbench, 1 client) = %.0f vouchers/s at %d per commit; %d cores × recoveries %.0f/s",
+                commitRate, commitRate * Double(batch), batch, cores, recoverLimit))
+    }
+
+    static var scriptsDirectory: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("scripts").path
+    }
+
+    /// The server's bare one-row commit rate: pgbench, one client, one INSERT per transaction, 5 s.
+    static func pgbenchCommits(_ directory: String) throws -> Double {
+        let psql = ["/bin/bash", scriptsDirectory + "/pg-server", "psql", directory]
+        _ = try shell(psql + ["-c", "CREATE TABLE bare_commit (k bigint)"])
+        try "INSERT INTO bare_commit VALUES (1);\n".write(toFile: directory + "/bare.sql", atomically: true, encoding: .utf8)
+        chmod(directory + "/bare.sql", 0o644)
+        let bin = try shell(["/bin/bash", "-c", "ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1"])
+        let port = try String(contentsOfFile: directory + "/port", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+        let out = try shell([
+            bin + "/pgbench", "-n", "-c", "1", "-T", "5", "-f", directory + "/bare.sql", "-h", directory + "/socket", "-p", port, "-U",
+            "paratii",
+            "paratii",
+        ])
+        guard let line = out.split(separator: "\n").first(where: { $0.hasPrefix("tps") }),
+            let tps = line.split(separator: " ").dropFirst(2).first.flatMap({ Double($0) })
+        else { throw CardBenchmarks.Failure(description: "pgbench: \(out)") }
+        return tps
+    }
+
+    static func runWorkers(url: String, files: [String]) throws -> Double {
+        let processes = try files.map { file in
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            process.arguments = ["payee-worker", url, file]
+            let out = Pipe()
+            process.standardOutput = out
+            try process.run()
+            return (process, out)
+        }
+        var slowest = 0.0
+        for (process, out) in processes {
+            let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            guard process.terminationStatus == 0, let seconds = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+                throw CardBenchmarks.Failure(description: "payee worker failed: \(text)")
+            }
+            slowest = max(slowest, seconds)
+        }
+        return slowest
+    }
+
+    /// `ParatiiBench payee-worker URL FILE`: opens the store, then accepts the file's batches (separated
+    /// by `=` lines) one after another; prints the seconds the accepts took. Every voucher must be accepted.
+    static func worker(url: String, file: String) async throws {
+        let batches = try String(contentsOfFile: file, encoding: .utf8).components(separatedBy: "\n=\n").map { text in
+            try text.split(separator: "\n").map { try Envelope(parsing: Array($0.utf8)) }
+        }
+        let store = try await PayeeStores.open(url, verifier: Verifier(domain: Domain(chainId: 1, verifyingContract: .zero)))
+        let start = DispatchTime.now().uptimeNanoseconds
+        for batch in batches {
+            let outcomes = try await store.acceptBatch(batch)
+            guard outcomes.allSatisfy({ if case .success(.accepted) = $0 { true } else { false } }) else {
+                throw CardBenchmarks.Failure(description: "a voucher was refused")
+            }
+        }
+        print(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        await store.close()
+    }
+
+    @discardableResult
+    static func shell(_ arguments: [String]) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: arguments[0])
+        process.arguments = Array(arguments.dropFirst())
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw CardBenchmarks.Failure(description: "\(arguments.joined(separator: " ")) failed")
+        }
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

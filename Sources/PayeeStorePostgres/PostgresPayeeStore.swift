@@ -1,0 +1,326 @@
+import BigInt
+import Delegation
+import Ethereum
+import Foundation
+import Logging
+import PlayerCore
+import PostgresNIO
+
+/// The payee store on PostgreSQL: PlayerCore's rules (`VoucherCheck`, `ChannelRules`) over a database
+/// that any number of accept processes share. Nothing about a channel is kept in process memory
+/// between batches: each batch is one transaction that locks its channels' rows (in channel order, so
+/// two processes never deadlock), judges its vouchers against what is stored, and writes the receipts
+/// and the new best vouchers. A channel that did not exist is inserted only if it still does not:
+/// when another process created it meanwhile, the batch rolls back and is judged again.
+public final class PostgresPayeeStore: PayeeStoring {
+    let client: PostgresClient
+    let runner: Task<Void, Never>
+    let checks: VoucherCheck
+    let clock: @Sendable () -> UInt64
+    let location: PostgresLocation
+    let logger: Logger = {
+        // postgres-nio's own warnings would reach the user's terminal unasked; failures come back as errors.
+        var logger = Logger(label: "paratii.payee.postgres")
+        logger.logLevel = .critical
+        return logger
+    }()
+
+    /// Connects once (so a wrong address or password fails here with its own line), migrates, then
+    /// starts the pool. `connections` bounds the pool.
+    public init(
+        location: PostgresLocation, verifier: Verifier, payees: Set<Address> = [], connections: Int = 4,
+        clock: @escaping @Sendable () -> UInt64 = Wallet.systemClock
+    ) async throws {
+        let password = try location.password()
+        var configuration = location.clientConfiguration(password: password)
+        configuration.options.maximumConnections = connections
+        configuration.options.connectTimeout = .seconds(10)
+        configuration.options.additionalStartupParameters = [("application_name", "paratii-payee")]
+        self.location = location
+        checks = VoucherCheck(verifier: verifier, payees: payees)
+        self.clock = clock
+        let logger = logger
+        do {
+            var first = try location.connectionConfiguration(password: password)
+            first.options.connectTimeout = .seconds(10)
+            first.options.additionalStartupParameters = configuration.options.additionalStartupParameters
+            let connection = try await PostgresConnection.connect(configuration: first, id: 0, logger: logger)
+            do { try await Schema.migrate(connection, logger: logger) } catch {
+                try? await connection.close()
+                throw error
+            }
+            try await connection.close()
+        } catch let error as PostgresStoreError {
+            throw error
+        } catch {
+            throw PostgresStoreError.unavailable("\(location.printable): \(Self.describe(error))")
+        }
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        runner = Task { [client] in await client.run() }
+    }
+
+    /// Stops the pool without waiting for it: after a connection died mid-query the pool's shutdown can
+    /// wait for ever on it, and a command that already has its one-line answer must exit.
+    public func close() async {
+        runner.cancel()
+    }
+
+    deinit { runner.cancel() }
+
+    /// A retry: the batch met a channel another process wrote meanwhile; its transaction rolled back.
+    struct Raced: Error {}
+
+    public func acceptBatch(_ envelopes: [Envelope]) async throws(VoucherRejection) -> [Result<PayeeStore.Outcome, VoucherRejection>] {
+        let now = clock()
+        let checked = checks.batch(envelopes, now: now)
+        var attempt = 0
+        while true {
+            do {
+                return try await client.withConnection { connection in
+                    try await self.transaction(connection) { try await self.apply(checked, envelopes, now: now, $0) }
+                }
+            } catch is Raced where attempt < 20 {
+                attempt += 1
+            } catch let error as PSQLError where ["40P01", "40001"].contains(error.serverInfo?[.sqlState]) && attempt < 20 {
+                attempt += 1  // deadlock or serialization failure: the server rolled back; judge again
+            } catch let rejection as VoucherRejection {
+                throw rejection
+            } catch {
+                throw .storage("\(location.printable): \(Self.describe(error)); nothing of this batch was stored")
+            }
+        }
+    }
+
+    /// BEGIN … COMMIT by hand: a failed batch is rolled back only on a connection that still works. After
+    /// the server or the connection died the server has rolled it back already, and postgres-nio's own
+    /// `withTransaction` could wait for ever on a ROLLBACK sent to a closing connection.
+    private func transaction<T>(_ connection: PostgresConnection, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        try await connection.query("BEGIN", logger: logger)
+        do {
+            let result = try await body(connection)
+            try await connection.query("COMMIT", logger: logger)
+            return result
+        } catch {
+            if let failure = error as? PSQLError, failure.code != .server { throw error }
+            if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
+            throw error
+        }
+    }
+
+    /// The channel key: one hex text per (delegation, payee, token), the distribution column.
+    public static func channelKey(_ voucher: Voucher) -> String {
+        Keccak256.hash(voucher.delegation + voucher.payee.bytes + voucher.token.bytes).hexString
+    }
+
+    private func apply(
+        _ checked: [Result<(Voucher, SpendingDelegation), VoucherRejection>], _ envelopes: [Envelope], now: UInt64,
+        _ connection: PostgresConnection
+    ) async throws -> [Result<PayeeStore.Outcome, VoucherRejection>] {
+        let keys = checked.map { result in (try? result.get()).map { Self.channelKey($0.0) } }
+        let distinct = Set(keys.compactMap { $0 }).sorted()
+        // 1. Lock the channels that exist, in channel order, and read their best.
+        var held: [String: ChannelRules.Best] = [:]
+        let locked = try await connection.query(
+            "SELECT channel, cumulative::text, sequence FROM channels WHERE channel = ANY(\(distinct)) ORDER BY channel FOR UPDATE",
+            logger: logger)
+        for try await (channel, cumulative, sequence) in locked.decode((String, String, Int64).self) {
+            held[channel] = ChannelRules.Best(cumulative: try Self.amount(cumulative), sequence: UInt64(sequence))
+        }
+        let existing = Set(held.keys)
+        // 2. What was accepted at the sequences this batch repeats (a duplicate, or a conflict).
+        var seen: [String: [UInt64: BigUInt]] = [:]
+        let repeats = checked.indices.filter { i in
+            guard let key = keys[i], let best = held[key], case .success(let (voucher, _)) = checked[i] else { return false }
+            return voucher.sequence <= best.sequence
+        }
+        if !repeats.isEmpty {
+            let channels = repeats.map { keys[$0]! }
+            let sequences = repeats.map { i in Int64((try? checked[i].get())!.0.sequence) }
+            let rows = try await connection.query(
+                """
+                SELECT r.channel, r.sequence, r.cumulative::text FROM receipts r
+                JOIN unnest(\(channels)::text[], \(sequences)::int8[]) AS w(channel, sequence)
+                ON r.channel = w.channel AND r.sequence = w.sequence
+                """, logger: logger)
+            for try await (channel, sequence, cumulative) in rows.decode((String, Int64, String).self) {
+                seen[channel, default: [:]][UInt64(sequence)] = try Self.amount(cumulative)
+            }
+        }
+        // 3. The rules, in batch order, each voucher against the best so far.
+        var outcomes: [Result<PayeeStore.Outcome, VoucherRejection>] = []
+        var receipts: [(channel: String, sequence: Int64, cumulative: String, id: String)] = []
+        var best: [String: (voucher: Voucher, delegation: SpendingDelegation, envelope: Envelope)] = [:]
+        for (i, result) in checked.enumerated() {
+            outcomes.append(
+                result.flatMap { voucher, delegation in
+                    Result { () throws(VoucherRejection) in
+                        let key = keys[i]!
+                        let channel = ChannelState(
+                            delegation: voucher.delegation, master: delegation.master, spender: delegation.spender, payee: voucher.payee,
+                            token: voucher.token, cumulative: voucher.cumulative, sequence: voucher.sequence)
+                        let verdict = try ChannelRules.judge(voucher, held: held[key]) { (sequence: UInt64) throws(Never) in
+                            seen[key]?[sequence]
+                        }
+                        guard case .accepted(let increase) = verdict else { return .duplicate(channel) }
+                        held[key] = ChannelRules.Best(cumulative: voucher.cumulative, sequence: voucher.sequence)
+                        seen[key, default: [:]][voucher.sequence] = voucher.cumulative
+                        receipts.append((key, Int64(voucher.sequence), String(voucher.cumulative), envelopes[i].id.hexString))
+                        best[key] = (voucher, delegation, envelopes[i])
+                        return .accepted(channel, increase: increase)
+                    }
+                })
+        }
+        guard !receipts.isEmpty else { return outcomes }
+        // 4. Receipts: a key taken meanwhile means another process judged this channel first.
+        let inserted = try await count(
+            connection.query(
+                """
+                INSERT INTO receipts (channel, sequence, cumulative, voucher_id)
+                SELECT channel, sequence, cumulative::numeric, id FROM
+                    unnest(\(receipts.map(\.channel))::text[], \(receipts.map(\.sequence))::int8[],
+                           \(receipts.map(\.cumulative))::text[], \(receipts.map(\.id))::text[]) AS r(channel, sequence, cumulative, id)
+                ON CONFLICT (channel, sequence) DO NOTHING RETURNING 1
+                """, logger: logger))
+        guard inserted == receipts.count else { throw Raced() }
+        // 5. The best vouchers: new channels only if still new; locked ones only upwards (the row lock
+        //    already serializes them; the condition keeps a bug from ever lowering a channel).
+        let written = best.sorted { $0.key < $1.key }
+        let fresh = written.filter { !existing.contains($0.key) }
+        let raised = written.filter { existing.contains($0.key) }
+        if !fresh.isEmpty {
+            let columns = Self.columns(fresh.map { ($0.key, $0.value) }, now: now)
+            let created = try await count(
+                connection.query(
+                    """
+                    INSERT INTO channels (channel, delegation_id, payee, token, master, spender, cumulative, sequence, memo, signature,
+                        parents, updated_at)
+                    SELECT c, d, p, t, m, s, cu::numeric, sq, me, sg, pa, \(Int64(clamping: now)) FROM
+                        unnest(\(columns.channel)::text[], \(columns.delegation)::text[], \(columns.payee)::text[], \(columns.token)::text[],
+                               \(columns.master)::text[], \(columns.spender)::text[], \(columns.cumulative)::text[], \(columns.sequence)::int8[],
+                               \(columns.memo)::text[], \(columns.signature)::text[], \(columns.parents)::text[])
+                            AS n(c, d, p, t, m, s, cu, sq, me, sg, pa)
+                    ON CONFLICT (channel) DO NOTHING RETURNING 1
+                    """, logger: logger))
+            guard created == fresh.count else { throw Raced() }
+        }
+        if !raised.isEmpty {
+            let columns = Self.columns(raised.map { ($0.key, $0.value) }, now: now)
+            let updated = try await count(
+                connection.query(
+                    """
+                    UPDATE channels SET cumulative = u.cu::numeric, sequence = u.sq, memo = u.me, signature = u.sg,
+                        updated_at = \(Int64(clamping: now))
+                    FROM unnest(\(columns.channel)::text[], \(columns.cumulative)::text[], \(columns.sequence)::int8[],
+                                \(columns.memo)::text[], \(columns.signature)::text[]) AS u(c, cu, sq, me, sg)
+                    WHERE channels.channel = u.c AND channels.cumulative < u.cu::numeric AND channels.sequence < u.sq
+                    RETURNING 1
+                    """, logger: logger))
+            guard updated == raised.count else { throw VoucherRejection.storage("a locked channel changed under its lock") }
+        }
+        return outcomes
+    }
+
+    private struct Columns {
+        var channel: [String] = [], delegation: [String] = [], payee: [String] = [], token: [String] = []
+        var master: [String] = [], spender: [String] = [], cumulative: [String] = [], sequence: [Int64] = []
+        var memo: [String] = [], signature: [String] = [], parents: [String] = []
+    }
+
+    private static func columns(
+        _ rows: [(String, (voucher: Voucher, delegation: SpendingDelegation, envelope: Envelope))], now: UInt64
+    )
+        -> Columns
+    {
+        var c = Columns()
+        for (key, entry) in rows {
+            c.channel.append(key)
+            c.delegation.append(entry.voucher.delegation.hexString)
+            c.payee.append(entry.voucher.payee.bytes.hexString)
+            c.token.append(entry.voucher.token.bytes.hexString)
+            c.master.append(entry.delegation.master.bytes.hexString)
+            c.spender.append(entry.delegation.spender.bytes.hexString)
+            c.cumulative.append(String(entry.voucher.cumulative))
+            c.sequence.append(Int64(entry.voucher.sequence))
+            c.memo.append(entry.voucher.memo.hexString)
+            c.signature.append(entry.envelope.signature.hexString)
+            c.parents.append(JSONValue.array(entry.envelope.parents.map(\.json)).compactText)
+        }
+        return c
+    }
+
+    private func count(_ rows: PostgresRowSequence) async throws -> Int {
+        var n = 0
+        for try await _ in rows { n += 1 }
+        return n
+    }
+
+    static func amount(_ text: String) throws -> BigUInt {
+        guard let value = BigUInt(text, radix: 10) else { throw VoucherRejection.storage("corrupted amount \(text)") }
+        return value
+    }
+
+    public func channels() async throws -> [ChannelState] {
+        do {
+            var delegations: [String: SpendingDelegation?] = [:]
+            var result: [ChannelState] = []
+            let rows = try await client.query(
+                """
+                SELECT delegation_id, master, spender, payee, token, cumulative::text, sequence, parents FROM channels
+                ORDER BY master, delegation_id, payee, token
+                """, logger: logger)
+            for try await (id, master, spender, payee, token, cumulative, sequence, parents) in rows.decode(
+                (String, String, String, String, String, String, Int64, String).self)
+            {
+                if delegations[id] == nil { delegations[id] = .some(StoredChannel.spending(parents: parents)) }
+                var channel = ChannelState(
+                    delegation: try [UInt8](hex: id), master: try Address(master), spender: try Address(spender), payee: try Address(payee),
+                    token: try Address(token), cumulative: try Self.amount(cumulative), sequence: UInt64(sequence))
+                channel.total = delegations[id]??.allowance(for: channel.token)?.total
+                result.append(channel)
+            }
+            return result
+        } catch let error as PSQLError {
+            throw PostgresStoreError.unavailable("\(location.printable): \(Self.describe(error))")
+        }
+    }
+
+    public func export() async throws -> [JSONValue] {
+        do {
+            var result: [JSONValue] = []
+            let rows = try await client.query(
+                """
+                SELECT delegation_id, payee, token, cumulative::text, sequence, memo, signature, parents FROM channels
+                ORDER BY master, delegation_id, payee, token
+                """, logger: logger)
+            for try await (id, payee, token, cumulative, sequence, memo, signature, parents) in rows.decode(
+                (String, String, String, String, Int64, String, String, String).self)
+            {
+                let voucher = Voucher(
+                    delegation: try [UInt8](hex: id), payee: try Address(payee), token: try Address(token),
+                    cumulative: try Self.amount(cumulative), sequence: UInt64(sequence), memo: try [UInt8](hex: memo))
+                result.append(try StoredChannel.envelope(voucher, signature: try [UInt8](hex: signature), parents: parents).json)
+            }
+            return result
+        } catch let error as PSQLError {
+            throw PostgresStoreError.unavailable("\(location.printable): \(Self.describe(error))")
+        }
+    }
+
+    /// One line from postgres-nio's error (whose own description hides everything): the server's
+    /// message and SQLSTATE, or what happened to the connection.
+    static func describe(_ error: any Error) -> String {
+        if let error = error as? PostgresStoreError { return error.description }
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let message = error.serverInfo?[.message] {
+            return "\(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))"
+        }
+        switch error.code {
+        case .sslUnsupported: return "the server does not offer TLS, and the URL asks for it (sslmode)"
+        case .authMechanismRequiresPassword: return "the server wants a password: give ?passfile=FILE or PGPASSFILE"
+        case .serverClosedConnection, .uncleanShutdown: return "the server closed the connection"
+        default: break
+        }
+        if let underlying = error.underlying { return "\(error.code): \(underlying)" }
+        return "\(error.code)"
+    }
+}
