@@ -265,13 +265,15 @@ let package = Package(
         .testTarget(
             name: "PlayerCoreTests",
             dependencies: [
-                "PlayerCore", "PayeeStorePostgres", "Delegation", "Ethereum", .product(name: "GRDB", package: "GRDB.swift"),
+                "PlayerCore", "PayeeStorePostgres", "Delegation", "Ethereum", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "BigInt", package: "BigInt"),
             ]
         ),
+        // What more than one test target needs (the seeded generator); test targets share no sources.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         // The card stack, a target per module, no pcscd: the driver in process against the soft card and
         // against the recorded transcripts; the soft token APDU by APDU; the transport's APDU log.
-        .testTarget(name: "OpenPGPCardTests", dependencies: ["OpenPGPCard", "SoftToken", "Ethereum"]),
+        .testTarget(name: "OpenPGPCardTests", dependencies: ["OpenPGPCard", "SoftToken", "Ethereum", "TestSupport"]),
         .testTarget(name: "PCSCTests", dependencies: ["PCSC", "OpenPGPCard"]),
         .testTarget(name: "SoftTokenTests", dependencies: ["SoftToken", "OpenPGPCard", "Ethereum"]),
         // Hardware-path tests: the real pcscd, vpcd and the software token, and the

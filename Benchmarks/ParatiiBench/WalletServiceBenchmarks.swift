@@ -34,46 +34,13 @@ enum WalletServiceBenchmarks {
                     validAfter: now - 60, validUntil: now + 86400, salt: 1), domain: Domain(chainId: 1, verifyingContract: .zero),
                 signer: master))
 
-        var logger = Logger(label: "paratii.bench.wallet")
-        logger.logLevel = .critical
         let settings = WalletServiceSettings(
             socketPath: directory + "/run/wallet.sock", tcp: ("127.0.0.1", 0), configuration: Configuration())
         let vault = Vault(directory: directory + "/wallet", settings: settings)
-        let port = Mutex(0)
-        let app = try buildApplication(vault, logger: logger) { bound in port.withLock { $0 = bound } }
-        let task = Task {
-            try await vault.unlock(password: "bench")
-            try await app.runService(gracefulShutdownSignals: [])
-        }
+        let (address, task) = try serve(vault)
         defer { task.cancel() }
-        for _ in 0..<400 where port.withLock({ $0 }) == 0 { Thread.sleep(forTimeInterval: 0.05) }
-        let address = "http://127.0.0.1:\(port.withLock { $0 })"
         let origin = "http://localhost:8080"
-        try BridgeLoadBenchmarks.waitUntilUp(BridgeClient(address))
-
-        // Pair one page origin as a browser and the user would.
-        let secret = PairingSecret()
-        let page = BridgeClient(address)
-        guard
-            let created = try page.request(
-                "POST", "/v1/pairings",
-                body: Array(JSONValue.object(["name": .string("bench"), "secretHash": .string(secret.hash)]).compactText.utf8),
-                headers: [("Origin", origin)]
-            ).json, let id = created["id"]?.stringValue, let code = created["code"]?.stringValue,
-            try BridgeClient(settings.socketPath).post(
-                "/v1/admin/pairings/\(id)/approve",
-                .object([
-                    "code": .string(code),
-                    "budgets": .array([
-                        .object(["token": .string(Address.zero.checksummed), "limit": .string(String(huge)), "period": .number("0")])
-                    ]),
-                ])
-            ).status == 200,
-            let token = try page.request(
-                "GET", "/v1/pairings/\(id)", headers: [("Authorization", "Pairing \(secret.secret)"), ("Origin", origin)]
-            )
-            .json?["token"]?.stringValue
-        else { throw CardBenchmarks.Failure(description: "pairing with the wallet service failed") }
+        let token = try pair(address, admin: settings.socketPath, origin: origin, limit: huge)
 
         let body = Array(
             JSONValue.object([
@@ -112,6 +79,53 @@ enum WalletServiceBenchmarks {
             "wallet service: vouchers/s from \(pages) pages through its payment path (group commit, no HTTP) vs bare commits/s",
             ratio: direct * perCommit, goal: "≥ 0.8",
             detail: String(format: "%.0f vouchers/s, %.0f bare commits/s", direct, 1 / perCommit))
+    }
+
+    /// Starts `paratii wallet serve` for `vault` on a loopback port and unlocks it; the caller cancels the task.
+    static func serve(_ vault: Vault) throws -> (address: String, task: Task<Void, any Error>) {
+        var logger = Logger(label: "paratii.bench.wallet")
+        logger.logLevel = .critical
+        let port = Mutex(0)
+        let app = try buildApplication(vault, logger: logger) { bound in port.withLock { $0 = bound } }
+        let task = Task {
+            try await vault.unlock(password: "bench")
+            try await app.runService(gracefulShutdownSignals: [])
+        }
+        for _ in 0..<400 where port.withLock({ $0 }) == 0 { Thread.sleep(forTimeInterval: 0.05) }
+        let address = "http://127.0.0.1:\(port.withLock { $0 })"
+        do { try BridgeLoadBenchmarks.waitUntilUp(BridgeClient(address)) } catch {
+            task.cancel()
+            throw error
+        }
+        return (address, task)
+    }
+
+    /// Pairs one page origin as a browser and the user would: the page asks, the admin socket approves it
+    /// with a budget of `limit` in the native token, the page collects its token (returned).
+    static func pair(_ address: String, admin socketPath: String, origin: String, limit: BigUInt) throws -> String {
+        let secret = PairingSecret()
+        let page = BridgeClient(address)
+        guard
+            let created = try page.request(
+                "POST", "/v1/pairings",
+                body: Array(JSONValue.object(["name": .string("bench"), "secretHash": .string(secret.hash)]).compactText.utf8),
+                headers: [("Origin", origin)]
+            ).json, let id = created["id"]?.stringValue, let code = created["code"]?.stringValue,
+            try BridgeClient(socketPath).post(
+                "/v1/admin/pairings/\(id)/approve",
+                .object([
+                    "code": .string(code),
+                    "budgets": .array([
+                        .object(["token": .string(Address.zero.checksummed), "limit": .string(String(limit)), "period": .number("0")])
+                    ]),
+                ])
+            ).status == 200,
+            let token = try page.request(
+                "GET", "/v1/pairings/\(id)", headers: [("Authorization", "Pairing \(secret.secret)"), ("Origin", origin)]
+            )
+            .json?["token"]?.stringValue
+        else { throw CardBenchmarks.Failure(description: "pairing with the wallet service failed") }
+        return token
     }
 
     /// `pages` threads posting payments back to back for `seconds`, a connection each (as BridgeClient does).

@@ -22,19 +22,15 @@ struct DepositCommand: AsyncParsableCommand {
     @Flag(help: "Sign here (the card in a reader, or --master-keystore) instead of asking the bridge.") var direct = false
     @Option(help: "The master address (default: the card's, or the wallet's delegations' master when asking the bridge).")
     var master: String?
-    @OptionGroup var signer: MasterSignerOptions
-    @OptionGroup var wallet: WalletOptions
-    @OptionGroup var link: BridgeLink
-    @OptionGroup var fees: FeeOptions
-    @OptionGroup var node: RPCOption
-    @OptionGroup var config: ConfigOption
+    @OptionGroup var sending: ContractSigning
 
     /// Gas when neither --gas nor a node's estimate gives it: deposit() and depositToken measured on
     /// py-evm at about 47,000 and 75,000 (a first deposit writes fresh storage), with room.
     static let fallbackGas: (eth: BigUInt, token: BigUInt, approval: BigUInt) = (80_000, 120_000, 80_000)
 
     func run() async throws {
-        let configuration = try config.load()
+        let (fees, node) = (sending.fees, sending.node)
+        let configuration = try sending.config.load()
         guard configuration.verifyingContract != .zero else {
             throw CLIError("no contract to deposit into: set verifyingContract in the configuration")
         }
@@ -42,7 +38,7 @@ struct DepositCommand: AsyncParsableCommand {
         let value = try configuration.parseAmount(amount, token: tokenAddress)
         guard value > 0 else { throw CLIError("--amount must be positive") }
         let chain = try await node.client(configuration)
-        let sign = try signingPath(configuration)
+        let sign = try sending.path(direct: direct, given: try master.map { try Address($0) }, option: "--master", role: "the master ")
         let contract = configuration.verifyingContract
         var signedAll: [SignedTransaction] = []
         var nextNonce: BigUInt? = nil
@@ -63,12 +59,12 @@ struct DepositCommand: AsyncParsableCommand {
                 (to, data, fallback) = (contract, ParatiiContract.depositToken(tokenAddress, amount: value), Self.fallbackGas.token)
             }
             // The estimate needs the approval mined first, so each step is estimated when its turn comes.
-            if let chain, let from = sign.master, fees.gas == nil {
+            if let chain, let from = sign.sender, fees.gas == nil {
                 fallback = try await fees.gasFor(
                     from: from, to: to, value: step == .deposit && tokenAddress == Allowance.eth ? value : 0, data: data, chain: chain,
                     fallback: fallback)
             }
-            var parameters = try await fees.parameters(configuration: configuration, sender: sign.master, gas: fallback, chain: chain)
+            var parameters = try await fees.parameters(configuration: configuration, sender: sign.sender, gas: fallback, chain: chain)
             if let nextNonce { parameters.nonce = max(parameters.nonce, nextNonce) }
             let request = TransactionRequest(
                 to: contract, token: tokenAddress, amount: value,
@@ -92,39 +88,5 @@ struct DepositCommand: AsyncParsableCommand {
         print(
             "deposited \(configuration.formatAmount(value, token: tokenAddress)) \(configuration.tokenName(tokenAddress)) for \(from.checksummed); escrow now \(configuration.formatAmount(escrow, token: tokenAddress))"
         )
-    }
-
-    /// Who signs: the card or keystore here, or the bridge after the user's approval.
-    struct SigningPath {
-        let master: Address?
-        let sign: (TransactionRequest, Configuration) throws -> SignedTransaction
-    }
-
-    func signingPath(_ configuration: Configuration) throws -> SigningPath {
-        if direct || signer.masterKeystore != nil {
-            let key = try signer.signer()
-            if let master, try Address(master) != key.address { throw CLIError("--master is not the signing key's address") }
-            return SigningPath(master: key.address) { request, configuration in
-                try request.transaction(chainId: configuration.chainId).sign(with: key)
-            }
-        }
-        let opened = try wallet.open()
-        let masterAddress: Address?
-        if let master {
-            masterAddress = try Address(master)
-        } else {
-            let masters = try opened.masters()
-            masterAddress = masters.count == 1 ? masters[0] : nil
-        }
-        return SigningPath(master: masterAddress) { request, configuration in
-            let signed = try link.requestTransaction(
-                request.json(configuration), configuration: configuration, wallet: wallet, address: opened.address)
-            if let masterAddress, signed.from != masterAddress {
-                throw CLIError("the bridge's card is \(signed.from.checksummed), not the master \(masterAddress.checksummed)")
-            }
-            FileHandle.standardError.write(
-                Data("\(request.kind.rawValue) \(signed.hash.hexString) signed by \(signed.from.checksummed)\n".utf8))
-            return signed
-        }
     }
 }

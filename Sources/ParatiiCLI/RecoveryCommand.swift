@@ -24,22 +24,20 @@ struct RecoverySending: ParsableArguments {
     @Flag(help: "Sign here (the card in a reader, or --master-keystore) instead of asking the bridge.") var direct = false
     @Option(help: "The signing card's address, for its nonce (default: the card's, or the wallet's delegations' master).")
     var from: String?
-    @OptionGroup var signer: MasterSignerOptions
-    @OptionGroup var wallet: WalletOptions
-    @OptionGroup var link: BridgeLink
-    @OptionGroup var fees: FeeOptions
-    @OptionGroup var node: RPCOption
-    @OptionGroup var config: ConfigOption
+    @OptionGroup var signing: ContractSigning
 
     /// Gas when neither --gas nor a node's estimate gives it (each call measured well under this on py-evm).
     static let fallbackGas: BigUInt = 150_000
 
     func send(_ call: RecoveryCall) async throws {
-        let configuration = try config.load()
+        let (fees, node) = (signing.fees, signing.node)
+        let configuration = try signing.config.load()
         let contract = configuration.verifyingContract
         guard contract != .zero else { throw CLIError("no contract: set verifyingContract in the configuration") }
         let chain = try await node.client(configuration)
-        let (sender, sign) = try signingPath(configuration)
+        let given = try from.map { try address($0, "--from") }
+        let path = try signing.path(direct: direct, given: given, option: "--from", role: "")
+        let sender = path.sender
         // The node's estimate runs the call: a takeover that would revert says why before anything is signed.
         var gas = Self.fallbackGas
         if let chain, let sender, fees.gas == nil {
@@ -59,42 +57,10 @@ struct RecoverySending: ParsableArguments {
         let request = TransactionRequest(
             recovery: call, contract: contract, nonce: UInt64(parameters.nonce), gas: UInt64(parameters.gas),
             maxFeePerGas: parameters.maxFeePerGas, maxPriorityFeePerGas: parameters.maxPriorityFeePerGas)
-        let signed = try sign(request, configuration)
+        let signed = try path.sign(request, configuration)
         guard let chain else { return print(signed.raw.hexString) }
         let receipt = try await node.broadcast(signed, on: chain, what: call.kind.rawValue)
         print("\(call.kind.rawValue) \(signed.hash.hexString) signed by \(signed.from.checksummed), mined in block \(receipt.blockNumber)")
-    }
-
-    private func signingPath(
-        _ configuration: Configuration
-    ) throws -> (Address?, (TransactionRequest, Configuration) throws -> SignedTransaction) {
-        let given = try from.map { text -> Address in
-            do { return try Address(text) } catch { throw CLIError("--from: \(error)") }
-        }
-        if direct || signer.masterKeystore != nil {
-            let key = try signer.signer()
-            if let given, given != key.address { throw CLIError("--from is not the signing key's address") }
-            return (key.address, { request, configuration in try request.transaction(chainId: configuration.chainId).sign(with: key) })
-        }
-        let opened = try wallet.open()
-        let sender =
-            try given
-            ?? {
-                let masters = try opened.masters(); return masters.count == 1 ? masters[0] : nil
-            }()
-        return (
-            sender,
-            { request, configuration in
-                let signed = try link.requestTransaction(
-                    request.json(configuration), configuration: configuration, wallet: wallet, address: opened.address)
-                if let sender, signed.from != sender {
-                    throw CLIError("the bridge's card is \(signed.from.checksummed), not \(sender.checksummed)")
-                }
-                FileHandle.standardError.write(
-                    Data("\(request.kind.rawValue) \(signed.hash.hexString) signed by \(signed.from.checksummed)\n".utf8))
-                return signed
-            }
-        )
     }
 }
 
@@ -157,7 +123,7 @@ extension RecoveryCommand {
         @Option(help: "A token to move besides ETH (default: PTI when configured; ETH only: --token ETH).") var token: String?
         @OptionGroup var sending: RecoverySending
         func run() async throws {
-            let configuration = try sending.config.load()
+            let configuration = try sending.signing.config.load()
             let moved: Address?
             if let token {
                 let value = try configuration.token(token)

@@ -16,18 +16,16 @@ public struct RedeemableVoucher: Sendable, Equatable {
     public let spenderSignature: [UInt8]
 }
 
-/// What the contract paid a channel so far, as the receipts' `Redeemed` events said.
+/// What the contract paid a channel so far, as the receipts' `Redeemed` events said, in the event's
+/// shape: `cumulative` the highest cumulative the contract has settled (paid, or short), `paid` the sum
+/// paid to the channel, `shortfall` what the last redemption could not pay (the total or the escrow
+/// exhausted); with the last redemption's transaction. Its fields read as the event's (`.paid`).
+@dynamicMemberLookup
 public struct ChannelRedemption: Sendable, Equatable {
-    public var delegation: [UInt8]
-    public var payee: Address
-    public var token: Address
-    /// The highest cumulative the contract has settled for this channel (paid, or short).
-    public var cumulative: BigUInt
-    /// The sum paid to the channel.
-    public var paid: BigUInt
-    /// What the last redemption could not pay (the total or the escrow exhausted).
-    public var shortfall: BigUInt
+    public var settled: ParatiiContract.Redemption
     public var transactionHash: [UInt8]
+
+    public subscript<Value>(dynamicMember field: KeyPath<ParatiiContract.Redemption, Value>) -> Value { settled[keyPath: field] }
 }
 
 extension PayeeStore {
@@ -92,9 +90,11 @@ extension PayeeStore {
         try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM redemption ORDER BY delegationId, payee, token").map { row in
                 ChannelRedemption(
-                    delegation: try [UInt8](hex: row["delegationId"] as String), payee: try Address(row["payee"] as String),
-                    token: try Address(row["token"] as String), cumulative: BigUInt(row["cumulative"] as String, radix: 10) ?? 0,
-                    paid: BigUInt(row["paid"] as String, radix: 10) ?? 0, shortfall: BigUInt(row["shortfall"] as String, radix: 10) ?? 0,
+                    settled: ParatiiContract.Redemption(
+                        delegation: try [UInt8](hex: row["delegationId"] as String), payee: try Address(row["payee"] as String),
+                        token: try Address(row["token"] as String), cumulative: BigUInt(row["cumulative"] as String, radix: 10) ?? 0,
+                        paid: BigUInt(row["paid"] as String, radix: 10) ?? 0,
+                        shortfall: BigUInt(row["shortfall"] as String, radix: 10) ?? 0),
                     transactionHash: try [UInt8](hex: row["transactionHash"] as String))
             }
         }

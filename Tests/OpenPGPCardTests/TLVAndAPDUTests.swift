@@ -1,6 +1,7 @@
 import Ethereum
 import Foundation
 import OpenPGPCard
+import TestSupport
 import Testing
 
 /// Pure tests: the BER-TLV parser on hostile input, card data objects, APDU encoding.
@@ -159,26 +160,5 @@ import Testing
         #expect(StatusWord.wrongPIN(triesLeft: 2) == 0x63C2)
         #expect(StatusWord.error(for: StatusWord.wrongPIN(triesLeft: 0)) == .pinBlocked)
         #expect(StatusWord.error(for: 0x63C1) == .wrongPIN(triesLeft: 1))
-    }
-}
-
-/// SplitMix64, seeded and printed so a failure replays (`PARATII_TEST_SEED=…`). A copy of
-/// PlayerCoreTests' (test targets share no sources, and a library has no business holding it).
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    static func announced(for test: String) -> SeededGenerator {
-        let seed = ProcessInfo.processInfo.environment["PARATII_TEST_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
-        print("\(test): seed \(seed) (replay: PARATII_TEST_SEED=\(seed) swift test --filter \(test))")
-        return SeededGenerator(seed: seed)
     }
 }

@@ -3,6 +3,7 @@ import Delegation
 import Ethereum
 import Foundation
 import GRDB
+import TestSupport
 import Testing
 
 @testable import PlayerCore

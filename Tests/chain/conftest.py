@@ -26,6 +26,9 @@ else:
     sys.modules["interop_conftest"] = interop
     _spec.loader.exec_module(interop)
 
+# The CLI under test and a fresh directory per test: the interop suite's fixtures.
+paratii_bin, paratii, work = interop.paratii_bin, interop.paratii, interop.work
+
 ETH = "0x0000000000000000000000000000000000000000"
 
 
@@ -77,16 +80,6 @@ def start_node():
     yield start
     for node in started:
         node.stop()
-
-
-@pytest.fixture(scope="session")
-def paratii():
-    return interop.Paratii(interop.binary_path())
-
-
-@pytest.fixture
-def work(tmp_path):
-    return tmp_path
 
 
 def write_config(path: Path, node: Node, **extra) -> Path:

@@ -8,7 +8,6 @@ import fcntl
 import importlib.util
 import json
 import subprocess
-import time
 
 import pytest
 
@@ -30,15 +29,6 @@ def card(paratii, work):
         yield from card_flow.plugged_card(paratii, work)
 
 
-def pending(paratii, socket, key):
-    for _ in range(300):
-        listing = json.loads(paratii.ok("approve", "--socket", str(socket), "--json"))
-        if listing[key]:
-            return listing[key][0]
-        time.sleep(0.1)
-    pytest.fail(f"nothing pending in {key}")
-
-
 def test_card_deposit_delegation_three_payees_redeem(paratii, work, card, start_node):
     master = card["address"]
     rng = interop.rng_for("chain", "end-to-end")
@@ -47,17 +37,7 @@ def test_card_deposit_delegation_three_payees_redeem(paratii, work, card, start_
                       "--mint", f"{master}={100 * WEI}")
     pti = node.info["token"]
     config = write_config(work / "config.json", node)
-    socket = work / "run" / "bridge.sock"
-    bridge = subprocess.Popen([str(paratii.path), "bridge", "run", "--socket", str(socket), "--database", str(work / "bridge.sqlite"),
-                               "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            if socket.exists():
-                break
-            time.sleep(0.05)
-        wallet = ["--dir", str(work / "wallet"), "--password-file", str(work / "wallet.pw")]
-        (work / "wallet.pw").write_text("player\n")
-        paratii.ok("wallet", "init", *wallet, "--scrypt-n", "16")
+    with card_flow.running_bridge(paratii, work, config) as (socket, wallet):
         spender = paratii.ok("wallet", "address", *wallet)
 
         # 1. The deposit: the player asks, the user approves on the bridge side, the card signs, the CLI sends.
@@ -65,9 +45,9 @@ def test_card_deposit_delegation_three_payees_redeem(paratii, work, card, start_
         deposit = subprocess.Popen([str(paratii.path), "deposit", *wallet, "--bridge", str(socket), "--config", str(config),
                                     "--master", master, "--token", "ETH", "--amount", "1", "--timeout", "120"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        pairing = pending(paratii, socket, "pairings")
+        pairing = card_flow.pending(paratii, socket, "pairings")
         paratii.ok("approve", "--socket", str(socket), pairing["id"], "--code", pairing["code"])
-        request = pending(paratii, socket, "requests")
+        request = card_flow.pending(paratii, socket, "requests")
         assert request["request"]["kind"] == "deposit" and request["request"]["to"] == node.info["paratii"]
         shown = paratii.run("approve", "--socket", str(socket), request["id"], "--reader", READER, "--pin-file", str(work / "pin"))
         assert shown.rc == 0, shown.describe()
@@ -85,7 +65,7 @@ def test_card_deposit_delegation_three_payees_redeem(paratii, work, card, start_
                                     "--master", master, "--token", "PTI", "--amount", "10", "--timeout", "120"],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for kind in ("deposit-approval", "deposit"):
-            request = pending(paratii, socket, "requests")
+            request = card_flow.pending(paratii, socket, "requests")
             assert request["request"]["kind"] == kind and request["request"]["token"] == "PTI"
             paratii.ok("approve", "--socket", str(socket), request["id"], "--reader", READER, "--pin-file", str(work / "pin"))
         out, err = deposit.communicate(timeout=120)
@@ -97,7 +77,7 @@ def test_card_deposit_delegation_three_payees_redeem(paratii, work, card, start_
         topup = subprocess.Popen([str(paratii.path), "wallet", "request-topup", *wallet, "--bridge", str(socket), "--config", str(config),
                                   "--master", master, "--token", "ETH", "--amount", "0.1", "--send", "--timeout", "120"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        request = pending(paratii, socket, "requests")
+        request = card_flow.pending(paratii, socket, "requests")
         assert request["request"]["kind"] == "topup" and request["request"]["to"] == spender
         paratii.ok("approve", "--socket", str(socket), request["id"], "--reader", READER, "--pin-file", str(work / "pin"))
         out, err = topup.communicate(timeout=120)
@@ -156,6 +136,3 @@ def test_card_deposit_delegation_three_payees_redeem(paratii, work, card, start_
         assert escrow(node, master, pti) == 10 * WEI - 3 * WEI // 2 and redeemed(node, delegation_id, pti) == 3 * WEI // 2
         print(f"\nend to end: deposit gas {gas_used(node, deposit_tx)}, redeemBatch gas per payee {gases}, "
               f"paid {owed} wei, escrow left {WEI - total_paid} wei")
-    finally:
-        bridge.terminate()
-        bridge.wait(timeout=30)

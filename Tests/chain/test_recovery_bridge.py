@@ -7,26 +7,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 
 from .conftest import interop, write_config
-from .test_end_to_end import READER, card  # noqa: F401 (card is a fixture)
+from .test_end_to_end import READER, card, card_flow  # noqa: F401 (card is a fixture)
 
 WEI = 10**18
 DAY = 86400
-
-
-def waiting(paratii, socket, key, asking):
-    """The pending entry, or the asking command's own words when it gave up first."""
-    for _ in range(300):
-        listing = json.loads(paratii.ok("approve", "--socket", str(socket), "--json"))
-        if listing[key]:
-            return listing[key][0]
-        if asking.poll() is not None:
-            out, err = asking.communicate()
-            raise AssertionError(f"the command ended (exit {asking.returncode}) before asking: {out} {err}")
-        time.sleep(0.1)
-    raise AssertionError(f"nothing pending in {key}")
 
 
 def test_set_and_cancel_are_approved_on_the_bridge(paratii, work, card, start_node):  # noqa: F811
@@ -39,24 +25,14 @@ def test_set_and_cancel_are_approved_on_the_bridge(paratii, work, card, start_no
     doctor = paratii.run("doctor", "--reader", READER, "--config", config)
     assert "no recovery address set" in doctor.out and "paratii recovery set" in doctor.out, doctor.describe()
 
-    socket = work / "run" / "bridge.sock"
-    bridge = subprocess.Popen([str(paratii.path), "bridge", "run", "--socket", str(socket), "--database", str(work / "bridge.sqlite"),
-                               "--config", config], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            if socket.exists():
-                break
-            time.sleep(0.05)
-        wallet = ["--dir", str(work / "wallet"), "--password-file", str(work / "wallet.pw")]
-        (work / "wallet.pw").write_text("player\n")
-        paratii.ok("wallet", "init", *wallet, "--scrypt-n", "16")
+    with card_flow.running_bridge(paratii, work, config) as (socket, wallet):
         link = [*wallet, "--bridge", str(socket), "--config", config, "--from", master, "--timeout", "120"]
 
         asking = subprocess.Popen([str(paratii.path), "recovery", "set", *link, "--account", backup.address, "--delay", "4d"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        pairing = waiting(paratii, socket, "pairings", asking)
+        pairing = card_flow.pending(paratii, socket, "pairings", asking)
         paratii.ok("approve", "--socket", str(socket), pairing["id"], "--code", pairing["code"])
-        request = waiting(paratii, socket, "requests", asking)
+        request = card_flow.pending(paratii, socket, "requests", asking)
         assert request["request"]["kind"] == "recovery-set" and request["request"]["account"] == backup.address
         shown = paratii.run("approve", "--socket", str(socket), request["id"], "--reader", READER, "--pin-file", str(work / "pin"))
         assert shown.rc == 0, shown.describe()
@@ -76,7 +52,7 @@ def test_set_and_cancel_are_approved_on_the_bridge(paratii, work, card, start_no
         assert doctor.rc != 0
         asking = subprocess.Popen([str(paratii.path), "recovery", "cancel", *link], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True)
-        request = waiting(paratii, socket, "requests", asking)
+        request = card_flow.pending(paratii, socket, "requests", asking)
         assert request["request"]["kind"] == "recovery-cancel"
         shown = paratii.run("approve", "--socket", str(socket), request["id"], "--reader", READER, "--pin-file", str(work / "pin"))
         assert shown.rc == 0 and "recovery: cancel the takeover" in shown.err, shown.describe()
@@ -85,6 +61,3 @@ def test_set_and_cancel_are_approved_on_the_bridge(paratii, work, card, start_no
         node.rpc("evm_increaseTime", 5 * DAY)
         paratii.refused("recovery", "complete", *signed_by_backup, "--master", master, mentions="no takeover pending")
         assert "TAKEOVER" not in paratii.ok("recovery", "status", "--config", config, "--master", master)
-    finally:
-        bridge.terminate()
-        bridge.wait(timeout=30)

@@ -7,6 +7,10 @@ import pytest
 
 from .chain import START, World, deploy_paratii, deploy_token, interop, rng_for
 
+# The CLI under test ($PARATII_BIN or .build/debug/paratii) and a fresh directory per test: the
+# interop suite's fixtures.
+paratii_bin, paratii, work = interop.paratii_bin, interop.paratii, interop.work
+
 
 @pytest.fixture(scope="session")
 def contracts_deployed():
@@ -25,14 +29,3 @@ def world(contracts_deployed, request):
         boa.env.evm.patch.chain_id = 31337
         boa.env.evm.patch.timestamp = START
         yield World(paratii, token, rng_for("contract", request.node.name))
-
-
-@pytest.fixture(scope="session")
-def paratii():
-    """The CLI under test, as the interop suite runs it ($PARATII_BIN or .build/debug/paratii)."""
-    return interop.Paratii(interop.binary_path())
-
-
-@pytest.fixture
-def work(tmp_path):
-    return tmp_path

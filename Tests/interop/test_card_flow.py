@@ -2,11 +2,14 @@
 delegation, the wallet pays until the cap refuses, a payee accepts, eth-account recovers the card's
 address from the delegation, and a card-signed revocation stops the payee from accepting more."""
 
+import contextlib
 import fcntl
 import json
 import signal
 import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from eth_account import Account
@@ -46,6 +49,43 @@ def plugged_card(paratii, work):
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
+
+
+# The bridge as the card tests (here and in Tests/chain) start it, and its pending approvals.
+@contextlib.contextmanager
+def running_bridge(paratii, work: Path, config: Path | str) -> Iterator[tuple[Path, list[str]]]:
+    """`paratii bridge run` on work/run/bridge.sock with `config`, and a fresh wallet to pair with it
+    (work/wallet, password file work/wallet.pw): yields the socket and the wallet's options; the bridge
+    is stopped (SIGTERM) when the block ends."""
+    socket = work / "run" / "bridge.sock"
+    bridge = subprocess.Popen([str(paratii.path), "bridge", "run", "--socket", str(socket), "--database", str(work / "bridge.sqlite"),
+                               "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            if socket.exists():
+                break
+            time.sleep(0.05)
+        wallet = ["--dir", str(work / "wallet"), "--password-file", str(work / "wallet.pw")]
+        (work / "wallet.pw").write_text("player\n")
+        paratii.ok("wallet", "init", *wallet, "--scrypt-n", "16")
+        yield socket, wallet
+    finally:
+        bridge.terminate()
+        bridge.wait(timeout=30)
+
+
+def pending(paratii, socket: Path, key: str, asking: subprocess.Popen | None = None) -> dict:
+    """The first entry the bridge on `socket` holds for the user to approve under `key` ("pairings",
+    "requests"), waited for up to 30 s; with `asking`, that command's own words if it ends first."""
+    for _ in range(300):
+        listing = json.loads(paratii.ok("approve", "--socket", str(socket), "--json"))
+        if listing[key]:
+            return listing[key][0]
+        if asking is not None and asking.poll() is not None:
+            out, err = asking.communicate()
+            pytest.fail(f"the command ended (exit {asking.returncode}) before asking: {out} {err}")
+        time.sleep(0.1)
+    pytest.fail(f"nothing pending in {key}")
 
 
 def test_card_to_payee(paratii, work, card):
@@ -90,36 +130,18 @@ def test_card_to_payee(paratii, work, card):
 def test_bridge_topup_recovers_to_the_card(paratii, work, card):
     """A top-up asked through the bridge and approved with the card: eth-account decodes the raw
     EIP-1559 transaction and recovers the card's address as its sender."""
-    socket = work / "run" / "bridge.sock"
     config = work / "config.json"
     config.write_text('{"chainId": 1337}')
-    bridge = subprocess.Popen([str(paratii.path), "bridge", "run", "--socket", str(socket), "--database", str(work / "bridge.sqlite"),
-                               "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            if socket.exists():
-                break
-            time.sleep(0.05)
-        wallet = ["--dir", str(work / "wallet"), "--password-file", str(work / "wallet.pw")]
-        (work / "wallet.pw").write_text("player\n")
-        paratii.ok("wallet", "init", *wallet, "--scrypt-n", "16")
+    with running_bridge(paratii, work, config) as (socket, wallet):
         spender = paratii.ok("wallet", "address", *wallet)
         asked = subprocess.Popen([str(paratii.path), "wallet", "request-topup", *wallet, "--bridge", str(socket), "--config", str(config),
                                   "--token", "ETH", "--amount", "0.125", "--nonce", "9", "--max-fee", "40000000000",
                                   "--priority-fee", "2000000000", "--timeout", "120"],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-        def pending(key):
-            for _ in range(200):
-                listing = json.loads(paratii.ok("approve", "--socket", str(socket), "--json"))
-                if listing[key]:
-                    return listing[key][0]
-                time.sleep(0.1)
-            pytest.fail(f"nothing pending in {key}")
-
-        pairing = pending("pairings")
+        pairing = pending(paratii, socket, "pairings")
         paratii.ok("approve", "--socket", str(socket), pairing["id"], "--code", pairing["code"])
-        paratii.ok("approve", "--socket", str(socket), pending("requests")["id"], "--reader", READER, "--pin-file", str(work / "pin"))
+        paratii.ok("approve", "--socket", str(socket), pending(paratii, socket, "requests")["id"], "--reader", READER, "--pin-file", str(work / "pin"))
         out, err = asked.communicate(timeout=120)
         assert asked.returncode == 0, err
         raw = out.strip()
@@ -129,6 +151,3 @@ def test_bridge_topup_recovers_to_the_card(paratii, work, card):
         fields = TypedTransaction.from_bytes(HexBytes(raw)).as_dict()
         assert fields["chainId"] == 1337 and fields["nonce"] == 9 and fields["value"] == 125 * 10**15
         assert bytes(fields["to"]) == bytes.fromhex(spender[2:]) and fields["gas"] == 21000 and fields["maxFeePerGas"] == 40000000000
-    finally:
-        bridge.send_signal(signal.SIGTERM)
-        bridge.wait(timeout=30)
