@@ -123,6 +123,19 @@ public final class Wallet: @unchecked Sendable {
         }
     }
 
+    /// Stops paying under every live delegation of `master` from now on, and returns how many. After a
+    /// takeover of that master completes, its escrow is gone: vouchers under its delegations would never pay.
+    @discardableResult
+    public func stopPaying(master: Address) throws -> Int {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE delegation SET revokedAt = ? WHERE master = ? AND revokedAt IS NULL",
+                arguments: [Int64(clamping: clock()), master.dbText])
+            guard db.changesCount > 0 else { throw WalletError.invalid("no live delegation from master \(master) in this wallet") }
+            return db.changesCount
+        }
+    }
+
     /// The delegation envelope (with its own parents) a voucher or posting delegation hangs under.
     func delegationEnvelope(_ id: [UInt8]) throws -> Envelope {
         if let cached = envelopes.get(id) { return cached }
