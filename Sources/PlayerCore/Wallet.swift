@@ -212,10 +212,13 @@ public final class Wallet: @unchecked Sendable {
         }
     }
 
-    /// The masters of the imported delegations: whose nonce a top-up request spends.
+    /// The masters of the imported delegations: whose nonce a top-up request spends. A master the wallet
+    /// stopped paying under (`stopPaying`, after a takeover) is left out while another one remains.
     public func masters() throws -> [Address] {
         try database.read { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT master FROM delegation ORDER BY master").compactMap { try? Address($0) }
+            let live = try String.fetchAll(db, sql: "SELECT DISTINCT master FROM delegation WHERE revokedAt IS NULL ORDER BY master")
+            let all = try String.fetchAll(db, sql: "SELECT DISTINCT master FROM delegation ORDER BY master")
+            return (live.isEmpty ? all : live).compactMap { try? Address($0) }
         }
     }
 

@@ -30,6 +30,8 @@ import Testing
         #expect(throws: Never.self) { try store.accept(before) }
 
         #expect(try f.wallet.stopPaying(master: f.master.address) == 1)
+        // Top-ups and deposits asked through the bridge now name the backup card's nonce without --master.
+        #expect(try f.wallet.masters() == [backup.address])
         #expect(throws: WalletError.self) { try f.wallet.stopPaying(master: f.master.address) }
         #expect(throws: WalletError.self) { try f.wallet.stopPaying(master: try Address("0x00000000000000000000000000000000000000dd")) }
 

@@ -90,10 +90,10 @@ def bridge_and_wallet(paratii, work, config):
         bridge.wait(timeout=30)
 
 
-def delegation_through_bridge(paratii, work, socket, wallet, config, payee, paired=False):
+def delegation_through_bridge(paratii, work, socket, wallet, config, payee, paired=False, valid_for="30d"):
     """`wallet request-delegation`, approved on the bridge with whatever card is in the reader; returns the imported line."""
     asking = subprocess.Popen([str(paratii.path), "wallet", "request-delegation", *wallet, "--bridge", str(socket), "--config", str(config),
-                               "--allowance", "token=ETH,total=0.5,per-payment=0.1", "--payee", payee, "--valid-for", "30d",
+                               "--allowance", "token=ETH,total=0.5,per-payment=0.1", "--payee", payee, "--valid-for", valid_for,
                                "--timeout", "120"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if not paired:
         pairing = pending(paratii, socket, "pairings")
@@ -145,7 +145,8 @@ def test_restore_on_a_new_card_the_bridge_and_wallet_carry_on(paratii, work, slo
             restored = paratii.ok("card", "restore", "--reader", READER, "--words-file", str(work / "words.txt"), "--expect-address",
                                   master, "--pin-file", str(work / "pin"), "--admin-pin-file", str(work / "admin-pin"))
             assert restored.strip().splitlines()[-1].endswith(master), restored
-            new, signer = delegation_through_bridge(paratii, work, socket, wallet, config, payee, paired=True)
+            # Valid longer than the old one: the ledger's order (the one ending first pays first) is then fixed.
+            new, signer = delegation_through_bridge(paratii, work, socket, wallet, config, payee, paired=True, valid_for="60d")
             assert signer == master and new != old
             status = json.loads(paratii.ok("card", "status", "--reader", READER, "--json"))
             assert status["address"] == master, status
@@ -164,7 +165,7 @@ def test_restore_on_a_new_card_the_bridge_and_wallet_carry_on(paratii, work, slo
 
 def test_takeover_moves_the_master_and_the_payee_knows_where_old_vouchers_end(paratii, work, slot, start_node):
     seller = interop.write_keystore(work, "payee", interop.random_private_key(interop.rng_for("chain", "takeover")), "p")
-    rng_payee = seller.address
+    seller_address = seller.address
     redeem = ["payee", "redeem", "--store", str(work / "payee.sqlite"), "--keystore", str(seller.keystore), "--password-file",
               str(seller.password_file)]
     with plugged(paratii, work, "backup"):
@@ -181,30 +182,30 @@ def test_takeover_moves_the_master_and_the_payee_knows_where_old_vouchers_end(pa
         with plugged(paratii, work, "main"):
             paratii.ok("deposit", *direct, "--token", "ETH", "--amount", "1")
             paratii.ok("recovery", "set", *direct, "--account", backup, "--delay", "4d")
-            old, signer = delegation_through_bridge(paratii, work, socket, wallet, config, rng_payee)
+            old, signer = delegation_through_bridge(paratii, work, socket, wallet, config, seller_address)
         assert signer == master
-        assert pay_and_accept(paratii, work, wallet, config, rng_payee, "v1") == old
+        assert pay_and_accept(paratii, work, wallet, config, seller_address, "v1") == old
         row = exposure(paratii, work, config)[old]
         assert row["covered"] and row["takeover"] is None, row
 
         # The main card is lost: the backup card starts the takeover. The old delegation still pays, until completion.
         with plugged(paratii, work, "backup"):
             paratii.ok("recovery", "start", *direct, "--master", master)
-        assert pay_and_accept(paratii, work, wallet, config, rng_payee, "v2") == old
+        assert pay_and_accept(paratii, work, wallet, config, seller_address, "v2") == old
         row = exposure(paratii, work, config)[old]
         assert row["covered"] and row["takeover"]["state"] == "pending" and row["takeover"]["by"] == backup, row
         text = paratii.ok("payee", "exposure", "--store", str(work / "payee.sqlite"), "--config", str(config))
         assert f"a takeover by {backup} can complete at" in text and "redeem before" in text, text
         redeemed = paratii.run(*redeem, "--config", str(config))
         assert redeemed.rc == 0 and "redeemed 0.2 ETH" in redeemed.out, redeemed.describe()
-        assert pay_and_accept(paratii, work, wallet, config, rng_payee, "v2b") == old  # 0.3 in all, 0.1 unredeemed
+        assert pay_and_accept(paratii, work, wallet, config, seller_address, "v2b") == old  # 0.3 in all, 0.1 unredeemed
 
         node.rpc("evm_increaseTime", 4 * DAY + 60)
         with plugged(paratii, work, "backup"):
             paratii.ok("recovery", "complete", *direct, "--master", master, "--token", "ETH")
             assert escrow(node, backup, ETH) == 8 * 10**17 and escrow(node, master, ETH) == 0
             # The backup card is now the user's master: the bridge (up all along) approves with it.
-            new, signer = delegation_through_bridge(paratii, work, socket, wallet, config, rng_payee, paired=True)
+            new, signer = delegation_through_bridge(paratii, work, socket, wallet, config, seller_address, paired=True, valid_for="60d")
         assert signer == backup and new != old
 
         # The payee's old-delegation voucher (0.2 accepted) is past its end: exposure says so, redeeming fails.
@@ -219,11 +220,11 @@ def test_takeover_moves_the_master_and_the_payee_knows_where_old_vouchers_end(pa
         assert late.rc != 0 and late.out == "" and f"was taken over by {backup}, the escrow moved" in late.err, late.describe()
 
         # The wallet holds two masters; it would still pay under the old one first: it is told to stop.
-        assert pay_and_accept(paratii, work, wallet, config, rng_payee, "unwise") == old  # accepted offline, worth nothing
+        assert pay_and_accept(paratii, work, wallet, config, seller_address, "unwise") == old  # accepted offline, worth nothing
         stopped = paratii.ok("wallet", "stop-paying", *wallet, "--master", master)
         assert "stopped paying under 1 delegation(s)" in stopped, stopped
         paratii.refused("wallet", "stop-paying", *wallet, "--master", master, mentions="no live delegation from master")
-        assert pay_and_accept(paratii, work, wallet, config, rng_payee, "v3") == new
+        assert pay_and_accept(paratii, work, wallet, config, seller_address, "v3") == new
         rows = exposure(paratii, work, config)
         assert rows[new]["covered"] is True and rows[new]["master"] == backup and rows[new]["takeover"] is None, rows[new]
         assert rows[new]["unredeemed"] == str(10**17) and rows[new]["escrow"] == str(8 * 10**17)
@@ -231,3 +232,15 @@ def test_takeover_moves_the_master_and_the_payee_knows_where_old_vouchers_end(pa
         both = paratii.run(*redeem, "--config", str(config))
         assert "redeemed 0.1 ETH" in both.out and "was taken over" in both.err and both.rc != 0, both.describe()
         assert escrow(node, backup, ETH) == 7 * 10**17
+
+        # A deposit asked by the wallet goes to the backup card's escrow: the wallet's master is now the backup card.
+        with plugged(paratii, work, "backup"):
+            asking = subprocess.Popen([str(paratii.path), "deposit", *wallet, "--bridge", str(socket), "--config", str(config),
+                                       "--token", "ETH", "--amount", "0.5", "--timeout", "120"],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            request = pending(paratii, socket, "requests")
+            assert request["request"]["kind"] == "deposit"
+            paratii.ok("approve", "--socket", str(socket), request["id"], "--reader", READER, "--pin-file", str(work / "pin"))
+            out, err = asking.communicate(timeout=120)
+            assert asking.returncode == 0, err
+        assert escrow(node, backup, ETH) == 12 * 10**17 and escrow(node, master, ETH) == 0
