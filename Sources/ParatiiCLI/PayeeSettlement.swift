@@ -53,7 +53,23 @@ extension PayeeCommand {
             var raws: [String] = []
             var nonce: BigUInt? = nil
             var failed = 0
+            var takenOver: [Address: Address] = [:]
             for batch in batches {
+                // After a takeover completes the master's escrow is elsewhere: a batch would pay 0 and cost gas.
+                let master = batch[0].delegation.master
+                if let chain, takenOver[master] == nil,
+                    case .takenOver(let by) = try await RecoveryReminder.state(
+                        master: master, contract: configuration.verifyingContract, chain: chain)
+                {
+                    takenOver[master] = by
+                }
+                if let by = takenOver[master] {
+                    TerminalOutput.warn(
+                        "not sent: delegation \(batch[0].delegationId.hexString): its master \(master.checksummed) was taken over by \(by.checksummed), the escrow moved: nothing is left to pay it"
+                    )
+                    failed += 1
+                    continue
+                }
                 let data = try ParatiiContract.redeemBatch(
                     delegation: batch[0].delegation, masterSignature: batch[0].masterSignature,
                     vouchers: batch.map { ($0.voucher, $0.spenderSignature) })
@@ -96,7 +112,9 @@ extension PayeeCommand {
                 print("transaction \(signed.hash.hexString): \(batch.count) voucher(s), gas used \(receipt.gasUsed)")
             }
             if let out { try CLIOutput.write(raws.joined(separator: "\n"), to: out) }
-            if failed > 0 { throw CLIError("\(failed) batch(es) not sent: their simulation reverted (see above)") }
+            if failed > 0 {
+                throw CLIError("\(failed) batch(es) not sent: their simulation reverted or their master was taken over (see above)")
+            }
         }
 
         /// Channels the contract already paid up to the voucher (a run that sent but died before recording
@@ -165,9 +183,15 @@ extension PayeeCommand {
                 groups[key, default: []].append(channel)
             }
             var rows: [JSONValue] = []
+            // A master taken over has no escrow left behind its delegations; one pending is payable until it completes.
+            var takeovers: [Address: RecoveryReminder.State] = [:]
             for key in order {
                 let channels = groups[key] ?? []
                 let master = channels[0].master
+                if takeovers[master] == nil {
+                    takeovers[master] = try await RecoveryReminder.state(master: master, contract: contract, chain: chain)
+                }
+                let takeover = Self.takeover(takeovers[master]!)
                 let total = channels[0].total ?? 0
                 let escrow = try ParatiiContract.uint(
                     try await chain.call(to: contract, data: ParatiiContract.escrow(master: master, token: key.token)))
@@ -194,14 +218,33 @@ extension PayeeCommand {
                             "token": .string(key.token.checksummed), "total": .string(String(total)), "escrow": .string(String(escrow)),
                             "redeemed": .string(String(redeemedAll)), "redeemedHere": .string(String(paidHere)),
                             "unredeemed": .string(String(unredeemed)), "payable": .string(String(left)), "covered": .bool(covered),
+                            "takeover": takeover?.json ?? .null,
                         ]))
                 } else {
                     print(
-                        "\(key.delegation.hexString.prefix(10))… \(configuration.tokenName(key.token)) (master \(master.checksummed)): escrow \(amount(escrow)), redeemed \(amount(redeemedAll)) of \(amount(total)) (\(amount(paidHere)) to this store), accepted but unredeemed \(amount(unredeemed)): \(covered ? "covered" : "NOT covered, the contract can pay \(amount(left)) now")"
+                        "\(key.delegation.hexString.prefix(10))… \(configuration.tokenName(key.token)) (master \(master.checksummed)): escrow \(amount(escrow)), redeemed \(amount(redeemedAll)) of \(amount(total)) (\(amount(paidHere)) to this store), accepted but unredeemed \(amount(unredeemed)): \(covered ? "covered" : "NOT covered, the contract can pay \(amount(left)) now")\(takeover.map { "; " + $0.sentence } ?? "")"
                     )
                 }
             }
             if json { print(JSONValue.array(rows).terminalPrettyText) } else if order.isEmpty { print("no channels") }
+        }
+
+        /// What a takeover of the master means for the payee: nothing (none started), redeem before it can
+        /// complete, or nothing more to redeem (the escrow moved with the completion: "escrow empty").
+        static func takeover(_ state: RecoveryReminder.State) -> (json: JSONValue, sentence: String)? {
+            switch state {
+            case .notSet, .set: nil
+            case .pending(let account, let readyAt):
+                (
+                    .object(["state": .string("pending"), "by": .string(account.checksummed), "readyAt": .number(String(readyAt))]),
+                    "a takeover by \(account.checksummed) can complete at \(TimeText.format(readyAt)): redeem before, nothing pays after"
+                )
+            case .takenOver(let by):
+                (
+                    .object(["state": .string("completed"), "by": .string(by.checksummed)]),
+                    "the master was taken over by \(by.checksummed): its escrow moved, this delegation pays nothing more"
+                )
+            }
         }
     }
 }

@@ -123,6 +123,19 @@ public final class Wallet: @unchecked Sendable {
         }
     }
 
+    /// Stops paying under every live delegation of `master` from now on, and returns how many. After a
+    /// takeover of that master completes, its escrow is gone: vouchers under its delegations would never pay.
+    @discardableResult
+    public func stopPaying(master: Address) throws -> Int {
+        try write { db in
+            try db.execute(
+                sql: "UPDATE delegation SET revokedAt = ? WHERE master = ? AND revokedAt IS NULL",
+                arguments: [Int64(clamping: clock()), master.dbText])
+            guard db.changesCount > 0 else { throw WalletError.invalid("no live delegation from master \(master) in this wallet") }
+            return db.changesCount
+        }
+    }
+
     /// The delegation envelope (with its own parents) a voucher or posting delegation hangs under.
     func delegationEnvelope(_ id: [UInt8]) throws -> Envelope {
         if let cached = envelopes.get(id) { return cached }
@@ -199,10 +212,13 @@ public final class Wallet: @unchecked Sendable {
         }
     }
 
-    /// The masters of the imported delegations: whose nonce a top-up request spends.
+    /// The masters of the imported delegations: whose nonce a top-up request spends. A master the wallet
+    /// stopped paying under (`stopPaying`, after a takeover) is left out while another one remains.
     public func masters() throws -> [Address] {
         try database.read { db in
-            try String.fetchAll(db, sql: "SELECT DISTINCT master FROM delegation ORDER BY master").compactMap { try? Address($0) }
+            let live = try String.fetchAll(db, sql: "SELECT DISTINCT master FROM delegation WHERE revokedAt IS NULL ORDER BY master")
+            let all = try String.fetchAll(db, sql: "SELECT DISTINCT master FROM delegation ORDER BY master")
+            return (live.isEmpty ? all : live).compactMap { try? Address($0) }
         }
     }
 
