@@ -22,7 +22,9 @@ import pytest
 
 from .conftest import ETH, interop, write_config
 from .settlement import WEI, escrow
-from .test_end_to_end import READER, pending
+from .test_end_to_end import READER, card_flow
+
+pending = card_flow.pending
 
 DAY = 86400
 PIN = "246810\n"
@@ -71,25 +73,6 @@ def init_card(paratii, work, *extra):
                       *extra)
 
 
-@contextlib.contextmanager
-def bridge_and_wallet(paratii, work, config):
-    socket = work / "run" / "bridge.sock"
-    bridge = subprocess.Popen([str(paratii.path), "bridge", "run", "--socket", str(socket), "--database", str(work / "bridge.sqlite"),
-                               "--config", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        for _ in range(200):
-            if socket.exists():
-                break
-            time.sleep(0.05)
-        wallet = ["--dir", str(work / "wallet"), "--password-file", str(work / "wallet.pw")]
-        (work / "wallet.pw").write_text("player\n")
-        paratii.ok("wallet", "init", *wallet, "--scrypt-n", "16")
-        yield socket, wallet
-    finally:
-        bridge.terminate()
-        bridge.wait(timeout=30)
-
-
 def delegation_through_bridge(paratii, work, socket, wallet, config, payee, paired=False, valid_for="30d"):
     """`wallet request-delegation`, approved on the bridge with whatever card is in the reader; returns the imported line."""
     asking = subprocess.Popen([str(paratii.path), "wallet", "request-delegation", *wallet, "--bridge", str(socket), "--config", str(config),
@@ -134,7 +117,7 @@ def test_restore_on_a_new_card_the_bridge_and_wallet_carry_on(paratii, work, slo
         (work / "words.txt").write_text("\n".join(words) + "\n")
     assert re.fullmatch(r"0x[0-9a-fA-F]{40}", master), shown
 
-    with bridge_and_wallet(paratii, work, config) as (socket, wallet):
+    with card_flow.running_bridge(paratii, work, config) as (socket, wallet):
         with plugged(paratii, work, "first"):
             old, signer = delegation_through_bridge(paratii, work, socket, wallet, config, payee)
         assert signer == master
@@ -178,7 +161,7 @@ def test_takeover_moves_the_master_and_the_payee_knows_where_old_vouchers_end(pa
     config = write_config(work / "config.json", node)
     direct = ["--direct", "--config", str(config), "--reader", READER, "--pin-file", str(work / "pin")]
 
-    with bridge_and_wallet(paratii, work, config) as (socket, wallet):
+    with card_flow.running_bridge(paratii, work, config) as (socket, wallet):
         with plugged(paratii, work, "main"):
             paratii.ok("deposit", *direct, "--token", "ETH", "--amount", "1")
             paratii.ok("recovery", "set", *direct, "--account", backup, "--delay", "4d")
