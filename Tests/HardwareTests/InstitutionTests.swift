@@ -317,6 +317,50 @@ extension HardwarePathTests {
         #expect(after.count == 3 && after[0]["revokedAt"] != .null && after[2]["revokedAt"] == .null)
         #expect(
             try desk.ok(["institution", "publish", "--roster", desk.roster, "--out", desk.path("revoked.json")]).contains("1 revocation"))
+
+        // Batch mode again: Bob's card, enrolled, is refused, and its holder name waits for the next card.
+        bob.remove(context: context)
+        let (refusing, refusals) = try Self.batch(desk, holders: ["Dave"])
+        defer { if refusing.isRunning { refusing.terminate() } }
+        try refusals.waitFor(err: "insert the card for Dave")
+        let again2 = try PluggedSoftCard(statePath: states[0], context: context)
+        try refusals.waitFor(err: "remove the card")
+        #expect(refusals.err.contains("refused:") && refusals.err.contains("already enrolled for Bob"), "\(refusals.err)")
+        again2.remove(context: context)
+        try refusals.waitFor(err: "insert the card for Dave", count: 2)
+        let dave = try PluggedSoftCard(serial: [0x33, 0x33, 0x00, 0x04], context: context)
+        try refusals.waitFor(err: "remove the card", count: 2)
+        dave.remove(context: context)
+        let end = Date().addingTimeInterval(30)
+        while refusing.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(!refusing.isRunning && refusing.terminationStatus == 1 && refusals.err.contains("1 card was refused"), "\(refusals.err)")
+        let enrolled = refusals.out.split(separator: "\n").map { try? JSONValue.parse(String($0)) }
+        #expect(
+            enrolled.map { $0?["holder"]?.stringValue } == ["Dave"] && enrolled.first??["serial"]?.stringValue == "33330004",
+            "\(refusals.out)")
+        let last = try desk.rosterJSON()
+        #expect(last.count == 4 && last[3]["holder"]?.stringValue == "Dave" && last[3]["serial"]?.stringValue == "33330004")
+    }
+
+    /// `institution enroll --batch` for `holders`, running; its output gathered as it comes.
+    static func batch(_ desk: InstitutionDesk, holders: [String]) throws -> (Process, OutputCollector) {
+        let process = Process()
+        process.executableURL = desk.paratii
+        process.arguments =
+            ["institution", "enroll", "--batch", "--reader", Rig.reader, "--json"] + holders.flatMap { ["--holder", $0] }
+            + desk.institutionCard
+        process.environment = ProcessInfo.processInfo.environment.merging([
+            "XDG_DATA_HOME": desk.path("data"), "XDG_CONFIG_HOME": desk.path("config"),
+        ]) { $1 }
+        let output = OutputCollector()
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = FileHandle.nullDevice
+        out.fileHandleForReading.readabilityHandler = { output.append(out: $0.availableData) }
+        err.fileHandleForReading.readabilityHandler = { output.append(err: $0.availableData) }
+        try process.run()
+        return (process, output)
     }
 }
 

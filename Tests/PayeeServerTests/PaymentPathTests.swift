@@ -211,6 +211,17 @@ import Testing
             // Who pays whom is not for other origins.
             let dashboard = try await client.get("/api/dashboard", headers: origin)
             #expect(dashboard.status == .ok && dashboard.headers[.accessControlAllowOrigin] == nil)
+            // Nor for a DNS-rebound page: a Host other than loopback is 421 (the media stay public).
+            for host in ["evil.example", "evil.example:8080", "127.0.0.1.evil.example"] {
+                let rebound = try await client.execute(
+                    uri: "/api/dashboard", method: .get, headers: [HTTPFields.Element.Name("Host")!: host])
+                #expect(rebound.status.code == 421, "\(host)")
+            }
+            for host in ["localhost", "127.0.0.1:8080", "[::1]:80"] {
+                #expect(
+                    try await client.execute(uri: "/api/dashboard", method: .get, headers: [HTTPFields.Element.Name("Host")!: host]).status
+                        == .ok, "\(host)")
+            }
         }
     }
 
