@@ -268,22 +268,7 @@ extension HardwarePathTests {
         _ = try desk.setUp()
         try Rig.waitForCard(false, context: context)
 
-        let process = Process()
-        process.executableURL = desk.paratii
-        process.arguments =
-            ["institution", "enroll", "--batch", "--reader", Rig.reader, "--holder", "Bob", "--holder", "Carol", "--json"]
-            + desk.institutionCard
-        process.environment = ProcessInfo.processInfo.environment.merging([
-            "XDG_DATA_HOME": desk.path("data"), "XDG_CONFIG_HOME": desk.path("config"),
-        ]) { $1 }
-        let output = OutputCollector()
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
-        out.fileHandleForReading.readabilityHandler = { output.append(out: $0.availableData) }
-        err.fileHandleForReading.readabilityHandler = { output.append(err: $0.availableData) }
-        try process.run()
+        let (process, output) = try Self.batch(desk, holders: ["Bob", "Carol"])
         defer { if process.isRunning { process.terminate() } }
 
         var serials: [String] = []
