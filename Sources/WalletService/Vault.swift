@@ -68,11 +68,11 @@ public final class Vault: @unchecked Sendable {
         }
     }
 
-    /// Locks when nothing has used the key for `idleLock` seconds.
-    func lockIfIdle() {
+    /// Locks when nothing has used the key for `idleLock` seconds before `now`.
+    func lockIfIdle(now: ContinuousClock.Instant = .now) {
         guard let idleLock else { return }
         lock.withLock {
-            guard wallet != nil, ContinuousClock.now - lastUse >= .seconds(idleLock) else { return }
+            guard wallet != nil, now - lastUse >= .seconds(idleLock) else { return }
             wallet = nil
             events.append("locked", origin: nil)
         }
@@ -87,6 +87,9 @@ public final class Vault: @unchecked Sendable {
     }
 
     public var isLocked: Bool { lock.withLock { wallet == nil } }
+
+    /// When the key was last used (unlock or a request), the instant idle time counts from.
+    var lastUsed: ContinuousClock.Instant { lock.withLock { lastUse } }
 
     /// The unlocked wallet, for one request; counts as use.
     func unlocked() throws -> Wallet {

@@ -257,15 +257,21 @@ import Testing
                 directory: fixture.directory,
                 settings: WalletServiceSettings(socketPath: fixture.directory + "/idle.sock", idleLock: 2, configuration: Configuration()))
             try await vault.unlock(password: Self.password)
-            try await Task.sleep(for: .milliseconds(1200))
+            let unlockedAt = vault.lastUsed
+            // Instants, not sleeps: a loaded machine must not turn "1.9 s idle" into 2 s.
+            vault.lockIfIdle(now: unlockedAt + .milliseconds(1900))
+            #expect(!vault.isLocked, "1.9 s after the unlock is not idle yet")
+            try await Task.sleep(for: .milliseconds(20))
             _ = try await vault.pay(
                 PaymentRequest(payee: Self.payee, token: .zero, amount: Self.wei("0.0001"), memo: PaymentRequest.memo("idle")),
                 site: Self.page)
-            try await Task.sleep(for: .milliseconds(1000))
-            vault.lockIfIdle()
-            #expect(!vault.isLocked, "a payment 1 s ago is use: not idle yet, though the unlock was 2.2 s ago")
-            try await Task.sleep(for: .milliseconds(1200))
-            vault.lockIfIdle()
+            let paidAt = vault.lastUsed
+            #expect(paidAt > unlockedAt, "a payment counts as use")
+            vault.lockIfIdle(now: unlockedAt + .seconds(2))
+            #expect(!vault.isLocked, "2 s after the unlock but less after the payment: not idle")
+            vault.lockIfIdle(now: paidAt + .milliseconds(1999))
+            #expect(!vault.isLocked)
+            vault.lockIfIdle(now: paidAt + .seconds(2))
             #expect(vault.isLocked)
             await #expect(throws: WalletServiceError.self) {
                 _ = try await vault.pay(PaymentRequest(payee: Self.payee, token: .zero, amount: 1), site: Self.page)
