@@ -301,7 +301,7 @@ let package = Package(
             name: "BridgeTests",
             dependencies: [
                 "Bridge", "Delegation", "TokenHub", "Ethereum", "PlayerCore", "OpenPGPCard", "PCSC", "SoftToken", "Storage",
-                "LoopbackHTTP",
+                "LoopbackHTTP", "WalletService",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),

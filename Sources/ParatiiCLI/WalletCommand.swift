@@ -14,7 +14,7 @@ struct WalletCommand: ParsableCommand {
             Init.self, ShowAddress.self, ImportDelegation.self, Pay.self, ShowBudget.self, History.self,
             NewPostingKey.self, CastVote.self, RevokePostingKey.self, Topup.self, Reclaim.self, Approve.self,
             RequestDelegation.self, RequestTopup.self, StopPaying.self,
-            Serve.self, Lock.self, Unlock.self, Sites.self, ApproveSite.self, RevokeSite.self,
+            Serve.self, RenewDelegation.self, Lock.self, Unlock.self, Sites.self, ApproveSite.self, RevokeSite.self,
         ]
     )
 }

@@ -18,12 +18,15 @@ extension WalletCommand {
         @Option(help: "Loopback address for pages, e.g. 127.0.0.1:8548 (port 0 picks one; printed).") var listen = "127.0.0.1:0"
         @OptionGroup var socket: WalletSocketOption
         @Option(help: "Lock (forget the key) after this many seconds without a payment; 0 never.") var idleLock: UInt64 = 900
+        @OptionGroup var delegation: ServeDelegationOptions
         @OptionGroup var config: ConfigOption
 
         func run() async throws {
             let tcp = try BridgeSettings.parseLoopback(listen)
-            let settings = WalletServiceSettings(
-                socketPath: socket.path, tcp: tcp, idleLock: idleLock == 0 ? nil : idleLock, configuration: try config.load())
+            let configuration = try config.load()
+            var settings = WalletServiceSettings(
+                socketPath: socket.path, tcp: tcp, idleLock: idleLock == 0 ? nil : idleLock, configuration: configuration)
+            settings.delegationSource = try delegation.source(configuration)
             ProcessHardening.disableCoreDumps()
             let vault = Vault(directory: wallet.directory, settings: settings)
             do { try await vault.unlock(password: try wallet.password()) } catch { throw CLIError("\(error)") }
@@ -37,6 +40,20 @@ extension WalletCommand {
             }
             try await app.runService()
             unlink(path)
+        }
+    }
+
+    /// `paratii wallet renew-delegation`: the running service asks the bridge now (also after a denial).
+    struct RenewDelegation: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "renew-delegation",
+            abstract: "Have the wallet service ask its bridge for a new delegation now (also after a denial), and say where it stands.")
+        @OptionGroup var socket: WalletSocketOption
+        @Flag(help: "Only say where the service's delegation stands; ask nothing.") var status = false
+        func run() throws {
+            let answer = try status ? socket.call("GET", "/v1/admin/delegation") : socket.call("POST", "/v1/admin/delegation/request")
+            let message = answer["message"]?.stringValue ?? ""
+            print("\(answer["state"]?.stringValue ?? "?")\(message.isEmpty ? "" : ": \(TerminalText.escape(message))")")
         }
     }
 
@@ -129,6 +146,34 @@ extension WalletCommand {
             _ = try socket.call("POST", "/v1/admin/sites/revoke", .object(["origin": .string(origin)]))
             print("revoked \(TerminalText.escape(origin))")
         }
+    }
+}
+
+/// `wallet serve --allowance …`: the service asks the bridge for its delegation itself, as `wallet
+/// request-delegation` does (same options, same pairing token in the wallet directory).
+struct ServeDelegationOptions: ParsableArguments {
+    @Option(help: "The bridge to ask for delegations: its Unix socket path or http://127.0.0.1:PORT (default $XDG_RUNTIME_DIR/paratii/bridge.sock).")
+    var bridge: String?
+    @Option(
+        help:
+            "Ask the bridge for a delegation with this allowance whenever none is usable (none, expiring, spent): token=ETH,total=0.05[,per-payment=…][,period=1d,per-period=…] (repeatable)."
+    )
+    var allowance: [String] = []
+    @Option(help: "A payee the requested delegation is limited to (repeatable; none means any).") var payee: [String] = []
+    @Option(help: "How long a requested delegation is valid from approval.") var validFor: String = "30d"
+    @Option(help: "Ask for the next delegation this long before the current one expires.") var renewBefore: String = "1d"
+
+    func source(_ configuration: Configuration) throws -> DelegationSource? {
+        guard !allowance.isEmpty else {
+            if bridge != nil { throw CLIError("--bridge needs --allowance: what to ask the bridge for") }
+            return nil
+        }
+        var source = DelegationSource(
+            bridge: bridge ?? BridgeSettings.defaultSocketPath,
+            allowances: try allowance.map { try Allowance(spec: $0, configuration: configuration) },
+            payees: try payee.map { try Address($0) }, validFor: try Units.parseDuration(validFor))
+        source.renewBefore = try Units.parseDuration(renewBefore)
+        return source
     }
 }
 

@@ -25,6 +25,9 @@ struct AdminController {
             vault.lockNow()
             return JSONResponse.make(.object(["locked": .bool(true)]))
         }
+        // Where the bridge delegation stands; POST asks the bridge now (also after a denial), unless a request is out.
+        group.get("delegation") { _, _ in JSONResponse.make(Self.delegation(try vault.checkDelegation())) }
+        group.post("delegation/request") { _, _ in JSONResponse.make(Self.delegation(try vault.checkDelegation(force: true))) }
         group.get("pairings") { _, _ in
             JSONResponse.make(
                 .object([
@@ -58,6 +61,11 @@ struct AdminController {
             try vault.revoke(origin: origin)
             return JSONResponse.make(.object(["revoked": .string(origin)]))
         }
+    }
+
+    static func delegation(_ status: DelegationKeeper.Status?) -> JSONValue {
+        guard let status else { return .object(["state": .string("unconfigured"), "message": .string("no --bridge given to `wallet serve`")]) }
+        return .object(["state": .string(status.phase.rawValue), "message": .string(status.message)])
     }
 
     static func limit(_ value: JSONValue) throws -> SiteLimit {

@@ -21,8 +21,9 @@ struct PageController {
         // page can say which it is (a 403 here means "not paired", which the page shows before asking to pair).
         group.get("session") { request, _ in
             let site = try vault.site(token: Self.token(request), origin: request.headers[.origin])
-            return JSONResponse.make(
-                .object(["origin": .string(site.origin), "name": .string(site.name), "locked": .bool(vault.isLocked)]))
+            var object: JSONObject = ["origin": .string(site.origin), "name": .string(site.name), "locked": .bool(vault.isLocked)]
+            if let delegation = Self.delegationJSON(vault) { object["delegation"] = delegation }
+            return JSONResponse.make(.object(object))
         }
 
         group.post("pairings") { request, _ in
@@ -64,7 +65,9 @@ struct PageController {
         group.get("budget") { request, _ in
             let site = try vault.site(token: Self.token(request), origin: request.headers[.origin])
             let budgets = try Self.walletCall { try vault.unlocked().siteBudgets(site.origin) }
-            return JSONResponse.make(.object(["origin": .string(site.origin), "budget": Self.budgetJSON(budgets, settings)]))
+            var object: JSONObject = ["origin": .string(site.origin), "budget": Self.budgetJSON(budgets, settings)]
+            if let delegation = Self.delegationJSON(vault) { object["delegation"] = delegation }
+            return JSONResponse.make(.object(object))
         }
 
         group.post("vote") { request, _ in
@@ -165,6 +168,12 @@ struct PageController {
                     "spentText": .string(configuration.formatAmount(b.spent, token: token)),
                 ])
             })
+    }
+
+    /// `{"state": "ready" | "requesting" | "denied" | "unavailable", "message": …}` when a bridge supplies the
+    /// delegations: "requesting" is the page's "waiting for approval on the bridge".
+    static func delegationJSON(_ vault: Vault) -> JSONValue? {
+        vault.delegationStatus().map { .object(["state": .string($0.phase.rawValue), "message": .string($0.message)]) }
     }
 
     static func walletCall<T>(_ body: () throws -> T) throws -> T {

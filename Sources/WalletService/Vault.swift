@@ -21,6 +21,8 @@ public final class Vault: @unchecked Sendable {
     private var pending: [String: PendingPairing] = [:]
     private var events = EventLog()
     private let payments = PaymentQueue()
+    /// Set when the service is configured with a bridge to get its delegations from.
+    private(set) var keeper: DelegationKeeper?
 
     struct PendingPairing {
         let id: String
@@ -38,6 +40,12 @@ public final class Vault: @unchecked Sendable {
         self.directory = directory
         self.settings = settings
         self.idleLock = settings.idleLock
+        if let source = settings.delegationSource {
+            keeper = DelegationKeeper(
+                source: source, directory: directory, configuration: settings.configuration,
+                wallet: { [weak self] in self?.lock.withLock { self?.wallet } },
+                record: { [weak self] type in self?.record(type, origin: nil) })
+        }
     }
 
     // MARK: - Locking
@@ -57,6 +65,7 @@ public final class Vault: @unchecked Sendable {
             sites = Dictionary(known.map { ($0.tokenHash, $0) }, uniquingKeysWith: { $1 })
             events.append("unlocked", origin: nil)
         }
+        keeper?.check()
     }
 
     /// Drops the wallet, and with it the key (wiped as its allocation is released).
@@ -83,7 +92,30 @@ public final class Vault: @unchecked Sendable {
         do {
             let envelope = try await payments.pay(request, site: site) { try self.unlocked() }
             return envelope
-        } catch let error as WalletError { throw WalletServiceError.wallet(error) }
+        } catch let error as WalletError {
+            throw delegationRefusal(error) ?? WalletServiceError.wallet(error)
+        }
+    }
+
+    /// Refusals a new delegation would cure: the service asks the bridge for one (once, however many pages
+    /// ask) and the page hears why it must wait. When a usable delegation is there, the refusal stands as it is.
+    static let curable: Set<PaymentRefusal> = [.noDelegation, .unknownToken, .expired, .revoked, .overTotal]
+
+    private func delegationRefusal(_ error: WalletError) -> WalletServiceError? {
+        guard case .refused(let reason, _) = error, Self.curable.contains(reason), let keeper else { return nil }
+        let status = keeper.check()
+        return status.phase == .ready ? nil : .delegation(status)
+    }
+
+    /// Where the bridge delegation stands, for pages and local tools (nil: no bridge configured).
+    func delegationStatus() -> DelegationKeeper.Status? { keeper?.current }
+
+    /// Looks (or with `force`, asks in any case) now; the admin route and the periodic check.
+    @discardableResult
+    func checkDelegation(force: Bool = false) throws -> DelegationKeeper.Status? {
+        guard let keeper else { return nil }
+        if force { _ = try unlocked() }
+        return isLocked ? keeper.current : keeper.check(force: force)
     }
 
     public var isLocked: Bool { lock.withLock { wallet == nil } }

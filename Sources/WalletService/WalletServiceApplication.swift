@@ -14,6 +14,7 @@ public func buildApplication(
     let settings = vault.settings
     try BridgeSocket.prepare(settings.socketPath)
     var services: [any Service] = [IdleLock(vault: vault)]
+    if vault.keeper != nil { services.append(DelegationWatch(vault: vault)) }
     if let tcp = settings.tcp {
         services.append(
             Application(
@@ -59,6 +60,23 @@ struct IdleLock: Service {
                 while true {
                     try await Task.sleep(for: .milliseconds(500))
                     vault.lockIfIdle()
+                }
+            }
+        } catch is CancellationError {}
+    }
+}
+
+/// Looks now and then whether the bridge delegation is about to expire or run out, and asks for the
+/// next one before pages meet a refusal; a locked wallet is not looked at.
+struct DelegationWatch: Service {
+    let vault: Vault
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown {
+                while true {
+                    try await Task.sleep(for: .seconds(vault.settings.delegationCheckInterval))
+                    _ = try? vault.checkDelegation()
                 }
             }
         } catch is CancellationError {}

@@ -13,6 +13,8 @@ enum WalletServiceError: Error, Sendable, CustomStringConvertible {
     /// The wallet refused the payment (site budget, delegation bounds) or the request.
     case wallet(WalletError)
     case badRequest(String)
+    /// No usable delegation, and the bridge has not (yet) given one: waiting, denied, or out of reach.
+    case delegation(DelegationKeeper.Status)
 
     var description: String { api.message }
 
@@ -21,6 +23,13 @@ enum WalletServiceError: Error, Sendable, CustomStringConvertible {
         case .notPaired(let why): APIError(403, "not_paired", why)
         case .locked: APIError(423, "locked", "the wallet is locked: run `paratii wallet unlock`")
         case .badRequest(let why): APIError.badRequest(why)
+        case .delegation(let status):
+            switch status.phase {
+            case .requesting: APIError(503, "awaiting_delegation", "no delegation covers this payment yet: \(status.message)")
+            case .denied: APIError(403, "delegation_denied", "\(status.message); run `paratii wallet renew-delegation` to ask again")
+            case .unavailable: APIError(502, "bridge_unavailable", status.message)
+            case .ready: APIError(403, "refused", "no delegation covers this payment")
+            }
         case .wallet(let error):
             switch error {
             case .refused(let reason, _) where [.overSiteBudget, .overTotal, .overPeriod, .overPerPayment].contains(reason):

@@ -17,6 +17,10 @@ public struct WalletServiceSettings: Sendable {
     public var pendingLimit = 16
     /// Token names and decimals for what the pages show.
     public var configuration: Configuration
+    /// The bridge to ask for a delegation when the wallet has none usable; nil: pay only under imported ones.
+    public var delegationSource: DelegationSource?
+    /// How often an unlocked service looks whether its delegation is about to expire or run out.
+    public var delegationCheckInterval: UInt64 = 60
 
     public static var defaultSocketPath: String { Paths.runtime + "/wallet.sock" }
 
