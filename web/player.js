@@ -1,7 +1,8 @@
 // The Paratii player page: pairs with the local wallet service, then plays the video through
 // MediaSource, paying each segment the server asks for (402) with a voucher from the wallet service.
 // States (body[data-state], also window.paratii.state): starting, forbidden (not paired), pairing,
-// playing, locked, over-budget, finished, error. The tests read window.paratii.
+// playing, locked, waiting-delegation (the wallet service asked the bridge; the user approves with the
+// card), over-budget, no-delegation, finished, error. The tests read window.paratii.
 import { WalletService, WalletError, sleep } from './wallet.js';
 import { fetchPaid, PaymentFailed } from './x402.js';
 
@@ -16,6 +17,8 @@ const state = (window.paratii = { state: 'starting', paid: 0, fetched: 0, pairin
 const wallet = new WalletService(walletURL);
 let eventRevision = 0;
 let locked = false;
+// Counts the wallet service's delegation.* events: a payment waiting for the bridge retries when it moves.
+let delegationEvents = 0;
 
 function loopbackOnly(text) {
   const url = new URL(text);
@@ -73,7 +76,10 @@ async function watchEvents() {
       eventRevision = Number(answer.revision);
       locked = answer.locked;
       if (!locked && state.state === 'locked') show('playing', 'playing: unlocked, paying again');
-      if (!locked && answer.events.some((e) => e.type === 'unlocked' || e.type === 'paid')) showBudget((await wallet.budget()).budget);
+      delegationEvents += answer.events.filter((e) => e.type.startsWith('delegation.')).length;
+      if (!locked && answer.events.some((e) => e.type === 'unlocked' || e.type === 'paid' || e.type === 'delegation.approved')) {
+        showBudget((await wallet.budget()).budget);
+      }
     } catch (error) {
       await sleep(1000);
     }
@@ -95,6 +101,14 @@ async function pay(accepted, key) {
         show('locked', 'locked: the wallet service is locked; run `paratii wallet unlock` to go on');
         while (locked) await sleep(250);
         show('playing', 'playing: unlocked, paying again');
+        continue;
+      }
+      if (error.code === 'awaiting_delegation') {
+        // No hang on the wallet's side: it answered at once. Wait for its next delegation event (or 10 s), then ask again.
+        const seen = delegationEvents;
+        show('waiting-delegation', `waiting for approval on the bridge: ${error.message}`);
+        for (let waited = 0; delegationEvents === seen && waited < 10000; waited += 250) await sleep(250);
+        show('playing', 'playing: paying each segment with a voucher from your wallet');
         continue;
       }
       throw error;
@@ -130,6 +144,10 @@ async function play() {
     } catch (error) {
       if (error instanceof WalletError && (error.code === 'over_budget' || error.code === 'refused')) {
         show('over-budget', `over budget: ${error.message} (segment ${index + 1} not paid, playback stops)`);
+        return;
+      }
+      if (error instanceof WalletError && (error.code === 'delegation_denied' || error.code === 'bridge_unavailable')) {
+        show('no-delegation', `no delegation: ${error.message} (segment ${index + 1} not paid, playback stops)`);
         return;
       }
       if (error instanceof WalletError && error.code === 'not_paired') {

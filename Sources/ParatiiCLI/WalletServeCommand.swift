@@ -27,6 +27,7 @@ extension WalletCommand {
             var settings = WalletServiceSettings(
                 socketPath: socket.path, tcp: tcp, idleLock: idleLock == 0 ? nil : idleLock, configuration: configuration)
             settings.delegationSource = try delegation.source(configuration)
+            settings.notice = { TerminalOutput.warn($0) }
             ProcessHardening.disableCoreDumps()
             let vault = Vault(directory: wallet.directory, settings: settings)
             do { try await vault.unlock(password: try wallet.password()) } catch { throw CLIError("\(error)") }
@@ -152,7 +153,10 @@ extension WalletCommand {
 /// `wallet serve --allowance …`: the service asks the bridge for its delegation itself, as `wallet
 /// request-delegation` does (same options, same pairing token in the wallet directory).
 struct ServeDelegationOptions: ParsableArguments {
-    @Option(help: "The bridge to ask for delegations: its Unix socket path or http://127.0.0.1:PORT (default $XDG_RUNTIME_DIR/paratii/bridge.sock).")
+    @Option(
+        help:
+            "The bridge to ask for delegations: its Unix socket path or http://127.0.0.1:PORT (default $XDG_RUNTIME_DIR/paratii/bridge.sock)."
+    )
     var bridge: String?
     @Option(
         help:

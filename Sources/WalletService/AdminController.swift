@@ -64,7 +64,9 @@ struct AdminController {
     }
 
     static func delegation(_ status: DelegationKeeper.Status?) -> JSONValue {
-        guard let status else { return .object(["state": .string("unconfigured"), "message": .string("no --bridge given to `wallet serve`")]) }
+        guard let status else {
+            return .object(["state": .string("unconfigured"), "message": .string("no --bridge given to `wallet serve`")])
+        }
         return .object(["state": .string(status.phase.rawValue), "message": .string(status.message)])
     }
 

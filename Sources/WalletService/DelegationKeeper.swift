@@ -73,6 +73,8 @@ final class DelegationKeeper: @unchecked Sendable {
     /// The unlocked wallet, without counting as use (nil while locked).
     private let wallet: @Sendable () -> Wallet?
     private let record: @Sendable (String) -> Void
+    /// Where the user's instructions go (the terminal running `paratii wallet serve`), pairing code included.
+    private let notice: @Sendable (String) -> Void
     /// Held through a check (a short ledger read), so pages arriving together start one request, not several.
     private let lock = NSLock()
     private var status = Status(phase: .ready, message: "")
@@ -82,13 +84,14 @@ final class DelegationKeeper: @unchecked Sendable {
 
     init(
         source: DelegationSource, directory: String, configuration: Configuration, wallet: @escaping @Sendable () -> Wallet?,
-        record: @escaping @Sendable (String) -> Void
+        record: @escaping @Sendable (String) -> Void, notice: @escaping @Sendable (String) -> Void
     ) {
         self.source = source
         self.directory = directory
         self.configuration = configuration
         self.wallet = wallet
         self.record = record
+        self.notice = notice
     }
 
     var current: Status { lock.withLock { status } }
@@ -129,13 +132,19 @@ final class DelegationKeeper: @unchecked Sendable {
 
     /// One request, start to end, off Swift's cooperative pool.
     private func ask(_ request: DelegationRequest) {
-        let player = BridgePlayer(
+        var player = BridgePlayer(
             address: source.bridge, name: source.name, tokenFile: DelegationSource.tokenFile(wallet: directory), wallet: request.spender,
-            timeout: source.timeout,
-            notice: { [weak self] text in
-                // What the user must do (approve the request, or type the pairing code) is what the pages show.
-                self?.lock.withLock { self?.status.message = "waiting for approval on the bridge: \(text)" }
-            })
+            timeout: source.timeout, notice: notice)
+        // Pages hear what the user must do, but not the pairing code: the user reads that from the service's own output.
+        player.onStep = { [weak self] step in
+            let message =
+                switch step {
+                case .pairing(let id, _):
+                    "waiting for approval on the bridge: the wallet pairs with it first (`paratii approve \(id)` with the code the wallet service printed)"
+                case .waiting(let id): "waiting for approval on the bridge: request \(id) (`paratii approve \(id)`, signed with the card)"
+                }
+            self?.lock.withLock { self?.status.message = message }
+        }
         let outcome: Result<Envelope, Error> = Result {
             let answer = try player.submit("/v1/delegation-requests", request.json(configuration))
             guard let value = answer["envelope"] else { throw PlayerError.bridge("the bridge approved without an envelope") }

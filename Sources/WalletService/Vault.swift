@@ -44,7 +44,7 @@ public final class Vault: @unchecked Sendable {
             keeper = DelegationKeeper(
                 source: source, directory: directory, configuration: settings.configuration,
                 wallet: { [weak self] in self?.lock.withLock { self?.wallet } },
-                record: { [weak self] type in self?.record(type, origin: nil) })
+                record: { [weak self] type in self?.record(type, origin: nil) }, notice: settings.notice)
         }
     }
 

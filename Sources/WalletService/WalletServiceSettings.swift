@@ -19,6 +19,8 @@ public struct WalletServiceSettings: Sendable {
     public var configuration: Configuration
     /// The bridge to ask for a delegation when the wallet has none usable; nil: pay only under imported ones.
     public var delegationSource: DelegationSource?
+    /// What the user must do for the bridge (approve a request, type a pairing code): the CLI's terminal.
+    public var notice: @Sendable (String) -> Void = { _ in }
     /// How often an unlocked service looks whether its delegation is about to expire or run out.
     public var delegationCheckInterval: UInt64 = 60
 

@@ -76,7 +76,9 @@ import Testing
     }
 
     /// Long-polls the page's `/v1/events` until an event of `type` arrives; returns every event type seen.
-    static func waitForEvent(_ client: any TestClientProtocol, token: String, _ type: String, seconds: Double = 120) async throws -> [String] {
+    static func waitForEvent(
+        _ client: any TestClientProtocol, token: String, _ type: String, seconds: Double = 120
+    ) async throws -> [String] {
         var since = "0", seen: [String] = []
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
@@ -178,7 +180,8 @@ import Testing
     @Test func bridgeOutOfReachIsAClearRefusalAndIsNotHammered() async throws {
         let directory = "/tmp/pws-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let chain = Configuration(chainId: 1337, verifyingContract: .zero, ptiToken: try Address("0x1111111111111111111111111111111111111111"))
+        let chain = Configuration(
+            chainId: 1337, verifyingContract: .zero, ptiToken: try Address("0x1111111111111111111111111111111111111111"))
         let vault = try Self.vault(directory + "/wallet", bridge: directory + "/no-bridge.sock", token: nil, chain: chain)
         try await vault.unlock(password: Self.password)
         let token = try Self.pairPage(vault)

@@ -1,7 +1,8 @@
 """The web player in a real browser: Debian's Chromium (headless, driven by chromium-driver through
 selenium) against the real services on loopback — the software card in pcscd (vpcd's second slot),
-the bridge, `paratii wallet serve` and `paratii payee serve`. The page pairs (the user approves with
-the code it shows), plays the video through MediaSource paying each segment on 402, and the payee's
+the bridge, `paratii wallet serve` and `paratii payee serve`. The wallet service asks the bridge for its
+delegation itself; the page pairs (the user approves with the code it shows), waits for the bridge
+(the card approves), plays the video through MediaSource paying each segment on 402, and the payee's
 store ends with exactly one voucher per segment fetched, each verifying back to the card. Then the
 refusals, in the browser: locked (the page says so and goes on after unlock), reload (no new
 pairing), an unpaired origin (403, the page says so), a site over its budget (stops, says why).
@@ -107,25 +108,23 @@ def run_stack(paratii, work, card, services):
     wallet = ["--dir", str(work / "wallet"), "--password-file", str(work / "wallet.pw")]
     paratii.ok("wallet", "init", *wallet, "--scrypt-n", "16")
 
-    # The delegation comes from the bridge, approved with the card, as `paratii wallet request-delegation` asks for it.
+    # The wallet service asks the bridge for its delegation itself, pairing with it first (the user types the code);
+    # the card approves the request once the page waits on it (the first test).
     bridge_socket = work / "run" / "bridge.sock"
     services.start("bridge", "bridge", "run", "--socket", str(bridge_socket), "--database", str(work / "bridge.sqlite"), "--config", str(config))
     wait_for("the bridge's socket", bridge_socket.exists)
-    asked = subprocess.Popen([str(paratii.path), "wallet", "request-delegation", *wallet, "--bridge", str(bridge_socket), "--config", str(config),
-                              "--allowance", "token=ETH,total=0.05,per-payment=0.001,period=1d,per-period=0.02", "--payee", PAYEE,
-                              "--valid-for", "1d", "--timeout", "120"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def pending(key):
         listing = json.loads(paratii.ok("approve", "--socket", str(bridge_socket), "--json"))
         return listing[key][0] if listing[key] else None
 
-    pairing = wait_for("the wallet's pairing with the bridge", lambda: pending("pairings"))
-    paratii.ok("approve", "--socket", str(bridge_socket), pairing["id"], "--code", pairing["code"])
-    request = wait_for("the delegation request", lambda: pending("requests"))
-    paratii.ok("approve", "--socket", str(bridge_socket), request["id"], "--reader", READER, "--pin-file", str(work / "pin"))
-    out, err = asked.communicate(timeout=120)
-    assert asked.returncode == 0, err
-    paratii.ok("wallet", "new-posting-key", *wallet, "--scopes", "rate", "--scrypt-n", "16")
+    def approve_delegation():
+        request = wait_for("the wallet service's delegation request", lambda: pending("requests"))
+        paratii.ok("approve", "--socket", str(bridge_socket), request["id"], "--reader", READER, "--pin-file", str(work / "pin"))
+        wait_for("the wallet service to import the delegation",
+                 lambda: paratii.ok("wallet", "renew-delegation", "--status", "--socket", str(wallet_socket)).startswith("ready"))
+        # A Vote's posting key hangs under a live delegation: made once there is one.
+        paratii.ok("wallet", "new-posting-key", *wallet, "--scopes", "rate", "--scrypt-n", "16")
 
     media = work / "media"
     subprocess.run([str(ROOT / "scripts" / "make-demo-video"), str(media), "16"], check=True, stdout=subprocess.DEVNULL)
@@ -135,8 +134,13 @@ def run_stack(paratii, work, card, services):
     payee_port = int(found.group(1))
     wallet_socket = work / "run" / "wallet.sock"
     found = services.start("wallet", "wallet", "serve", *wallet, "--socket", str(wallet_socket), "--listen", "127.0.0.1:0",
-                           "--idle-lock", "0", "--config", str(config), listening=r"listening on http://localhost:(\d+)")
+                           "--idle-lock", "0", "--config", str(config), "--bridge", str(bridge_socket),
+                           "--allowance", "token=ETH,total=0.05,per-payment=0.001,period=1d,per-period=0.02", "--payee", PAYEE,
+                           "--valid-for", "1d", listening=r"listening on http://localhost:(\d+)")
     wallet_port = int(found.group(1))
+    pairing = wait_for("the wallet service's pairing with the bridge", lambda: pending("pairings"))
+    wait_for("the pairing code in the wallet service's output", lambda: f"type the code {pairing['code']}" in (work / "wallet.log").read_text())
+    paratii.ok("approve", "--socket", str(bridge_socket), pairing["id"], "--code", pairing["code"])
 
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
@@ -150,7 +154,7 @@ def run_stack(paratii, work, card, services):
     try:
         yield {
             "paratii": paratii, "work": work, "card": card, "config": config, "wallet": wallet, "driver": driver,
-            "socket": ["--socket", str(wallet_socket)], "payee_store": payee_store,
+            "socket": ["--socket", str(wallet_socket)], "payee_store": payee_store, "approve_delegation": approve_delegation,
             "page": f"http://localhost:{payee_port}/?wallet=http://localhost:{wallet_port}",
             "origin": f"http://localhost:{payee_port}", "other_page": f"http://127.0.0.1:{payee_port}/?wallet=http://localhost:{wallet_port}",
             "other_origin": f"http://127.0.0.1:{payee_port}",
@@ -189,6 +193,10 @@ def test_pairs_plays_and_pays_each_segment_once(stack, capsys):
     wait_for("the page to ask to pair", lambda: (player(driver) or {}).get("state") == "forbidden", driver=driver)
     assert "not paired" in page_text(driver) and "403" in page_text(driver)
     approve_pairing(stack, driver, stack["origin"], "0.01ETH/day")
+    # No delegation yet: the wallet service has asked the bridge; the page says so until the card approves.
+    wait_for("the page to wait for the bridge", lambda: player(driver)["state"] == "waiting-delegation", 30, driver=driver)
+    assert "waiting for approval on the bridge" in page_text(driver) and player(driver)["paid"] == 0
+    stack["approve_delegation"]()
     wait_for("playback past 3 s", lambda: player(driver)["state"] == "playing" and player(driver)["time"] > 3, 60, driver=driver)
 
     # Locked: the key leaves the service; the page stops paying, says "locked", and goes on after unlock.

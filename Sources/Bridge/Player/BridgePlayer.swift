@@ -15,6 +15,15 @@ public struct BridgePlayer: Sendable {
     public let timeout: Int
     /// What the player must tell its user while it waits (the pairing code, the request id).
     let notice: @Sendable (String) -> Void
+    /// The same steps for a program to show in its own words (the wallet service tells its pages).
+    public var onStep: @Sendable (Step) -> Void = { _ in }
+
+    public enum Step: Sendable, Equatable {
+        /// The player pairs first: the user approves `id` on the bridge side, typing `code`.
+        case pairing(id: String, code: String)
+        /// Request `id` waits for the user's approval on the bridge side.
+        case waiting(request: String)
+    }
 
     public init(
         address: String, name: String, tokenFile: String, wallet: Address, timeout: Int = 600,
@@ -43,6 +52,7 @@ public struct BridgePlayer: Sendable {
         }
         guard created.status == 202, let id = created.json?["id"]?.stringValue else { throw .bridge(created.errorText) }
         notice("request \(id) waits for approval: on the bridge side run `paratii approve \(id)`")
+        onStep(.waiting(request: id))
         while true {
             let state = try send(client, "GET", "\(path)/\(id)")
             guard state.status == 200, let json = state.json, let current = json["state"]?.stringValue else {
@@ -103,9 +113,9 @@ public struct BridgePlayer: Sendable {
                 "wallet": .string(wallet.checksummed),
             ]))
         guard created.status == 201, let id = created.json?["id"]?.stringValue else { throw .bridge(created.errorText) }
-        notice(
-            "pairing with the bridge: run `paratii approve \(id)` on the bridge side and type the code \(created.json?["code"]?.stringValue ?? "?")"
-        )
+        let code = created.json?["code"]?.stringValue ?? "?"
+        notice("pairing with the bridge: run `paratii approve \(id)` on the bridge side and type the code \(code)")
+        onStep(.pairing(id: id, code: code))
         while true {
             let polled: BridgeClient.Response
             do { polled = try client.request("GET", "/v1/pairings/\(id)", headers: [("Authorization", "Pairing \(secret.secret)")]) } catch
