@@ -113,7 +113,13 @@ import Testing
                 #expect(answer.status == 503 && answer.json?["code"]?.stringValue == "awaiting_delegation", "\(answer)")
             }
             let id = try await bridge.waitPending("requests")
-            let session = try await Self.send(client, .get, "/v1/session", token: token)
+            // The bridge lists the request a moment before the service hears its id back.
+            var session = try await Self.send(client, .get, "/v1/session", token: token)
+            let deadline = Date().addingTimeInterval(30)
+            while session.json?["delegation"]?["message"]?.stringValue?.contains(id) != true, Date() < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+                session = try await Self.send(client, .get, "/v1/session", token: token)
+            }
             #expect(session.json?["delegation"]?["state"]?.stringValue == "requesting", "\(String(describing: session.json))")
             #expect(session.json?["delegation"]?["message"]?.stringValue?.contains("waiting for approval on the bridge") == true)
             #expect(session.json?["delegation"]?["message"]?.stringValue?.contains(id) == true)
