@@ -145,10 +145,19 @@ import Testing
         let player = bridge.client(token: try await bridge.pair())
 
         // The token list shows the card: reader, master address, tries, counter; never a PIN.
-        let inserted = try await call { try player.get("/v1/events?since=0&timeout=5") }
-        #expect(
-            inserted.json?["events"]?.arrayValue?.contains { $0["type"] == .string("token.inserted") && $0["id"] == .string(Self.reader) }
-                == true)
+        // Polled until it comes (a long poll answers at once when other events exist; a loaded machine may
+        // record the insertion after them).
+        var sawInsertion = false
+        let insertionDeadline = Date().addingTimeInterval(60)
+        while !sawInsertion && Date() < insertionDeadline {
+            let inserted = try await call { try player.get("/v1/events?since=0&timeout=5") }
+            sawInsertion =
+                inserted.json?["events"]?.arrayValue?.contains {
+                    $0["type"] == .string("token.inserted") && $0["id"] == .string(Self.reader)
+                } == true
+            if !sawInsertion { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(sawInsertion, "no token.inserted event for \(Self.reader)")
         let tokens = try await call { try player.get("/v1/tokens") }
         let entry = try #require(tokens.json?["tokens"]?.arrayValue?.first { $0["reader"] == .string(Self.reader) })
         #expect(entry["master"] == .string(card.master.checksummed))
