@@ -4,6 +4,7 @@ import Foundation
 import OpenPGPCard
 import PCSC
 import SoftToken
+import TestSupport
 import Testing
 
 @testable import Bridge
@@ -84,9 +85,12 @@ import Testing
             process.standardError = err
             process.standardInput = FileHandle.nullDevice
             try process.run()
+            let deadline = ChildDeadline(process)
             let outData = out.fileHandleForReading.readDataToEndOfFile()
             let errData = err.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
+            deadline.disarm()
+            if deadline.fired { Issue.record("\(deadline.describe(([path] + arguments).joined(separator: " ")))") }
             return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
         }
     }
