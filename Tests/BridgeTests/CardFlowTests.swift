@@ -76,7 +76,7 @@ import Testing
 
     /// Runs any program (stdin empty) and returns its exit status and output.
     static func runProgram(_ path: String, _ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        try await call {
+        let (result, deadline) = try await call {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: path)
             process.arguments = arguments
@@ -90,9 +90,12 @@ import Testing
             let errData = err.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
             deadline.disarm()
-            if deadline.fired { Issue.record("\(deadline.describe(([path] + arguments).joined(separator: " ")))") }
-            return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+            let result = (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+            return (result, deadline)
         }
+        // Recorded here, in the test's task, so the issue is the test's.
+        if deadline.fired { Issue.record("\(deadline.describe(([path] + arguments).joined(separator: " ")))") }
+        return result
     }
 
     /// A fresh soft card with a secp256k1 key, plugged into the second slot.
