@@ -269,7 +269,7 @@ let package = Package(
                 .product(name: "BigInt", package: "BigInt"),
             ]
         ),
-        // What more than one test target needs (the seeded generator); test targets share no sources.
+        // What more than one test target needs (the seeded generator, the child-process deadline); test targets share no sources.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         // The card stack, a target per module, no pcscd: the driver in process against the soft card and
         // against the recorded transcripts; the soft token APDU by APDU; the transport's APDU log.
@@ -280,7 +280,7 @@ let package = Package(
         // bridge daemon under a pcscd restart (restarting pcscd belongs to this suite).
         .testTarget(
             name: "HardwareTests",
-            dependencies: ["Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "Delegation", "Institution", "Bridge"]
+            dependencies: ["Ethereum", "OpenPGPCard", "PCSC", "SoftToken", "Delegation", "Institution", "Bridge", "TestSupport"]
         ),
         .testTarget(
             name: "InstitutionTests",
@@ -293,7 +293,7 @@ let package = Package(
         // in vpcd's second slot.
         .testTarget(
             name: "DoctorTests",
-            dependencies: ["Doctor", "TokenHub", "OpenPGPCard", "PCSC", "SoftToken"]
+            dependencies: ["Doctor", "TokenHub", "OpenPGPCard", "PCSC", "SoftToken", "TestSupport"]
         ),
         // Bridge: API security as an attacker would try it, against a bridge on a temporary socket, the router
         // in process (HummingbirdTesting), and the full flow against pcscd + a soft card in vpcd's second slot.
@@ -301,7 +301,7 @@ let package = Package(
             name: "BridgeTests",
             dependencies: [
                 "Bridge", "Delegation", "TokenHub", "Ethereum", "PlayerCore", "OpenPGPCard", "PCSC", "SoftToken", "Storage",
-                "LoopbackHTTP", "WalletService",
+                "LoopbackHTTP", "WalletService", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "GRDB", package: "GRDB.swift"),

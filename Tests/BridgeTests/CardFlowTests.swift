@@ -4,6 +4,7 @@ import Foundation
 import OpenPGPCard
 import PCSC
 import SoftToken
+import TestSupport
 import Testing
 
 @testable import Bridge
@@ -75,7 +76,7 @@ import Testing
 
     /// Runs any program (stdin empty) and returns its exit status and output.
     static func runProgram(_ path: String, _ arguments: [String]) async throws -> (status: Int32, stdout: String, stderr: String) {
-        try await call {
+        let (result, deadline) = try await call {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: path)
             process.arguments = arguments
@@ -84,11 +85,17 @@ import Testing
             process.standardError = err
             process.standardInput = FileHandle.nullDevice
             try process.run()
+            let deadline = ChildDeadline(process)
             let outData = out.fileHandleForReading.readDataToEndOfFile()
             let errData = err.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+            deadline.disarm()
+            let result = (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
+            return (result, deadline)
         }
+        // Recorded here, in the test's task, so the issue is the test's.
+        if deadline.fired { Issue.record("\(deadline.describe(([path] + arguments).joined(separator: " ")))") }
+        return result
     }
 
     /// A fresh soft card with a secp256k1 key, plugged into the second slot.
@@ -145,10 +152,19 @@ import Testing
         let player = bridge.client(token: try await bridge.pair())
 
         // The token list shows the card: reader, master address, tries, counter; never a PIN.
-        let inserted = try await call { try player.get("/v1/events?since=0&timeout=5") }
-        #expect(
-            inserted.json?["events"]?.arrayValue?.contains { $0["type"] == .string("token.inserted") && $0["id"] == .string(Self.reader) }
-                == true)
+        // Polled until it comes (a long poll answers at once when other events exist; a loaded machine may
+        // record the insertion after them).
+        var sawInsertion = false
+        let insertionDeadline = Date().addingTimeInterval(60)
+        while !sawInsertion && Date() < insertionDeadline {
+            let inserted = try await call { try player.get("/v1/events?since=0&timeout=5") }
+            sawInsertion =
+                inserted.json?["events"]?.arrayValue?.contains {
+                    $0["type"] == .string("token.inserted") && $0["id"] == .string(Self.reader)
+                } == true
+            if !sawInsertion { try await Task.sleep(for: .milliseconds(200)) }
+        }
+        #expect(sawInsertion, "no token.inserted event for \(Self.reader)")
         let tokens = try await call { try player.get("/v1/tokens") }
         let entry = try #require(tokens.json?["tokens"]?.arrayValue?.first { $0["reader"] == .string(Self.reader) })
         #expect(entry["master"] == .string(card.master.checksummed))

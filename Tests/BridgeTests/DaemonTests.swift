@@ -48,7 +48,7 @@ import Testing
     }
 
     @Test func tcpListenerHasNoAdminRoutes() async throws {
-        let port = Int.random(in: 40000...49999)
+        let port = try freeLoopbackPort()
         let bridge = try await TestBridge { $0.tcp = (host: "127.0.0.1", port: port) }
         let token = try await bridge.pair()
         var tcp = BridgeClient("http://127.0.0.1:\(port)", token: token)

@@ -3,6 +3,7 @@ import Ethereum
 import Foundation
 import OpenPGPCard
 import PCSC
+import TestSupport
 import Testing
 
 @testable import Bridge
@@ -31,15 +32,19 @@ import Testing
 
     /// Runs `process` to its end; its exit status and stderr.
     static func finish(_ process: Process) async throws -> (status: Int32, stderr: String) {
-        try await call {
+        let (result, deadline) = try await call {
             let err = Pipe()
             process.standardError = err
             process.standardOutput = FileHandle.nullDevice
             if !process.isRunning { try process.run() }
+            let deadline = ChildDeadline(process)
             let data = err.fileHandleForReading.readDataToEndOfFile()
             process.waitUntilExit()
-            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+            deadline.disarm()
+            return ((process.terminationStatus, String(decoding: data, as: UTF8.self)), deadline)
         }
+        if deadline.fired { Issue.record("\(deadline.describe(process.arguments?.joined(separator: " ") ?? "a child"))") }
+        return result
     }
 
     static func request(_ rig: CardBridgeRig) async throws -> (player: BridgeClient, id: String) {
@@ -134,10 +139,13 @@ import Testing
         #expect(try OpenPGPCard(channel: try rig.context.connect(reader: Flow.reader)).signatureCounter() == counterBefore)
         flock(lock, LOCK_UN)
         close(lock)
+        let deadline = ChildDeadline(waiting)
         let status = try await call {
             waiting.waitUntilExit()
             return waiting.terminationStatus
         }
+        deadline.disarm()
+        #expect(!deadline.fired, "\(deadline.describe("approve after the lock's release"))")
         let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(status == 0, "\(stderr)")
         #expect(try await Self.state(player, id) == .string("approved"))

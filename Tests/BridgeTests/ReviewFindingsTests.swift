@@ -96,7 +96,7 @@ import Testing
 
     @Test func anotherUserWithThePairingIDGetsNoToken() async throws {
         guard geteuid() == 0 else { return }
-        let port = Int.random(in: 40000...49999)
+        let port = try freeLoopbackPort()
         let bridge = try await TestBridge { $0.tcp = (host: "127.0.0.1", port: port) }
         let player = TestPairing()
         let id = try #require(try await call { try bridge.client().post("/v1/pairings", player.body("player")) }.json?["id"]?.stringValue)
@@ -121,14 +121,15 @@ import Testing
     }
 
     @Test func oneFloodingPeerCannotLockOthersOut() async throws {
-        let port = Int.random(in: 40000...49999)
+        let port = try freeLoopbackPort()
         let bridge = try await TestBridge {
             $0.tcp = (host: "127.0.0.1", port: port)
             $0.allowedOrigins = ["http://localhost:8080", "http://localhost:9090"]
         }
         let tcp = BridgeClient("http://127.0.0.1:\(port)")
         var ready = false
-        for _ in 0..<400 where !ready {
+        let deadline = Date().addingTimeInterval(180)  // as long as TestBridge waits for its socket
+        while !ready && Date() < deadline {
             ready = (try? await call { try tcp.get("/v1/health") })?.status == 200
             if !ready { try await Task.sleep(for: .milliseconds(50)) }
         }

@@ -136,3 +136,21 @@ final class CardBridgeRig: @unchecked Sendable {
         card.unplug(context)
     }
 }
+
+/// A TCP port free on 127.0.0.1 now, chosen by the kernel (a bind to port 0), instead of a random guess
+/// that another process on a shared machine may hold. The socket is closed before the bridge binds it,
+/// a window the kernel's ephemeral ports make unlikely to matter; a guess collided 1 in 10,000 per port in use.
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw BridgeError.io("socket: errno \(errno)") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+    }
+    guard bound else { throw BridgeError.io("bind 127.0.0.1:0: errno \(errno)") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}

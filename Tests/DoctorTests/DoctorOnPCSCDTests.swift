@@ -3,6 +3,7 @@ import Foundation
 import OpenPGPCard
 import PCSC
 import SoftToken
+import TestSupport
 import Testing
 import TokenHub
 
@@ -206,9 +207,12 @@ struct DoctorOnPCSCDTests {
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        let deadline = ChildDeadline(process)
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        deadline.disarm()
+        if deadline.fired { Issue.record("\(deadline.describe((["paratii"] + arguments).joined(separator: " ")))") }
         return (process.terminationStatus, String(decoding: stdout, as: UTF8.self), String(decoding: stderr, as: UTF8.self))
     }
 }

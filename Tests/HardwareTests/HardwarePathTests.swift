@@ -264,7 +264,20 @@ struct HardwarePathTests {
         // Idle, the monitor sits in one blocking SCardGetStatusChange: no polling.
         try await Task.sleep(nanoseconds: 300_000_000)
         let before = calls.value
-        try await Task.sleep(nanoseconds: 1_500_000_000)
+        // Meanwhile other monitors come and go, as other suites' do in this process: each bumps the
+        // process-wide count (waited for, with a deadline), never this monitor's, which the check judges.
+        for _ in 0..<3 {
+            let mark = ReaderMonitor.statusChangeCalls
+            let neighbour = Task { for await _ in ReaderMonitor.events() {} }
+            let deadline = Date().addingTimeInterval(10)
+            while ReaderMonitor.statusChangeCalls == mark {
+                try #require(Date() < deadline, "a neighbour monitor never called SCardGetStatusChange")
+                try await Task.sleep(nanoseconds: 20_000_000)
+            }
+            try await Task.sleep(nanoseconds: 200_000_000)
+            neighbour.cancel()
+        }
+        try await Task.sleep(nanoseconds: 600_000_000)
         #expect(calls.value - before <= 1, "the monitor woke up \(calls.value - before) times while nothing changed")
 
         let mark = seen.count

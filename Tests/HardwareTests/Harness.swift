@@ -3,6 +3,7 @@ import Foundation
 import OpenPGPCard
 import PCSC
 import SoftToken
+import TestSupport
 import Testing
 
 /// Shared plumbing for the hardware-path tests: the real pcscd with vsmartcard's vpcd, and a software
@@ -148,11 +149,14 @@ enum Rig {
         process.standardError = err
         process.standardInput = input
         try process.run()
+        let deadline = ChildDeadline(process)
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try input.fileHandleForWriting.close()
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        deadline.disarm()
+        if deadline.fired { Issue.record("\(deadline.describe(([executable.path] + arguments).joined(separator: " ")))") }
         return (process.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData, as: UTF8.self))
     }
 }

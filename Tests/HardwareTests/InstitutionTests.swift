@@ -327,6 +327,52 @@ extension HardwarePathTests {
         #expect(last.count == 4 && last[3]["holder"]?.stringValue == "Dave" && last[3]["serial"]?.stringValue == "33330004")
     }
 
+    /// A staff card is wiped, so `enroll` never touches the institution's own card: it refuses the
+    /// institution's reader as the staff reader (named in full or by a unique part) before any card is
+    /// opened, and in batch mode refuses a card holding the institution's key (a backup of it) without
+    /// resetting it, keeping its holder for the next card.
+    @Test func institutionEnrollNeverResetsTheInstitutionsCard() throws {
+        let context = try Rig.requirePCSCD()
+        let slot = try Rig.FileLock.secondSlot()
+        let noRestart = try Rig.FileLock.noRestart()
+        defer { withExtendedLifetime((slot, noRestart)) {} }
+        let desk = try InstitutionDesk()
+        let institutionCard = try PluggedSoftCard(serial: [0x11, 0x11, 0x00, 0x05], second: true, context: context)
+        defer { institutionCard.remove(context: context) }
+        let institution = try desk.setUp()
+        let counter = try desk.signatureCounter(Rig.secondReader)
+
+        for staffReader in [Rig.secondReader, "PCD 00 01"] {
+            let refused = try desk.run(["institution", "enroll", "--reader", staffReader, "--holder", "Erin"] + desk.institutionCard)
+            #expect(refused.status == 1 && refused.stderr.contains("name the same reader"), "\(refused.stderr)")
+            #expect(refused.stdout.isEmpty)
+        }
+        #expect(try desk.ok(["card", "address", "--reader", Rig.secondReader]).contains(institution))
+        #expect(try desk.signatureCounter(Rig.secondReader) == counter, "the institution card signed")
+        #expect(try desk.rosterJSON().isEmpty)
+
+        try Rig.waitForCard(false, context: context)
+        let (process, output) = try Self.batch(desk, holders: ["Erin"])
+        defer { if process.isRunning { process.terminate() } }
+        try output.waitFor(err: "insert the card for Erin")
+        let backupPath = desk.path("institution-backup.json")
+        try FileManager.default.copyItem(atPath: institutionCard.statePath, toPath: backupPath)
+        let backup = try PluggedSoftCard(statePath: backupPath, context: context)
+        try output.waitFor(err: "remove the card")
+        #expect(output.err.contains("refused:") && output.err.contains("institution's own card"), "\(output.err)")
+        #expect(try desk.ok(["card", "address", "--reader", Rig.reader]).contains(institution), "the backup was reset")
+        backup.remove(context: context)
+        try output.waitFor(err: "insert the card for Erin", count: 2)
+        let erin = try PluggedSoftCard(serial: [0x33, 0x33, 0x00, 0x05], context: context)
+        try output.waitFor(err: "remove the card", count: 2)
+        erin.remove(context: context)
+        let end = Date().addingTimeInterval(30)
+        while process.isRunning && Date() < end { Thread.sleep(forTimeInterval: 0.1) }
+        #expect(!process.isRunning && process.terminationStatus == 1 && output.err.contains("1 card was refused"), "\(output.err)")
+        let rows = try desk.rosterJSON()
+        #expect(rows.count == 1 && rows.first?["holder"]?.stringValue == "Erin" && rows.first?["serial"]?.stringValue == "33330005")
+    }
+
     /// `institution enroll --batch` for `holders`, running; its output gathered as it comes.
     static func batch(_ desk: InstitutionDesk, holders: [String]) throws -> (Process, OutputCollector) {
         let process = Process()

@@ -3,6 +3,8 @@ import Delegation
 import Ethereum
 import Foundation
 import Synchronization
+import TestSupport
+import Testing
 
 @testable import PlayerCore
 
@@ -93,10 +95,13 @@ enum ChildProcess {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        let deadline = ChildDeadline(process)
         // stderr is small; read stdout to the end first so the child never blocks on a full pipe.
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         let errData = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
+        deadline.disarm()
+        if deadline.fired { Issue.record("\(deadline.describe(([executable.path] + arguments).joined(separator: " ")))") }
         return (process.terminationStatus, outData, String(decoding: errData, as: UTF8.self))
     }
 }

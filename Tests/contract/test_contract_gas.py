@@ -9,6 +9,9 @@ Run with -s to see the figures.
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import boa
 from eth_utils import to_canonical_address
 
@@ -16,6 +19,18 @@ from .chain import ETH, START, WEI, World, deploy_paratii, deploy_token, party, 
 
 BATCH = 20
 GOAL = 2.0  # batch gas per voucher, as a multiple of one ERC-20 transfer
+# The README's gas table states these figures; they must stay what the contract measures. py-evm and
+# the seeds are fixed, so the figures repeat to the gas; the tolerance only absorbs a few dozen gas of
+# calldata zero bytes (signatures; 12–30 gas each) should a seed change, well below what a code change moves.
+README = Path(__file__).resolve().parents[2] / "README.md"
+TOLERANCE = 0.001  # of each figure: 135 gas of a redemption, 48 of the transfer
+RATIO_TOLERANCE = 0.01  # the table's ratios are printed to 2 decimals
+README_ROWS = {
+    "`redeem`, ETH": "redeem ETH",
+    "`redeem`, PTI": "redeem PTI",
+    f"`redeemBatch` of {BATCH}, ETH, per voucher": f"batch of {BATCH} ETH, per voucher",
+    f"`redeemBatch` of {BATCH}, PTI, per voucher": f"batch of {BATCH} PTI, per voucher",
+}
 
 
 def transaction_gas(contract, call, sender: str) -> int:
@@ -43,10 +58,35 @@ def test_gas_of_redemption_against_an_erc20_transfer():
         boa.env.evm.patch.chain_id = 31337
         boa.env.evm.patch.timestamp = START
         boa.env.eoa = boa.env.generate_address("deployer")
-        measure(World(deploy_paratii(), deploy_token(), rng_for("gas-world")))
+        transfer, figures = measure(World(deploy_paratii(), deploy_token(), rng_for("gas-world")))
+    assert_readme_states(transfer, figures)
 
 
-def measure(w: World):
+def readme_gas_table() -> tuple[int, dict[str, tuple[int, float]]]:
+    """The README's yardstick and its table rows: label → (gas, × ERC-20 transfer)."""
+    text = README.read_text(encoding="utf-8")
+    yardstick = re.search(r"ERC-20 transfer to a fresh address \(([\d,]+) gas\)", text)
+    assert yardstick, "README: the gas section no longer names the ERC-20 transfer's gas"
+    rows = {}
+    for label, gas, ratio in re.findall(r"^\| (`[^|]*?) \| ([\d,]+) \| ([\d.]+) \|$", text, re.MULTILINE):
+        rows[label] = (int(gas.replace(",", "")), float(ratio))
+    return int(yardstick.group(1).replace(",", "")), rows
+
+
+def assert_readme_states(transfer: int, figures: dict[str, int]):
+    stated_transfer, rows = readme_gas_table()
+    assert abs(stated_transfer - transfer) <= TOLERANCE * transfer, (
+        f"README says an ERC-20 transfer costs {stated_transfer} gas, measured {transfer}")
+    assert set(README_ROWS) <= set(rows), f"README's gas table lacks rows: {sorted(set(README_ROWS) - set(rows))}"
+    for label, key in README_ROWS.items():
+        gas, ratio = rows[label]
+        measured = figures[key]
+        assert abs(gas - measured) <= TOLERANCE * measured, f"README: {label} {gas} gas, measured {measured}"
+        assert abs(ratio - measured / transfer) <= RATIO_TOLERANCE, (
+            f"README: {label} {ratio} x an ERC-20 transfer, measured {measured / transfer:.2f}")
+
+
+def measure(w: World) -> tuple[int, dict[str, int]]:
     rng = rng_for("gas")
     pti = str(w.token.address)
     w.deposit(WEI)
@@ -76,3 +116,4 @@ def measure(w: World):
     for name in ("ETH", "PTI"):
         ratio = figures[f"batch of {BATCH} {name}, per voucher"] / transfer
         assert ratio <= GOAL, f"batch per voucher ({name}) is {ratio:.2f} x an ERC-20 transfer, goal {GOAL}"
+    return transfer, figures
