@@ -47,11 +47,13 @@ extension BridgeStore {
 
     /// What waits for the user, and every pairing (for the players' names), in one read.
     public func pending() async throws -> (pairings: [Pairing], requests: [BridgeRequest]) {
+        // The approver asks this once per approval: cached statements.
         try await readExpiring { db in
             (
-                try Pairing.order(Pairing.Columns.createdAt).fetchAll(db),
-                try BridgeRequest.filter(BridgeRequest.Columns.state == RequestState.pending).order(BridgeRequest.Columns.createdAt)
-                    .fetchAll(db)
+                try Pairing.fetchAll(db.cachedStatement(sql: "SELECT * FROM \(Pairing.databaseTableName) ORDER BY createdAt")),
+                try BridgeRequest.fetchAll(
+                    db.cachedStatement(sql: "SELECT * FROM \(BridgeRequest.databaseTableName) WHERE state = ? ORDER BY createdAt"),
+                    arguments: [RequestState.pending.rawValue])
             )
         }
     }
