@@ -65,6 +65,7 @@ enum BridgeBenchmarks {
                 "validFor": .string("7d"),
             ])
 
+            // More for a profile (`BRIDGE_BENCH_ITERATIONS=400 perf record …`): 30 approvals give perf too few samples.
             let iterations = Int(ProcessInfo.processInfo.environment["BRIDGE_BENCH_ITERATIONS"] ?? "") ?? 30
             signer.nanoseconds = 0
             // Each API call's own time, summed over the iterations: where the bridge's share goes.
