@@ -43,42 +43,55 @@ import Testing
         usleep(50_000)
     }
 
-    @Test func keptAliveRequestsShareOneConnectionAndFramingHolds() throws {
+    // The client blocks: each test runs it off Swift's cooperative pool (`call`), which the in-process
+    // servers of the other suites need, and asserts on what it returns.
+
+    @Test func keptAliveRequestsShareOneConnectionAndFramingHolds() async throws {
         let server = try ScriptedServer(script: Self.answering)
         defer { server.stop() }
-        let client = BridgeClient(server.path, keepAlive: true)
-        for round in 0..<4 {
-            #expect(Self.text(try client.get("/a")) == "GET /a ")
-            #expect(Self.text(try client.get("/chunked")) == "hello, world")
-            #expect(Self.text(try client.request("POST", "/b", body: Array("{\"n\":\(round)}".utf8))) == "POST /b {\"n\":\(round)}")
-            let empty = try client.get("/empty")
-            #expect(empty.status == 204 && empty.body.isEmpty)
+        let (kept, acceptedKept, oneShot) = try await call {
+            let client = BridgeClient(server.path, keepAlive: true)
+            var texts: [String] = []
+            for round in 0..<4 {
+                texts.append(Self.text(try client.get("/a")))
+                texts.append(Self.text(try client.get("/chunked")))
+                texts.append(Self.text(try client.request("POST", "/b", body: Array("{\"n\":\(round)}".utf8))))
+                let empty = try client.get("/empty")
+                texts.append("\(empty.status) \(empty.body.count)")
+            }
+            let accepted = server.accepted
+            // Without keep-alive: a connection per request, each saying so.
+            let oneShot = BridgeClient(server.path)
+            return (texts, accepted, try (0..<3).map { _ in Self.text(try oneShot.get("/c")) })
         }
-        #expect(server.accepted == 1)
-        #expect(server.requests.count == 16)
-        #expect(server.requests.allSatisfy { $0.connection == 1 && $0.headers["connection"] == nil })
-
-        // Without keep-alive: a connection per request, each saying so.
-        let oneShot = BridgeClient(server.path)
-        for _ in 0..<3 { #expect(Self.text(try oneShot.get("/c")) == "GET /c ") }
+        #expect(kept == (0..<4).flatMap { ["GET /a ", "hello, world", "POST /b {\"n\":\($0)}", "204 0"] })
+        #expect(acceptedKept == 1)
+        let requests = server.requests
+        #expect(requests.count == 19)
+        #expect(requests.prefix(16).allSatisfy { $0.connection == 1 && $0.headers["connection"] == nil })
+        #expect(oneShot == ["GET /c ", "GET /c ", "GET /c "])
         #expect(server.accepted == 4)
-        #expect(server.requests.suffix(3).allSatisfy { $0.headers["connection"] == "close" })
+        #expect(requests.suffix(3).allSatisfy { $0.headers["connection"] == "close" })
     }
 
-    @Test func connectionCloseEndsTheKeptConnection() throws {
+    @Test func connectionCloseEndsTheKeptConnection() async throws {
         let server = try ScriptedServer(script: Self.answering)
         defer { server.stop() }
-        let client = BridgeClient(server.path, keepAlive: true)
-        _ = try client.get("/1")
-        _ = try client.request("GET", "/2", headers: [("Connection", "close")])
-        _ = try client.get("/3")
-        #expect(Self.text(try client.get("/bye")) == "bye")
-        _ = try client.get("/4")
+        let bye = try await call {
+            let client = BridgeClient(server.path, keepAlive: true)
+            _ = try client.get("/1")
+            _ = try client.request("GET", "/2", headers: [("Connection", "close")])
+            _ = try client.get("/3")
+            let bye = Self.text(try client.get("/bye"))
+            _ = try client.get("/4")
+            return bye
+        }
+        #expect(bye == "bye")
         #expect(server.requests.map(\.connection) == [1, 1, 2, 2, 3])
         #expect(server.requests[1].headers["connection"] == "close")
     }
 
-    @Test func idleConnectionClosedByTheServerIsReplaced() throws {
+    @Test func idleConnectionClosedByTheServerIsReplaced() async throws {
         // The first connection is answered once, then closed without notice (an idle timeout).
         let server = try ScriptedServer { peer in
             if peer.index == 1 {
@@ -88,10 +101,13 @@ import Testing
             Self.answering(peer)
         }
         defer { server.stop() }
-        let client = BridgeClient(server.path, keepAlive: true)
-        #expect(Self.text(try client.get("/first")) == "first")
-        usleep(100_000)
-        #expect(Self.text(try client.request("POST", "/pay", body: Array("{}".utf8))) == "POST /pay {}")
+        let texts = try await call {
+            let client = BridgeClient(server.path, keepAlive: true)
+            let first = Self.text(try client.get("/first"))
+            usleep(100_000)
+            return [first, Self.text(try client.request("POST", "/pay", body: Array("{}".utf8)))]
+        }
+        #expect(texts == ["first", "POST /pay {}"])
         #expect(server.accepted == 2)
         #expect(server.requests.filter { $0.path == "/pay" }.map(\.connection) == [2])
     }
@@ -106,31 +122,47 @@ import Testing
         answering(peer)
     }
 
-    @Test func postSentOnAConnectionThatThenClosesIsNotSentAgain() throws {
+    /// Sends `/first` (answered) and then `second` on the same kept connection; what `second` threw,
+    /// the connections accepted once things settled, and what a later GET answers.
+    static func secondRequest(
+        _ server: ScriptedServer, _ second: @escaping @Sendable (BridgeClient) throws -> BridgeClient.Response
+    ) async throws -> (error: String?, accepted: Int, after: String) {
+        try await call {
+            let client = BridgeClient(server.path, keepAlive: true)
+            _ = try client.get("/first")
+            var thrown: String?
+            do { _ = try second(client) } catch { thrown = "\(error)" }
+            Self.settle(server, accepted: 2)
+            let accepted = server.accepted
+            return (thrown, accepted, Self.text(try client.get("/after")))
+        }
+    }
+
+    @Test func postSentOnAConnectionThatThenClosesIsNotSentAgain() async throws {
         let server = try ScriptedServer(script: Self.hangingUpOnTheSecond)
         defer { server.stop() }
-        let client = BridgeClient(server.path, keepAlive: true)
-        _ = try client.get("/first")
-        let error = #expect(throws: BridgeError.self) { try client.request("POST", "/pay", body: Array("{\"amount\":1}".utf8)) }
-        #expect("\(error.map { "\($0)" } ?? "")".contains("not sent again, since it may have been applied"))
-        Self.settle(server, accepted: 2)
-        #expect(server.accepted == 1)
+        let outcome = try await Self.secondRequest(server) { try $0.request("POST", "/pay", body: Array("{\"amount\":1}".utf8)) }
+        #expect(outcome.error?.contains("not sent again, since it may have been applied") == true)
+        #expect(outcome.accepted == 1)
         #expect(server.requests.filter { $0.path == "/pay" }.count == 1)
         // The client goes on with a new connection.
-        #expect(Self.text(try client.get("/after")) == "GET /after ")
+        #expect(outcome.after == "GET /after ")
         #expect(server.accepted == 2)
     }
 
-    @Test func idempotentRequestOnAConnectionThatThenClosesIsRetriedOnce() throws {
+    @Test func idempotentRequestOnAConnectionThatThenClosesIsRetriedOnce() async throws {
         let server = try ScriptedServer(script: Self.hangingUpOnTheSecond)
         defer { server.stop() }
-        let client = BridgeClient(server.path, keepAlive: true)
-        _ = try client.get("/first")
-        #expect(Self.text(try client.get("/status")) == "GET /status ")
+        let status = try await call {
+            let client = BridgeClient(server.path, keepAlive: true)
+            _ = try client.get("/first")
+            return Self.text(try client.get("/status"))
+        }
+        #expect(status == "GET /status ")
         #expect(server.requests.filter { $0.path == "/status" }.map(\.connection) == [1, 2])
     }
 
-    @Test func halfSentPostIsNotReplayed() throws {
+    @Test func halfSentPostIsNotReplayed() async throws {
         // The first connection answers once, then reads only the next request's head and resets.
         let server = try ScriptedServer { peer in
             if peer.index == 1 {
@@ -142,16 +174,14 @@ import Testing
             Self.answering(peer)
         }
         defer { server.stop() }
-        let client = BridgeClient(server.path, keepAlive: true)
-        _ = try client.get("/first")
         let big = [UInt8](repeating: UInt8(ascii: "x"), count: 8 << 20)
-        #expect(throws: BridgeError.self) { try client.request("POST", "/upload", body: big) }
-        Self.settle(server, accepted: 2)
-        #expect(server.accepted == 1)
+        let outcome = try await Self.secondRequest(server) { try $0.request("POST", "/upload", body: big) }
+        #expect(outcome.error != nil)
+        #expect(outcome.accepted == 1)
         #expect(server.requests.filter { $0.path == "/upload" }.count == 1)
     }
 
-    @Test func truncatedBodyIsAnErrorNotARetry() throws {
+    @Test func truncatedBodyIsAnErrorNotARetry() async throws {
         let server = try ScriptedServer { peer in
             while let request = peer.read() {
                 if request.path == "/short" {
@@ -162,12 +192,9 @@ import Testing
             }
         }
         defer { server.stop() }
-        let client = BridgeClient(server.path, keepAlive: true)
-        _ = try client.get("/first")
-        let error = #expect(throws: BridgeError.self) { try client.get("/short") }
-        #expect("\(error.map { "\($0)" } ?? "")".contains("closed inside a response body"))
-        Self.settle(server, accepted: 2)
-        #expect(server.accepted == 1)
+        let outcome = try await Self.secondRequest(server) { try $0.get("/short") }
+        #expect(outcome.error?.contains("closed inside a response body") == true)
+        #expect(outcome.accepted == 1)
     }
 
     // MARK: Hummingbird (the server of the bridge, the wallet service and the payee server)
