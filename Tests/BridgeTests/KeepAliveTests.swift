@@ -9,8 +9,9 @@ import Testing
 /// BridgeClient's kept-alive connection: requests share one connection (counted by the server), the
 /// framing leaves the connection at the next answer, a connection the server closed while idle is
 /// replaced without the caller noticing, and a request that went out unanswered is sent again only
-/// when that cannot apply it twice.
-@Suite struct KeepAliveTests {
+/// when that cannot apply it twice. One test at a time: in the full suite many in-process servers
+/// share two cores, and these add a dozen threads and sockets of their own.
+@Suite(.serialized) struct KeepAliveTests {
     /// Answers every request on the connection: `/chunked` in chunks (with an extension and a trailer,
     /// written in pieces), `/empty` with 204, `/bye` with `Connection: close` and a close, anything else
     /// with a Content-Length echo of the method, path and body (its size when large).

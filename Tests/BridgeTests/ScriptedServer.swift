@@ -106,6 +106,10 @@ final class ScriptedServer: @unchecked Sendable {
     private let lock = NSLock()
     private var accepts = 0
     private var received: [Received] = []
+    /// Signalled when the accept loop has returned: only then may the listener's descriptor be closed.
+    /// Closed earlier, its number could be reused by another suite's socket, which this loop would then
+    /// accept from (stealing the payee server tests' connections).
+    private let acceptLoopEnded = DispatchSemaphore(value: 0)
 
     var accepted: Int { lock.withLock { accepts } }
     var requests: [Received] { lock.withLock { received } }
@@ -128,6 +132,7 @@ final class ScriptedServer: @unchecked Sendable {
         guard bound == 0, listen(listener, 16) == 0 else { throw BridgeTestFailure("cannot listen on \(path)") }
         let listening = listener
         Thread.detachNewThread { [self] in
+            defer { acceptLoopEnded.signal() }
             while true {
                 let fd = accept(listening, nil, nil)
                 guard fd >= 0 else { return }
@@ -145,7 +150,9 @@ final class ScriptedServer: @unchecked Sendable {
     }
 
     func stop() {
+        // shutdown wakes the blocked accept (and fails every later one) while the descriptor stays ours.
         shutdown(listener, Int32(SHUT_RDWR))
+        acceptLoopEnded.wait()
         close(listener)
         try? FileManager.default.removeItem(atPath: directory)
     }
