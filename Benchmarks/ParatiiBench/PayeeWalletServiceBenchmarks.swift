@@ -9,7 +9,7 @@ import WalletService
 
 extension PayeeBenchmarks {
     /// The pay step as the page takes it: `paratii wallet serve` on loopback, one paired page origin with
-    /// a budget, `POST /v1/pay` for each 402's offer (memo = the offer's memo).
+    /// a budget, `POST /v1/pay` for each 402's offer (memo = the offer's memo), on a kept-alive connection.
     static func throughWalletService(directory wallet: String, _ body: (_ pay: (Offer) throws -> Envelope) throws -> Void) throws {
         let run = try Scratch.directory("payee-wallet-service")
         defer { try? FileManager.default.removeItem(atPath: run) }
@@ -19,7 +19,7 @@ extension PayeeBenchmarks {
         defer { task.cancel() }
         let origin = "http://localhost:8080"
         let token = try WalletServiceBenchmarks.pair(address, admin: settings.socketPath, origin: origin, limit: BigUInt(10).power(24))
-        let client = BridgeClient(address, token: token)
+        let client = BridgeClient(address, token: token, keepAlive: true)
         try body { offer in
             let request: JSONValue = .object([
                 "payee": offer.accepted["payTo"] ?? .null, "token": offer.accepted["asset"] ?? .null,

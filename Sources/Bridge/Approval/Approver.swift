@@ -14,8 +14,10 @@ public struct Approver: Sendable {
     /// Used only when the bridge sends no chain settings of its own.
     let fallback: Configuration
 
+    /// The approver's calls (what waits, the decision, the signature posted back) share one kept-alive
+    /// connection: an approval is four calls, and a new connection each was most of the bridge's share.
     public init(client: BridgeClient, configuration: Configuration) {
-        self.client = client
+        self.client = client.keepAlive ? client : client.keepingAlive()
         self.fallback = configuration
     }
 

@@ -41,7 +41,8 @@ public struct BridgePlayer: Sendable {
     /// when there is no token yet, and returns the request once approved.
     public func submit(_ path: String, _ body: JSONValue) throws(PlayerError) -> JSONValue {
         let deadline = Date().addingTimeInterval(TimeInterval(timeout))
-        var client = BridgeClient(address)
+        // One kept-alive connection for the whole exchange (status, request, long polls, result).
+        var client = BridgeClient(address, keepAlive: true)
         if let stored = storedToken() { client.token = stored } else { client.token = try pair(client, deadline: deadline) }
         // The revision before the request: its events all come after it.
         var since = try revision(client)

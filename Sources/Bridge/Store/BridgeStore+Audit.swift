@@ -9,7 +9,9 @@ extension BridgeStore {
         _ db: Database, at: UInt64, kind: String, subject: String, pairing: String?, detail: JSONValue,
         signatureCounter: Int? = nil
     ) throws -> Int64 {
-        let last = try Row.fetchOne(db, AuditEntry.select(AuditEntry.Columns.seq, Column("hash")).order(AuditEntry.Columns.seq.desc))
+        // Every change appends one: a cached statement, compiled once per connection.
+        let last = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT seq, hash FROM \(AuditEntry.databaseTableName) ORDER BY seq DESC LIMIT 1"))
         var entry = AuditEntry(
             seq: (last?["seq"] as Int64? ?? 0) + 1, at: at, kind: kind, subject: subject, pairing: pairing,
             detail: detail.compactText, signatureCounter: signatureCounter,
