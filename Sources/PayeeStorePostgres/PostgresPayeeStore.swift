@@ -94,7 +94,7 @@ public final class PostgresPayeeStore: PayeeStoring {
     /// BEGIN … COMMIT by hand: a failed batch is rolled back only on a connection that still works. After
     /// the server or the connection died the server has rolled it back already, and postgres-nio's own
     /// `withTransaction` could wait for ever on a ROLLBACK sent to a closing connection.
-    private func transaction<T>(_ connection: PostgresConnection, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+    func transaction<T>(_ connection: PostgresConnection, _ body: (PostgresConnection) async throws -> T) async throws -> T {
         try await connection.query("BEGIN", logger: logger)
         do {
             let result = try await body(connection)
@@ -109,7 +109,11 @@ public final class PostgresPayeeStore: PayeeStoring {
 
     /// The channel key: one hex text per (delegation, payee, token), the distribution column.
     public static func channelKey(_ voucher: Voucher) -> String {
-        Keccak256.hash(voucher.delegation + voucher.payee.bytes + voucher.token.bytes).hexString
+        channelKey(delegation: voucher.delegation, payee: voucher.payee, token: voucher.token)
+    }
+
+    static func channelKey(delegation: [UInt8], payee: Address, token: Address) -> String {
+        Keccak256.hash(delegation + payee.bytes + token.bytes).hexString
     }
 
     private func apply(
@@ -260,7 +264,7 @@ public final class PostgresPayeeStore: PayeeStoring {
     }
 
     public func channels() async throws -> [ChannelState] {
-        do {
+        try await reporting {
             var delegations: [String: SpendingDelegation?] = [:]
             var result: [ChannelState] = []
             let rows = try await client.query(
@@ -279,13 +283,11 @@ public final class PostgresPayeeStore: PayeeStoring {
                 result.append(channel)
             }
             return result
-        } catch let error as PSQLError {
-            throw PostgresStoreError.unavailable("\(location.printable): \(Self.describe(error))")
         }
     }
 
     public func export() async throws -> [JSONValue] {
-        do {
+        try await reporting {
             var result: [JSONValue] = []
             let rows = try await client.query(
                 """
@@ -301,7 +303,12 @@ public final class PostgresPayeeStore: PayeeStoring {
                 result.append(try StoredChannel.envelope(voucher, signature: try [UInt8](hex: signature), parents: parents).json)
             }
             return result
-        } catch let error as PSQLError {
+        }
+    }
+
+    /// A read or a write outside a batch: a database failure becomes one line naming the server.
+    func reporting<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let error as PSQLError {
             throw PostgresStoreError.unavailable("\(location.printable): \(Self.describe(error))")
         }
     }

@@ -14,6 +14,14 @@ public protocol PayeeStoring: AnyObject, Sendable {
     func channels() async throws -> [ChannelState]
     /// The best voucher of every channel as a full envelope: what to redeem.
     func export() async throws -> [JSONValue]
+    /// The best voucher of every channel (of `payee`; nil: all) above what the contract has settled for
+    /// it, ordered by delegation: what `payee redeem` batches.
+    func unredeemedVouchers(payee: Address?) async throws -> [RedeemableVoucher]
+    /// Records a receipt's `Redeemed` events at once: each channel's settled cumulative only grows, its
+    /// paid sum adds up what each event paid.
+    func recordRedemptions(_ events: [ParatiiContract.Redemption], transactionHash: [UInt8]) async throws
+    /// Every channel's redemption so far.
+    func redemptions() async throws -> [ChannelRedemption]
     /// Releases connections; the store is not used afterwards.
     func close() async
 }
@@ -107,6 +115,23 @@ public enum StoredChannel {
             case .spending(let delegation)? = try? Envelope(json: first).message
         else { return nil }
         return delegation
+    }
+
+    /// The best voucher with what `redeemBatch` needs, if the contract has settled less than it
+    /// (`settled`: the recorded redemption's cumulative).
+    public static func unredeemed(
+        _ voucher: Voucher, signature: [UInt8], parents text: String, settled: BigUInt?
+    ) throws
+        -> RedeemableVoucher?
+    {
+        guard voucher.cumulative > settled ?? 0 else { return nil }
+        guard case .array(let items) = try JSONValue.parse(text), let first = items.first, case let head = try Envelope(json: first),
+            case .spending(let delegation) = head.message
+        else { throw WalletError.corrupted("delegation chain \(voucher.delegation.hexString)") }
+        return RedeemableVoucher(
+            delegation: delegation, delegationId: voucher.delegation, domain: head.domain,
+            masterSignature: try PayeeStore.redeemable(head.signature), voucher: voucher,
+            spenderSignature: try PayeeStore.redeemable(signature))
     }
 
     /// The best voucher with its chain, as a contract redeems it: every v 27/28 (rows written before
