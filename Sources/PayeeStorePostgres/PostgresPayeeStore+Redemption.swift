@@ -37,7 +37,7 @@ extension PostgresPayeeStore {
     public func recordRedemptions(_ events: [ParatiiContract.Redemption], transactionHash: [UInt8]) async throws {
         guard !events.isEmpty else { return }
         let now = Int64(clamping: clock())
-        try await reporting {
+        try await reporting(idempotent: false) {
             try await client.withConnection { connection in
                 try await self.transaction(connection) { connection in
                     for event in events {

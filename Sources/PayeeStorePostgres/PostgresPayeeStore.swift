@@ -32,7 +32,7 @@ public final class PostgresPayeeStore: PayeeStoring {
         clock: @escaping @Sendable () -> UInt64 = Wallet.systemClock
     ) async throws {
         let password = try location.password()
-        var configuration = location.clientConfiguration(password: password)
+        var configuration = try location.clientConfiguration(password: password)
         configuration.options.maximumConnections = connections
         configuration.options.connectTimeout = .seconds(10)
         configuration.options.additionalStartupParameters = [("application_name", "paratii-payee")]
@@ -70,6 +70,22 @@ public final class PostgresPayeeStore: PayeeStoring {
     /// A retry: the batch met a channel another process wrote meanwhile; its transaction rolled back.
     struct Raced: Error {}
 
+    /// A pooled connection that died while idle (killed, server restarted) and failed at BEGIN: nothing
+    /// was sent on it, so the work is tried again on a new connection. The pool learns of a death only
+    /// when the connection's close reaches it, which a kill right before a batch can outrun.
+    struct Stale: Error { let underlying: any Error }
+
+    /// The connection died after COMMIT was sent: the server may or may not have committed.
+    struct CommitUnknown: Error { let underlying: any Error }
+
+    /// The connection is gone: closed under us, or the server's last words on it (57P0x: terminated by an
+    /// administrator, a crash or a shutdown; 08xxx: connection exceptions).
+    static func lostConnection(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return false }
+        if let state = error.serverInfo?[.sqlState] { return state.hasPrefix("57P0") || state.hasPrefix("08") }
+        return [.serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .connectionError].contains(error.code)
+    }
+
     public func acceptBatch(_ envelopes: [Envelope]) async throws(VoucherRejection) -> [Result<PayeeStore.Outcome, VoucherRejection>] {
         let now = clock()
         let checked = checks.batch(envelopes, now: now)
@@ -81,10 +97,16 @@ public final class PostgresPayeeStore: PayeeStoring {
                 }
             } catch is Raced where attempt < 20 {
                 attempt += 1
+            } catch is Stale where attempt < 3 {
+                attempt += 1
             } catch let error as PSQLError where ["40P01", "40001"].contains(error.serverInfo?[.sqlState]) && attempt < 20 {
                 attempt += 1  // deadlock or serialization failure: the server rolled back; judge again
             } catch let rejection as VoucherRejection {
                 throw rejection
+            } catch let unknown as CommitUnknown {
+                throw .storage(
+                    "\(location.printable): \(Self.describe(unknown.underlying)) during COMMIT: the batch may have been stored; send it again (what was stored comes back as duplicates)"
+                )
             } catch {
                 throw .storage("\(location.printable): \(Self.describe(error)); nothing of this batch was stored")
             }
@@ -95,16 +117,21 @@ public final class PostgresPayeeStore: PayeeStoring {
     /// the server or the connection died the server has rolled it back already, and postgres-nio's own
     /// `withTransaction` could wait for ever on a ROLLBACK sent to a closing connection.
     func transaction<T>(_ connection: PostgresConnection, _ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await connection.query("BEGIN", logger: logger)
+        do { try await connection.query("BEGIN", logger: logger) } catch  where Self.lostConnection(error) {
+            throw Stale(underlying: error)
+        }
+        let result: T
         do {
-            let result = try await body(connection)
-            try await connection.query("COMMIT", logger: logger)
-            return result
+            result = try await body(connection)
         } catch {
             if let failure = error as? PSQLError, failure.code != .server { throw error }
             if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
             throw error
         }
+        do { try await connection.query("COMMIT", logger: logger) } catch  where Self.lostConnection(error) {
+            throw CommitUnknown(underlying: error)
+        }
+        return result
     }
 
     /// The channel key: one hex text per (delegation, payee, token), the distribution column.
@@ -307,9 +334,23 @@ public final class PostgresPayeeStore: PayeeStoring {
     }
 
     /// A read or a write outside a batch: a database failure becomes one line naming the server.
-    func reporting<T>(_ body: () async throws -> T) async throws -> T {
-        do { return try await body() } catch let error as PSQLError {
-            throw PostgresStoreError.unavailable("\(location.printable): \(Self.describe(error))")
+    /// A connection found dead at its first statement is replaced once or twice (see `Stale`); a read
+    /// (`idempotent`) that lost its connection is simply read again.
+    func reporting<T>(idempotent: Bool = true, _ body: () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do { return try await body() } catch is Stale where attempt < 3 {
+                attempt += 1
+            } catch  where idempotent && Self.lostConnection(error) && attempt < 3 {
+                attempt += 1
+            } catch let error as PSQLError {
+                throw PostgresStoreError.unavailable("\(location.printable): \(Self.describe(error))")
+            } catch let error as Stale {
+                throw PostgresStoreError.unavailable("\(location.printable): \(Self.describe(error.underlying))")
+            } catch let error as CommitUnknown {
+                throw PostgresStoreError.unavailable(
+                    "\(location.printable): \(Self.describe(error.underlying)) during COMMIT: it may have been recorded; run again")
+            }
         }
     }
 
@@ -317,6 +358,7 @@ public final class PostgresPayeeStore: PayeeStoring {
     /// message and SQLSTATE, or what happened to the connection.
     static func describe(_ error: any Error) -> String {
         if let error = error as? PostgresStoreError { return error.description }
+        if let error = error as? Stale { return describe(error.underlying) }
         guard let error = error as? PSQLError else { return "\(error)" }
         if let message = error.serverInfo?[.message] {
             return "\(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))"
@@ -325,7 +367,17 @@ public final class PostgresPayeeStore: PayeeStoring {
         case .sslUnsupported: return "the server does not offer TLS, and the URL asks for it (sslmode)"
         case .authMechanismRequiresPassword: return "the server wants a password: give ?passfile=FILE or PGPASSFILE"
         case .serverClosedConnection, .uncleanShutdown: return "the server closed the connection"
+        case .clientClosedConnection: return "the connection was closed"
         default: break
+        }
+        // TLS refusals in the words of libpq's sslmode, not BoringSSL's.
+        if (error.underlying as? NIOSSLExtraError) == .failedToValidateHostname {
+            return "the server's TLS certificate is not for this host name (sslmode=verify-full checks the name)"
+        }
+        if let failure = error.underlying as? NIOSSLError, case .handshakeFailed = failure,
+            "\(failure)".contains("CERTIFICATE_VERIFY_FAILED")
+        {
+            return "the server's TLS certificate is not signed by a trusted CA (give the CA as sslrootcert=FILE)"
         }
         if let underlying = error.underlying { return "\(error.code): \(underlying)" }
         return "\(error.code)"
