@@ -88,12 +88,14 @@ public final class PostgresPayeeStore: PayeeStoring {
 
     public func acceptBatch(_ envelopes: [Envelope]) async throws(VoucherRejection) -> [Result<PayeeStore.Outcome, VoucherRejection>] {
         let now = clock()
-        let checked = checks.batch(envelopes, now: now)
+        // Verifying in the background from here: the transaction's locks and reads overlap the first
+        // chunk, each chunk's receipts the next chunk. A retry reuses what was verified.
+        let verifying = checks.start(envelopes, now: now)
         var attempt = 0
         while true {
             do {
                 return try await client.withConnection { connection in
-                    try await self.transaction(connection) { try await self.apply(checked, envelopes, now: now, $0) }
+                    try await self.transaction(connection) { try await self.apply(verifying, envelopes, now: now, $0) }
                 }
             } catch is Raced where attempt < 20 {
                 attempt += 1
@@ -144,10 +146,12 @@ public final class PostgresPayeeStore: PayeeStoring {
     }
 
     private func apply(
-        _ checked: [Result<(Voucher, SpendingDelegation), VoucherRejection>], _ envelopes: [Envelope], now: UInt64,
-        _ connection: PostgresConnection
+        _ verifying: VerifyingBatch, _ envelopes: [Envelope], now: UInt64, _ connection: PostgresConnection
     ) async throws -> [Result<PayeeStore.Outcome, VoucherRejection>] {
-        let keys = checked.map { result in (try? result.get()).map { Self.channelKey($0.0) } }
+        // Channels from the vouchers as sent, while they verify: locking the row of a voucher that turns
+        // out invalid only holds a row this batch leaves as it was.
+        let vouchers = envelopes.map { envelope -> Voucher? in if case .voucher(let voucher) = envelope.message { voucher } else { nil } }
+        let keys = vouchers.map { $0.map(Self.channelKey) }
         let distinct = Set(keys.compactMap { $0 }).sorted()
         // 1. Lock the channels that exist, in channel order, and read their best.
         var held: [String: ChannelRules.Best] = [:]
@@ -160,13 +164,13 @@ public final class PostgresPayeeStore: PayeeStoring {
         let existing = Set(held.keys)
         // 2. What was accepted at the sequences this batch repeats (a duplicate, or a conflict).
         var seen: [String: [UInt64: BigUInt]] = [:]
-        let repeats = checked.indices.filter { i in
-            guard let key = keys[i], let best = held[key], case .success(let (voucher, _)) = checked[i] else { return false }
+        let repeats = vouchers.indices.filter { i in
+            guard let key = keys[i], let best = held[key], let voucher = vouchers[i] else { return false }
             return voucher.sequence <= best.sequence
         }
         if !repeats.isEmpty {
             let channels = repeats.map { keys[$0]! }
-            let sequences = repeats.map { i in Int64((try? checked[i].get())!.0.sequence) }
+            let sequences = repeats.map { Int64(clamping: vouchers[$0]!.sequence) }
             let rows = try await connection.query(
                 """
                 SELECT r.channel, r.sequence, r.cumulative::text FROM receipts r
@@ -177,42 +181,47 @@ public final class PostgresPayeeStore: PayeeStoring {
                 seen[channel, default: [:]][UInt64(sequence)] = try Self.amount(cumulative)
             }
         }
-        // 3. The rules, in batch order, each voucher against the best so far.
+        // 3. The rules, in batch order, each voucher against the best so far, chunk by chunk as verified;
+        // 4. each chunk's receipts: a key taken meanwhile means another process judged this channel first.
         var outcomes: [Result<PayeeStore.Outcome, VoucherRejection>] = []
-        var receipts: [(channel: String, sequence: Int64, cumulative: String, id: String)] = []
         var best: [String: (voucher: Voucher, delegation: SpendingDelegation, envelope: Envelope)] = [:]
-        for (i, result) in checked.enumerated() {
-            outcomes.append(
-                result.flatMap { voucher, delegation in
-                    Result { () throws(VoucherRejection) in
-                        let key = keys[i]!
-                        let channel = ChannelState(
-                            delegation: voucher.delegation, master: delegation.master, spender: delegation.spender, payee: voucher.payee,
-                            token: voucher.token, cumulative: voucher.cumulative, sequence: voucher.sequence)
-                        let verdict = try ChannelRules.judge(voucher, held: held[key]) { (sequence: UInt64) throws(Never) in
-                            seen[key]?[sequence]
+        for k in verifying.ranges.indices {
+            var receipts: [(channel: String, sequence: Int64, cumulative: String, id: String)] = []
+            for (j, result) in await verifying.chunk(k).enumerated() {
+                let i = verifying.ranges[k].lowerBound + j
+                outcomes.append(
+                    result.flatMap { voucher, delegation in
+                        Result { () throws(VoucherRejection) in
+                            let key = keys[i]!
+                            let channel = ChannelState(
+                                delegation: voucher.delegation, master: delegation.master, spender: delegation.spender,
+                                payee: voucher.payee,
+                                token: voucher.token, cumulative: voucher.cumulative, sequence: voucher.sequence)
+                            let verdict = try ChannelRules.judge(voucher, held: held[key]) { (sequence: UInt64) throws(Never) in
+                                seen[key]?[sequence]
+                            }
+                            guard case .accepted(let increase) = verdict else { return .duplicate(channel) }
+                            held[key] = ChannelRules.Best(cumulative: voucher.cumulative, sequence: voucher.sequence)
+                            seen[key, default: [:]][voucher.sequence] = voucher.cumulative
+                            receipts.append((key, Int64(voucher.sequence), String(voucher.cumulative), envelopes[i].id.hexString))
+                            best[key] = (voucher, delegation, envelopes[i])
+                            return .accepted(channel, increase: increase)
                         }
-                        guard case .accepted(let increase) = verdict else { return .duplicate(channel) }
-                        held[key] = ChannelRules.Best(cumulative: voucher.cumulative, sequence: voucher.sequence)
-                        seen[key, default: [:]][voucher.sequence] = voucher.cumulative
-                        receipts.append((key, Int64(voucher.sequence), String(voucher.cumulative), envelopes[i].id.hexString))
-                        best[key] = (voucher, delegation, envelopes[i])
-                        return .accepted(channel, increase: increase)
-                    }
-                })
+                    })
+            }
+            guard !receipts.isEmpty else { continue }
+            let inserted = try await count(
+                connection.query(
+                    """
+                    INSERT INTO receipts (channel, sequence, cumulative, voucher_id)
+                    SELECT channel, sequence, cumulative::numeric, id FROM
+                        unnest(\(receipts.map(\.channel))::text[], \(receipts.map(\.sequence))::int8[],
+                               \(receipts.map(\.cumulative))::text[], \(receipts.map(\.id))::text[]) AS r(channel, sequence, cumulative, id)
+                    ON CONFLICT (channel, sequence) DO NOTHING RETURNING 1
+                    """, logger: logger))
+            guard inserted == receipts.count else { throw Raced() }
         }
-        guard !receipts.isEmpty else { return outcomes }
-        // 4. Receipts: a key taken meanwhile means another process judged this channel first.
-        let inserted = try await count(
-            connection.query(
-                """
-                INSERT INTO receipts (channel, sequence, cumulative, voucher_id)
-                SELECT channel, sequence, cumulative::numeric, id FROM
-                    unnest(\(receipts.map(\.channel))::text[], \(receipts.map(\.sequence))::int8[],
-                           \(receipts.map(\.cumulative))::text[], \(receipts.map(\.id))::text[]) AS r(channel, sequence, cumulative, id)
-                ON CONFLICT (channel, sequence) DO NOTHING RETURNING 1
-                """, logger: logger))
-        guard inserted == receipts.count else { throw Raced() }
+        guard !best.isEmpty else { return outcomes }
         // 5. The best vouchers: new channels only if still new; locked ones only upwards (the row lock
         //    already serializes them; the condition keeps a bug from ever lowering a channel).
         let written = best.sorted { $0.key < $1.key }

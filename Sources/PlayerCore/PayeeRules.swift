@@ -54,30 +54,11 @@ public struct VoucherCheck: Sendable {
 
     public typealias Checked = Result<(Voucher, SpendingDelegation), VoucherRejection>
 
-    /// Verifies in chunks and hands each chunk to `consume`, in order, while the next chunk verifies on
-    /// every core: a store's serial work on one chunk (its writes) overlaps the recoveries of the next,
-    /// instead of leaving the other cores idle while it writes.
-    public func pipelined(
-        _ envelopes: [Envelope], now: UInt64, chunk: Int = 100, _ consume: (_ offset: Int, _ checked: [Checked]) throws -> Void
-    ) rethrows {
-        let results = UnsafeResults<Checked>(count: envelopes.count)
-        let ranges = stride(from: 0, to: envelopes.count, by: chunk).map { $0..<min($0 + chunk, envelopes.count) }
-        let verify: @Sendable (Range<Int>) -> Void = { range in
-            DispatchQueue.concurrentPerform(iterations: range.count) { i in
-                let index = range.lowerBound + i
-                results.set(index, Result { () throws(VoucherRejection) in try self.one(envelopes[index], now: now) })
-            }
-        }
-        if let first = ranges.first { verify(first) }
-        for (k, range) in ranges.enumerated() {
-            let next = DispatchGroup()
-            if k + 1 < ranges.count { DispatchQueue.global().async(group: next) { verify(ranges[k + 1]) } }
-            do { try consume(range.lowerBound, results.values(range)) } catch {
-                next.wait()
-                throw error
-            }
-            next.wait()
-        }
+    /// Starts verifying `envelopes` in the background, chunk after chunk, each chunk on every core: a
+    /// store applies and writes one chunk while the next verifies, instead of leaving the cores idle
+    /// during its writes and round trips.
+    public func start(_ envelopes: [Envelope], now: UInt64, chunk: Int = 100) -> VerifyingBatch {
+        VerifyingBatch(envelopes, now: now, chunk: chunk, check: self)
     }
 
     public func one(_ envelope: Envelope, now: UInt64) throws(VoucherRejection) -> (Voucher, SpendingDelegation) {
@@ -94,6 +75,43 @@ public struct VoucherCheck: Sendable {
             throw .invalid(.badSignature, "\(link.kind): v must be 27 or 28")
         }
         return (voucher, delegation)
+    }
+}
+
+/// A batch being verified (`VoucherCheck.start`): its chunks in order, each ready once verified.
+/// Results are written once per slot before their chunk's group is left, and read only after it is.
+public final class VerifyingBatch: Sendable {
+    public let ranges: [Range<Int>]
+    private let results: UnsafeResults<VoucherCheck.Checked>
+    private let ready: [DispatchGroup]
+
+    init(_ envelopes: [Envelope], now: UInt64, chunk: Int, check: VoucherCheck) {
+        let ranges = stride(from: 0, to: envelopes.count, by: chunk).map { $0..<min($0 + chunk, envelopes.count) }
+        let results = UnsafeResults<VoucherCheck.Checked>(count: envelopes.count)
+        let ready = ranges.map { _ in DispatchGroup() }
+        for group in ready { group.enter() }
+        (self.ranges, self.results, self.ready) = (ranges, results, ready)
+        DispatchQueue.global().async {
+            for (range, group) in zip(ranges, ready) {
+                DispatchQueue.concurrentPerform(iterations: range.count) { i in
+                    let index = range.lowerBound + i
+                    results.set(index, Result { () throws(VoucherRejection) in try check.one(envelopes[index], now: now) })
+                }
+                group.leave()
+            }
+        }
+    }
+
+    /// Chunk `k`'s results, waiting on this thread until it is verified (for a synchronous store).
+    public func chunk(_ k: Int) -> [VoucherCheck.Checked] {
+        ready[k].wait()
+        return results.values(ranges[k])
+    }
+
+    /// Chunk `k`'s results, suspending (no thread blocked) until it is verified.
+    public func chunk(_ k: Int) async -> [VoucherCheck.Checked] {
+        await withCheckedContinuation { continuation in ready[k].notify(queue: .global()) { continuation.resume() } }
+        return results.values(ranges[k])
     }
 }
 

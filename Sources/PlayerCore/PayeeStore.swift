@@ -106,14 +106,16 @@ public final class PayeeStore: PayeeStoring, @unchecked Sendable {
     /// while the next chunk verifies. Each voucher gets its own outcome.
     public func acceptBatch(_ envelopes: [Envelope]) throws(VoucherRejection) -> [Result<Outcome, VoucherRejection>] {
         let now = clock()
+        // Verification starts before the write lock is taken; each chunk is written while the next verifies.
+        let verifying = checks.start(envelopes, now: now)
         do {
             return try database.writeWithoutTransaction { db in
                 var outcomes: [Result<Outcome, VoucherRejection>] = []
                 var batch = PayeeBatch()
                 try db.inTransaction(.immediate) {
-                    // Each chunk is written while the next one verifies (VoucherCheck.pipelined).
-                    try checks.pipelined(envelopes, now: now) { offset, checked in
-                        for (j, result) in checked.enumerated() {
+                    for k in verifying.ranges.indices {
+                        let offset = verifying.ranges[k].lowerBound
+                        for (j, result) in verifying.chunk(k).enumerated() {
                             let outcome = result.flatMap { voucher, delegation in
                                 Result { () throws(VoucherRejection) in
                                     try self.apply(voucher, delegation, envelopes[offset + j], db: db, batch: &batch)
