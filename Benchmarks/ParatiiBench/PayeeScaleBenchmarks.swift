@@ -12,7 +12,10 @@ import PlayerCore
 ///   client) and vs cores × recoveries/s; goals: 2 processes ≥ 1.6 × one, the total ≥ 0.8 of the binding limit.
 enum PayeeScaleBenchmarks {
     static let batch = 500
-    static let batchesPerWorker = 4
+    static let batchesPerWorker = 12
+    /// Each process count runs this many times, each on a fresh database; the fastest counts (as
+    /// Measure's best round), since a shared machine only ever slows a run down.
+    static let repetitions = 3
     static let channelsPerBatch = 50
 
     /// Vouchers for worker `w`: its own channels (its own payees), sequences rising batch after batch.
@@ -91,9 +94,6 @@ enum PayeeScaleBenchmarks {
         let commitRate = try pgbenchCommits(pg + "/server")
         var rates: [Int: Double] = [:]
         for processes in [1, 2, 4] {
-            let database = "bench\(processes)"
-            _ = try shell(["/bin/bash", scriptsDirectory + "/pg-server", "psql", pg + "/server", "-c", "CREATE DATABASE \(database)"])
-            let url = server.replacingOccurrences(of: "/paratii?", with: "/\(database)?")
             var files: [String] = []
             for w in 0..<processes {
                 let path = scratch + "/worker-\(processes)-\(w).jsonl"
@@ -102,9 +102,15 @@ enum PayeeScaleBenchmarks {
                     .write(toFile: path, atomically: true, encoding: .utf8)
                 files.append(path)
             }
-            // Each worker prints the seconds its accepts took (after connecting); the slowest bounds the total.
-            let seconds = try runWorkers(url: url, files: files)
-            rates[processes] = Double(processes * batchesPerWorker * batch) / seconds
+            var fastest = Double.infinity
+            for repetition in 0..<repetitions {
+                let database = "bench\(processes)_\(repetition)"
+                _ = try shell(["/bin/bash", scriptsDirectory + "/pg-server", "psql", pg + "/server", "-c", "CREATE DATABASE \(database)"])
+                let url = server.replacingOccurrences(of: "/paratii?", with: "/\(database)?")
+                // Each worker prints the seconds its accepts took (after connecting); the slowest bounds the total.
+                fastest = min(fastest, try runWorkers(url: url, files: files))
+            }
+            rates[processes] = Double(processes * batchesPerWorker * batch) / fastest
         }
         let limit = min(commitRate * Double(batch), recoverLimit)
         let binding = commitRate * Double(batch) < recoverLimit ? "commits" : "recoveries"
