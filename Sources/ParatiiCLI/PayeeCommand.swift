@@ -19,7 +19,8 @@ struct PayeeOptions: ParsableArguments {
     @Option(
         help: """
             Payee store: a SQLite file (default $XDG_DATA_HOME/paratii/payee.sqlite, or payeeStore in the configuration) \
-            or postgres://USER@HOST:PORT/DATABASE[?sslmode=require&passfile=FILE] (password from passfile or $PGPASSFILE).
+            or postgres://USER@HOST:PORT/DATABASE[?sslmode=verify-full&sslrootcert=CA.pem&passfile=FILE] (password from passfile \
+            or $PGPASSFILE; sslmode as libpq's: disable, prefer, require, verify-ca, verify-full).
             """) var store: String?
     @Option(help: "Revocation list to honour (repeatable: your own, an institution's published list…).") var revocations: [String] = []
     @Option(help: "Require chains attested by this institution.") var institution: String?
