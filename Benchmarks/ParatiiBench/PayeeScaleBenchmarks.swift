@@ -12,7 +12,10 @@ import PlayerCore
 ///   client) and vs cores × recoveries/s; goals: 2 processes ≥ 1.6 × one, the total ≥ 0.8 of the binding limit.
 enum PayeeScaleBenchmarks {
     static let batch = 500
-    static let batchesPerWorker = 4
+    static let batchesPerWorker = 12
+    /// Each process count runs this many times, each on a fresh database; the fastest counts (as
+    /// Measure's best round), since a shared machine only ever slows a run down.
+    static let repetitions = 3
     static let channelsPerBatch = 50
 
     /// Vouchers for worker `w`: its own channels (its own payees), sequences rising batch after batch.
@@ -55,18 +58,31 @@ enum PayeeScaleBenchmarks {
             } / Double(sample.count)
         let recoverLimit = Double(cores) / perRecover
 
-        // 1. SQLite, one process, batches of 500 into a fresh store each round.
+        // Verification alone (VoucherCheck.batch, every core) bounds any store's accept rate on this machine
+        // as loaded right now; a store's ratio to it is the store's own cost.
+        let checks = VoucherCheck(verifier: Verifier(domain: domain), payees: [])
+        // 1. SQLite, one process, batches of 500 into a fresh store each round, in rounds alternating with
+        //    verification alone so that a busy machine slows both alike.
         // The stores are opened (created, migrated) before the clock starts: accepting is what is timed.
-        let stores = try (0..<5).map { try PayeeStore(path: scratch + "/sqlite-\($0).sqlite", verifier: Verifier(domain: domain)) }
+        let stores = try (0..<9).map { try PayeeStore(path: scratch + "/sqlite-\($0).sqlite", verifier: Verifier(domain: domain)) }
         var round = 0
-        let perBatch = try Measure.secondsPerCall(iterations: 1, rounds: stores.count) {
+        let (perCheck, perBatch) = try Measure.pair(iterations: 1, rounds: stores.count) {
+            _ = checks.batch(sample, now: now)
+        } _: {
             _ = try stores[round].acceptBatch(sample)
             round += 1
         }
+        let checkRate = Double(batch) / perCheck
+        Measure.report(
+            "payee verification alone (batches of \(batch), every core) vs \(cores) cores × recoveries/s", ratio: checkRate / recoverLimit,
+            goal: "n/a (the ceiling of the store figures below)", detail: String(format: "%.0f vouchers/s", checkRate))
         let sqliteRate = Double(batch) / perBatch
         Measure.report(
             "payee (SQLite, 1 process, batches of \(batch)) accepts/s vs \(cores) cores × recoveries/s", ratio: sqliteRate / recoverLimit,
-            goal: "≥ 0.8", detail: String(format: "%.0f accepts/s, %.0f recoveries/s on one core", sqliteRate, 1 / perRecover))
+            goal: "≥ 0.8",
+            detail: String(
+                format: "%.0f accepts/s, %.0f recoveries/s on one core; %.2f of verification alone", sqliteRate, 1 / perRecover,
+                sqliteRate / checkRate))
 
         // 2. PostgreSQL: a private server, its bare commit rate, then 1, 2 and 4 worker processes.
         // Its own directory, open to the server's user (the scratch one is owner-only).
@@ -78,9 +94,6 @@ enum PayeeScaleBenchmarks {
         let commitRate = try pgbenchCommits(pg + "/server")
         var rates: [Int: Double] = [:]
         for processes in [1, 2, 4] {
-            let database = "bench\(processes)"
-            _ = try shell(["/bin/bash", scriptsDirectory + "/pg-server", "psql", pg + "/server", "-c", "CREATE DATABASE \(database)"])
-            let url = server.replacingOccurrences(of: "/paratii?", with: "/\(database)?")
             var files: [String] = []
             for w in 0..<processes {
                 let path = scratch + "/worker-\(processes)-\(w).jsonl"
@@ -89,9 +102,15 @@ enum PayeeScaleBenchmarks {
                     .write(toFile: path, atomically: true, encoding: .utf8)
                 files.append(path)
             }
-            // Each worker prints the seconds its accepts took (after connecting); the slowest bounds the total.
-            let seconds = try runWorkers(url: url, files: files)
-            rates[processes] = Double(processes * batchesPerWorker * batch) / seconds
+            var fastest = Double.infinity
+            for repetition in 0..<repetitions {
+                let database = "bench\(processes)_\(repetition)"
+                _ = try shell(["/bin/bash", scriptsDirectory + "/pg-server", "psql", pg + "/server", "-c", "CREATE DATABASE \(database)"])
+                let url = server.replacingOccurrences(of: "/paratii?", with: "/\(database)?")
+                // Each worker prints the seconds its accepts took (after connecting); the slowest bounds the total.
+                fastest = min(fastest, try runWorkers(url: url, files: files))
+            }
+            rates[processes] = Double(processes * batchesPerWorker * batch) / fastest
         }
         let limit = min(commitRate * Double(batch), recoverLimit)
         let binding = commitRate * Double(batch) < recoverLimit ? "commits" : "recoveries"

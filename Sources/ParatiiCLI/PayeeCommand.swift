@@ -19,25 +19,30 @@ struct PayeeOptions: ParsableArguments {
     @Option(
         help: """
             Payee store: a SQLite file (default $XDG_DATA_HOME/paratii/payee.sqlite, or payeeStore in the configuration) \
-            or postgres://USER@HOST:PORT/DATABASE[?sslmode=require&passfile=FILE] (password from passfile or $PGPASSFILE).
+            or postgres://USER@HOST:PORT/DATABASE[?sslmode=verify-full&sslrootcert=CA.pem&passfile=FILE] (password from passfile \
+            or $PGPASSFILE; sslmode as libpq's: disable, prefer, require, verify-ca, verify-full).
             """) var store: String?
     @Option(help: "Revocation list to honour (repeatable: your own, an institution's published list…).") var revocations: [String] = []
     @Option(help: "Require chains attested by this institution.") var institution: String?
     @Option(help: "Only accept vouchers paying this address (repeatable).") var payee: [String] = []
     @OptionGroup var config: ConfigOption
 
-    /// The SQLite store alone (commands that only it serves).
-    func open() throws -> PayeeStore {
-        let configured = try store ?? config.load().payeeStore
-        if let configured, PostgresLocation.isPostgres(configured) {
-            throw CLIError("this command needs a SQLite payee store, not \(configured)")
-        }
-        return try PayeeStore(path: configured ?? PayeeStores.defaultPath, verifier: try verifier(), payees: try payees())
-    }
-
     /// The store `--store` or the configuration names, SQLite or PostgreSQL (PayeeStores.open chooses).
     func openStore() async throws -> any PayeeStoring {
         try await PayeeStores.open(try store ?? config.load().payeeStore, verifier: try verifier(), payees: try payees())
+    }
+
+    /// Opens the store, runs `body` with it, and closes it (its connections) whatever happens.
+    func withStore<T>(_ body: (any PayeeStoring) async throws -> T) async throws -> T {
+        let store = try await openStore()
+        do {
+            let result = try await body(store)
+            await store.close()
+            return result
+        } catch {
+            await store.close()
+            throw error
+        }
     }
 
     func payees() throws -> Set<Address> { Set(try payee.map { try Address($0) }) }
@@ -59,7 +64,6 @@ extension PayeeCommand {
         @OptionGroup var options: PayeeOptions
         @Argument(help: "Voucher envelope JSON file, or - for standard input (one envelope, or one per line).") var file: String
         func run() async throws {
-            let store = try await options.openStore()
             let text = try CLIInput.text(file)
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
             // One pretty envelope, or JSON lines of compact ones.
@@ -76,12 +80,7 @@ extension PayeeCommand {
                     results.append(.failure(.invalid(.malformed, "\(error)")))
                 }
             }
-            let batch: [Result<PayeeStore.Outcome, VoucherRejection>]
-            do { batch = try await store.acceptBatch(envelopes) } catch {
-                await store.close()
-                throw error
-            }
-            await store.close()
+            let batch = try await options.withStore { try await $0.acceptBatch(envelopes) }
             var accepted = batch.makeIterator()
             for result in results.map({ $0 ?? accepted.next()! }) {
                 switch result {
@@ -112,13 +111,7 @@ extension PayeeCommand {
         @Flag(help: "JSON output.") var json = false
         func run() async throws {
             let configuration = try options.config.load()
-            let store = try await options.openStore()
-            let channels: [ChannelState]
-            do { channels = try await store.channels() } catch {
-                await store.close()
-                throw error
-            }
-            await store.close()
+            let channels = try await options.withStore { try await $0.channels() }
             if json {
                 print(
                     JSONValue.array(
@@ -153,13 +146,7 @@ extension PayeeCommand {
         @OptionGroup var options: PayeeOptions
         @Option(help: "Write here instead of stdout.") var out: String?
         func run() async throws {
-            let store = try await options.openStore()
-            let exported: [JSONValue]
-            do { exported = try await store.export() } catch {
-                await store.close()
-                throw error
-            }
-            await store.close()
+            let exported = try await options.withStore { try await $0.export() }
             try CLIOutput.write(JSONValue.array(exported), to: out)
         }
     }

@@ -25,14 +25,17 @@ extension PayeeCommand {
         func run() async throws {
             let configuration = try options.config.load()
             guard configuration.verifyingContract != .zero else { throw CLIError("no contract to redeem at: set verifyingContract") }
-            let store = try options.open()
+            try await options.withStore { try await redeem($0, configuration) }
+        }
+
+        private func redeem(_ store: any PayeeStoring, _ configuration: Configuration) async throws {
             var keyOptions = ["--keystore", keystore]
             if let passwordFile { keyOptions += ["--password-file", passwordFile] }
             let key = try KeystoreOptions.parse(keyOptions).open()
             let chain = try await node.client(configuration)
             if out == nil, chain == nil { throw CLIError("give a node (--rpc URL or \"rpc\" in the configuration) or --out FILE") }
 
-            let pending = try store.unredeemedVouchers(payee: key.address)
+            let pending = try await store.unredeemedVouchers(payee: key.address)
             // Signed for another contract or chain, a delegation would revert the whole batch: say so, leave it.
             let foreign = pending.filter { $0.domain != configuration.domain }
             for item in foreign {
@@ -101,7 +104,7 @@ extension PayeeCommand {
                 let events = receipt.logs.compactMap {
                     ParatiiContract.redemption(topics: $0.topics, data: $0.data, emitter: $0.address, contract: contract)
                 }
-                try store.recordRedemptions(events, transactionHash: signed.hash)
+                try await store.recordRedemptions(events, transactionHash: signed.hash)
                 for event in events {
                     let amount = { (value: BigUInt) in configuration.formatAmount(value, token: event.token) }
                     var line =
@@ -121,12 +124,12 @@ extension PayeeCommand {
         /// its receipt) are recorded from `channelPaid` instead of being paid for again in gas; the
         /// transaction is then unknown (recorded as the zero hash).
         private func notYetPaid(
-            _ items: [RedeemableVoucher], store: PayeeStore, chain: RPCClient?, contract: Address
+            _ items: [RedeemableVoucher], store: any PayeeStoring, chain: RPCClient?, contract: Address
         ) async throws
             -> [RedeemableVoucher]
         {
             guard let chain else { return items }
-            let recorded = try store.redemptions()
+            let recorded = try await store.redemptions()
             var open: [RedeemableVoucher] = []
             for item in items {
                 let voucher = item.voucher
@@ -145,7 +148,7 @@ extension PayeeCommand {
                 let event = ParatiiContract.Redemption(
                     delegation: voucher.delegation, payee: voucher.payee, token: voucher.token, cumulative: voucher.cumulative,
                     paid: onChain > stored ? onChain - stored : 0, shortfall: 0)
-                try store.recordRedemptions([event], transactionHash: [UInt8](repeating: 0, count: 32))
+                try await store.recordRedemptions([event], transactionHash: [UInt8](repeating: 0, count: 32))
                 print("already paid on chain: \(voucher.payee.checksummed) under \(voucher.delegation.hexString.prefix(10))…, recorded")
             }
             return open
@@ -164,20 +167,23 @@ extension PayeeCommand {
 
         func run() async throws {
             let configuration = try options.config.load()
-            let store = try options.open()
+            try await options.withStore { try await show($0, configuration) }
+        }
+
+        private func show(_ store: any PayeeStoring, _ configuration: Configuration) async throws {
             guard let chain = try await node.client(configuration) else {
                 throw CLIError("exposure reads the chain: give --rpc URL or \"rpc\" in the configuration")
             }
             let contract = configuration.verifyingContract
             guard contract != .zero else { throw CLIError("no contract: set verifyingContract") }
-            let redemptions = try store.redemptions()
+            let redemptions = try await store.redemptions()
             struct Key: Hashable {
                 let delegation: [UInt8]
                 let token: Address
             }
             var groups: [Key: [ChannelState]] = [:]
             var order: [Key] = []
-            for channel in try store.channels() {
+            for channel in try await store.channels() {
                 let key = Key(delegation: channel.delegation, token: channel.token)
                 if groups[key] == nil { order.append(key) }
                 groups[key, default: []].append(channel)

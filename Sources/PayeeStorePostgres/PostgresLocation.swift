@@ -19,7 +19,8 @@ public enum PostgresStoreError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// `postgres://user@host:port/database?sslmode=require&passfile=/path` (libpq's names), or a Unix
+/// `postgres://user@host:port/database?sslmode=require&passfile=/path` (libpq's names, `sslrootcert`
+/// too: the CA certificates, PEM, that verify-ca and verify-full trust instead of the system's), or a Unix
 /// socket directory as `?host=/run/postgresql`. A password inside the URL is refused: URLs end up in
 /// shell history, process lists and config files; it comes from `passfile` or `$PGPASSFILE` (the
 /// pgpass format, owner-only like libpq insists).
@@ -32,6 +33,7 @@ public struct PostgresLocation: Sendable, Equatable {
     public var socketDirectory: String?
     public var sslmode: String
     public var passfile: String?
+    public var sslrootcert: String?
 
     public static func isPostgres(_ location: String) -> Bool {
         location.hasPrefix("postgres://") || location.hasPrefix("postgresql://")
@@ -59,10 +61,11 @@ public struct PostgresLocation: Sendable, Equatable {
                 }
                 sslmode = value
             case "passfile": passfile = value
+            case "sslrootcert": sslrootcert = value
             case "host":
                 guard value.hasPrefix("/") else { throw .url("host= takes a Unix socket directory (an absolute path)") }
                 socketDirectory = value
-            default: throw .url("unknown parameter \(item.name) (known: sslmode, passfile, host)")
+            default: throw .url("unknown parameter \(item.name) (known: sslmode, sslrootcert, passfile, host)")
             }
         }
         if passfile == nil, let file = environment["PGPASSFILE"], !file.isEmpty { passfile = file }
@@ -115,20 +118,28 @@ public struct PostgresLocation: Sendable, Equatable {
     }
 
     /// TLS as libpq's sslmode means it: require encrypts, verify-ca also checks the chain, verify-full the name too.
-    private var tls: (enforced: Bool, allowed: Bool, configuration: TLSConfiguration) {
+    /// The CA certificates come from `sslrootcert` when given (read here, so a missing or unreadable file
+    /// is one line before any connection), else from the system's trust store.
+    private func tls() throws(PostgresStoreError) -> (enforced: Bool, allowed: Bool, configuration: TLSConfiguration) {
         var tls = TLSConfiguration.makeClientConfiguration()
         if !sslmode.hasPrefix("verify") { tls.certificateVerification = .none }
         if sslmode == "verify-ca" { tls.certificateVerification = .noHostnameVerification }
+        if let sslrootcert {
+            guard let certificates = try? NIOSSLCertificate.fromPEMFile(sslrootcert), !certificates.isEmpty else {
+                throw .url("sslrootcert \(sslrootcert): no PEM certificate could be read from it")
+            }
+            tls.trustRoots = .certificates(certificates)
+        }
         return (["require", "verify-ca", "verify-full"].contains(sslmode), sslmode != "disable", tls)
     }
 
     /// The pool's configuration.
-    func clientConfiguration(password: String?) -> PostgresClient.Configuration {
+    func clientConfiguration(password: String?) throws(PostgresStoreError) -> PostgresClient.Configuration {
         if let socketDirectory {
             return PostgresClient.Configuration(
                 unixSocketPath: socketDirectory + "/.s.PGSQL.\(port)", username: user, password: password, database: database)
         }
-        let tls = tls
+        let tls = try tls()
         let mode: PostgresClient.Configuration.TLS =
             tls.enforced ? .require(tls.configuration) : tls.allowed ? .prefer(tls.configuration) : .disable
         return PostgresClient.Configuration(host: host, port: port, username: user, password: password, database: database, tls: mode)
@@ -139,7 +150,7 @@ public struct PostgresLocation: Sendable, Equatable {
         if let socketDirectory {
             return .init(unixSocketPath: socketDirectory + "/.s.PGSQL.\(port)", username: user, password: password, database: database)
         }
-        let tls = tls
+        let tls = try tls()
         let context = try NIOSSLContext(configuration: tls.configuration)
         let mode: PostgresConnection.Configuration.TLS = tls.enforced ? .require(context) : tls.allowed ? .prefer(context) : .disable
         return .init(host: host, port: port, username: user, password: password, database: database, tls: mode)

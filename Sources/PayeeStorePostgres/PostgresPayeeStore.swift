@@ -32,7 +32,7 @@ public final class PostgresPayeeStore: PayeeStoring {
         clock: @escaping @Sendable () -> UInt64 = Wallet.systemClock
     ) async throws {
         let password = try location.password()
-        var configuration = location.clientConfiguration(password: password)
+        var configuration = try location.clientConfiguration(password: password)
         configuration.options.maximumConnections = connections
         configuration.options.connectTimeout = .seconds(10)
         configuration.options.additionalStartupParameters = [("application_name", "paratii-payee")]
@@ -70,21 +70,45 @@ public final class PostgresPayeeStore: PayeeStoring {
     /// A retry: the batch met a channel another process wrote meanwhile; its transaction rolled back.
     struct Raced: Error {}
 
+    /// A pooled connection that died while idle (killed, server restarted) and failed at BEGIN: nothing
+    /// was sent on it, so the work is tried again on a new connection. The pool learns of a death only
+    /// when the connection's close reaches it, which a kill right before a batch can outrun.
+    struct Stale: Error { let underlying: any Error }
+
+    /// The connection died after COMMIT was sent: the server may or may not have committed.
+    struct CommitUnknown: Error { let underlying: any Error }
+
+    /// The connection is gone: closed under us, or the server's last words on it (57P0x: terminated by an
+    /// administrator, a crash or a shutdown; 08xxx: connection exceptions).
+    static func lostConnection(_ error: any Error) -> Bool {
+        guard let error = error as? PSQLError else { return false }
+        if let state = error.serverInfo?[.sqlState] { return state.hasPrefix("57P0") || state.hasPrefix("08") }
+        return [.serverClosedConnection, .clientClosedConnection, .uncleanShutdown, .connectionError].contains(error.code)
+    }
+
     public func acceptBatch(_ envelopes: [Envelope]) async throws(VoucherRejection) -> [Result<PayeeStore.Outcome, VoucherRejection>] {
         let now = clock()
-        let checked = checks.batch(envelopes, now: now)
+        // Verifying in the background from here: the transaction's locks and reads overlap the first
+        // chunk, each chunk's receipts the next chunk. A retry reuses what was verified.
+        let verifying = checks.start(envelopes, now: now)
         var attempt = 0
         while true {
             do {
                 return try await client.withConnection { connection in
-                    try await self.transaction(connection) { try await self.apply(checked, envelopes, now: now, $0) }
+                    try await self.transaction(connection) { try await self.apply(verifying, envelopes, now: now, $0) }
                 }
             } catch is Raced where attempt < 20 {
+                attempt += 1
+            } catch is Stale where attempt < 3 {
                 attempt += 1
             } catch let error as PSQLError where ["40P01", "40001"].contains(error.serverInfo?[.sqlState]) && attempt < 20 {
                 attempt += 1  // deadlock or serialization failure: the server rolled back; judge again
             } catch let rejection as VoucherRejection {
                 throw rejection
+            } catch let unknown as CommitUnknown {
+                throw .storage(
+                    "\(location.printable): \(Self.describe(unknown.underlying)) during COMMIT: the batch may have been stored; send it again (what was stored comes back as duplicates)"
+                )
             } catch {
                 throw .storage("\(location.printable): \(Self.describe(error)); nothing of this batch was stored")
             }
@@ -94,29 +118,40 @@ public final class PostgresPayeeStore: PayeeStoring {
     /// BEGIN … COMMIT by hand: a failed batch is rolled back only on a connection that still works. After
     /// the server or the connection died the server has rolled it back already, and postgres-nio's own
     /// `withTransaction` could wait for ever on a ROLLBACK sent to a closing connection.
-    private func transaction<T>(_ connection: PostgresConnection, _ body: (PostgresConnection) async throws -> T) async throws -> T {
-        try await connection.query("BEGIN", logger: logger)
+    func transaction<T>(_ connection: PostgresConnection, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do { try await connection.query("BEGIN", logger: logger) } catch  where Self.lostConnection(error) {
+            throw Stale(underlying: error)
+        }
+        let result: T
         do {
-            let result = try await body(connection)
-            try await connection.query("COMMIT", logger: logger)
-            return result
+            result = try await body(connection)
         } catch {
             if let failure = error as? PSQLError, failure.code != .server { throw error }
             if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
             throw error
         }
+        do { try await connection.query("COMMIT", logger: logger) } catch  where Self.lostConnection(error) {
+            throw CommitUnknown(underlying: error)
+        }
+        return result
     }
 
     /// The channel key: one hex text per (delegation, payee, token), the distribution column.
     public static func channelKey(_ voucher: Voucher) -> String {
-        Keccak256.hash(voucher.delegation + voucher.payee.bytes + voucher.token.bytes).hexString
+        channelKey(delegation: voucher.delegation, payee: voucher.payee, token: voucher.token)
+    }
+
+    static func channelKey(delegation: [UInt8], payee: Address, token: Address) -> String {
+        Keccak256.hash(delegation + payee.bytes + token.bytes).hexString
     }
 
     private func apply(
-        _ checked: [Result<(Voucher, SpendingDelegation), VoucherRejection>], _ envelopes: [Envelope], now: UInt64,
-        _ connection: PostgresConnection
+        _ verifying: VerifyingBatch, _ envelopes: [Envelope], now: UInt64, _ connection: PostgresConnection
     ) async throws -> [Result<PayeeStore.Outcome, VoucherRejection>] {
-        let keys = checked.map { result in (try? result.get()).map { Self.channelKey($0.0) } }
+        // Channels from the vouchers as sent, while they verify: locking the row of a voucher that turns
+        // out invalid only holds a row this batch leaves as it was.
+        let vouchers = envelopes.map { envelope -> Voucher? in if case .voucher(let voucher) = envelope.message { voucher } else { nil } }
+        let keys = vouchers.map { $0.map(Self.channelKey) }
         let distinct = Set(keys.compactMap { $0 }).sorted()
         // 1. Lock the channels that exist, in channel order, and read their best.
         var held: [String: ChannelRules.Best] = [:]
@@ -129,13 +164,13 @@ public final class PostgresPayeeStore: PayeeStoring {
         let existing = Set(held.keys)
         // 2. What was accepted at the sequences this batch repeats (a duplicate, or a conflict).
         var seen: [String: [UInt64: BigUInt]] = [:]
-        let repeats = checked.indices.filter { i in
-            guard let key = keys[i], let best = held[key], case .success(let (voucher, _)) = checked[i] else { return false }
+        let repeats = vouchers.indices.filter { i in
+            guard let key = keys[i], let best = held[key], let voucher = vouchers[i] else { return false }
             return voucher.sequence <= best.sequence
         }
         if !repeats.isEmpty {
             let channels = repeats.map { keys[$0]! }
-            let sequences = repeats.map { i in Int64((try? checked[i].get())!.0.sequence) }
+            let sequences = repeats.map { Int64(clamping: vouchers[$0]!.sequence) }
             let rows = try await connection.query(
                 """
                 SELECT r.channel, r.sequence, r.cumulative::text FROM receipts r
@@ -146,42 +181,47 @@ public final class PostgresPayeeStore: PayeeStoring {
                 seen[channel, default: [:]][UInt64(sequence)] = try Self.amount(cumulative)
             }
         }
-        // 3. The rules, in batch order, each voucher against the best so far.
+        // 3. The rules, in batch order, each voucher against the best so far, chunk by chunk as verified;
+        // 4. each chunk's receipts: a key taken meanwhile means another process judged this channel first.
         var outcomes: [Result<PayeeStore.Outcome, VoucherRejection>] = []
-        var receipts: [(channel: String, sequence: Int64, cumulative: String, id: String)] = []
         var best: [String: (voucher: Voucher, delegation: SpendingDelegation, envelope: Envelope)] = [:]
-        for (i, result) in checked.enumerated() {
-            outcomes.append(
-                result.flatMap { voucher, delegation in
-                    Result { () throws(VoucherRejection) in
-                        let key = keys[i]!
-                        let channel = ChannelState(
-                            delegation: voucher.delegation, master: delegation.master, spender: delegation.spender, payee: voucher.payee,
-                            token: voucher.token, cumulative: voucher.cumulative, sequence: voucher.sequence)
-                        let verdict = try ChannelRules.judge(voucher, held: held[key]) { (sequence: UInt64) throws(Never) in
-                            seen[key]?[sequence]
+        for k in verifying.ranges.indices {
+            var receipts: [(channel: String, sequence: Int64, cumulative: String, id: String)] = []
+            for (j, result) in await verifying.chunk(k).enumerated() {
+                let i = verifying.ranges[k].lowerBound + j
+                outcomes.append(
+                    result.flatMap { voucher, delegation in
+                        Result { () throws(VoucherRejection) in
+                            let key = keys[i]!
+                            let channel = ChannelState(
+                                delegation: voucher.delegation, master: delegation.master, spender: delegation.spender,
+                                payee: voucher.payee,
+                                token: voucher.token, cumulative: voucher.cumulative, sequence: voucher.sequence)
+                            let verdict = try ChannelRules.judge(voucher, held: held[key]) { (sequence: UInt64) throws(Never) in
+                                seen[key]?[sequence]
+                            }
+                            guard case .accepted(let increase) = verdict else { return .duplicate(channel) }
+                            held[key] = ChannelRules.Best(cumulative: voucher.cumulative, sequence: voucher.sequence)
+                            seen[key, default: [:]][voucher.sequence] = voucher.cumulative
+                            receipts.append((key, Int64(voucher.sequence), String(voucher.cumulative), envelopes[i].id.hexString))
+                            best[key] = (voucher, delegation, envelopes[i])
+                            return .accepted(channel, increase: increase)
                         }
-                        guard case .accepted(let increase) = verdict else { return .duplicate(channel) }
-                        held[key] = ChannelRules.Best(cumulative: voucher.cumulative, sequence: voucher.sequence)
-                        seen[key, default: [:]][voucher.sequence] = voucher.cumulative
-                        receipts.append((key, Int64(voucher.sequence), String(voucher.cumulative), envelopes[i].id.hexString))
-                        best[key] = (voucher, delegation, envelopes[i])
-                        return .accepted(channel, increase: increase)
-                    }
-                })
+                    })
+            }
+            guard !receipts.isEmpty else { continue }
+            let inserted = try await count(
+                connection.query(
+                    """
+                    INSERT INTO receipts (channel, sequence, cumulative, voucher_id)
+                    SELECT channel, sequence, cumulative::numeric, id FROM
+                        unnest(\(receipts.map(\.channel))::text[], \(receipts.map(\.sequence))::int8[],
+                               \(receipts.map(\.cumulative))::text[], \(receipts.map(\.id))::text[]) AS r(channel, sequence, cumulative, id)
+                    ON CONFLICT (channel, sequence) DO NOTHING RETURNING 1
+                    """, logger: logger))
+            guard inserted == receipts.count else { throw Raced() }
         }
-        guard !receipts.isEmpty else { return outcomes }
-        // 4. Receipts: a key taken meanwhile means another process judged this channel first.
-        let inserted = try await count(
-            connection.query(
-                """
-                INSERT INTO receipts (channel, sequence, cumulative, voucher_id)
-                SELECT channel, sequence, cumulative::numeric, id FROM
-                    unnest(\(receipts.map(\.channel))::text[], \(receipts.map(\.sequence))::int8[],
-                           \(receipts.map(\.cumulative))::text[], \(receipts.map(\.id))::text[]) AS r(channel, sequence, cumulative, id)
-                ON CONFLICT (channel, sequence) DO NOTHING RETURNING 1
-                """, logger: logger))
-        guard inserted == receipts.count else { throw Raced() }
+        guard !best.isEmpty else { return outcomes }
         // 5. The best vouchers: new channels only if still new; locked ones only upwards (the row lock
         //    already serializes them; the condition keeps a bug from ever lowering a channel).
         let written = best.sorted { $0.key < $1.key }
@@ -260,7 +300,7 @@ public final class PostgresPayeeStore: PayeeStoring {
     }
 
     public func channels() async throws -> [ChannelState] {
-        do {
+        try await reporting {
             var delegations: [String: SpendingDelegation?] = [:]
             var result: [ChannelState] = []
             let rows = try await client.query(
@@ -279,13 +319,11 @@ public final class PostgresPayeeStore: PayeeStoring {
                 result.append(channel)
             }
             return result
-        } catch let error as PSQLError {
-            throw PostgresStoreError.unavailable("\(location.printable): \(Self.describe(error))")
         }
     }
 
     public func export() async throws -> [JSONValue] {
-        do {
+        try await reporting {
             var result: [JSONValue] = []
             let rows = try await client.query(
                 """
@@ -301,8 +339,27 @@ public final class PostgresPayeeStore: PayeeStoring {
                 result.append(try StoredChannel.envelope(voucher, signature: try [UInt8](hex: signature), parents: parents).json)
             }
             return result
-        } catch let error as PSQLError {
-            throw PostgresStoreError.unavailable("\(location.printable): \(Self.describe(error))")
+        }
+    }
+
+    /// A read or a write outside a batch: a database failure becomes one line naming the server.
+    /// A connection found dead at its first statement is replaced once or twice (see `Stale`); a read
+    /// (`idempotent`) that lost its connection is simply read again.
+    func reporting<T>(idempotent: Bool = true, _ body: () async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            do { return try await body() } catch is Stale where attempt < 3 {
+                attempt += 1
+            } catch  where idempotent && Self.lostConnection(error) && attempt < 3 {
+                attempt += 1
+            } catch let error as PSQLError {
+                throw PostgresStoreError.unavailable("\(location.printable): \(Self.describe(error))")
+            } catch let error as Stale {
+                throw PostgresStoreError.unavailable("\(location.printable): \(Self.describe(error.underlying))")
+            } catch let error as CommitUnknown {
+                throw PostgresStoreError.unavailable(
+                    "\(location.printable): \(Self.describe(error.underlying)) during COMMIT: it may have been recorded; run again")
+            }
         }
     }
 
@@ -310,6 +367,7 @@ public final class PostgresPayeeStore: PayeeStoring {
     /// message and SQLSTATE, or what happened to the connection.
     static func describe(_ error: any Error) -> String {
         if let error = error as? PostgresStoreError { return error.description }
+        if let error = error as? Stale { return describe(error.underlying) }
         guard let error = error as? PSQLError else { return "\(error)" }
         if let message = error.serverInfo?[.message] {
             return "\(message) (SQLSTATE \(error.serverInfo?[.sqlState] ?? "?"))"
@@ -318,7 +376,17 @@ public final class PostgresPayeeStore: PayeeStoring {
         case .sslUnsupported: return "the server does not offer TLS, and the URL asks for it (sslmode)"
         case .authMechanismRequiresPassword: return "the server wants a password: give ?passfile=FILE or PGPASSFILE"
         case .serverClosedConnection, .uncleanShutdown: return "the server closed the connection"
+        case .clientClosedConnection: return "the connection was closed"
         default: break
+        }
+        // TLS refusals in the words of libpq's sslmode, not BoringSSL's.
+        if (error.underlying as? NIOSSLExtraError) == .failedToValidateHostname {
+            return "the server's TLS certificate is not for this host name (sslmode=verify-full checks the name)"
+        }
+        if let failure = error.underlying as? NIOSSLError, case .handshakeFailed = failure,
+            "\(failure)".contains("CERTIFICATE_VERIFY_FAILED")
+        {
+            return "the server's TLS certificate is not signed by a trusted CA (give the CA as sslrootcert=FILE)"
         }
         if let underlying = error.underlying { return "\(error.code): \(underlying)" }
         return "\(error.code)"

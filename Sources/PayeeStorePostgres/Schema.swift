@@ -36,13 +36,37 @@ enum Schema {
                 ) PARTITION BY HASH (channel)
                 """,
             ]
-                + (0..<partitions).flatMap { i in
-                    ["channels", "receipts"].map { table in
-                        "CREATE TABLE \(table)_p\(i) PARTITION OF \(table) FOR VALUES WITH (MODULUS \(partitions), REMAINDER \(i))"
-                    }
-                }
-        )
+                + partitioned(["channels", "receipts"])
+        ),
+        (
+            // What the contract paid each channel, from the receipts' `Redeemed` events (`payee redeem`).
+            "002-redemptions",
+            [
+                """
+                CREATE TABLE redemptions (
+                    channel text NOT NULL CHECK (length(channel) = 66),
+                    delegation_id text NOT NULL CHECK (length(delegation_id) = 66),
+                    payee text NOT NULL, token text NOT NULL,
+                    cumulative numeric(78, 0) NOT NULL CHECK (cumulative >= 0),
+                    paid numeric(78, 0) NOT NULL CHECK (paid >= 0),
+                    shortfall numeric(78, 0) NOT NULL CHECK (shortfall >= 0),
+                    transaction_hash text NOT NULL CHECK (length(transaction_hash) = 66),
+                    redeemed_at bigint NOT NULL,
+                    PRIMARY KEY (channel)
+                ) PARTITION BY HASH (channel)
+                """
+            ] + partitioned(["redemptions"])
+        ),
     ]
+
+    /// The hash partitions of `tables`, by channel.
+    static func partitioned(_ tables: [String]) -> [String] {
+        (0..<partitions).flatMap { i in
+            tables.map { table in
+                "CREATE TABLE \(table)_p\(i) PARTITION OF \(table) FOR VALUES WITH (MODULUS \(partitions), REMAINDER \(i))"
+            }
+        }
+    }
 
     /// Applies what is missing, under a transaction-scoped advisory lock so processes starting together
     /// migrate once. The bookkeeping table is the one table not keyed by channel: it stays on the

@@ -14,6 +14,14 @@ public protocol PayeeStoring: AnyObject, Sendable {
     func channels() async throws -> [ChannelState]
     /// The best voucher of every channel as a full envelope: what to redeem.
     func export() async throws -> [JSONValue]
+    /// The best voucher of every channel (of `payee`; nil: all) above what the contract has settled for
+    /// it, ordered by delegation: what `payee redeem` batches.
+    func unredeemedVouchers(payee: Address?) async throws -> [RedeemableVoucher]
+    /// Records a receipt's `Redeemed` events at once: each channel's settled cumulative only grows, its
+    /// paid sum adds up what each event paid.
+    func recordRedemptions(_ events: [ParatiiContract.Redemption], transactionHash: [UInt8]) async throws
+    /// Every channel's redemption so far.
+    func redemptions() async throws -> [ChannelRedemption]
     /// Releases connections; the store is not used afterwards.
     func close() async
 }
@@ -44,6 +52,15 @@ public struct VoucherCheck: Sendable {
         return checked.values
     }
 
+    public typealias Checked = Result<(Voucher, SpendingDelegation), VoucherRejection>
+
+    /// Starts verifying `envelopes` in the background, chunk after chunk, each chunk on every core: a
+    /// store applies and writes one chunk while the next verifies, instead of leaving the cores idle
+    /// during its writes and round trips.
+    public func start(_ envelopes: [Envelope], now: UInt64, chunk: Int = 100) -> VerifyingBatch {
+        VerifyingBatch(envelopes, now: now, chunk: chunk, check: self)
+    }
+
     public func one(_ envelope: Envelope, now: UInt64) throws(VoucherRejection) -> (Voucher, SpendingDelegation) {
         guard case .voucher(let voucher) = envelope.message else { throw .notAVoucher(envelope.kind) }
         guard payees.isEmpty || payees.contains(voucher.payee) else { throw .wrongPayee(voucher.payee) }
@@ -58,6 +75,43 @@ public struct VoucherCheck: Sendable {
             throw .invalid(.badSignature, "\(link.kind): v must be 27 or 28")
         }
         return (voucher, delegation)
+    }
+}
+
+/// A batch being verified (`VoucherCheck.start`): its chunks in order, each ready once verified.
+/// Results are written once per slot before their chunk's group is left, and read only after it is.
+public final class VerifyingBatch: Sendable {
+    public let ranges: [Range<Int>]
+    private let results: UnsafeResults<VoucherCheck.Checked>
+    private let ready: [DispatchGroup]
+
+    init(_ envelopes: [Envelope], now: UInt64, chunk: Int, check: VoucherCheck) {
+        let ranges = stride(from: 0, to: envelopes.count, by: chunk).map { $0..<min($0 + chunk, envelopes.count) }
+        let results = UnsafeResults<VoucherCheck.Checked>(count: envelopes.count)
+        let ready = ranges.map { _ in DispatchGroup() }
+        for group in ready { group.enter() }
+        (self.ranges, self.results, self.ready) = (ranges, results, ready)
+        DispatchQueue.global().async {
+            for (range, group) in zip(ranges, ready) {
+                DispatchQueue.concurrentPerform(iterations: range.count) { i in
+                    let index = range.lowerBound + i
+                    results.set(index, Result { () throws(VoucherRejection) in try check.one(envelopes[index], now: now) })
+                }
+                group.leave()
+            }
+        }
+    }
+
+    /// Chunk `k`'s results, waiting on this thread until it is verified (for a synchronous store).
+    public func chunk(_ k: Int) -> [VoucherCheck.Checked] {
+        ready[k].wait()
+        return results.values(ranges[k])
+    }
+
+    /// Chunk `k`'s results, suspending (no thread blocked) until it is verified.
+    public func chunk(_ k: Int) async -> [VoucherCheck.Checked] {
+        await withCheckedContinuation { continuation in ready[k].notify(queue: .global()) { continuation.resume() } }
+        return results.values(ranges[k])
     }
 }
 
@@ -107,6 +161,23 @@ public enum StoredChannel {
             case .spending(let delegation)? = try? Envelope(json: first).message
         else { return nil }
         return delegation
+    }
+
+    /// The best voucher with what `redeemBatch` needs, if the contract has settled less than it
+    /// (`settled`: the recorded redemption's cumulative).
+    public static func unredeemed(
+        _ voucher: Voucher, signature: [UInt8], parents text: String, settled: BigUInt?
+    ) throws
+        -> RedeemableVoucher?
+    {
+        guard voucher.cumulative > settled ?? 0 else { return nil }
+        guard case .array(let items) = try JSONValue.parse(text), let first = items.first, case let head = try Envelope(json: first),
+            case .spending(let delegation) = head.message
+        else { throw WalletError.corrupted("delegation chain \(voucher.delegation.hexString)") }
+        return RedeemableVoucher(
+            delegation: delegation, delegationId: voucher.delegation, domain: head.domain,
+            masterSignature: try PayeeStore.redeemable(head.signature), voucher: voucher,
+            spenderSignature: try PayeeStore.redeemable(signature))
     }
 
     /// The best voucher with its chain, as a contract redeems it: every v 27/28 (rows written before

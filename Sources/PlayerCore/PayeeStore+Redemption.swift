@@ -25,6 +25,11 @@ public struct ChannelRedemption: Sendable, Equatable {
     public var settled: ParatiiContract.Redemption
     public var transactionHash: [UInt8]
 
+    public init(settled: ParatiiContract.Redemption, transactionHash: [UInt8]) {
+        self.settled = settled
+        self.transactionHash = transactionHash
+    }
+
     public subscript<Value>(dynamicMember field: KeyPath<ParatiiContract.Redemption, Value>) -> Value { settled[keyPath: field] }
 }
 
@@ -42,20 +47,13 @@ extension PayeeStore {
                     ORDER BY c.delegationId, c.payee, c.token
                     """, arguments: [payee?.dbText, payee?.dbText]
             ).compactMap { row -> RedeemableVoucher? in
-                let cumulative = BigUInt(row["cumulative"] as String, radix: 10) ?? 0
-                let settled = (row["settled"] as String?).flatMap { BigUInt($0, radix: 10) } ?? 0
-                guard cumulative > settled else { return nil }
-                guard case .array(let items) = try JSONValue.parse(row["parents"] as String), let first = items.first,
-                    case let head = try Envelope(json: first), case .spending(let delegation) = head.message
-                else { throw WalletError.corrupted("delegation chain \(row["delegationId"] as String)") }
                 let voucher = Voucher(
                     delegation: try [UInt8](hex: row["delegationId"] as String), payee: try Address(row["payee"] as String),
-                    token: try Address(row["token"] as String), cumulative: cumulative, sequence: UInt64(row["sequence"] as Int64),
-                    memo: try [UInt8](hex: row["memo"] as String))
-                return RedeemableVoucher(
-                    delegation: delegation, delegationId: voucher.delegation, domain: head.domain,
-                    masterSignature: try Self.redeemable(head.signature), voucher: voucher,
-                    spenderSignature: try Self.redeemable(try [UInt8](hex: row["signature"] as String)))
+                    token: try Address(row["token"] as String), cumulative: BigUInt(row["cumulative"] as String, radix: 10) ?? 0,
+                    sequence: UInt64(row["sequence"] as Int64), memo: try [UInt8](hex: row["memo"] as String))
+                return try StoredChannel.unredeemed(
+                    voucher, signature: try [UInt8](hex: row["signature"] as String), parents: row["parents"] as String,
+                    settled: (row["settled"] as String?).flatMap { BigUInt($0, radix: 10) })
             }
         }
     }

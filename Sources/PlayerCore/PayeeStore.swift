@@ -101,25 +101,30 @@ public final class PayeeStore: PayeeStoring, @unchecked Sendable {
         try acceptBatch([envelope])[0].get()
     }
 
-    /// Verifies every voucher (in parallel: signatures are the cost), then applies the channel rules
-    /// in order inside one IMMEDIATE transaction, one commit for the lot. Each voucher gets its own outcome.
+    /// Verifies every voucher (in parallel: signatures are the cost) and applies the channel rules in
+    /// order inside one IMMEDIATE transaction, one commit for the lot; a chunk's rules and writes run
+    /// while the next chunk verifies. Each voucher gets its own outcome.
     public func acceptBatch(_ envelopes: [Envelope]) throws(VoucherRejection) -> [Result<Outcome, VoucherRejection>] {
         let now = clock()
-        let checked = checks.batch(envelopes, now: now)
+        // Verification starts before the write lock is taken; each chunk is written while the next verifies.
+        let verifying = checks.start(envelopes, now: now)
         do {
             return try database.writeWithoutTransaction { db in
                 var outcomes: [Result<Outcome, VoucherRejection>] = []
                 var batch = PayeeBatch()
                 try db.inTransaction(.immediate) {
-                    for (i, result) in checked.enumerated() {
-                        let outcome = result.flatMap { voucher, delegation in
-                            Result { () throws(VoucherRejection) in
-                                try self.apply(voucher, delegation, envelopes[i], db: db, batch: &batch)
+                    for k in verifying.ranges.indices {
+                        let offset = verifying.ranges[k].lowerBound
+                        for (j, result) in verifying.chunk(k).enumerated() {
+                            let outcome = result.flatMap { voucher, delegation in
+                                Result { () throws(VoucherRejection) in
+                                    try self.apply(voucher, delegation, envelopes[offset + j], db: db, batch: &batch)
+                                }
                             }
+                            // A storage failure may have left half a voucher's writes: roll the whole batch back.
+                            if case .failure(.storage(let why)) = outcome { throw VoucherRejection.storage(why) }
+                            outcomes.append(outcome)
                         }
-                        // A storage failure may have left half a voucher's writes: roll the whole batch back.
-                        if case .failure(.storage(let why)) = outcome { throw VoucherRejection.storage(why) }
-                        outcomes.append(outcome)
                     }
                     try batch.writeChannels(db, now: now)
                     return .commit
@@ -328,6 +333,7 @@ final class UnsafeResults<T>: @unchecked Sendable {
     }
     func set(_ index: Int, _ value: T) { slots[index] = value }
     var values: [T] { slots.map { $0! } }
+    func values(_ range: Range<Int>) -> [T] { slots[range].map { $0! } }
     deinit {
         _ = slots.deinitialize()
         slots.deallocate()

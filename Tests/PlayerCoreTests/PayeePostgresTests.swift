@@ -183,6 +183,57 @@ import Testing
         try Self.expectNothingHalfWrittenAndResume(server, database: database, f)
     }
 
+    /// One long-lived store (as `payee serve` keeps one) whose connections are killed twice: idle
+    /// between batches (the next batch goes through on a new connection, no failure seen), then while a
+    /// batch waits mid-transaction (that batch fails whole with one line, nothing of it stored; the same
+    /// store accepts it next time).
+    @Test func aLongLivedStoreReconnectsAfterItsConnectionsAreKilled() async throws {
+        let (f, delegation) = try Self.fixture()
+        defer { f.cleanup() }
+        let server = PostgresServer.shared
+        let database = try server.newDatabaseName()
+        let store = try await PostgresPayeeStore(location: PostgresLocation(server.url(database)), verifier: Verifier(domain: f.domain))
+        let kill = """
+            SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'paratii-payee'
+            AND datname = current_database()
+            """
+        func voucher(_ payee: Int, _ amount: BigUInt, _ sequence: UInt64) throws -> Envelope {
+            try signedVoucher(f, under: delegation, payee: Self.payee(payee), cumulative: amount, sequence: sequence)
+        }
+        #expect(try await store.acceptBatch([try voucher(1, 100, 1)]).map(describe) == ["accepted 100 +100"])
+        #expect(try await offThePool { try server.psql(kill, database: database) } != "0")
+        #expect(try await store.acceptBatch([try voucher(1, 150, 2)]).map(describe) == ["accepted 150 +50"])
+
+        // Mid-transaction: B's receipt is held by another session, so the batch waits with A's receipt written.
+        let a = try voucher(1, 200, 3), b = try voucher(2, 300, 1)
+        guard case .voucher(let blocked) = b.message else { return }
+        try await offThePool {
+            try server.session(
+                "BEGIN; INSERT INTO receipts VALUES ('\(PostgresPayeeStore.channelKey(blocked))', 1, 1, 'x'); SELECT pg_sleep(60); COMMIT",
+                database: database)
+        }
+        let inFlight = Task { try await store.acceptBatch([a, b]) }
+        try await offThePool {
+            try server.waitForBlockedPayee(database: database)
+            try server.psql(kill, database: database)
+            try server.endSessions(database: database)
+        }
+        do {
+            _ = try await inFlight.value
+            Issue.record("the batch whose connection was killed was accepted")
+        } catch {
+            #expect("\(error)".split(separator: "\n").count == 1 && "\(error)".contains("nothing of this batch was stored"), "\(error)")
+        }
+        #expect(try await offThePool { try server.psql("SELECT count(*) FROM receipts", database: database) } == "2")
+        #expect(try await store.acceptBatch([a, b]).map(describe) == ["accepted 200 +50", "accepted 300 +300"])
+        let stored = try await offThePool {
+            try server.psql(
+                "SELECT string_agg(cumulative::text || '@' || sequence, ',' ORDER BY cumulative) FROM channels", database: database)
+        }
+        #expect(stored == "200@3,300@1")
+        await store.close()
+    }
+
     /// Passwords come from a pgpass file (the URL's `passfile` or `PGPASSFILE`), owner-only, and never
     /// appear in a message; TLS is required when the URL says so.
     @Test func credentialsComeFromAPasswordFileAndAreNeverShown() async throws {
@@ -210,6 +261,11 @@ import Testing
         }
         #expect(await refusal(tcp + "?sslmode=disable").contains("passfile"))
         #expect(await refusal(tcp + "?sslmode=require&passfile=\(passfile)").contains("does not offer TLS"))
+        let plain = try ChildProcess.run(
+            Binary.paratii, ["payee", "channels", "--store", tcp + "?sslmode=require&passfile=\(passfile)"],
+            environment: Self.environment(f))
+        #expect(plain.status != 0 && plain.stderr.split(separator: "\n").count == 1 && plain.stderr.contains("does not offer TLS"))
+        #expect(!plain.stderr.contains(password))
         let inline = await refusal("postgres://paratii:\(password)@127.0.0.1:\(server.port)/paratii")
         #expect(inline.contains("password in the URL is refused") && !inline.contains(password))
         let loose = f.directory + "/loose-pgpass"
@@ -227,6 +283,56 @@ import Testing
         #expect(!run.stderr.contains(password))
     }
 
+    /// TLS when the URL asks for it, against a private server with TLS on and a CA and certificate (for
+    /// the name localhost) made at test time. The server's pg_stat_ssl shows what each URL got:
+    /// `require` encrypts, `verify-full` with the CA in `sslrootcert` passes for localhost, `verify-ca`
+    /// for 127.0.0.1, `disable` is plain. `verify-full` to 127.0.0.1 (not the certificate's name), a CA
+    /// that signed nothing and an unreadable `sslrootcert` each fail with one line, never the password.
+    @Test func tlsWhenTheURLAsksForIt() async throws {
+        let (f, _) = try Self.fixture()
+        defer { f.cleanup() }
+        let server = try PostgresServer()
+        defer { server.remove() }
+        try server.enableTLS()
+        let password = try String(contentsOfFile: server.directory + "/pgpass", encoding: .utf8).split(separator: ":").last!
+            .trimmingCharacters(in: .newlines)
+        // Any host name: the certificate says localhost, the plain connections go to 127.0.0.1.
+        let passfile = f.directory + "/pgpass"
+        try "*:\(server.port):*:paratii:\(password)\n".write(toFile: passfile, atomically: true, encoding: .utf8)
+        chmod(passfile, 0o600)
+        let ca = server.directory + "/tls/ca.crt"
+        func url(_ host: String, _ query: String) -> String {
+            "postgres://paratii@\(host):\(server.port)/paratii?passfile=\(passfile)&\(query)"
+        }
+        func encrypted(_ url: String) async throws -> String {
+            let store = try await PostgresPayeeStore(location: PostgresLocation(url), verifier: Verifier(domain: f.domain))
+            _ = try await store.channels()
+            let ssl = try server.psql(
+                """
+                SELECT coalesce(string_agg(DISTINCT s.ssl::text, ','), 'none') FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid)
+                WHERE a.application_name = 'paratii-payee'
+                """)
+            await store.close()
+            try server.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'paratii-payee'")
+            return ssl
+        }
+        #expect(try await encrypted(url("127.0.0.1", "sslmode=require")) == "true")
+        #expect(try await encrypted(url("localhost", "sslmode=verify-full&sslrootcert=\(ca)")) == "true")
+        #expect(try await encrypted(url("127.0.0.1", "sslmode=verify-ca&sslrootcert=\(ca)")) == "true")
+        #expect(try await encrypted(url("127.0.0.1", "sslmode=disable")) == "false")
+        let refusals = [
+            (url("127.0.0.1", "sslmode=verify-full&sslrootcert=\(ca)"), "certificate is not for this host name"),
+            (url("localhost", "sslmode=verify-full&sslrootcert=\(server.directory)/tls/other-ca.crt"), "not signed by a trusted CA"),
+            (url("localhost", "sslmode=verify-full&sslrootcert=\(f.directory)/none.crt"), "sslrootcert"),
+        ]
+        for (url, mention) in refusals {
+            let run = try ChildProcess.run(Binary.paratii, ["payee", "channels", "--store", url], environment: Self.environment(f))
+            #expect(
+                run.status != 0 && run.stderr.split(separator: "\n").count == 1 && run.stderr.contains(mention), "\(url): \(run.stderr)")
+            #expect(!run.stderr.contains(password))
+        }
+    }
+
     /// Every table but the migrations' bookkeeping is hash-partitioned by channel (what Citus distributes
     /// by), and the migrations are recorded by name.
     @Test func theSchemaIsPartitionedByChannelAndItsMigrationsNamed() async throws {
@@ -242,12 +348,22 @@ import Testing
             FROM pg_partitioned_table p JOIN pg_class c ON c.oid = p.partrelid
             JOIN pg_attribute a ON a.attrelid = p.partrelid AND a.attnum = p.partattrs[0]
             """, database: database)
-        #expect(keys == "channels:h:channel,receipts:h:channel")
-        #expect(try server.psql("SELECT string_agg(name, ',') FROM payee_migrations", database: database) == "001-channels-receipts")
+        #expect(keys == "channels:h:channel,receipts:h:channel,redemptions:h:channel")
+        #expect(
+            try server.psql("SELECT string_agg(name, ',' ORDER BY name) FROM payee_migrations", database: database)
+                == "001-channels-receipts,002-redemptions")
         // A second process opening the same database migrates nothing again.
         let second = try await PostgresPayeeStore(location: PostgresLocation(server.url(database)), verifier: Verifier(domain: f.domain))
         await second.close()
-        #expect(try server.psql("SELECT count(*) FROM payee_migrations", database: database) == "1")
+        #expect(try server.psql("SELECT count(*) FROM payee_migrations", database: database) == "2")
+    }
+}
+
+/// Runs blocking work (a psql child process waited for) on a thread of its own: blocking the few
+/// threads of Swift's cooperative pool would also stall the store's tasks the work waits on.
+func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
 }
 

@@ -177,4 +177,56 @@ func describe(_ outcome: Result<PayeeStore.Outcome, VoucherRejection>) -> String
             describe(try await second.acceptBatch([try signedVoucher(f, under: delegation, cumulative: 500, sequence: 4)])[0])
                 == "duplicate 500")
     }
+
+    /// What `payee redeem` and `exposure` read and write: the vouchers above what the contract settled
+    /// (all payees, or one), the `Redeemed` events recorded (settled only grows, paid adds up, two events
+    /// of one channel in one receipt included), and a channel that accepts more is redeemable again.
+    @Test(arguments: StoreKind.allCases)
+    func redemptionsAreRecordedAndOnlyUnsettledVouchersAreRedeemable(_ kind: StoreKind) async throws {
+        let f = try WalletFixture()
+        defer { f.cleanup() }
+        let delegation = try f.delegation()
+        let store = try await kind.make(f)
+        defer { Task { await store.close() } }
+        let mine1 = try signedVoucher(f, under: delegation, cumulative: 100, sequence: 1)
+        let other = try signedVoucher(f, under: delegation, payee: f.otherPayee, cumulative: 300, sequence: 1)
+        let mine2 = try signedVoucher(f, under: delegation, cumulative: 200, sequence: 2)
+        #expect(
+            try await store.acceptBatch([mine1, other, mine2]).map(describe) == [
+                "accepted 100 +100", "accepted 300 +300", "accepted 200 +100",
+            ])
+        let all = try await store.unredeemedVouchers(payee: nil)
+        #expect(Set(all.map(\.voucher.cumulative)) == [200, 300] && all.allSatisfy { $0.delegationId == delegation.id })
+        let mine = try await store.unredeemedVouchers(payee: f.payee)
+        #expect(mine.count == 1)
+        // What redeemBatch is given verifies back to the master, as the contract will check it.
+        if let item = mine.first, case .voucher(let best) = mine2.message {
+            #expect(item.voucher == best && item.domain == f.domain && item.delegation.master == f.master.address)
+            let chain = Envelope(
+                message: .voucher(item.voucher), domain: item.domain, signature: item.spenderSignature,
+                parents: [Envelope(message: .spending(item.delegation), domain: item.domain, signature: item.masterSignature, parents: [])])
+            #expect(chain.id == mine2.id && Verifier(domain: f.domain).verify(chain, at: f.clock.now).valid)
+            #expect([item.spenderSignature, item.masterSignature].allSatisfy { $0[64] == 27 || $0[64] == 28 })
+        }
+        let first = [UInt8](repeating: 0xa1, count: 32), second = [UInt8](repeating: 0xb2, count: 32)
+        func event(_ payee: Address, _ cumulative: BigUInt, paid: BigUInt, short: BigUInt) -> ParatiiContract.Redemption {
+            ParatiiContract.Redemption(
+                delegation: delegation.id, payee: payee, token: .zero, cumulative: cumulative, paid: paid, shortfall: short)
+        }
+        try await store.recordRedemptions(
+            [event(f.payee, 200, paid: 150, short: 50), event(f.otherPayee, 250, paid: 100, short: 0)], transactionHash: first)
+        #expect(try await store.unredeemedVouchers(payee: nil).map(\.voucher.cumulative) == [300])
+        try await store.recordRedemptions(
+            [event(f.otherPayee, 300, paid: 50, short: 0), event(f.otherPayee, 280, paid: 20, short: 7)], transactionHash: second)
+        let recorded = try await store.redemptions()
+        #expect(recorded.count == 2)
+        let minePaid = recorded.first { $0.payee == f.payee }, otherPaid = recorded.first { $0.payee == f.otherPayee }
+        #expect(minePaid?.cumulative == 200 && minePaid?.paid == 150 && minePaid?.shortfall == 50 && minePaid?.transactionHash == first)
+        #expect(otherPaid?.cumulative == 300 && otherPaid?.paid == 170 && otherPaid?.shortfall == 7 && otherPaid?.transactionHash == second)
+        #expect(try await store.unredeemedVouchers(payee: nil).isEmpty)
+        let mine3 = try signedVoucher(f, under: delegation, cumulative: 400, sequence: 3)
+        _ = try await store.accept(mine3)
+        #expect(try await store.unredeemedVouchers(payee: nil).map(\.voucher.cumulative) == [400])
+        #expect(try await store.unredeemedVouchers(payee: f.otherPayee).isEmpty)
+    }
 }

@@ -32,6 +32,8 @@ final class PostgresServer: Sendable {
     func remove() { _ = try? Self.script(["remove", directory]) }
     func stop() throws { _ = try Self.script(["stop", directory]) }
     func start() throws { _ = try Self.script(["start", directory]) }
+    /// TLS on, with a CA and a certificate for `localhost` made now (DIR/tls/ca.crt; other-ca.crt signed nothing).
+    func enableTLS() throws { _ = try Self.script(["tls", directory]) }
 
     /// The socket URL of `database` (trusted, no password).
     func url(_ database: String = "paratii") -> String {

@@ -7,7 +7,9 @@ import importlib.util
 import json
 import subprocess
 import sys
+import tempfile
 import urllib.request
+import uuid
 from pathlib import Path
 
 import pytest
@@ -90,3 +92,39 @@ def write_config(path: Path, node: Node, **extra) -> Path:
     config.update(extra)
     path.write_text(json.dumps(config))
     return path
+
+
+class PostgresServer:
+    """A private PostgreSQL (scripts/pg-server): initdb in a temp directory, a socket there."""
+
+    def __init__(self):
+        # Under /tmp itself: the server's user must reach it (pytest's own temp root is owner-only).
+        self.directory = tempfile.mkdtemp(prefix="paratii-chain-pg-")
+        self.script = ["bash", str(REPO / "scripts" / "pg-server")]
+        self.url = subprocess.run(self.script + ["init", self.directory], check=True, capture_output=True, text=True).stdout.strip()
+
+    def database(self) -> str:
+        """A new, empty database: its URL (trusted on the socket, no password)."""
+        name = "chain_" + uuid.uuid4().hex[:12]
+        subprocess.run(self.script + ["psql", self.directory, "-c", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+        return self.url.replace("/paratii?", f"/{name}?")
+
+    def remove(self) -> None:
+        subprocess.run(self.script + ["remove", self.directory], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    server = PostgresServer()
+    yield server
+    server.remove()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def payee_store(request, work):
+    """A fresh payee store location per call: SQLite files in the test's directory, or databases on the run's private PostgreSQL."""
+    if request.param == "sqlite":
+        counter = iter(range(1000))
+        return lambda: str(work / f"payee-{next(counter)}.sqlite")
+    server = request.getfixturevalue("pg_server")
+    return server.database

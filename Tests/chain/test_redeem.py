@@ -1,7 +1,7 @@
 """`paratii payee redeem` and `paratii payee exposure` with a software master (the card's path is
-test_end_to_end.py): the stolen-key case through the Swift client, raw transactions with --out (and,
-once someone broadcast them, recorded from the chain rather than paid for again), and a second redeem
-that finds nothing new."""
+test_end_to_end.py), each on both payee stores (SQLite, and the run's private PostgreSQL): the
+stolen-key case through the Swift client, raw transactions with --out (and, once someone broadcast
+them, recorded from the chain rather than paid for again), and a second redeem that finds nothing new."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def setup_world(paratii, work, start_node, salt: str, payees: int = 3):
     return master, keys, node, config, signer, wallet
 
 
-def test_stolen_key_pays_exactly_the_total(paratii, work, start_node):
+def test_stolen_key_pays_exactly_the_total(paratii, work, start_node, payee_store):
     master, keys, node, config, signer, wallet = setup_world(paratii, work, start_node, "stolen")
     paratii.ok("deposit", "--config", str(config), *signer, "--token", "ETH", "--amount", "1")
     spender = paratii.ok("wallet", "address", *wallet)
@@ -43,7 +43,7 @@ def test_stolen_key_pays_exactly_the_total(paratii, work, start_node):
     for i, key in enumerate(keys):
         voucher = work / f"stolen{i}.json"
         voucher.write_text(stolen_voucher(work / "wallet" / "spending.json", "w", delegation, key.address, ETH, total))
-        store = ["--store", str(work / f"payee{i}.sqlite"), "--config", str(config)]
+        store = ["--store", payee_store(), "--config", str(config)]
         assert json.loads(paratii.ok("payee", "accept", *store, str(voucher)))["accepted"]
         exposure = json.loads(paratii.ok("payee", "exposure", *store, "--json"))
         # Before redeeming: the first is covered, the later ones see the total already taken.
@@ -65,7 +65,7 @@ def test_stolen_key_pays_exactly_the_total(paratii, work, start_node):
     assert node.balance(node.info["paratii"]) == WEI - total
 
 
-def test_redeem_out_writes_raw_transactions_and_changes_nothing(paratii, work, start_node):
+def test_redeem_out_writes_raw_transactions_and_changes_nothing(paratii, work, start_node, payee_store):
     master, keys, node, config, signer, wallet = setup_world(paratii, work, start_node, "out", payees=1)
     paratii.ok("deposit", "--config", str(config), *signer, "--token", "ETH", "--amount", "1")
     spender = paratii.ok("wallet", "address", *wallet)
@@ -74,7 +74,8 @@ def test_redeem_out_writes_raw_transactions_and_changes_nothing(paratii, work, s
     paratii.ok("delegate", "spending", "--config", str(config), *signer, "--spender", spender,
                "--allowance", "token=ETH,total=0.3,per-payment=0.1", "--valid-for", "1d", "--out", str(delegation_file))
     paratii.ok("wallet", "import-delegation", *wallet, str(delegation_file))
-    store = ["--store", str(work / "payee.sqlite"), "--config", str(config)]
+    location = payee_store()
+    store = ["--store", location, "--config", str(config)]
     for i in range(2):
         voucher = work / f"v{i}.json"
         voucher.write_text(paratii.ok("wallet", "pay", *wallet, "--config", str(config), "--payee", payee.address, "--token", "ETH",
@@ -99,5 +100,5 @@ def test_redeem_out_writes_raw_transactions_and_changes_nothing(paratii, work, s
     # No node and no --out: one line saying what to give.
     offline = work / "offline.json"
     offline.write_text(json.dumps({"chainId": node.chain_id, "verifyingContract": node.info["paratii"]}))
-    paratii.refused("payee", "redeem", "--store", str(work / "payee.sqlite"), "--config", str(offline), "--keystore",
+    paratii.refused("payee", "redeem", "--store", location, "--config", str(offline), "--keystore",
                     str(payee.keystore), "--password-file", str(payee.password_file), mentions="--out")
