@@ -187,7 +187,9 @@ import Testing
     /// between batches (the next batch goes through on a new connection, no failure seen), then while a
     /// batch waits mid-transaction (that batch fails whole with one line, nothing of it stored; the same
     /// store accepts it next time).
-    @Test func aLongLivedStoreReconnectsAfterItsConnectionsAreKilled() async throws {
+    /// Time-limited: under heavy load a few loop runs of this test were seen waiting for ever after the
+    /// idle kill (cause not found, see the README); a limit turns that into a failure instead of a hung CI.
+    @Test(.timeLimit(.minutes(1))) func aLongLivedStoreReconnectsAfterItsConnectionsAreKilled() async throws {
         let (f, delegation) = try Self.fixture()
         defer { f.cleanup() }
         let server = PostgresServer.shared
