@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import PlayerCore
 import PostgresNIO
+import Synchronization
 
 /// The payee store on PostgreSQL: PlayerCore's rules (`VoucherCheck`, `ChannelRules`) over a database
 /// that any number of accept processes share. Nothing about a channel is kept in process memory
@@ -75,6 +76,11 @@ public final class PostgresPayeeStore: PayeeStoring {
     /// when the connection's close reaches it, which a kill right before a batch can outrun.
     struct Stale: Error { let underlying: any Error }
 
+    /// How often a stale connection is replaced, and the pause before each try: the pool hands the same
+    /// dead connection out again until its close has reached the pool.
+    static let staleRetries = 10
+    static func staleBackoff(_ attempt: Int) async { try? await Task.sleep(for: .milliseconds(25 * attempt)) }
+
     /// The connection died after COMMIT was sent: the server may or may not have committed.
     struct CommitUnknown: Error { let underlying: any Error }
 
@@ -99,8 +105,9 @@ public final class PostgresPayeeStore: PayeeStoring {
                 }
             } catch is Raced where attempt < 20 {
                 attempt += 1
-            } catch is Stale where attempt < 3 {
+            } catch is Stale where attempt < Self.staleRetries {
                 attempt += 1
+                await Self.staleBackoff(attempt)
             } catch let error as PSQLError where ["40P01", "40001"].contains(error.serverInfo?[.sqlState]) && attempt < 20 {
                 attempt += 1  // deadlock or serialization failure: the server rolled back; judge again
             } catch let rejection as VoucherRejection {
@@ -119,7 +126,7 @@ public final class PostgresPayeeStore: PayeeStoring {
     /// the server or the connection died the server has rolled it back already, and postgres-nio's own
     /// `withTransaction` could wait for ever on a ROLLBACK sent to a closing connection.
     func transaction<T>(_ connection: PostgresConnection, _ body: (PostgresConnection) async throws -> T) async throws -> T {
-        do { try await connection.query("BEGIN", logger: logger) } catch  where Self.lostConnection(error) {
+        do { try await begin(connection) } catch  where Self.lostConnection(error) || error is BeginFailed {
             throw Stale(underlying: error)
         }
         let result: T
@@ -127,13 +134,44 @@ public final class PostgresPayeeStore: PayeeStoring {
             result = try await body(connection)
         } catch {
             if let failure = error as? PSQLError, failure.code != .server { throw error }
-            if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger) }
+            // A FATAL from the server (57P01 after pg_terminate_backend) arrives before the connection is
+            // marked closed: a ROLLBACK sent in that moment may never be answered.
+            if !connection.isClosed && !Self.lostConnection(error) { _ = try? await connection.query("ROLLBACK", logger: logger) }
             throw error
         }
         do { try await connection.query("COMMIT", logger: logger) } catch  where Self.lostConnection(error) {
             throw CommitUnknown(underlying: error)
         }
         return result
+    }
+
+    /// BEGIN, bounded: on a pooled connection the server has just terminated, a query can be written
+    /// before the pool hears of the close and then never be answered. Nothing was sent the server keeps,
+    /// so after `beginLimit` the connection is closed and the batch tried again on another.
+    func begin(_ connection: PostgresConnection) async throws {
+        if connection.isClosed { throw BeginFailed(reason: "the pooled connection was closed") }
+        let logger = self.logger
+        let once = OnceResume()
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            once.set(continuation)
+            let timer = Task {
+                try await Task.sleep(for: Self.beginLimit)
+                if once.resume(throwing: BeginFailed(reason: "the connection did not answer BEGIN within \(Self.beginLimit)")) {
+                    try? await connection.close()
+                }
+            }
+            Task {
+                defer { timer.cancel() }
+                do { try await connection.query("BEGIN", logger: logger) } catch { once.resume(throwing: error); return }
+                once.resume(throwing: nil)
+            }
+        }
+    }
+
+    static let beginLimit: Duration = .seconds(5)
+    struct BeginFailed: Error, CustomStringConvertible {
+        let reason: String
+        var description: String { reason }
     }
 
     /// The channel key: one hex text per (delegation, payee, token), the distribution column.
@@ -343,13 +381,14 @@ public final class PostgresPayeeStore: PayeeStoring {
     }
 
     /// A read or a write outside a batch: a database failure becomes one line naming the server.
-    /// A connection found dead at its first statement is replaced once or twice (see `Stale`); a read
+    /// A connection found dead at its first statement is replaced (see `Stale`); a read
     /// (`idempotent`) that lost its connection is simply read again.
     func reporting<T>(idempotent: Bool = true, _ body: () async throws -> T) async throws -> T {
         var attempt = 0
         while true {
-            do { return try await body() } catch is Stale where attempt < 3 {
+            do { return try await body() } catch is Stale where attempt < Self.staleRetries {
                 attempt += 1
+                await Self.staleBackoff(attempt)
             } catch  where idempotent && Self.lostConnection(error) && attempt < 3 {
                 attempt += 1
             } catch let error as PSQLError {
@@ -390,5 +429,25 @@ public final class PostgresPayeeStore: PayeeStoring {
         }
         if let underlying = error.underlying { return "\(error.code): \(underlying)" }
         return "\(error.code)"
+    }
+}
+
+/// A continuation resumed by whichever of two tasks finishes first; the other's result is dropped.
+final class OnceResume: Sendable {
+    private let state = Mutex<(continuation: CheckedContinuation<Void, any Error>?, done: Bool)>((nil, false))
+
+    func set(_ continuation: CheckedContinuation<Void, any Error>) { state.withLock { $0.continuation = continuation } }
+
+    /// Resumes (with `error`, or success when nil) unless already resumed; true when this call did.
+    @discardableResult
+    func resume(throwing error: (any Error)?) -> Bool {
+        let continuation: CheckedContinuation<Void, any Error>? = state.withLock { state in
+            guard !state.done else { return nil }
+            state.done = true
+            return state.continuation
+        }
+        guard let continuation else { return false }
+        if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+        return true
     }
 }
