@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Testing
 
 @testable import Bridge
@@ -222,15 +223,25 @@ import Testing
             router: router, server: .http1(configuration: .init(idleTimeout: idleTimeout)),
             configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: nil),
             onServerRunning: { channel in port.set(channel.localAddress?.port ?? 0) }, logger: logger)
-        let task = Task { try await app.runService(gracefulShutdownSignals: []) }
-        defer { task.cancel() }
-        let deadline = Date().addingTimeInterval(60)
-        while port.value == 0 {
-            try #require(Date() < deadline, "the server did not come up")
-            try await Task.sleep(for: .milliseconds(20))
+        // Shut down gracefully and wait for it: cancelling the server while a connection it accepted is
+        // still buffered traps in NIO ("Deinited NIOAsyncWriter without calling finish()").
+        let group = ServiceGroup(services: [app], gracefulShutdownSignals: [], cancellationSignals: [], logger: logger)
+        let task = Task { try await group.run() }
+        do {
+            let deadline = Date().addingTimeInterval(60)
+            while port.value == 0 {
+                try #require(Date() < deadline, "the server did not come up")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            let address = "http://127.0.0.1:\(port.value)"
+            try await call { try body(address) }
+        } catch {
+            await group.triggerGracefulShutdown()
+            _ = await task.result
+            throw error
         }
-        let address = "http://127.0.0.1:\(port.value)"
-        try await call { try body(address) }
+        await group.triggerGracefulShutdown()
+        _ = await task.result
     }
 
     final class PortBox: @unchecked Sendable {
