@@ -265,7 +265,8 @@ let package = Package(
         .testTarget(
             name: "PlayerCoreTests",
             dependencies: [
-                "PlayerCore", "PayeeStorePostgres", "Delegation", "Ethereum", "TestSupport", .product(name: "GRDB", package: "GRDB.swift"),
+                "PlayerCore", "PayeeStorePostgres", "Delegation", "Ethereum", "TestSupport", "LoopbackHTTP",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "BigInt", package: "BigInt"),
             ]
         ),

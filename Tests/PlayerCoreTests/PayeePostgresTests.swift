@@ -2,7 +2,9 @@ import BigInt
 import Delegation
 import Ethereum
 import Foundation
+import LoopbackHTTP
 import PayeeStorePostgres
+import TestSupport
 import Testing
 
 @testable import PlayerCore
@@ -50,7 +52,7 @@ import Testing
                 }
             }
         }
-        var generator = SplitMix(seed: 17)
+        var generator = SeededGenerator(seed: 17)
         let copies = (all + all).shuffled(using: &generator)
         let rounds = 3, workers = 4
         let chunk = (copies.count + workers * rounds - 1) / (workers * rounds)
@@ -203,19 +205,19 @@ import Testing
             try signedVoucher(f, under: delegation, payee: Self.payee(payee), cumulative: amount, sequence: sequence)
         }
         #expect(try await store.acceptBatch([try voucher(1, 100, 1)]).map(describe) == ["accepted 100 +100"])
-        #expect(try await offThePool { try server.psql(kill, database: database) } != "0")
+        #expect(try await Blocking.run { try server.psql(kill, database: database) } != "0")
         #expect(try await store.acceptBatch([try voucher(1, 150, 2)]).map(describe) == ["accepted 150 +50"])
 
         // Mid-transaction: B's receipt is held by another session, so the batch waits with A's receipt written.
         let a = try voucher(1, 200, 3), b = try voucher(2, 300, 1)
         guard case .voucher(let blocked) = b.message else { return }
-        try await offThePool {
+        try await Blocking.run {
             try server.session(
                 "BEGIN; INSERT INTO receipts VALUES ('\(PostgresPayeeStore.channelKey(blocked))', 1, 1, 'x'); SELECT pg_sleep(60); COMMIT",
                 database: database)
         }
         let inFlight = Task { try await store.acceptBatch([a, b]) }
-        try await offThePool {
+        try await Blocking.run {
             try server.waitForBlockedPayee(database: database)
             try server.psql(kill, database: database)
             try server.endSessions(database: database)
@@ -226,9 +228,9 @@ import Testing
         } catch {
             #expect("\(error)".split(separator: "\n").count == 1 && "\(error)".contains("nothing of this batch was stored"), "\(error)")
         }
-        #expect(try await offThePool { try server.psql("SELECT count(*) FROM receipts", database: database) } == "2")
+        #expect(try await Blocking.run { try server.psql("SELECT count(*) FROM receipts", database: database) } == "2")
         #expect(try await store.acceptBatch([a, b]).map(describe) == ["accepted 200 +50", "accepted 300 +300"])
-        let stored = try await offThePool {
+        let stored = try await Blocking.run {
             try server.psql(
                 "SELECT string_agg(cumulative::text || '@' || sequence, ',' ORDER BY cumulative) FROM channels", database: database)
         }
@@ -358,26 +360,5 @@ import Testing
         let second = try await PostgresPayeeStore(location: PostgresLocation(server.url(database)), verifier: Verifier(domain: f.domain))
         await second.close()
         #expect(try server.psql("SELECT count(*) FROM payee_migrations", database: database) == "2")
-    }
-}
-
-/// Runs blocking work (a psql child process waited for) on a thread of its own: blocking the few
-/// threads of Swift's cooperative pool would also stall the store's tasks the work waits on.
-func offThePool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
-    }
-}
-
-/// A seeded generator: the shuffles of a failing run can be replayed.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
