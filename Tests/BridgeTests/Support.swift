@@ -2,6 +2,7 @@ import Delegation
 import Ethereum
 import Foundation
 import Logging
+import LoopbackHTTP
 import PCSC
 import Testing
 import TokenHub
@@ -106,12 +107,9 @@ final class TestClock: @unchecked Sendable {
     func rewind(_ seconds: UInt64) { lock.withLock { value -= seconds } }
 }
 
-/// Runs the blocking client off the cooperative pool (the server's handlers need it).
-func call<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
-    }
-}
+/// Runs the blocking client off the cooperative pool (the server's handlers need it). On Linux
+/// `DispatchQueue.global()` is that pool, so a thread of its own.
+func call<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T { try await Blocking.run(body) }
 
 /// vpcd's second slot for one test: its locks, a freshly keyed soft card in it, a bridge whose token
 /// probe sees it, and the approver's files (config for chain 1337, the card's PIN).
