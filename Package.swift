@@ -234,7 +234,7 @@ let package = Package(
             name: "ParatiiBench",
             dependencies: [
                 "Ethereum", "Delegation", "PlayerCore", "PayeeStorePostgres", "CBaseline", "PCSC", "OpenPGPCard", "SoftToken", "Bridge",
-                "PayeeServer", "WalletService",
+                "PayeeServer", "WalletService", "TestSupport",
                 .product(name: "Logging", package: "swift-log"), .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "BigInt", package: "BigInt"),
             ],

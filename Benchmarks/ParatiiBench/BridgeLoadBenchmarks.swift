@@ -3,6 +3,7 @@ import Delegation
 import Foundation
 import Hummingbird
 import Logging
+import TestSupport
 
 /// The bridge under concurrent load: authenticated `GET /v1/status` from 8 clients over its Unix socket,
 /// one connection per request (as the CLI and players connect), against a bare Hummingbird route that
@@ -70,7 +71,7 @@ enum BridgeLoadBenchmarks {
     static func load(_ client: BridgeClient) -> Load {
         let tally = Tally()
         let end = Date().addingTimeInterval(seconds)
-        DispatchQueue.concurrentPerform(iterations: clients) { _ in
+        concurrently(clients) { _ in
             var mine: [Double] = []
             var failed = 0
             while Date() < end {

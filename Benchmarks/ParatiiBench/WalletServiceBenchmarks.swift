@@ -8,6 +8,7 @@ import Foundation
 import Logging
 import PlayerCore
 import Synchronization
+import TestSupport
 import WalletService
 
 /// Issue 16: vouchers/s through `paratii wallet serve` from 8 concurrent pages (HTTP over loopback TCP,
@@ -134,7 +135,7 @@ enum WalletServiceBenchmarks {
     ) throws -> (rate: Double, p50: Double, p99: Double, count: Int) {
         let tally = Tally()
         let end = Date().addingTimeInterval(seconds)
-        DispatchQueue.concurrentPerform(iterations: pages) { _ in
+        concurrently(pages) { _ in
             let page = client.keepingAlive()
             var mine: [Double] = []
             var failed = 0

@@ -61,7 +61,7 @@ import Testing
             try Self.lines(file).write(toFile: f.directory + "/batch-\(i).jsonl", atomically: true, encoding: .utf8)
         }
         let results = UnsafeResults<[(Envelope, String, String)]>(count: workers)
-        DispatchQueue.concurrentPerform(iterations: workers) { w in
+        concurrently(workers) { w in
             var seen: [(Envelope, String, String)] = []
             for i in stride(from: w, to: files.count, by: workers) {
                 let run = try! ChildProcess.run(
