@@ -39,6 +39,14 @@ public struct Site: Sendable, Equatable {
     }
 }
 
+/// A site payment recorded and committed, not yet signed. Only this module makes one and only
+/// `Wallet.sign(_:)` turns it into an envelope, so nothing is signed that the ledger does not hold.
+public struct RecordedPayment: Sendable {
+    public let voucher: Voucher
+    /// The site's budgets as the commit that recorded this payment left them: what its page shows next.
+    public let budgets: [SiteBudget]
+}
+
 extension Wallet {
     /// Pays for `site`: the site's budget and the delegations' bounds are charged in one IMMEDIATE
     /// transaction, committed before the voucher is signed. A retry with the same idempotency key
@@ -47,35 +55,68 @@ extension Wallet {
         try payForSites([(request, origin)])[0].get()
     }
 
-    /// Many sites' payments in one transaction, one fsync (group commit: what pages ask for while the
-    /// previous commit runs). Each payment is its own savepoint, so a refusal (a site over its budget)
-    /// fails that payment alone; every voucher is recorded and committed before any is signed.
+    /// Many sites' payments in one transaction, one fsync, then signed (see `recordForSites`).
     public func payForSites(_ payments: [(request: PaymentRequest, site: String)]) throws -> [Result<Envelope, WalletError>] {
-        let now = clock()
-        let recorded: [Result<Voucher, WalletError>] = try write { db in
-            var ledger = Ledger(db, now: now)
-            var results: [Result<Voucher, WalletError>] = []
-            for payment in payments {
-                do {
-                    var voucher: Voucher?
-                    try db.inSavepoint {
-                        voucher = try Self.record(db, &ledger, payment.request, site: payment.site, now: now)
-                        return .commit
-                    }
-                    results.append(.success(voucher!))
-                } catch let error as WalletError {
-                    results.append(.failure(error))
-                }
-            }
-            try ledger.finish()
-            return results
-        }
-        return recorded.map { outcome in
-            outcome.flatMap { voucher in
-                do { return .success(try sign(voucher)) } catch let error as WalletError { return .failure(error) } catch {
+        try recordForSites(payments).map { outcome in
+            outcome.flatMap { payment in
+                do { return .success(try sign(payment)) } catch let error as WalletError { return .failure(error) } catch {
                     return .failure(.invalid("\(error)"))
                 }
             }
+        }
+    }
+
+    /// Many sites' payments in one transaction, one fsync (group commit: what pages ask for while the
+    /// previous commit runs). Each payment is its own savepoint, so a refusal (a site over its budget)
+    /// fails that payment alone. Nothing is signed here: the caller signs each committed payment, on
+    /// any thread (`sign(_:)`), so the one writer spends its time on the ledger only.
+    public func recordForSites(
+        _ payments: [(request: PaymentRequest, site: String)]
+    ) throws -> [Result<RecordedPayment, WalletError>] {
+        let now = clock()
+        return try write { db in
+            var ledger = Ledger(db, now: now)
+            var vouchers: [Result<Voucher, WalletError>] = []
+            for payment in payments {
+                do {
+                    vouchers.append(
+                        .success(try Self.savepoint(db) { try Self.record(db, &ledger, payment.request, site: payment.site, now: now) }))
+                } catch let error as WalletError {
+                    vouchers.append(.failure(error))
+                }
+            }
+            try ledger.finish()
+            // Each paying site's budgets once per batch, read after its writes in the same transaction:
+            // the page's answer needs no read of its own.
+            var left: [Address: BigUInt]?
+            var budgets: [String: [SiteBudget]] = [:]
+            return try zip(payments, vouchers).map { payment, outcome in
+                guard case .success(let voucher) = outcome else { return outcome.map { RecordedPayment(voucher: $0, budgets: []) } }
+                if budgets[payment.site] == nil {
+                    if left == nil { left = try Self.delegationsLeft(db, now: now) }
+                    budgets[payment.site] = try Self.siteBudgets(db, payment.site, left: left ?? [:], now: now)
+                }
+                return .success(RecordedPayment(voucher: voucher, budgets: budgets[payment.site] ?? []))
+            }
+        }
+    }
+
+    /// Signs a committed payment's voucher. Deterministic (RFC 6979): the same payment, the same envelope.
+    public func sign(_ payment: RecordedPayment) throws -> Envelope { try sign(payment.voucher) }
+
+    /// `body` in a savepoint: a refusal undoes its writes alone. Cached statements, since GRDB's
+    /// `inSavepoint` compiles its SQL (and authorizes it) anew for every payment. Any other error ends the
+    /// whole transaction, which rolls back.
+    static func savepoint<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        try db.cachedStatement(sql: "SAVEPOINT payment").execute()
+        do {
+            let result = try body()
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT payment").execute()
+            return result
+        } catch let refusal as WalletError {
+            try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT payment").execute()
+            try db.cachedStatement(sql: "RELEASE SAVEPOINT payment").execute()
+            throw refusal
         }
     }
 
@@ -86,30 +127,32 @@ extension Wallet {
     ) throws -> Voucher {
         let replay =
             try request.idempotencyKey.map { key in
-                try Bool.fetchOne(db, sql: "SELECT 1 FROM voucher WHERE idempotencyKey = ?", arguments: [key]) != nil
+                try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM voucher WHERE idempotencyKey = ?"), arguments: [key]) != nil
             } ?? false
         if !replay { try chargeSite(db, origin, request, now: now) }
         let voucher = try ledger.record(request)
         if !replay {
-            try db.execute(
-                sql: "INSERT INTO siteVoucher (delegationId, payee, token, sequence, origin) VALUES (?, ?, ?, ?, ?)",
-                arguments: [voucher.delegation.hexString, voucher.payee.dbText, voucher.token.dbText, Int64(voucher.sequence), origin])
+            try db.cachedStatement(sql: "INSERT INTO siteVoucher (delegationId, payee, token, sequence, origin) VALUES (?, ?, ?, ?, ?)")
+                .execute(arguments: [
+                    voucher.delegation.hexString, voucher.payee.dbText, voucher.token.dbText, Int64(voucher.sequence), origin,
+                ])
         }
         return voucher
     }
 
     /// Periods are aligned to the approval and reset lazily, as the delegation's are; a clock moved back never reopens one.
     static func chargeSite(_ db: Database, _ origin: String, _ request: PaymentRequest, now: UInt64) throws {
+        // Columns by position: GRDB's name lookups are case-insensitive scans.
         guard
             let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT b.limitAmount, b.period, b.since, b.periodIndex, b.periodSpent, b.spent FROM siteBudget b
-                    JOIN site s ON s.origin = b.origin WHERE b.origin = ? AND b.token = ? AND s.revokedAt IS NULL
-                    """, arguments: [origin, request.token.dbText])
+                db.cachedStatement(
+                    sql: """
+                        SELECT b.limitAmount, b.period, b.since, b.periodIndex, b.periodSpent, b.spent FROM siteBudget b
+                        JOIN site s ON s.origin = b.origin WHERE b.origin = ? AND b.token = ? AND s.revokedAt IS NULL
+                        """), arguments: [origin, request.token.dbText])
         else { throw WalletError.refused(.overSiteBudget, "\(origin) has no budget for \(request.token)") }
-        let limit = try Ledger.amount(row, "limitAmount"), period = UInt64(row["period"] as Int64), since = UInt64(row["since"] as Int64)
-        var index = row["periodIndex"] as Int64, periodSpent = try Ledger.amount(row, "periodSpent")
+        let limit = try Ledger.amount(row, 0, "limitAmount"), period = UInt64(row[1] as Int64), since = UInt64(row[2] as Int64)
+        var index = row[3] as Int64, periodSpent = try Ledger.amount(row, 4, "periodSpent")
         if period > 0, now >= since, Int64((now - since) / period) > index {
             index = Int64((now - since) / period)
             periodSpent = 0
@@ -120,10 +163,9 @@ extension Wallet {
                 "\(request.amount) exceeds what is left of \(origin)'s budget (\(limit - min(limit, periodSpent))\(period > 0 ? " this period" : ""))"
             )
         }
-        try db.execute(
-            sql: "UPDATE siteBudget SET periodIndex = ?, periodSpent = ?, spent = ? WHERE origin = ? AND token = ?",
-            arguments: [
-                index, String(periodSpent + request.amount), String(try Ledger.amount(row, "spent") + request.amount), origin,
+        try db.cachedStatement(sql: "UPDATE siteBudget SET periodIndex = ?, periodSpent = ?, spent = ? WHERE origin = ? AND token = ?")
+            .execute(arguments: [
+                index, String(periodSpent + request.amount), String(try Ledger.amount(row, 5, "spent") + request.amount), origin,
                 request.token.dbText,
             ])
     }
@@ -174,18 +216,29 @@ extension Wallet {
     /// The site's budgets, each bounded by what the delegations leave in that token.
     public func siteBudgets(_ origin: String) throws -> [SiteBudget] {
         let now = clock()
-        let left = Dictionary(
-            try budget().filter(\.live).map { ($0.token, min($0.remaining, $0.periodRemaining ?? $0.remaining)) }, uniquingKeysWith: +)
-        return try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM siteBudget WHERE origin = ? ORDER BY token", arguments: [origin]).map { row in
-                let token = try Address(row["token"] as String)
-                let period = UInt64(row["period"] as Int64), since = UInt64(row["since"] as Int64)
-                let stale = period > 0 && now >= since && Int64((now - since) / period) > (row["periodIndex"] as Int64)
-                return SiteBudget(
-                    origin: origin, limit: SiteLimit(token: token, limit: try Ledger.amount(row, "limitAmount"), period: period),
-                    spentThisPeriod: stale ? 0 : try Ledger.amount(row, "periodSpent"), spent: try Ledger.amount(row, "spent"),
-                    delegationRemaining: left[token] ?? 0)
-            }
+        return try database.read { db in try Self.siteBudgets(db, origin, left: Self.delegationsLeft(db, now: now), now: now) }
+    }
+
+    /// What the live delegations leave to spend now, per token.
+    static func delegationsLeft(_ db: Database, now: UInt64) throws -> [Address: BigUInt] {
+        Dictionary(
+            try budgets(db, now: now).filter(\.live).map { ($0.token, min($0.remaining, $0.periodRemaining ?? $0.remaining)) },
+            uniquingKeysWith: +)
+    }
+
+    static func siteBudgets(_ db: Database, _ origin: String, left: [Address: BigUInt], now: UInt64) throws -> [SiteBudget] {
+        try Row.fetchAll(
+            db.cachedStatement(
+                sql: "SELECT token, limitAmount, period, since, periodIndex, periodSpent, spent FROM siteBudget WHERE origin = ? ORDER BY token"),
+            arguments: [origin]
+        ).map { row in
+            let token = try Address(row[0] as String)
+            let period = UInt64(row[2] as Int64), since = UInt64(row[3] as Int64)
+            let stale = period > 0 && now >= since && Int64((now - since) / period) > (row[4] as Int64)
+            return SiteBudget(
+                origin: origin, limit: SiteLimit(token: token, limit: try Ledger.amount(row, 1, "limitAmount"), period: period),
+                spentThisPeriod: stale ? 0 : try Ledger.amount(row, 5, "periodSpent"), spent: try Ledger.amount(row, 6, "spent"),
+                delegationRemaining: left[token] ?? 0)
         }
     }
 

@@ -178,30 +178,32 @@ public final class Wallet: @unchecked Sendable {
 
     public func budget() throws -> [Budget] {
         let now = clock()
-        return try database.read { db in
-            try Row.fetchAll(
-                db,
+        return try database.read { db in try Self.budgets(db, now: now) }
+    }
+
+    static func budgets(_ db: Database, now: UInt64) throws -> [Budget] {
+        try Row.fetchAll(
+            db.cachedStatement(
                 sql: """
                     SELECT d.id, d.validAfter, d.validUntil, d.revokedAt, a.* FROM delegation d JOIN allowance a ON a.delegationId = d.id
                     ORDER BY d.validUntil, d.id, a.token
-                    """
-            ).map { row in
-                let validAfter = UInt64(row["validAfter"] as Int64), validUntil = UInt64(row["validUntil"] as Int64)
-                let revoked = (row["revokedAt"] as Int64?).map { UInt64($0) <= now } ?? false
-                let period = UInt64(row["period"] as Int64)
-                var periodRemaining: BigUInt?
-                if period > 0 {
-                    let perPeriod = try Ledger.amount(row, "perPeriod"), periodSpent = try Ledger.amount(row, "periodSpent")
-                    let current = now >= validAfter && Int64((now - validAfter) / period) > (row["periodIndex"] as Int64)
-                    periodRemaining = current ? perPeriod : perPeriod - min(perPeriod, periodSpent)
-                }
-                return Budget(
-                    delegation: try [UInt8](hex: row["id"] as String), token: try Address(row["token"] as String),
-                    total: try Ledger.amount(row, "total"), spent: try Ledger.amount(row, "spent"),
-                    perPayment: try Ledger.amount(row, "perPayment"), period: period, perPeriod: try Ledger.amount(row, "perPeriod"),
-                    periodRemaining: periodRemaining, validUntil: validUntil,
-                    live: !revoked && now >= validAfter && now <= validUntil)
+                    """)
+        ).map { row in
+            let validAfter = UInt64(row["validAfter"] as Int64), validUntil = UInt64(row["validUntil"] as Int64)
+            let revoked = (row["revokedAt"] as Int64?).map { UInt64($0) <= now } ?? false
+            let period = UInt64(row["period"] as Int64)
+            var periodRemaining: BigUInt?
+            if period > 0 {
+                let perPeriod = try Ledger.amount(row, "perPeriod"), periodSpent = try Ledger.amount(row, "periodSpent")
+                let current = now >= validAfter && Int64((now - validAfter) / period) > (row["periodIndex"] as Int64)
+                periodRemaining = current ? perPeriod : perPeriod - min(perPeriod, periodSpent)
             }
+            return Budget(
+                delegation: try [UInt8](hex: row["id"] as String), token: try Address(row["token"] as String),
+                total: try Ledger.amount(row, "total"), spent: try Ledger.amount(row, "spent"),
+                perPayment: try Ledger.amount(row, "perPayment"), period: period, perPeriod: try Ledger.amount(row, "perPeriod"),
+                periodRemaining: periodRemaining, validUntil: validUntil,
+                live: !revoked && now >= validAfter && now <= validUntil)
         }
     }
 

@@ -55,11 +55,9 @@ struct PageController {
         group.post("pay") { request, _ in
             let site = try vault.site(token: Self.token(request), origin: request.headers[.origin])
             let payment = try Self.payment(try await BoundedBody.json(request, limit: settings.bodyLimit), site: site)
-            let wallet = try vault.unlocked()
-            let envelope = try await vault.pay(payment, site: site.origin)
+            let paid = try await vault.pay(payment, site: site.origin)
             vault.record("paid", origin: site.origin)
-            return JSONResponse.make(
-                .object(["voucher": envelope.json, "budget": Self.budgetJSON(try wallet.siteBudgets(site.origin), settings)]))
+            return JSONResponse.make(.object(["voucher": paid.envelope.json, "budget": Self.budgetJSON(paid.budgets, settings)]))
         }
 
         group.get("budget") { request, _ in

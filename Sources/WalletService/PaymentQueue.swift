@@ -5,18 +5,21 @@ import PlayerCore
 /// Group commit for the pages' payments: what arrives while a commit runs waits, and goes into the
 /// next transaction together (`Wallet.payForSites`, one fsync for all). Each payment still gets its
 /// own answer (a site over its budget fails alone). One writer thread at a time, started on demand,
-/// never on Swift's cooperative pool (an fsync blocks).
+/// never on Swift's cooperative pool (an fsync blocks). The writer only records: each page's own task
+/// signs its committed payment, so signatures are made on every core while the next batch commits.
 final class PaymentQueue: @unchecked Sendable {
-    typealias Waiter = CheckedContinuation<Result<Envelope, WalletError>, Error>
+    typealias Waiter = CheckedContinuation<(Wallet, Result<RecordedPayment, WalletError>), Error>
     private let lock = NSLock()
     private var waiting: [(request: PaymentRequest, site: String, waiter: Waiter)] = []
     private var writing = false
     /// The most one transaction takes: a long batch delays its first page's answer.
     static let batchLimit = 64
 
-    /// Pays once the payment's batch has committed; throws what stops the whole batch (locked, storage).
-    func pay(_ request: PaymentRequest, site: String, wallet: @escaping @Sendable () throws -> Wallet) async throws -> Envelope {
-        let outcome = try await withCheckedThrowingContinuation { (waiter: Waiter) in
+    /// Pays once the payment's batch has committed, then signs; throws what stops the whole batch (locked, storage).
+    func pay(
+        _ request: PaymentRequest, site: String, wallet: @escaping @Sendable () throws -> Wallet
+    ) async throws -> (envelope: Envelope, budgets: [SiteBudget]) {
+        let (recordedBy, outcome) = try await withCheckedThrowingContinuation { (waiter: Waiter) in
             let start = lock.withLock {
                 waiting.append((request, site, waiter))
                 defer { writing = true }
@@ -24,7 +27,10 @@ final class PaymentQueue: @unchecked Sendable {
             }
             if start { Thread.detachNewThread { self.drain(wallet) } }
         }
-        return try outcome.get()
+        let payment = try outcome.get()
+        do { return (try recordedBy.sign(payment), payment.budgets) } catch let error as WalletError { throw error } catch {
+            throw WalletError.invalid("\(error)")
+        }
     }
 
     private func drain(_ wallet: () throws -> Wallet) {
@@ -37,8 +43,9 @@ final class PaymentQueue: @unchecked Sendable {
             }
             if batch.isEmpty { return }
             do {
-                let results = try wallet().payForSites(batch.map { ($0.request, $0.site) })
-                for (item, result) in zip(batch, results) { item.waiter.resume(returning: result) }
+                let wallet = try wallet()
+                let results = try wallet.recordForSites(batch.map { ($0.request, $0.site) })
+                for (item, result) in zip(batch, results) { item.waiter.resume(returning: (wallet, result)) }
             } catch {
                 for item in batch { item.waiter.resume(throwing: error) }
             }

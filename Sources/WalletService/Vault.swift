@@ -87,11 +87,11 @@ public final class Vault: @unchecked Sendable {
         }
     }
 
-    /// Pays for a site through the group commit; a lock before the batch commits refuses it.
-    public func pay(_ request: PaymentRequest, site: String) async throws -> Envelope {
+    /// Pays for a site through the group commit; a lock before the batch commits refuses it. Returns the
+    /// voucher and the site's budgets as that commit left them.
+    public func pay(_ request: PaymentRequest, site: String) async throws -> (envelope: Envelope, budgets: [SiteBudget]) {
         do {
-            let envelope = try await payments.pay(request, site: site) { try self.unlocked() }
-            return envelope
+            return try await payments.pay(request, site: site) { try self.unlocked() }
         } catch let error as WalletError {
             throw delegationRefusal(error) ?? WalletServiceError.wallet(error)
         }

@@ -62,23 +62,39 @@ enum ResponseReader {
         }
     }
 
+    /// The status line and the fields, on bytes: names lowercased (ASCII), values with their optional
+    /// whitespace (space, tab) trimmed, a line without a colon or a name ignored.
     static func parseHead(_ bytes: [UInt8]) throws -> Head {
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw BridgeError.protocolError("malformed HTTP response") }
-        let lines = text.components(separatedBy: "\r\n")
-        let statusParts = lines[0].split(separator: " ", maxSplits: 2)
-        guard statusParts.count >= 2, statusParts[0].hasPrefix("HTTP/1."), let status = Int(statusParts[1]), (100...999).contains(status)
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw BridgeError.protocolError("malformed HTTP response") }
+        var lines: [ArraySlice<UInt8>] = []
+        var start = 0, index = 0
+        while index + 1 < bytes.count {
+            if bytes[index] == 13 && bytes[index + 1] == 10 {
+                lines.append(bytes[start..<index])
+                index += 2
+                start = index
+            } else {
+                index += 1
+            }
+        }
+        lines.append(bytes[start...])
+        let statusParts = lines[0].split(separator: 32, maxSplits: 2)
+        guard statusParts.count >= 2, statusParts[0].starts(with: "HTTP/1.".utf8), let status = Int(text(statusParts[1])),
+            (100...999).contains(status)
         else { throw BridgeError.protocolError("malformed status line") }
-        var head = Head(version: String(statusParts[0]), status: status, headers: [:], chunked: false, length: nil)
+        var head = Head(version: text(statusParts[0]), status: status, headers: [:], chunked: false, length: nil)
         for line in lines.dropFirst() {
-            let pair = line.split(separator: ":", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            guard pair.count == 2 else { continue }
-            let name = pair[0].lowercased()
-            head.headers[name] = pair[1]
+            guard let colon = line.firstIndex(of: 58) else { continue }
+            let nameBytes = trimmed(line[..<colon])
+            guard !nameBytes.isEmpty else { continue }
+            let name = String(decoding: nameBytes.map { (65...90).contains($0) ? $0 + 32 : $0 }, as: UTF8.self)
+            let value = text(trimmed(line[(colon + 1)...]))
+            head.headers[name] = value
             if name == "transfer-encoding" {
-                head.chunked = pair[1].lowercased().split(separator: ",").last?.trimmingCharacters(in: .whitespaces) == "chunked"
+                head.chunked = value.lowercased().split(separator: ",").last?.trimmingCharacters(in: .whitespaces) == "chunked"
             }
             if name == "content-length" {
-                guard let length = Int(pair[1]), length >= 0, head.length == nil || head.length == length else {
+                guard let length = Int(value), length >= 0, head.length == nil || head.length == length else {
                     throw BridgeError.protocolError("malformed Content-Length")
                 }
                 head.length = length
@@ -88,6 +104,15 @@ enum ResponseReader {
         if head.chunked { head.length = nil }
         return head
     }
+
+    private static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var bytes = bytes
+        while let first = bytes.first, first == 32 || first == 9 { bytes.removeFirst() }
+        while let last = bytes.last, last == 32 || last == 9 { bytes.removeLast() }
+        return bytes
+    }
+
+    private static func text(_ bytes: ArraySlice<UInt8>) -> String { String(decoding: bytes, as: UTF8.self) }
 
     private static func readChunked(_ socket: ClientSocket) throws -> [UInt8] {
         var body: [UInt8] = []
