@@ -38,11 +38,11 @@ public struct Envelope: Sendable, Equatable {
 
     public var typedData: JSONValue { message.typed.typedData(in: domain) }
 
-    public var json: JSONValue {
-        .object([
-            "typedData": typedData, "signature": .string(signature.hexString),
-            "parents": .array(parents.map(\.json)),
-        ])
+    public var json: JSONValue { json(parents: parents.map(\.json)) }
+
+    /// `json` with the parents' JSON given: a wallet that sends its delegation with every voucher renders it once.
+    public func json(parents: [JSONValue]) -> JSONValue {
+        .object(["typedData": typedData, "signature": .string(signature.hexString), "parents": .array(parents)])
     }
 
     public init(parsing bytes: [UInt8]) throws(DelegationError) {

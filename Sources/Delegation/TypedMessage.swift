@@ -1,4 +1,5 @@
 import Ethereum
+import Foundation
 
 /// One of the wire contract's EIP-712 structs. Conformers hash themselves natively (no JSON on the
 /// hot path); tests check the native hash against the generic `TypedData` one and against eth-account.
@@ -28,13 +29,16 @@ extension TypedMessage {
         signature(typeName, fields) + referencedTypes.sorted { $0.name < $1.name }.map { signature($0.name, $0.fields) }.joined()
     }
 
-    /// The `types` member of the eth_signTypedData_v4 form, domain included.
+    /// The `types` member of the eth_signTypedData_v4 form, domain included. Built once per type:
+    /// every envelope's JSON carries it.
     public static var typesJSON: JSONObject {
+        if let known = TypesCache.shared.get(Self.self) { return known }
         func list(_ fields: [(name: String, type: String)]) -> JSONValue {
             .array(fields.map { .object(["name": .string($0.name), "type": .string($0.type)]) })
         }
         var types: JSONObject = ["EIP712Domain": list(Domain.fields), typeName: list(fields)]
         for referenced in referencedTypes { types[referenced.name] = list(referenced.fields) }
+        TypesCache.shared.put(Self.self, types)
         return types
     }
 
@@ -50,6 +54,15 @@ extension TypedMessage {
             "domain": .object(domain.json), "message": .object(messageJSON),
         ])
     }
+}
+
+/// Each message type's `typesJSON`, by type (a handful, never evicted).
+final class TypesCache: @unchecked Sendable {
+    static let shared = TypesCache()
+    private let lock = NSLock()
+    private var types: [ObjectIdentifier: JSONObject] = [:]
+    func get(_ type: Any.Type) -> JSONObject? { lock.withLock { types[ObjectIdentifier(type)] } }
+    func put(_ type: Any.Type, _ value: JSONObject) { lock.withLock { types[ObjectIdentifier(type)] = value } }
 }
 
 /// Hex for bytes32 fields.

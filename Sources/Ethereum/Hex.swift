@@ -34,18 +34,36 @@ extension Array where Element == UInt8 {
 
 extension Sequence where Element == UInt8 {
     /// Lower-case hex without prefix.
-    public var hexDigits: String {
-        var out = [UInt8]()
-        out.reserveCapacity(underestimatedCount * 2)
-        for byte in self {
-            out.append(Ethereum.hexDigitTable[Int(byte >> 4)])
-            out.append(Ethereum.hexDigitTable[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public var hexDigits: String { hex(prefixed: false) }
 
     /// Lower-case hex with the `0x` prefix, as Ethereum tools print bytes.
-    public var hexString: String { "0x" + hexDigits }
+    public var hexString: String { hex(prefixed: true) }
+
+    /// Written straight into the string's storage: ids, addresses and signatures are rendered on every answer.
+    private func hex(prefixed: Bool) -> String {
+        guard let text = withContiguousStorageIfAvailable({ hexText($0, prefixed: prefixed) }) else {
+            return Array(self).hex(prefixed: prefixed)
+        }
+        return text
+    }
 }
 
 let hexDigitTable = hexDigits
+
+private func hexText(_ bytes: UnsafeBufferPointer<UInt8>, prefixed: Bool) -> String {
+    let count = bytes.count * 2 + (prefixed ? 2 : 0)
+    return String(unsafeUninitializedCapacity: count) { out in
+        var i = 0
+        if prefixed {
+            out[0] = UInt8(ascii: "0")
+            out[1] = UInt8(ascii: "x")
+            i = 2
+        }
+        for byte in bytes {
+            out[i] = hexDigitTable[Int(byte >> 4)]
+            out[i + 1] = hexDigitTable[Int(byte & 0x0F)]
+            i += 2
+        }
+        return count
+    }
+}

@@ -1,9 +1,13 @@
 extension JSONValue {
     /// Compact JSON, members in their stored order.
-    public var compactText: String {
+    public var compactText: String { String(decoding: compactUTF8, as: UTF8.self) }
+
+    /// `compactText` as bytes, without going through a String (what a server sends).
+    public var compactUTF8: [UInt8] {
         var out = [UInt8]()
-        write(into: &out, indent: nil, level: 0)
-        return String(decoding: out, as: UTF8.self)
+        out.reserveCapacity(1024)
+        writeCompact(into: &out)
+        return out
     }
 
     /// Two-space indented JSON, members in their stored order.
@@ -11,6 +15,29 @@ extension JSONValue {
         var out = [UInt8]()
         write(into: &out, indent: 2, level: 0)
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Compact: no indentation to track, the form every server answer takes.
+    private func writeCompact(into out: inout [UInt8]) {
+        switch self {
+        case .array(let items):
+            out.append(UInt8(ascii: "["))
+            for (i, item) in items.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                item.writeCompact(into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        case .object(let object):
+            out.append(UInt8(ascii: "{"))
+            for (i, member) in object.members.enumerated() {
+                if i > 0 { out.append(UInt8(ascii: ",")) }
+                Self.writeString(member.key, into: &out)
+                out.append(UInt8(ascii: ":"))
+                member.value.writeCompact(into: &out)
+            }
+            out.append(UInt8(ascii: "}"))
+        default: write(into: &out, indent: nil, level: 0)
+        }
     }
 
     private func write(into out: inout [UInt8], indent: Int?, level: Int) {
@@ -50,6 +77,17 @@ extension JSONValue {
 
     private static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most strings (hex, numbers, names) need no escape: copied whole.
+        let copied =
+            s.utf8.withContiguousStorageIfAvailable { bytes in
+                guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else { return false }
+                out.append(contentsOf: bytes)
+                return true
+            } ?? false
+        if copied {
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in s.utf8 {
             switch byte {
             case 0x22: out.append(contentsOf: [0x5C, 0x22])

@@ -7,7 +7,9 @@ public enum JSONResponse {
     public static func make(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         var fields: HTTPFields = [.contentType: "application/json", .cacheControl: "no-store"]
         fields.append(contentsOf: headers)
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: value.compactText + "\n")))
+        var text = value.compactUTF8
+        text.append(0x0A)
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: text)))
     }
 }
 

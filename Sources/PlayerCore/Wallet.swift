@@ -176,6 +176,10 @@ public final class Wallet: @unchecked Sendable {
         return try Envelope.sign(voucher, domain: parent.domain, signer: spendingKey, parents: [parent] + parent.parents)
     }
 
+    /// A signed envelope's JSON (`envelope.json`), its parents rendered once per wallet: every voucher
+    /// carries the same delegation chain.
+    public func json(_ envelope: Envelope) -> JSONValue { envelope.json(parents: envelope.parents.map { envelopes.json($0) }) }
+
     public func budget() throws -> [Budget] {
         let now = clock()
         return try database.read { db in try Self.budgets(db, now: now) }
@@ -262,10 +266,24 @@ public final class Wallet: @unchecked Sendable {
     }
 }
 
-/// Parsed delegation envelopes by id, so paying does not re-parse JSON each time.
+/// Parsed delegation envelopes by id, so paying does not re-parse JSON each time, and their JSON, so
+/// a voucher's answer does not render its delegation chain each time.
 final class EnvelopeCache: @unchecked Sendable {
     private var storage: [[UInt8]: Envelope] = [:]
+    private var rendered: [[UInt8]: JSONValue] = [:]
     private let lock = NSLock()
     func get(_ id: [UInt8]) -> Envelope? { lock.withLock { storage[id] } }
     func put(_ envelope: Envelope) { lock.withLock { storage[envelope.id] = envelope } }
+
+    /// `envelope.json`, kept by id and signature (a card may sign one message twice, differently).
+    func json(_ envelope: Envelope) -> JSONValue {
+        let key = envelope.id + envelope.signature
+        if let known = lock.withLock({ rendered[key] }) { return known }
+        let json = envelope.json
+        lock.withLock {
+            if rendered.count >= 1024 { rendered = [:] }
+            rendered[key] = json
+        }
+        return json
+    }
 }

@@ -12,9 +12,10 @@ import PlayerCore
 struct PageController {
     let vault: Vault
     let settings: WalletServiceSettings
+    let rendered = BudgetRendering()
 
     func addRoutes(to group: RouterGroup<BasicRequestContext>) {
-        let vault = self.vault, settings = self.settings
+        let vault = self.vault, settings = self.settings, rendered = self.rendered
         group.get("health") { _, _ in JSONResponse.make(.object(["ok": .bool(true)])) }
 
         // The page's first call: is this origin paired, is the wallet locked? Answers without a pairing, so a
@@ -57,7 +58,8 @@ struct PageController {
             let payment = try Self.payment(try await BoundedBody.json(request, limit: settings.bodyLimit), site: site)
             let paid = try await vault.pay(payment, site: site.origin)
             vault.record("paid", origin: site.origin)
-            return JSONResponse.make(.object(["voucher": paid.envelope.json, "budget": Self.budgetJSON(paid.budgets, settings)]))
+            let budget = rendered.json(site.origin, paid.budgets) { Self.budgetJSON($0, settings) }
+            return JSONResponse.make(.object(["voucher": paid.json, "budget": budget]))
         }
 
         group.get("budget") { request, _ in
@@ -180,5 +182,22 @@ struct PageController {
 
     static func walletCallAsync<T>(_ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch let error as WalletError { throw WalletServiceError.wallet(error) }
+    }
+}
+
+/// Each site's budgets as last rendered: the pages paid in one batch share one budget, rendered once
+/// (its amounts' decimal text is most of an answer's cost).
+final class BudgetRendering: @unchecked Sendable {
+    private let lock = NSLock()
+    private var last: [String: (budgets: [SiteBudget], json: JSONValue)] = [:]
+
+    func json(_ origin: String, _ budgets: [SiteBudget], render: ([SiteBudget]) -> JSONValue) -> JSONValue {
+        if let known = lock.withLock({ last[origin] }), known.budgets == budgets { return known.json }
+        let json = render(budgets)
+        lock.withLock {
+            if last.count >= 256 { last = [:] }
+            last[origin] = (budgets, json)
+        }
+        return json
     }
 }

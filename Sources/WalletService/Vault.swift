@@ -87,9 +87,15 @@ public final class Vault: @unchecked Sendable {
         }
     }
 
-    /// Pays for a site through the group commit; a lock before the batch commits refuses it. Returns the
-    /// voucher and the site's budgets as that commit left them.
-    public func pay(_ request: PaymentRequest, site: String) async throws -> (envelope: Envelope, budgets: [SiteBudget]) {
+    /// A paid voucher: the envelope, its JSON, and the site's budgets as the commit that recorded it left them.
+    public struct Paid: Sendable {
+        public let envelope: Envelope
+        public let json: JSONValue
+        public let budgets: [SiteBudget]
+    }
+
+    /// Pays for a site through the group commit; a lock before the batch commits refuses it.
+    public func pay(_ request: PaymentRequest, site: String) async throws -> Paid {
         do {
             return try await payments.pay(request, site: site) { try self.unlocked() }
         } catch let error as WalletError {
