@@ -76,16 +76,18 @@ extension Wallet {
         let now = clock()
         return try write { db in
             var ledger = Ledger(db, now: now)
+            var sites = SiteSession(db, now: now)
             var vouchers: [Result<Voucher, WalletError>] = []
             for payment in payments {
                 do {
                     vouchers.append(
-                        .success(try Self.savepoint(db) { try Self.record(db, &ledger, payment.request, site: payment.site, now: now) }))
+                        .success(try Self.savepoint(db) { try Self.record(&ledger, &sites, payment.request, site: payment.site) }))
                 } catch let error as WalletError {
                     vouchers.append(.failure(error))
                 }
             }
             try ledger.finish()
+            try sites.finish()
             // Each paying site's budgets once per batch, read after its writes in the same transaction:
             // the page's answer needs no read of its own.
             var left: [Address: BigUInt]?
@@ -120,54 +122,24 @@ extension Wallet {
         }
     }
 
-    /// One site payment inside the caller's transaction: the site's budget, then the ledger. The ledger's
-    /// session state changes only when it records, so a refusal leaves it as the savepoint leaves the rows.
-    static func record(
-        _ db: Database, _ ledger: inout Ledger, _ request: PaymentRequest, site origin: String, now: UInt64
-    ) throws -> Voucher {
+    /// One site payment inside the caller's transaction: the site's budget, then the ledger. Both sessions'
+    /// state changes only once the ledger has recorded, so a refusal leaves them as the savepoint leaves the rows.
+    static func record(_ ledger: inout Ledger, _ sites: inout SiteSession, _ request: PaymentRequest, site origin: String) throws -> Voucher {
+        let db = ledger.db
         let replay =
             try request.idempotencyKey.map { key in
                 try Bool.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM voucher WHERE idempotencyKey = ?"), arguments: [key]) != nil
             } ?? false
-        if !replay { try chargeSite(db, origin, request, now: now) }
+        let charge = replay ? nil : try sites.check(origin, request)
         let voucher = try ledger.record(request)
-        if !replay {
+        if let charge {
+            sites.apply(charge)
             try db.cachedStatement(sql: "INSERT INTO siteVoucher (delegationId, payee, token, sequence, origin) VALUES (?, ?, ?, ?, ?)")
                 .execute(arguments: [
                     voucher.delegation.hexString, voucher.payee.dbText, voucher.token.dbText, Int64(voucher.sequence), origin,
                 ])
         }
         return voucher
-    }
-
-    /// Periods are aligned to the approval and reset lazily, as the delegation's are; a clock moved back never reopens one.
-    static func chargeSite(_ db: Database, _ origin: String, _ request: PaymentRequest, now: UInt64) throws {
-        // Columns by position: GRDB's name lookups are case-insensitive scans.
-        guard
-            let row = try Row.fetchOne(
-                db.cachedStatement(
-                    sql: """
-                        SELECT b.limitAmount, b.period, b.since, b.periodIndex, b.periodSpent, b.spent FROM siteBudget b
-                        JOIN site s ON s.origin = b.origin WHERE b.origin = ? AND b.token = ? AND s.revokedAt IS NULL
-                        """), arguments: [origin, request.token.dbText])
-        else { throw WalletError.refused(.overSiteBudget, "\(origin) has no budget for \(request.token)") }
-        let limit = try Ledger.amount(row, 0, "limitAmount"), period = UInt64(row[1] as Int64), since = UInt64(row[2] as Int64)
-        var index = row[3] as Int64, periodSpent = try Ledger.amount(row, 4, "periodSpent")
-        if period > 0, now >= since, Int64((now - since) / period) > index {
-            index = Int64((now - since) / period)
-            periodSpent = 0
-        }
-        guard periodSpent + request.amount <= limit else {
-            throw WalletError.refused(
-                .overSiteBudget,
-                "\(request.amount) exceeds what is left of \(origin)'s budget (\(limit - min(limit, periodSpent))\(period > 0 ? " this period" : ""))"
-            )
-        }
-        try db.cachedStatement(sql: "UPDATE siteBudget SET periodIndex = ?, periodSpent = ?, spent = ? WHERE origin = ? AND token = ?")
-            .execute(arguments: [
-                index, String(periodSpent + request.amount), String(try Ledger.amount(row, 5, "spent") + request.amount), origin,
-                request.token.dbText,
-            ])
     }
 
     /// Records an approved pairing: the site's token hash and its limits. Approving an origin again replaces its
@@ -259,5 +231,82 @@ extension Wallet {
     static func site(_ row: Row) -> Site {
         Site(
             origin: row["origin"], name: row["name"], tokenHash: row["tokenHash"], approvedAt: UInt64(row["approvedAt"] as Int64))
+    }
+}
+
+/// A batch's site budgets, kept as the ledger keeps its allowances: each site's budget in a token read
+/// once per transaction, charged in memory, written back by `finish()` before the commit.
+struct SiteSession {
+    let db: Database
+    let now: UInt64
+    private var budgets: [Key: Budget] = [:]
+
+    init(_ db: Database, now: UInt64) {
+        self.db = db
+        self.now = now
+    }
+
+    struct Key: Hashable {
+        let origin: String
+        let token: Address
+    }
+
+    struct Budget {
+        let limit: BigUInt
+        let period: UInt64
+        let since: UInt64
+        var index: Int64
+        var periodSpent: BigUInt
+        var spent: BigUInt
+        var dirty = false
+    }
+
+    /// The site's budget after this payment, or its refusal; nothing changes until `apply`.
+    /// Periods are aligned to the approval and reset lazily, as the delegation's are; a clock moved back never reopens one.
+    mutating func check(_ origin: String, _ request: PaymentRequest) throws -> (Key, Budget) {
+        let key = Key(origin: origin, token: request.token)
+        guard var budget = try budgets[key] ?? load(key) else {
+            throw WalletError.refused(.overSiteBudget, "\(origin) has no budget for \(request.token)")
+        }
+        budgets[key] = budget
+        if budget.period > 0, now >= budget.since, Int64((now - budget.since) / budget.period) > budget.index {
+            budget.index = Int64((now - budget.since) / budget.period)
+            budget.periodSpent = 0
+        }
+        guard budget.periodSpent + request.amount <= budget.limit else {
+            throw WalletError.refused(
+                .overSiteBudget,
+                "\(request.amount) exceeds what is left of \(origin)'s budget (\(budget.limit - min(budget.limit, budget.periodSpent))\(budget.period > 0 ? " this period" : ""))"
+            )
+        }
+        budget.periodSpent += request.amount
+        budget.spent += request.amount
+        budget.dirty = true
+        return (key, budget)
+    }
+
+    mutating func apply(_ charge: (Key, Budget)) { budgets[charge.0] = charge.1 }
+
+    /// Writes back every budget this session charged. Call before committing.
+    func finish() throws {
+        for (key, budget) in budgets where budget.dirty {
+            try db.cachedStatement(sql: "UPDATE siteBudget SET periodIndex = ?, periodSpent = ?, spent = ? WHERE origin = ? AND token = ?")
+                .execute(arguments: [budget.index, String(budget.periodSpent), String(budget.spent), key.origin, key.token.dbText])
+        }
+    }
+
+    /// A live site's budget in the token (columns by position: GRDB's name lookups are case-insensitive scans).
+    private func load(_ key: Key) throws -> Budget? {
+        guard
+            let row = try Row.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT b.limitAmount, b.period, b.since, b.periodIndex, b.periodSpent, b.spent FROM siteBudget b
+                        JOIN site s ON s.origin = b.origin WHERE b.origin = ? AND b.token = ? AND s.revokedAt IS NULL
+                        """), arguments: [key.origin, key.token.dbText])
+        else { return nil }
+        return Budget(
+            limit: try Ledger.amount(row, 0, "limitAmount"), period: UInt64(row[1] as Int64), since: UInt64(row[2] as Int64),
+            index: row[3], periodSpent: try Ledger.amount(row, 4, "periodSpent"), spent: try Ledger.amount(row, 5, "spent"))
     }
 }

@@ -47,6 +47,24 @@ import Testing
         #expect(try JSONValue.parse(value.prettyText) == value)
     }
 
+    /// The compact writer copies strings that need no escape whole and escapes the rest, byte for byte as before.
+    @Test func compactTextEscapesExactly() throws {
+        let value = JSONValue.object([
+            "plain": .string("0xAbC123"), "quote\"key": .string("a\"b\\c\nd\re\tf\u{01}g\u{1f}"), "é": .string("😀"),
+            "list": .array([.number("1"), .bool(true), .null, .object([:]), .array([])]),
+            "sub": .string(String("x0xAbCx".dropFirst().dropLast())),
+        ])
+        #expect(
+            value.compactText
+                == #"{"plain":"0xAbC123","quote\"key":"a\"b\\c\nd\re\tf\u0001g\u001f","é":"😀","list":[1,true,null,{},[]],"sub":"0xAbC"}"#)
+        #expect(value.compactUTF8 == Array(value.compactText.utf8))
+        #expect(try JSONValue.parse(value.compactText) == value)
+        #expect([UInt8]([0x00, 0xab, 0xff]).hexString == "0x00abff")
+        #expect([UInt8]([0x00, 0xab, 0xff])[1...].hexDigits == "abff")
+        #expect(AnySequence([UInt8]([0x0f, 0xf0])).hexDigits == "0ff0")
+        #expect([UInt8]().hexString == "0x")
+    }
+
     @Test func refusesMalformed() {
         for text in [
             "", "{", "{\"a\":1,}", "[1,]", "01", "1.", "-", "\"\\x\"", "\"\\ud800\"", "{\"a\":1,\"a\":2}", "nul", "[1] x",

@@ -161,9 +161,15 @@ import Testing
         try await Self.withRouter { client, fixture in
             let token = try await Self.pair(client, budget: "0.0003")
             var vouchers: [Envelope] = []
-            for key in ["s1", "s2", "s3"] {
+            var lastBudget: JSONValue?
+            for (index, key) in ["s1", "s2", "s3"].enumerated() {
+                // Longer than the writer thread lingers: the next payment starts a new one.
+                if index == 2 { try await Task.sleep(for: .milliseconds(400)) }
                 let paid = try await Self.call(client, .post, "/v1/pay", Self.payment(key), token: token)
                 #expect(paid.status == .ok)
+                // The answer's budget is the one this payment's commit left.
+                lastBudget = Self.object(paid)?["budget"]
+                #expect(lastBudget?.arrayValue?.first?["spent"] == .string(String(Self.wei("0.000\(index + 1)"))))
                 let envelope = try Envelope(json: try #require(Self.object(paid)?["voucher"]))
                 #expect(Verifier(domain: envelope.domain).verify(envelope, at: Wallet.systemClock()).valid)
                 guard case .spending(let spending)? = envelope.parents.first?.message else {
@@ -182,6 +188,8 @@ import Testing
             #expect(Self.code(over) == "over_budget")
             let budget = try await Self.call(client, .get, "/v1/budget", token: token)
             let line = try #require(Self.object(budget)?["budget"]?.arrayValue?.first)
+            #expect(Self.object(retried)?["budget"] == lastBudget)
+            #expect(Self.object(budget)?["budget"] == lastBudget)
             #expect(line["spent"] == .string(String(Self.wei("0.0003"))))
             #expect(line["remaining"] == .string("0"))
             #expect(line["delegationRemaining"] == .string(String(Self.wei("0.0007"))))
