@@ -124,7 +124,9 @@ extension Wallet {
 
     /// One site payment inside the caller's transaction: the site's budget, then the ledger. Both sessions'
     /// state changes only once the ledger has recorded, so a refusal leaves them as the savepoint leaves the rows.
-    static func record(_ ledger: inout Ledger, _ sites: inout SiteSession, _ request: PaymentRequest, site origin: String) throws -> Voucher {
+    static func record(
+        _ ledger: inout Ledger, _ sites: inout SiteSession, _ request: PaymentRequest, site origin: String
+    ) throws -> Voucher {
         let db = ledger.db
         let replay =
             try request.idempotencyKey.map { key in
@@ -201,7 +203,9 @@ extension Wallet {
     static func siteBudgets(_ db: Database, _ origin: String, left: [Address: BigUInt], now: UInt64) throws -> [SiteBudget] {
         try Row.fetchAll(
             db.cachedStatement(
-                sql: "SELECT token, limitAmount, period, since, periodIndex, periodSpent, spent FROM siteBudget WHERE origin = ? ORDER BY token"),
+                sql:
+                    "SELECT token, limitAmount, period, since, periodIndex, periodSpent, spent FROM siteBudget WHERE origin = ? ORDER BY token"
+            ),
             arguments: [origin]
         ).map { row in
             let token = try Address(row[0] as String)

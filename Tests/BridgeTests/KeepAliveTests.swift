@@ -53,7 +53,9 @@ import Testing
     /// that is not HTTP/1.x refused.
     @Test func responseHeadParsing() throws {
         let head = try ResponseReader.parseHead(
-            Array("HTTP/1.1 201 Created\r\nX-Mixed-Case: \t a b \t\r\nX-Empty:\r\nno colon here\r\nContent-Length: 5\r\ncontent-length:5".utf8))
+            Array(
+                "HTTP/1.1 201 Created\r\nX-Mixed-Case: \t a b \t\r\nX-Empty:\r\nno colon here\r\nContent-Length: 5\r\ncontent-length:5".utf8
+            ))
         #expect(head.status == 201 && head.version == "HTTP/1.1")
         #expect(head.headers["x-mixed-case"] == "a b")
         #expect(head.headers["x-empty"] == "")
