@@ -185,27 +185,30 @@ public final class Wallet: @unchecked Sendable {
         return try database.read { db in try Self.budgets(db, now: now) }
     }
 
+    /// Columns by position: GRDB's name lookups fold case, and the group commit reads this once per batch.
     static func budgets(_ db: Database, now: UInt64) throws -> [Budget] {
         try Row.fetchAll(
             db.cachedStatement(
                 sql: """
-                    SELECT d.id, d.validAfter, d.validUntil, d.revokedAt, a.* FROM delegation d JOIN allowance a ON a.delegationId = d.id
+                    SELECT d.id, d.validAfter, d.validUntil, d.revokedAt, a.token, a.total, a.spent, a.perPayment, a.period,
+                           a.perPeriod, a.periodIndex, a.periodSpent
+                    FROM delegation d JOIN allowance a ON a.delegationId = d.id
                     ORDER BY d.validUntil, d.id, a.token
                     """)
         ).map { row in
-            let validAfter = UInt64(row["validAfter"] as Int64), validUntil = UInt64(row["validUntil"] as Int64)
-            let revoked = (row["revokedAt"] as Int64?).map { UInt64($0) <= now } ?? false
-            let period = UInt64(row["period"] as Int64)
+            let validAfter = UInt64(row[1] as Int64), validUntil = UInt64(row[2] as Int64)
+            let revoked = (row[3] as Int64?).map { UInt64($0) <= now } ?? false
+            let period = UInt64(row[8] as Int64), perPeriod = try Ledger.amount(row, 9, "perPeriod")
             var periodRemaining: BigUInt?
             if period > 0 {
-                let perPeriod = try Ledger.amount(row, "perPeriod"), periodSpent = try Ledger.amount(row, "periodSpent")
-                let current = now >= validAfter && Int64((now - validAfter) / period) > (row["periodIndex"] as Int64)
+                let periodSpent = try Ledger.amount(row, 11, "periodSpent")
+                let current = now >= validAfter && Int64((now - validAfter) / period) > (row[10] as Int64)
                 periodRemaining = current ? perPeriod : perPeriod - min(perPeriod, periodSpent)
             }
             return Budget(
-                delegation: try [UInt8](hex: row["id"] as String), token: try Address(row["token"] as String),
-                total: try Ledger.amount(row, "total"), spent: try Ledger.amount(row, "spent"),
-                perPayment: try Ledger.amount(row, "perPayment"), period: period, perPeriod: try Ledger.amount(row, "perPeriod"),
+                delegation: try [UInt8](hex: row[0] as String), token: try Address(row[4] as String),
+                total: try Ledger.amount(row, 5, "total"), spent: try Ledger.amount(row, 6, "spent"),
+                perPayment: try Ledger.amount(row, 7, "perPayment"), period: period, perPeriod: perPeriod,
                 periodRemaining: periodRemaining, validUntil: validUntil,
                 live: !revoked && now >= validAfter && now <= validUntil)
         }
