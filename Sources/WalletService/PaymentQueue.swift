@@ -3,7 +3,7 @@ import Foundation
 import PlayerCore
 
 /// Group commit for the pages' payments: what arrives while a commit runs waits, and goes into the
-/// next transaction together (`Wallet.payForSites`, one fsync for all). Each payment still gets its
+/// next transaction together (`Wallet.recordForSites`, one fsync for all). Each payment still gets its
 /// own answer (a site over its budget fails alone). One writer thread at a time, started on demand,
 /// never on Swift's cooperative pool (an fsync blocks). The writer only records: each page's own task
 /// signs its committed payment, so signatures are made on every core while the next batch commits.
