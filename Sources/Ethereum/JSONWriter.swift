@@ -1,9 +1,12 @@
 extension JSONValue {
     /// Compact JSON, members in their stored order.
-    public var compactText: String {
+    public var compactText: String { String(decoding: compactBytes, as: UTF8.self) }
+
+    /// `compactText` as UTF-8 bytes, without making a String of them (an HTTP body).
+    public var compactBytes: [UInt8] {
         var out = [UInt8]()
         write(into: &out, indent: nil, level: 0)
-        return String(decoding: out, as: UTF8.self)
+        return out
     }
 
     /// Two-space indented JSON, members in their stored order.

@@ -73,7 +73,7 @@ struct AdminController {
         case ("approve", .delegation):
             let object = try await body(request, settings, keys: ["envelope", "signatureCounter"])
             let envelope = try checkedEnvelope(object["envelope"], for: found, chain, now: store.clock())
-            settled = try await store.settle(id, state: .approved, envelope: envelope.json.compactText, signatureCounter: counter(object))
+            settled = try await store.settle(id, state: .approved, envelope: envelope, signatureCounter: counter(object))
         case ("approve", .transaction):
             let object = try await body(request, settings, keys: ["raw", "signatureCounter"])
             let signed = try checkedTransaction(object["raw"], for: found, chain)
@@ -105,7 +105,8 @@ struct AdminController {
         let envelope: Envelope
         do { envelope = try Envelope(json: value) } catch { throw APIError.badRequest("\(error)") }
         guard let delegation = envelope.message.typed as? SpendingDelegation else { throw APIError.badRequest("not a SpendingDelegation") }
-        let asked = try DelegationRequest(json: try JSONValue.parse(found.body), configuration: chain)
+        guard let body = StoredJSON.value(found.body) else { throw APIError.internalError }
+        let asked = try DelegationRequest(json: body, configuration: chain)
         guard asked.matches(delegation, now: now) else { throw APIError(422, "mismatch", "the envelope does not grant what was asked") }
         let verdict = Verifier(domain: chain.domain).verify(envelope, at: max(now, delegation.validAfter))
         guard verdict.valid else {

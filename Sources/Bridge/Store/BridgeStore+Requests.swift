@@ -14,9 +14,11 @@ extension BridgeStore {
         wallet: Address? = nil
     ) async throws -> BridgeRequest {
         let now = clock()
+        let text = body.compactText
         let request = BridgeRequest(
-            id: Self.randomID(), kind: kind, pairing: pairing, body: body.compactText, state: .pending,
+            id: Self.randomID(), kind: kind, pairing: pairing, body: text, state: .pending,
             createdAt: now, expiresAt: now + expiry)
+        StoredJSON.remember(text, body)
         return try await write { db in
             try Self.expireOverdue(db, now: now)
             let waiting =
@@ -26,7 +28,7 @@ extension BridgeStore {
             guard waiting < Self.pendingRequestsPerPairing else { throw BridgeStoreError.tooManyRequests }
             if let wallet { try Self.recordWallet(db, pairing, wallet) }
             try request.insert(db)
-            try Self.audit(db, at: now, kind: "request.pending", subject: request.id, pairing: pairing, detail: body)
+            try Self.audit(db, at: now, kind: "request.pending", subject: request.id, pairing: pairing, detailText: text)
             return request
         }
     }
@@ -67,14 +69,18 @@ extension BridgeStore {
     }
 
     /// Settles a pending request: approved (with its envelope or signed transaction and the card's signature
-    /// counter), denied or failed. Returns it as settled.
+    /// counter), denied or failed. Returns it as settled. The envelope is the one the caller parsed and
+    /// checked: stored as its JSON, its id kept as what a revocation may target.
     @discardableResult
     public func settle(
-        _ id: String, state: RequestState, envelope: String? = nil, transaction: JSONValue? = nil, reason: String? = nil,
+        _ id: String, state: RequestState, envelope: Envelope? = nil, transaction: JSONValue? = nil, reason: String? = nil,
         signatureCounter: Int? = nil
     ) async throws -> BridgeRequest {
         let now = clock()
-        let released = envelope.flatMap { try? JSONValue.parse($0) }.flatMap { try? Envelope(json: $0).id }
+        let released = envelope?.id
+        let envelopeJSON = envelope?.json
+        let envelope = envelopeJSON?.compactText
+        if let envelope, let envelopeJSON { StoredJSON.remember(envelope, envelopeJSON) }
         return try await write { db in
             try Self.expireOverdue(db, now: now)
             guard var request = try Self.request(db, id: id) else { throw BridgeStoreError.notFound("request") }
