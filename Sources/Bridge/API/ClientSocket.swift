@@ -11,6 +11,8 @@ final class ClientSocket {
     let fd: Int32
     /// Bytes received and not yet consumed by a response (a response ends where its framing says).
     var pending: [UInt8] = []
+    /// What `recv` fills, made once per connection rather than on every read.
+    private var buffer = [UInt8](repeating: 0, count: 65536)
 
     private init(fd: Int32) { self.fd = fd }
     deinit { close(fd) }
@@ -95,7 +97,6 @@ final class ClientSocket {
 
     /// Appends what arrives to `pending`; false at the end of the stream (or when the peer reset it).
     func receiveMore() throws -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 65536)
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
             if n > 0 {

@@ -86,7 +86,7 @@ enum ResponseReader {
         else { throw BridgeError.protocolError("malformed status line") }
         var head = Head(version: String(decoding: statusParts[0], as: UTF8.self), status: status, headers: [:], chunked: false, length: nil)
         for line in lines.dropFirst() {
-            // A line without a name or without anything after the colon is skipped, as before.
+            // A line with no name or nothing after the colon is no field: skipped.
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > line.startIndex, colon + 1 < line.endIndex else { continue }
             let name = String(decoding: trimmed(line[..<colon]).map(lowercased), as: UTF8.self)
             let value = String(decoding: trimmed(line[(colon + 1)...]), as: UTF8.self)

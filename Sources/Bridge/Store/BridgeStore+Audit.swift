@@ -9,7 +9,8 @@ extension BridgeStore {
         _ db: Database, at: UInt64, kind: String, subject: String, pairing: String?, detail: JSONValue,
         signatureCounter: Int? = nil
     ) throws -> Int64 {
-        try audit(db, at: at, kind: kind, subject: subject, pairing: pairing, detailText: detail.compactText, signatureCounter: signatureCounter)
+        try audit(
+            db, at: at, kind: kind, subject: subject, pairing: pairing, detailText: detail.compactText, signatureCounter: signatureCounter)
     }
 
     /// The same with the detail already written as compact JSON (a request's body: written once for both).

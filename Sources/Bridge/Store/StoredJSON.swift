@@ -32,4 +32,7 @@ enum StoredJSON {
     }
 
     static var count: Int { lock.withLock { values.count } }
+
+    /// Forgets every text (the tests compare answers made with and without the memo).
+    static func removeAll() { lock.withLock { values.removeAll() } }
 }
