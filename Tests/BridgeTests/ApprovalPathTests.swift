@@ -74,6 +74,52 @@ import Testing
         await bridge.stop()
     }
 
+    /// The approval reads, checks and settles in one write; its refusals keep the order a read first gave.
+    @Test func approvalRefusalsKeepTheirOrder() async throws {
+        let bridge = try await TestBridge()
+        let token = try await bridge.pair()
+        let player = bridge.client(token: token)
+        let admin = bridge.client()
+        let master = PrivateKey.generate()
+        func post(_ id: String, _ body: JSONValue) async throws -> BridgeClient.Response {
+            try await call { try admin.post("/v1/admin/delegation-requests/\(id)/approve", body) }
+        }
+        let unknown = String(repeating: "ab", count: 16)
+        // Unknown request: 404 whatever the body; a known one with a malformed body: 400.
+        #expect(try await post(unknown, .object(["nonsense": .null])).status == 404)
+        #expect(try await post(unknown, .object([:])).status == 404)
+        let id = try #require(try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        #expect(try await post(id, .object(["nonsense": .null])).status == 400)
+        #expect(try await post(id, .object([:])).status == 400, "envelope is required")
+        let topup = try #require(
+            try await call { try player.post("/v1/transaction-requests", TransactionRequestTests.topup) }.json?["id"]?.stringValue)
+        #expect(try await post(topup, .object([:])).status == 404, "a transaction request is not approved as a delegation")
+
+        // Mismatch (422) before state (409): a denied request still says what is wrong with the envelope.
+        let asked = try DelegationRequest(json: SecurityTests.request, configuration: bridge.settings.chain)
+        var wider = asked.delegation(master: master.address, now: bridge.clock.now)
+        wider.allowances[0].total *= 2
+        let widened = try Envelope.sign(wider, domain: bridge.settings.chain.domain, signer: master)
+        #expect(try await post(id, .object(["envelope": widened.json])).status == 422)
+        #expect(try await bridge.store.request(id)?.state == .pending, "a refused approval settles nothing")
+        #expect(try await call { try admin.request("POST", "/v1/admin/delegation-requests/\(id)/deny") }.status == 200)
+        #expect(try await post(id, .object(["envelope": widened.json])).status == 422)
+        let fitting = try Envelope.sign(
+            asked.delegation(master: master.address, now: bridge.clock.now), domain: bridge.settings.chain.domain, signer: master)
+        #expect(try await post(id, .object(["envelope": fitting.json])).status == 409)
+
+        // An overdue request expires in the approval's own write, and the approval is a conflict.
+        let late = try #require(
+            try await call { try player.post("/v1/delegation-requests", SecurityTests.request) }.json?["id"]?.stringValue)
+        bridge.clock.advance(bridge.settings.requestExpiry + 1)
+        let stale = try Envelope.sign(
+            asked.delegation(master: master.address, now: bridge.clock.now), domain: bridge.settings.chain.domain, signer: master)
+        #expect(try await post(late, .object(["envelope": stale.json])).status == 409)
+        #expect(try await bridge.store.request(late)?.state == .expired)
+        #expect(try await bridge.store.verifyAudit().broken.isEmpty)
+        await bridge.stop()
+    }
+
     @Test func theMemoIsBoundedAndGivesWhatParsingGives() throws {
         for index in 0..<(StoredJSON.capacity + 10) {
             let text = "{\"n\":\(index),\"s\":\"a\\\"b\\u00e9\"}"

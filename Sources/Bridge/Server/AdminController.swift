@@ -67,13 +67,12 @@ struct AdminController {
         settings: BridgeSettings
     ) async throws -> Response {
         let chain = settings.chain
+        if action == "approve", kind == .delegation {
+            return try await approveDelegation(request, id: id, store: store, settings: settings)
+        }
         guard let found = try await store.request(id), found.kind == kind else { throw APIError.notFound("request") }
         let settled: BridgeRequest
         switch (action, kind) {
-        case ("approve", .delegation):
-            let object = try await body(request, settings, keys: ["envelope", "signatureCounter"])
-            let envelope = try checkedEnvelope(object["envelope"], for: found, chain, now: store.clock())
-            settled = try await store.settle(id, state: .approved, envelope: envelope, signatureCounter: counter(object))
         case ("approve", .transaction):
             let object = try await body(request, settings, keys: ["raw", "signatureCounter"])
             let signed = try checkedTransaction(object["raw"], for: found, chain)
@@ -89,6 +88,25 @@ struct AdminController {
             settled = try await store.settle(id, state: .failed, reason: String((object["reason"]?.stringValue ?? "failed").prefix(200)))
         default:
             throw APIError.notFound("action")
+        }
+        return json(requestJSON(settled, chain))
+    }
+
+    /// An approval with what the card signed: the request is found, its envelope checked and the request
+    /// settled in one write (`BridgeStore.approveDelegation`), no read before it. Refusals come in the
+    /// order a read first would give them: an unknown request before a malformed body.
+    private static func approveDelegation(
+        _ request: Request, id: String, store: BridgeStore, settings: BridgeSettings
+    ) async throws -> Response {
+        let chain = settings.chain
+        let object: JSONObject
+        do { object = try await body(request, settings, keys: ["envelope", "signatureCounter"]) } catch {
+            guard let found = try await store.request(id), found.kind == .delegation else { throw APIError.notFound("request") }
+            throw error
+        }
+        let envelope = object["envelope"]
+        let settled = try await store.approveDelegation(id, signatureCounter: counter(object)) { found, now in
+            try checkedEnvelope(envelope, for: found, chain, now: now)
         }
         return json(requestJSON(settled, chain))
     }

@@ -77,13 +77,63 @@ extension BridgeStore {
         signatureCounter: Int? = nil
     ) async throws -> BridgeRequest {
         let now = clock()
-        let released = envelope?.id
-        let envelopeJSON = envelope?.json
-        let envelope = envelopeJSON?.compactText
-        if let envelope, let envelopeJSON { StoredJSON.remember(envelope, envelopeJSON) }
+        let settlement = Settlement(
+            state: state, envelope: envelope, transaction: transaction, reason: reason, signatureCounter: signatureCounter)
         return try await write { db in
             try Self.expireOverdue(db, now: now)
-            guard var request = try Self.request(db, id: id) else { throw BridgeStoreError.notFound("request") }
+            guard let request = try Self.request(db, id: id) else { throw BridgeStoreError.notFound("request") }
+            return try settlement.apply(to: request, db, at: now)
+        }
+    }
+
+    /// Approves a pending delegation request with the envelope `check` makes of it, all in one write (the
+    /// approval's one hop off the cooperative pool, no read before it): expiry applied, the request
+    /// found (`notFound` otherwise, or when it is not a delegation request), `check` run on it as
+    /// stored, then settled as `settle` does (`settled` when it no longer waits). What `check` throws
+    /// comes back as it was thrown, and nothing is settled. `check` gets the store clock's `now`.
+    public func approveDelegation(
+        _ id: String, signatureCounter: Int?, check: @escaping @Sendable (BridgeRequest, _ now: UInt64) throws -> Envelope
+    ) async throws -> BridgeRequest {
+        let now = clock()
+        let outcome: Result<BridgeRequest, any Error> = try await write { db in
+            try Self.expireOverdue(db, now: now)
+            guard let request = try Self.request(db, id: id), request.kind == .delegation else {
+                throw BridgeStoreError.notFound("request")
+            }
+            let envelope: Envelope
+            do { envelope = try check(request, now) } catch { return .failure(error) }
+            let settlement = Settlement(state: .approved, envelope: envelope, signatureCounter: signatureCounter)
+            return .success(try settlement.apply(to: request, db, at: now))
+        }
+        return try outcome.get()
+    }
+
+    /// What settling writes: the request's new state and what it releases, and its audit entry.
+    struct Settlement: Sendable {
+        let state: RequestState
+        let envelope: String?
+        let released: [UInt8]?
+        let transaction: JSONValue?
+        let reason: String?
+        let signatureCounter: Int?
+
+        init(
+            state: RequestState, envelope: Envelope? = nil, transaction: JSONValue? = nil, reason: String? = nil,
+            signatureCounter: Int? = nil
+        ) {
+            self.state = state
+            released = envelope?.id
+            let json = envelope?.json
+            self.envelope = json?.compactText
+            if let text = self.envelope, let json { StoredJSON.remember(text, json) }
+            self.transaction = transaction
+            self.reason = reason
+            self.signatureCounter = signatureCounter
+        }
+
+        /// Inside the caller's write, on the request as just read there.
+        func apply(to found: BridgeRequest, _ db: Database, at now: UInt64) throws -> BridgeRequest {
+            var request = found
             guard request.state == .pending else { throw BridgeStoreError.settled("request", state: request.state.rawValue) }
             request.state = state
             request.envelope = envelope
@@ -95,8 +145,8 @@ extension BridgeStore {
             if let reason { detail["reason"] = .string(reason) }
             if let hash = transaction?["hash"] { detail["transaction"] = hash }
             if let released { detail["delegation"] = .string(released.hexString) }
-            try Self.audit(
-                db, at: now, kind: "request.\(state.rawValue)", subject: id, pairing: request.pairing, detail: .object(detail),
+            try BridgeStore.audit(
+                db, at: now, kind: "request.\(state.rawValue)", subject: request.id, pairing: request.pairing, detail: .object(detail),
                 signatureCounter: signatureCounter)
             return request
         }
