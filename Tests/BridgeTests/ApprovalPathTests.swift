@@ -115,7 +115,10 @@ import Testing
         let stale = try Envelope.sign(
             asked.delegation(master: master.address, now: bridge.clock.now), domain: bridge.settings.chain.domain, signer: master)
         #expect(try await post(late, .object(["envelope": stale.json])).status == 409)
-        #expect(try await bridge.store.request(late)?.state == .expired)
+        // Committed by the approval's own write (read raw, not through a read that expires first).
+        let row = try await bridge.store.dbWriter.read { db in try BridgeRequest.fetchOne(db, key: late) }
+        #expect(row?.state == .expired)
+        #expect(try await bridge.store.auditEntries().last?.kind == "request.expired")
         #expect(try await bridge.store.verifyAudit().broken.isEmpty)
         await bridge.stop()
     }

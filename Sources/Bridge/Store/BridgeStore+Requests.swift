@@ -90,7 +90,8 @@ extension BridgeStore {
     /// approval's one hop off the cooperative pool, no read before it): expiry applied, the request
     /// found (`notFound` otherwise, or when it is not a delegation request), `check` run on it as
     /// stored, then settled as `settle` does (`settled` when it no longer waits). What `check` throws
-    /// comes back as it was thrown, and nothing is settled. `check` gets the store clock's `now`.
+    /// comes back as it was thrown, and nothing is settled; an expiry made on the way is kept, as when
+    /// the request was read (and expired) before the approval's write. `check` gets the store clock's `now`.
     public func approveDelegation(
         _ id: String, signatureCounter: Int?, check: @escaping @Sendable (BridgeRequest, _ now: UInt64) throws -> Envelope
     ) async throws -> BridgeRequest {
@@ -100,8 +101,12 @@ extension BridgeStore {
             guard let request = try Self.request(db, id: id), request.kind == .delegation else {
                 throw BridgeStoreError.notFound("request")
             }
+            // Refusals return rather than throw, so that what expiry wrote above is committed all the same.
             let envelope: Envelope
-            do { envelope = try check(request, now) } catch { return .failure(error) }
+            do {
+                envelope = try check(request, now)
+                guard request.state == .pending else { throw BridgeStoreError.settled("request", state: request.state.rawValue) }
+            } catch { return .failure(error) }
             let settlement = Settlement(state: .approved, envelope: envelope, signatureCounter: signatureCounter)
             return .success(try settlement.apply(to: request, db, at: now))
         }
