@@ -13,6 +13,8 @@ struct AdminController {
         let store = bridge.store
         let settings = bridge.settings
         let chain = settings.chain
+        // The settings never change while the bridge runs: their JSON is made once, not on every listing.
+        let configuration = chain.json
         group.get("pending") { _, _ in
             let (pairings, waiting) = try await store.pending()
             let byID = Dictionary(pairings.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -28,7 +30,7 @@ struct AdminController {
             return json(
                 .object([
                     "pairings": .array(pairings.filter { $0.state == .pending }.map(\.json)), "requests": .array(requests),
-                    "configuration": chain.json,
+                    "configuration": configuration,
                 ]))
         }
         group.get("pairings") { _, _ in json(.object(["pairings": .array(try await store.pairings().map(\.json))])) }
