@@ -190,7 +190,7 @@ extension BridgeStore {
         return try Bool.fetchOne(statement, arguments: arguments) ?? false
     }
 
-    /// A request by id through a cached statement (the approval path looks one up three times).
+    /// A request by id through a cached statement (every approval, listing and poll looks one up).
     static func request(_ db: Database, id: String) throws -> BridgeRequest? {
         try BridgeRequest.fetchOne(
             db.cachedStatement(sql: "SELECT * FROM \(BridgeRequest.databaseTableName) WHERE id = ?"), arguments: [id])
