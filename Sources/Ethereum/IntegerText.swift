@@ -21,7 +21,9 @@ public enum IntegerText {
             let digits = body.dropFirst(2)
             magnitude = !digits.isEmpty && digits.utf8.allSatisfy({ [UInt8].nibble($0) != nil }) ? BigUInt(digits, radix: 16) : nil
         } else {
-            magnitude = !body.isEmpty && body.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) ? BigUInt(body, radix: 10) : nil
+            let decimal = !body.isEmpty && body.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+            // Up to 19 digits fit a UInt64: parsed there, without BigUInt's general conversion.
+            magnitude = !decimal ? nil : body.utf8.count <= 19 ? UInt64(body).map { BigUInt($0) } : BigUInt(body, radix: 10)
         }
         guard let magnitude else { return nil }
         return negative ? -BigInt(magnitude) : BigInt(magnitude)

@@ -35,7 +35,7 @@ public indirect enum JSONValue: Equatable, Sendable {
 
 /// An object's members in document order; keys are unique (duplicates are refused at parse time).
 public struct JSONObject: Equatable, Sendable, ExpressibleByDictionaryLiteral {
-    public private(set) var members: [(key: String, value: JSONValue)]
+    public internal(set) var members: [(key: String, value: JSONValue)]
 
     public init(_ members: [(key: String, value: JSONValue)] = []) { self.members = members }
 
@@ -73,7 +73,12 @@ struct JSONParser {
     func error(_ what: String) -> EthereumError { .invalidJSON("\(what) at byte \(index)") }
 
     mutating func skipWhitespace() {
-        while index < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index]) { index += 1 }
+        while index < bytes.count {
+            switch bytes[index] {
+            case 0x20, 0x09, 0x0A, 0x0D: index += 1
+            default: return
+            }
+        }
     }
 
     mutating func parseValue(depth: Int) throws(EthereumError) -> JSONValue {
@@ -114,7 +119,8 @@ struct JSONParser {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
-            object[key] = try parseValue(depth: depth + 1)
+            // A new key (checked just above): appended, without the subscript's search for an existing one.
+            object.members.append((key: key, value: try parseValue(depth: depth + 1)))
             skipWhitespace()
             guard index < bytes.count else { throw error("unterminated object") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
@@ -166,7 +172,19 @@ struct JSONParser {
 
     mutating func parseString() throws(EthereumError) -> String {
         index += 1
-        var out = [UInt8]()
+        // Most strings have no escape: made straight from their bytes, not byte by byte into a buffer.
+        var end = index
+        while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+        if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+            guard let text = String(validating: bytes[index..<end], as: UTF8.self) else {
+                index = end + 1
+                throw error("string is not valid UTF-8")
+            }
+            index = end + 1
+            return text
+        }
+        var out = Array(bytes[index..<end])
+        index = end
         while true {
             guard index < bytes.count else { throw error("unterminated string") }
             let byte = bytes[index]

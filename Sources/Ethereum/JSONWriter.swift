@@ -1,12 +1,11 @@
 extension JSONValue {
     /// Compact JSON, members in their stored order.
-    public var compactText: String { String(decoding: compactUTF8, as: UTF8.self) }
+    public var compactText: String { String(decoding: compactBytes, as: UTF8.self) }
 
-    /// `compactText` as bytes, without going through a String (what a server sends).
-    public var compactUTF8: [UInt8] {
+    /// `compactText` as UTF-8 bytes, without making a String of them (an HTTP body).
+    public var compactBytes: [UInt8] {
         var out = [UInt8]()
-        out.reserveCapacity(1024)
-        writeCompact(into: &out)
+        write(into: &out, indent: nil, level: 0)
         return out
     }
 
@@ -15,29 +14,6 @@ extension JSONValue {
         var out = [UInt8]()
         write(into: &out, indent: 2, level: 0)
         return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Compact: no indentation to track, the form every server answer takes.
-    private func writeCompact(into out: inout [UInt8]) {
-        switch self {
-        case .array(let items):
-            out.append(UInt8(ascii: "["))
-            for (i, item) in items.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                item.writeCompact(into: &out)
-            }
-            out.append(UInt8(ascii: "]"))
-        case .object(let object):
-            out.append(UInt8(ascii: "{"))
-            for (i, member) in object.members.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                Self.writeString(member.key, into: &out)
-                out.append(UInt8(ascii: ":"))
-                member.value.writeCompact(into: &out)
-            }
-            out.append(UInt8(ascii: "}"))
-        default: write(into: &out, indent: nil, level: 0)
-        }
     }
 
     private func write(into out: inout [UInt8], indent: Int?, level: Int) {
@@ -75,32 +51,28 @@ extension JSONValue {
         }
     }
 
+    /// Runs of bytes that need no escape are copied whole (most strings are all one run).
     private static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
-        // Most strings (hex, numbers, names) need no escape: copied whole.
-        let copied =
-            s.utf8.withContiguousStorageIfAvailable { bytes in
-                guard !bytes.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C }) else { return false }
-                out.append(contentsOf: bytes)
-                return true
-            } ?? false
-        if copied {
-            out.append(UInt8(ascii: "\""))
-            return
-        }
-        for byte in s.utf8 {
-            switch byte {
-            case 0x22: out.append(contentsOf: [0x5C, 0x22])
-            case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
-            case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0x00..<0x20:
-                out.append(contentsOf: "\\u00".utf8)
-                out.append(hexDigitTable[Int(byte >> 4)])
-                out.append(hexDigitTable[Int(byte & 0x0F)])
-            default: out.append(byte)
+        var s = s
+        s.withUTF8 { bytes in
+            var run = 0
+            for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == 0x22 || byte == 0x5C {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run..<index]))
+                run = index + 1
+                switch byte {
+                case 0x22: out.append(contentsOf: [0x5C, 0x22])
+                case 0x5C: out.append(contentsOf: [0x5C, 0x5C])
+                case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+                case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+                case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+                default:
+                    out.append(contentsOf: "\\u00".utf8)
+                    out.append(hexDigitTable[Int(byte >> 4)])
+                    out.append(hexDigitTable[Int(byte & 0x0F)])
+                }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[run...]))
         }
         out.append(UInt8(ascii: "\""))
     }

@@ -48,27 +48,6 @@ import Testing
     // The client blocks: each test runs it off Swift's cooperative pool (`call`), which the in-process
     // servers of the other suites need, and asserts on what it returns.
 
-    /// A response head, parsed on bytes: names case-insensitive, optional whitespace trimmed, an empty value
-    /// kept, a line without a colon ignored, chunked over Content-Length; conflicting lengths and a line
-    /// that is not HTTP/1.x refused.
-    @Test func responseHeadParsing() throws {
-        let head = try ResponseReader.parseHead(
-            Array(
-                "HTTP/1.1 201 Created\r\nX-Mixed-Case: \t a b \t\r\nX-Empty:\r\nno colon here\r\nContent-Length: 5\r\ncontent-length:5".utf8
-            ))
-        #expect(head.status == 201 && head.version == "HTTP/1.1")
-        #expect(head.headers["x-mixed-case"] == "a b")
-        #expect(head.headers["x-empty"] == "")
-        #expect(head.headers.count == 3)
-        #expect(head.length == 5 && !head.chunked)
-        let chunked = try ResponseReader.parseHead(Array("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: gzip, Chunked".utf8))
-        #expect(chunked.chunked && chunked.length == nil)
-        for bad in ["HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4", "HTTP/2 200 OK", "HTTP/1.1 abc", "HTTP/1.1 99 Low"] {
-            #expect(throws: BridgeError.self, "\(bad)") { try ResponseReader.parseHead(Array(bad.utf8)) }
-        }
-        #expect(throws: BridgeError.self) { try ResponseReader.parseHead([0x48, 0x54, 0xFF]) }
-    }
-
     @Test func keptAliveRequestsShareOneConnectionAndFramingHolds() async throws {
         let server = try ScriptedServer(script: Self.answering)
         defer { server.stop() }

@@ -57,7 +57,7 @@ import Testing
         #expect(
             value.compactText
                 == #"{"plain":"0xAbC123","quote\"key":"a\"b\\c\nd\re\tf\u0001g\u001f","é":"😀","list":[1,true,null,{},[]],"sub":"0xAbC"}"#)
-        #expect(value.compactUTF8 == Array(value.compactText.utf8))
+        #expect(value.compactBytes == Array(value.compactText.utf8))
         #expect(try JSONValue.parse(value.compactText) == value)
         #expect([UInt8]([0x00, 0xab, 0xff]).hexString == "0x00abff")
         #expect([UInt8]([0x00, 0xab, 0xff])[1...].hexDigits == "abff")

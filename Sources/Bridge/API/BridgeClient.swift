@@ -131,7 +131,7 @@ public struct BridgeClient: Sendable {
 
     public func get(_ path: String) throws -> Response { try request("GET", path) }
     public func post(_ path: String, _ value: JSONValue) throws -> Response {
-        try request("POST", path, body: Array(value.compactText.utf8))
+        try request("POST", path, body: value.compactBytes)
     }
 }
 

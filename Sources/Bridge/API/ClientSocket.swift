@@ -11,7 +11,7 @@ final class ClientSocket {
     let fd: Int32
     /// Bytes received and not yet consumed by a response (a response ends where its framing says).
     var pending: [UInt8] = []
-    /// What `recv` fills, kept for the connection's life: a kept-alive connection reads many answers.
+    /// What `recv` fills, made once per connection rather than on every read.
     private var buffer = [UInt8](repeating: 0, count: 65536)
 
     private init(fd: Int32) { self.fd = fd }

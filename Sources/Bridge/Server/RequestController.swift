@@ -44,14 +44,15 @@ struct RequestController {
     }
 }
 
-/// A request as the API shows it, to its player and to the approver.
+/// A request as the API shows it, to its player and to the approver. Its body and envelope come parsed
+/// from `StoredJSON` (each text parsed once, not on every answer).
 func requestJSON(_ request: BridgeRequest, _ chain: Configuration) -> JSONValue {
     var object: JSONObject = [
         "id": .string(request.id), "kind": .string(request.kind.rawValue), "state": .string(request.state.rawValue),
-        "request": (try? JSONValue.parse(request.body)) ?? .null,
+        "request": StoredJSON.value(request.body) ?? .null,
         "createdAt": .number("\(request.createdAt)"), "expiresAt": .number("\(request.expiresAt)"),
     ]
-    if let envelope = request.envelope, let value = try? JSONValue.parse(envelope) { object["envelope"] = value }
+    if let envelope = request.envelope, let value = StoredJSON.value(envelope) { object["envelope"] = value }
     if let signed = request.transaction, let value = try? JSONValue.parse(signed) { object["transaction"] = value }
     if let reason = request.reason { object["reason"] = .string(reason) }
     return .object(object)

@@ -24,6 +24,19 @@ public struct AuditEntry: Codable, Sendable, FetchableRecord, PersistableRecord 
         static let pairing = Column(CodingKeys.pairing)
     }
 
+    /// The columns GRDB's Codable encoder would write, written directly (every change appends an entry).
+    public func encode(to container: inout PersistenceContainer) {
+        container[CodingKeys.seq.stringValue] = seq
+        container[CodingKeys.at.stringValue] = at
+        container[CodingKeys.kind.stringValue] = kind
+        container[CodingKeys.subject.stringValue] = subject
+        container[CodingKeys.pairing.stringValue] = pairing
+        container[CodingKeys.detail.stringValue] = detail
+        container[CodingKeys.signatureCounter.stringValue] = signatureCounter
+        container[CodingKeys.previous.stringValue] = previous
+        container[CodingKeys.hash.stringValue] = hash
+    }
+
     /// sha256(previous ‖ canonical JSON of the entry without its hash). Byte for byte what every
     /// earlier version computed: existing databases keep verifying.
     public func computedHash() -> Data {

@@ -14,9 +14,11 @@ extension BridgeStore {
         wallet: Address? = nil
     ) async throws -> BridgeRequest {
         let now = clock()
+        let text = body.compactText
         let request = BridgeRequest(
-            id: Self.randomID(), kind: kind, pairing: pairing, body: body.compactText, state: .pending,
+            id: Self.randomID(), kind: kind, pairing: pairing, body: text, state: .pending,
             createdAt: now, expiresAt: now + expiry)
+        StoredJSON.remember(text, body)
         return try await write { db in
             try Self.expireOverdue(db, now: now)
             let waiting =
@@ -26,7 +28,7 @@ extension BridgeStore {
             guard waiting < Self.pendingRequestsPerPairing else { throw BridgeStoreError.tooManyRequests }
             if let wallet { try Self.recordWallet(db, pairing, wallet) }
             try request.insert(db)
-            try Self.audit(db, at: now, kind: "request.pending", subject: request.id, pairing: pairing, detail: body)
+            try Self.audit(db, at: now, kind: "request.pending", subject: request.id, pairing: pairing, detailText: text)
             return request
         }
     }
@@ -67,17 +69,76 @@ extension BridgeStore {
     }
 
     /// Settles a pending request: approved (with its envelope or signed transaction and the card's signature
-    /// counter), denied or failed. Returns it as settled.
+    /// counter), denied or failed. Returns it as settled. The envelope is the one the caller parsed and
+    /// checked: stored as its JSON, its id kept as what a revocation may target.
     @discardableResult
     public func settle(
-        _ id: String, state: RequestState, envelope: String? = nil, transaction: JSONValue? = nil, reason: String? = nil,
+        _ id: String, state: RequestState, envelope: Envelope? = nil, transaction: JSONValue? = nil, reason: String? = nil,
         signatureCounter: Int? = nil
     ) async throws -> BridgeRequest {
         let now = clock()
-        let released = envelope.flatMap { try? JSONValue.parse($0) }.flatMap { try? Envelope(json: $0).id }
+        let settlement = Settlement(
+            state: state, envelope: envelope, transaction: transaction, reason: reason, signatureCounter: signatureCounter)
         return try await write { db in
             try Self.expireOverdue(db, now: now)
-            guard var request = try Self.request(db, id: id) else { throw BridgeStoreError.notFound("request") }
+            guard let request = try Self.request(db, id: id) else { throw BridgeStoreError.notFound("request") }
+            return try settlement.apply(to: request, db, at: now)
+        }
+    }
+
+    /// Approves a pending delegation request with the envelope `check` makes of it, all in one write (the
+    /// approval's one hop off the cooperative pool, no read before it): expiry applied, the request
+    /// found (`notFound` otherwise, or when it is not a delegation request), `check` run on it as
+    /// stored, then settled as `settle` does (`settled` when it no longer waits). What `check` throws
+    /// comes back as it was thrown, and nothing is settled; an expiry made on the way is kept, as when
+    /// the request was read (and expired) before the approval's write. `check` gets the store clock's `now`.
+    public func approveDelegation(
+        _ id: String, signatureCounter: Int?, check: @escaping @Sendable (BridgeRequest, _ now: UInt64) throws -> Envelope
+    ) async throws -> BridgeRequest {
+        let now = clock()
+        let outcome: Result<BridgeRequest, any Error> = try await write { db in
+            try Self.expireOverdue(db, now: now)
+            guard let request = try Self.request(db, id: id), request.kind == .delegation else {
+                throw BridgeStoreError.notFound("request")
+            }
+            // Refusals return rather than throw, so that what expiry wrote above is committed all the same.
+            let envelope: Envelope
+            do {
+                envelope = try check(request, now)
+                guard request.state == .pending else { throw BridgeStoreError.settled("request", state: request.state.rawValue) }
+            } catch { return .failure(error) }
+            let settlement = Settlement(state: .approved, envelope: envelope, signatureCounter: signatureCounter)
+            return .success(try settlement.apply(to: request, db, at: now))
+        }
+        return try outcome.get()
+    }
+
+    /// What settling writes: the request's new state and what it releases, and its audit entry.
+    struct Settlement: Sendable {
+        let state: RequestState
+        let envelope: String?
+        let released: [UInt8]?
+        let transaction: JSONValue?
+        let reason: String?
+        let signatureCounter: Int?
+
+        init(
+            state: RequestState, envelope: Envelope? = nil, transaction: JSONValue? = nil, reason: String? = nil,
+            signatureCounter: Int? = nil
+        ) {
+            self.state = state
+            released = envelope?.id
+            let json = envelope?.json
+            self.envelope = json?.compactText
+            if let text = self.envelope, let json { StoredJSON.remember(text, json) }
+            self.transaction = transaction
+            self.reason = reason
+            self.signatureCounter = signatureCounter
+        }
+
+        /// Inside the caller's write, on the request as just read there.
+        func apply(to found: BridgeRequest, _ db: Database, at now: UInt64) throws -> BridgeRequest {
+            var request = found
             guard request.state == .pending else { throw BridgeStoreError.settled("request", state: request.state.rawValue) }
             request.state = state
             request.envelope = envelope
@@ -89,8 +150,8 @@ extension BridgeStore {
             if let reason { detail["reason"] = .string(reason) }
             if let hash = transaction?["hash"] { detail["transaction"] = hash }
             if let released { detail["delegation"] = .string(released.hexString) }
-            try Self.audit(
-                db, at: now, kind: "request.\(state.rawValue)", subject: id, pairing: request.pairing, detail: .object(detail),
+            try BridgeStore.audit(
+                db, at: now, kind: "request.\(state.rawValue)", subject: request.id, pairing: request.pairing, detail: .object(detail),
                 signatureCounter: signatureCounter)
             return request
         }
@@ -129,7 +190,7 @@ extension BridgeStore {
         return try Bool.fetchOne(statement, arguments: arguments) ?? false
     }
 
-    /// A request by id through a cached statement (the approval path looks one up three times).
+    /// A request by id through a cached statement (every approval, listing and poll looks one up).
     static func request(_ db: Database, id: String) throws -> BridgeRequest? {
         try BridgeRequest.fetchOne(
             db.cachedStatement(sql: "SELECT * FROM \(BridgeRequest.databaseTableName) WHERE id = ?"), arguments: [id])

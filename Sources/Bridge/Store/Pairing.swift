@@ -53,3 +53,19 @@ public struct Pairing: Codable, Sendable, Identifiable, FetchableRecord, Persist
         return .object(object)
     }
 }
+
+extension Pairing {
+    /// Column by column, not through Codable's decoder (see BridgeRequest's).
+    public init(row: Row) throws {
+        id = try row.decode(forColumn: CodingKeys.id.rawValue)
+        name = try row.decode(forColumn: CodingKeys.name.rawValue)
+        code = try row.decode(forColumn: CodingKeys.code.rawValue)
+        state = try row.decode(forColumn: CodingKeys.state.rawValue)
+        createdAt = try row.decode(forColumn: CodingKeys.createdAt.rawValue)
+        expiresAt = try row.decode(forColumn: CodingKeys.expiresAt.rawValue)
+        peer = try row.decode(forColumn: CodingKeys.peer.rawValue)
+        tokenHash = try row.decode(forColumn: CodingKeys.tokenHash.rawValue)
+        secretHash = try row.decode(forColumn: CodingKeys.secretHash.rawValue)
+        walletAddress = try row.decode(forColumn: CodingKeys.walletAddress.rawValue)
+    }
+}
