@@ -32,14 +32,9 @@ enum PayeeScaleBenchmarks {
         }
     }
 
-    static func run() throws {
-        let scratch = try Scratch.directory("payee-scale")
-        defer { try? FileManager.default.removeItem(atPath: scratch) }
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let domain = Domain(chainId: 1, verifyingContract: .zero)
-        let master = PrivateKey.generate(), spender = PrivateKey.generate()
-        let now = Wallet.systemClock()
-        let delegation = try Envelope.sign(
+    /// The spending delegation every benchmark voucher hangs from.
+    static func delegation(master: PrivateKey, spender: PrivateKey, domain: Domain, now: UInt64) throws -> Envelope {
+        try Envelope.sign(
             SpendingDelegation(
                 master: master.address, spender: spender.address,
                 allowances: [
@@ -48,6 +43,16 @@ enum PayeeScaleBenchmarks {
                         perPeriod: BigUInt(10).power(30))
                 ],
                 validAfter: now - 60, validUntil: now + 86400, salt: 7), domain: domain, signer: master)
+    }
+
+    static func run() throws {
+        let scratch = try Scratch.directory("payee-scale")
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let domain = Domain(chainId: 1, verifyingContract: .zero)
+        let master = PrivateKey.generate(), spender = PrivateKey.generate()
+        let now = Wallet.systemClock()
+        let delegation = try delegation(master: master, spender: spender, domain: domain, now: now)
 
         // The recovery limit, one core, in this run.
         let sample = try vouchers(worker: 99, spender: spender, delegation: delegation, domain: domain)[0]

@@ -34,18 +34,34 @@ extension Array where Element == UInt8 {
 
 extension Sequence where Element == UInt8 {
     /// Lower-case hex without prefix.
-    public var hexDigits: String {
-        var out = [UInt8]()
-        out.reserveCapacity(underestimatedCount * 2)
-        for byte in self {
-            out.append(Ethereum.hexDigitTable[Int(byte >> 4)])
-            out.append(Ethereum.hexDigitTable[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public var hexDigits: String { hex(prefixed: false) }
 
     /// Lower-case hex with the `0x` prefix, as Ethereum tools print bytes.
-    public var hexString: String { "0x" + hexDigits }
+    public var hexString: String { hex(prefixed: true) }
+
+    /// Written straight into the string's storage from contiguous bytes (arrays, slices): a payee store
+    /// writes several hex columns per voucher, and a generic byte-by-byte loop here cost it microseconds.
+    private func hex(prefixed: Bool) -> String {
+        if let fast = withContiguousStorageIfAvailable({ Ethereum.hex($0, prefixed: prefixed) }) { return fast }
+        return Array(self).withUnsafeBufferPointer { Ethereum.hex($0, prefixed: prefixed) }
+    }
+}
+
+private func hex(_ bytes: UnsafeBufferPointer<UInt8>, prefixed: Bool) -> String {
+    let prefix = prefixed ? 2 : 0
+    return String(unsafeUninitializedCapacity: prefix + bytes.count * 2) { out in
+        if prefixed {
+            out[0] = UInt8(ascii: "0")
+            out[1] = UInt8(ascii: "x")
+        }
+        hexDigits.withUnsafeBufferPointer { table in
+            for (i, byte) in bytes.enumerated() {
+                out[prefix + 2 * i] = table[Int(byte >> 4)]
+                out[prefix + 2 * i + 1] = table[Int(byte & 0x0F)]
+            }
+        }
+        return prefix + bytes.count * 2
+    }
 }
 
 let hexDigitTable = hexDigits

@@ -71,9 +71,12 @@ public struct VoucherCheck: Sendable {
         if let reason = verdict.reason { throw .invalid(reason, verdict.detail) }
         guard case .spending(let delegation) = envelope.parents.first?.message else { throw .invalid(.brokenChain, "no delegation") }
         // The verifier refuses v 0/1 in every link; what is stored must redeem through ecrecover.
-        for link in [envelope] + envelope.parents where !(link.signature.last == 27 || link.signature.last == 28) {
+        func check(_ link: Envelope) throws(VoucherRejection) {
+            guard !(link.signature.last == 27 || link.signature.last == 28) else { return }
             throw .invalid(.badSignature, "\(link.kind): v must be 27 or 28")
         }
+        try check(envelope)
+        for link in envelope.parents { try check(link) }
         return (voucher, delegation)
     }
 }
