@@ -57,7 +57,9 @@ enum PayeeCPUBenchmarks {
             next += 1
         }
         func us(_ value: Double) -> String { String(format: "%.1f µs", value) }
-        print("payee CPU per voucher: recovery (key) \(us(recover)); key → address \(us(address - recover)); signature parse and checks \(us(parse))")
+        print(
+            "payee CPU per voucher: recovery (key) \(us(recover)); key → address \(us(address - recover)); signature parse and checks \(us(parse))"
+        )
         print(
             "payee CPU per voucher: verification one thread \(us(one)) = \(String(format: "%.2f", one / recover)) recoveries (beyond the key: \(us(one - recover))); "
                 + "on every core \(us(parallel)) (\(String(format: "%.2f", parallel / recover)))")

@@ -98,6 +98,8 @@ enum PayeeScaleBenchmarks {
         defer { _ = try? shell(["/bin/bash", scriptsDirectory + "/pg-server", "remove", pg + "/server"]) }
         let commitRate = try pgbenchCommits(pg + "/server")
         var rates: [Int: Double] = [:]
+        // CPU µs per voucher in the fastest run: the accept processes' (verification included) and the server's.
+        var cpu: [Int: (client: Double, server: Double)] = [:]
         for processes in [1, 2, 4] {
             var files: [String] = []
             for w in 0..<processes {
@@ -113,7 +115,12 @@ enum PayeeScaleBenchmarks {
                 _ = try shell(["/bin/bash", scriptsDirectory + "/pg-server", "psql", pg + "/server", "-c", "CREATE DATABASE \(database)"])
                 let url = server.replacingOccurrences(of: "/paratii?", with: "/\(database)?")
                 // Each worker prints the seconds its accepts took (after connecting); the slowest bounds the total.
-                fastest = min(fastest, try runWorkers(url: url, files: files))
+                let serverBefore = try serverCPU(pg + "/server")
+                let (seconds, clientCPU) = try runWorkers(url: url, files: files)
+                let serverSpent = try serverCPU(pg + "/server") - serverBefore
+                let vouchers = Double(processes * batchesPerWorker * batch)
+                if seconds < fastest { cpu[processes] = (clientCPU / vouchers * 1e6, serverSpent / vouchers * 1e6) }
+                fastest = min(fastest, seconds)
             }
             rates[processes] = Double(processes * batchesPerWorker * batch) / fastest
         }
@@ -123,7 +130,10 @@ enum PayeeScaleBenchmarks {
             Measure.report(
                 "payee (PostgreSQL, \(processes) process\(processes == 1 ? "" : "es"), batches of \(batch)) accepts/s vs \(cores) cores × recoveries/s",
                 ratio: rates[processes]! / recoverLimit, goal: processes == 1 ? "n/a" : "≥ 0.8 of the binding limit",
-                detail: String(format: "%.0f accepts/s in all, %.0f per process", rates[processes]!, rates[processes]! / Double(processes)))
+                detail: String(
+                    format:
+                        "%.0f accepts/s in all, %.0f per process; CPU per voucher %.1f µs in the accept processes, %.1f µs in the server",
+                    rates[processes]!, rates[processes]! / Double(processes), cpu[processes]!.client, cpu[processes]!.server))
         }
         Measure.report(
             "payee (PostgreSQL) 2 processes vs 1", ratio: rates[2]! / rates[1]!, goal: "≥ 1.6",
@@ -159,7 +169,29 @@ enum PayeeScaleBenchmarks {
         return tps
     }
 
-    static func runWorkers(url: String, files: [String]) throws -> Double {
+    /// CPU seconds the server has used so far: the postmaster, the children it has reaped (exited
+    /// backends) and the children alive (backends, WAL writer, checkpointer), from /proc.
+    static func serverCPU(_ directory: String) throws -> Double {
+        let postmaster = try String(contentsOfFile: directory + "/data/postmaster.pid", encoding: .utf8).split(separator: "\n")[0]
+        var ticks = 0.0
+        for entry in try FileManager.default.contentsOfDirectory(atPath: "/proc") where entry.allSatisfy(\.isNumber) {
+            guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
+                let close = stat.lastIndex(of: ")")
+            else { continue }
+            // Fields after "pid (comm)": state ppid … utime stime cutime cstime (fields 14–17 of the whole line).
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 14 else { continue }
+            if entry == postmaster {
+                ticks += fields[11...14].compactMap { Double($0) }.reduce(0, +)
+            } else if fields[1] == postmaster {
+                ticks += fields[11...12].compactMap { Double($0) }.reduce(0, +)
+            }
+        }
+        return ticks / Double(sysconf(Int32(_SC_CLK_TCK)))
+    }
+
+    /// The slowest worker's seconds, and the CPU seconds all workers spent accepting.
+    static func runWorkers(url: String, files: [String]) throws -> (seconds: Double, cpu: Double) {
         let processes = try files.map { file in
             let process = Process()
             process.executableURL = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
@@ -169,33 +201,36 @@ enum PayeeScaleBenchmarks {
             try process.run()
             return (process, out)
         }
-        var slowest = 0.0
+        var slowest = 0.0, cpu = 0.0
         for (process, out) in processes {
             let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             process.waitUntilExit()
-            guard process.terminationStatus == 0, let seconds = Double(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            let figures = text.split(whereSeparator: \.isWhitespace).compactMap { Double($0) }
+            guard process.terminationStatus == 0, figures.count == 2 else {
                 throw CardBenchmarks.Failure(description: "payee worker failed: \(text)")
             }
-            slowest = max(slowest, seconds)
+            slowest = max(slowest, figures[0])
+            cpu += figures[1]
         }
-        return slowest
+        return (slowest, cpu)
     }
 
     /// `ParatiiBench payee-worker URL FILE`: opens the store, then accepts the file's batches (separated
-    /// by `=` lines) one after another; prints the seconds the accepts took. Every voucher must be accepted.
+    /// by `=` lines) one after another; prints the seconds the accepts took and the CPU seconds this
+    /// process spent on them (parsing the file excluded). Every voucher must be accepted.
     static func worker(url: String, file: String) async throws {
         let batches = try String(contentsOfFile: file, encoding: .utf8).components(separatedBy: "\n=\n").map { text in
             try text.split(separator: "\n").map { try Envelope(parsing: Array($0.utf8)) }
         }
         let store = try await PayeeStores.open(url, verifier: Verifier(domain: Domain(chainId: 1, verifyingContract: .zero)))
-        let start = DispatchTime.now().uptimeNanoseconds
+        let start = DispatchTime.now().uptimeNanoseconds, startCPU = PayeeCPUBenchmarks.processCPU()
         for batch in batches {
             let outcomes = try await store.acceptBatch(batch)
             guard outcomes.allSatisfy({ if case .success(.accepted) = $0 { true } else { false } }) else {
                 throw CardBenchmarks.Failure(description: "a voucher was refused")
             }
         }
-        print(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        print(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, PayeeCPUBenchmarks.processCPU() - startCPU)
         await store.close()
     }
 

@@ -164,7 +164,7 @@ public final class PayeeStore: PayeeStoring, @unchecked Sendable {
                 try statements.chain.execute(arguments: [key.delegation, JSONValue.array(envelope.parents.map(\.json)).compactText])
             }
             try statements.receipt.execute(arguments: [
-                key.delegation, key.payee, key.token, Int64(voucher.sequence), PayeeBatch.decimal(voucher.cumulative),
+                key.delegation, key.payee, key.token, Int64(voucher.sequence), StoredChannel.decimal(voucher.cumulative),
                 envelope.id.hexString,
             ])
             batch.accept(slot, voucher: voucher, delegation: delegation, signature: envelope.signature)
@@ -368,7 +368,8 @@ struct PayeeBatch {
         let receipt: Statement
 
         init(_ db: Database) throws {
-            best = try db.cachedStatement(sql: "SELECT cumulative, sequence FROM channel WHERE delegationId = ? AND payee = ? AND token = ?")
+            best = try db.cachedStatement(
+                sql: "SELECT cumulative, sequence FROM channel WHERE delegationId = ? AND payee = ? AND token = ?")
             seen = try db.cachedStatement(
                 sql: "SELECT cumulative FROM receipt WHERE delegationId = ? AND payee = ? AND token = ? AND sequence = ?")
             chain = try db.cachedStatement(sql: "INSERT OR IGNORE INTO delegation (id, parents) VALUES (?, ?)")
@@ -422,11 +423,6 @@ struct PayeeBatch {
         accepted[slot] = (voucher, delegation.master, delegation.spender, signature)
     }
 
-    /// An amount as the tables hold it (decimal text); most fit a machine word, whose conversion is cheap.
-    static func decimal(_ amount: BigUInt) -> String {
-        amount.words.count <= 1 ? String(UInt64(amount.words.first ?? 0)) : String(amount)
-    }
-
     func writeChannels(_ db: Database, now: UInt64) throws {
         let statement = try db.cachedStatement(
             sql: """
@@ -438,7 +434,8 @@ struct PayeeBatch {
         for (key, entry) in zip(texts, accepted) {
             guard let entry else { continue }
             try statement.execute(arguments: [
-                key.delegation, key.payee, key.token, entry.master.dbText, entry.spender.dbText, Self.decimal(entry.voucher.cumulative),
+                key.delegation, key.payee, key.token, entry.master.dbText, entry.spender.dbText,
+                StoredChannel.decimal(entry.voucher.cumulative),
                 Int64(entry.voucher.sequence), entry.voucher.memo.hexString, entry.signature.hexString,
                 Int64(clamping: now),
             ])
