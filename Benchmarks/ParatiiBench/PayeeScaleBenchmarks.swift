@@ -259,8 +259,7 @@ enum PayeeScaleBenchmarks {
         }
         let store = try await PayeeStores.open(url, verifier: Verifier(domain: Domain(chainId: 1, verifyingContract: .zero)))
         // Ready; accepting starts when the benchmark says go (one line on standard input).
-        print("ready")
-        fflush(stdout)
+        FileHandle.standardOutput.write(Data("ready\n".utf8))
         _ = readLine()
         let start = DispatchTime.now().uptimeNanoseconds, startCPU = PayeeCPUBenchmarks.processCPU()
         for batch in batches {
