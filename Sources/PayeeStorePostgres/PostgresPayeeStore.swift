@@ -277,7 +277,7 @@ public final class PostgresPayeeStore: PayeeStoring {
         let fresh = written.filter { !existing.contains($0.key) }
         let raised = written.filter { existing.contains($0.key) }
         if !fresh.isEmpty {
-            let columns = Self.columns(fresh.map { ($0.key, $0.value) }, now: now)
+            let columns = Self.columns(fresh.map { ($0.key, $0.value) }, now: now, chains: true)
             let created = try await count(
                 connection.query(
                     """
@@ -293,7 +293,7 @@ public final class PostgresPayeeStore: PayeeStoring {
             guard created == fresh.count else { throw Raced() }
         }
         if !raised.isEmpty {
-            let columns = Self.columns(raised.map { ($0.key, $0.value) }, now: now)
+            let columns = Self.columns(raised.map { ($0.key, $0.value) }, now: now, chains: false)
             let updated = try await count(
                 connection.query(
                     """
@@ -328,11 +328,15 @@ public final class PostgresPayeeStore: PayeeStoring {
     }
 
     private static func columns(
-        _ rows: [(String, (voucher: Voucher, delegation: SpendingDelegation, envelope: Envelope))], now: UInt64
+        _ rows: [(String, (voucher: Voucher, delegation: SpendingDelegation, envelope: Envelope))], now: UInt64, chains: Bool
     )
         -> Columns
     {
         var c = Columns()
+        // The chain's JSON only for new channels (a raised one keeps its row's), and once per distinct chain
+        // (its links' ids and signatures): channels of one delegation share it, and writing it for each
+        // cost microseconds per voucher.
+        var chainText: [[UInt8]: String] = [:]
         for (key, entry) in rows {
             c.channel.append(key)
             c.delegation.append(entry.voucher.delegation.hexString)
@@ -344,7 +348,10 @@ public final class PostgresPayeeStore: PayeeStoring {
             c.sequence.append(Int64(entry.voucher.sequence))
             c.memo.append(entry.voucher.memo.hexString)
             c.signature.append(entry.envelope.signature.hexString)
-            c.parents.append(JSONValue.array(entry.envelope.parents.map(\.json)).compactText)
+            guard chains else { continue }
+            let chain = entry.envelope.parents.flatMap { $0.id + $0.signature }
+            if chainText[chain] == nil { chainText[chain] = JSONValue.array(entry.envelope.parents.map(\.json)).compactText }
+            c.parents.append(chainText[chain]!)
         }
         return c
     }
