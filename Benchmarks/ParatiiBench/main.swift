@@ -14,6 +14,7 @@ let groups: [(name: String, run: () throws -> Void)] = [
     ("wallet-service", WalletServiceBenchmarks.run),
     ("payee", PayeeBenchmarks.run),
     ("payee-scale", PayeeScaleBenchmarks.run),
+    ("payee-cpu", PayeeCPUBenchmarks.run),
 ]
 
 // `ParatiiBench payee-worker URL FILE`: one accept process of the payee-scale benchmark.

@@ -43,8 +43,26 @@ public enum Message: Sendable, Equatable {
         }
     }
 
-    /// The primary type name: `SpendingDelegation`, `Voucher`, …
-    public var kind: String { type(of: typed).typeName }
+    /// The primary type name: `SpendingDelegation`, `Voucher`, … (a switch: `typed` would box the message).
+    public var kind: String {
+        switch self {
+        case .spending: SpendingDelegation.typeName
+        case .posting: PostingDelegation.typeName
+        case .voucher: Voucher.typeName
+        case .vote: Vote.typeName
+        case .revocation: Revocation.typeName
+        case .attestation: CardAttestation.typeName
+        }
+    }
+
+    /// A link that other messages hang from (delegations, attestations, revocations), as opposed to a
+    /// leaf (voucher, vote) that is rarely seen twice.
+    var isDelegationLink: Bool {
+        switch self {
+        case .voucher, .vote: false
+        default: true
+        }
+    }
 
     /// The key the contract says must have signed it.
     public var declaredSigner: Address? {

@@ -13,6 +13,7 @@ public struct RevocationList: Sendable {
     public init() {}
 
     public var count: Int { envelopes.count }
+    public var isEmpty: Bool { envelopes.isEmpty }
 
     /// Adds a revocation; returns why not when it is refused, nil when added or already present.
     /// A revocation signed with v 0/1 is still honoured (ignoring it would fail open), and kept with v 27/28.

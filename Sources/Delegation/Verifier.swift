@@ -44,10 +44,14 @@ public final class Verifier: Sendable {
 
     private func checkDomains(_ envelope: Envelope) throws {
         let expected = domain ?? envelope.domain
-        for link in [envelope] + envelope.parents where link.domain != expected {
+        func check(_ link: Envelope) throws {
+            guard link.domain != expected else { return }
             throw Rejection(
                 .wrongDomain, "\(link.kind) is signed for chain \(link.domain.chainId) contract \(link.domain.verifyingContract)")
         }
+        // Leaf, then parents (no concatenated copy of the chain per voucher).
+        try check(envelope)
+        for link in envelope.parents { try check(link) }
     }
 
     private func checkSignatures(_ chain: Chain) throws {
@@ -76,10 +80,13 @@ public final class Verifier: Sendable {
 
     /// A revocation counts if it is in force at `now` and its issuer signed the target or one of its ancestors.
     private func checkRevocations(_ chain: Chain, now: UInt64) throws -> [String] {
+        guard !revocations.isEmpty else { return [] }
         var notes: [String] = []
         for (index, link) in chain.links.enumerated() {
+            let named = revocations.revocations(of: link.envelope.id)
+            guard !named.isEmpty else { continue }
             let entitled = Set(chain.links[index...].map(\.expectedSigner))
-            for revocation in revocations.revocations(of: link.envelope.id) {
+            for revocation in named {
                 guard entitled.contains(revocation.issuer) else {
                     notes.append(
                         "ignored revocation of \(link.envelope.kind) \(link.envelope.id.hexString) by \(revocation.issuer): not entitled to revoke it"
@@ -154,7 +161,18 @@ public final class Verifier: Sendable {
 /// reported as a race under `scripts/sanitize thread`, hiding real ones behind a false positive.
 final class SignerCache: @unchecked Sendable {
     private let lock = NSLock()
-    private var cache: [[UInt8]: Address] = [:]
+    private var cache: [Key: Address] = [:]
+
+    /// A signed digest: the id and the signature as received, hashed as two byte runs (not byte by byte).
+    struct Key: Hashable {
+        let id: [UInt8]
+        let signature: [UInt8]
+
+        func hash(into hasher: inout Hasher) {
+            id.withUnsafeBytes { hasher.combine(bytes: $0) }
+            signature.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+    }
     private var recovered = 0
     static let limit = 4096
 
@@ -162,8 +180,10 @@ final class SignerCache: @unchecked Sendable {
     var recoveries: Int { lock.withLock { recovered } }
 
     func signer(of envelope: Envelope) throws -> Address {
-        let key = envelope.id + envelope.signature
-        if let known = lock.withLock({ cache[key] }) { return known }
+        // Leaves (vouchers, votes) are rarely seen twice and never cached: no key, no lookup for them.
+        let cached = envelope.message.isDelegationLink
+        let key = cached ? Key(id: envelope.id, signature: envelope.signature) : nil
+        if let key, let known = lock.withLock({ cache[key] }) { return known }
         let signature: Signature
         // v 0/1 is refused like high s: it verifies here but fails ecrecover at redemption.
         do { signature = try Signature(bytes: envelope.signature, v: .ethereum) } catch {
@@ -174,8 +194,8 @@ final class SignerCache: @unchecked Sendable {
         do { signer = try signature.recoverAddress(digest: envelope.id) } catch {
             throw Rejection(.badSignature, "\(envelope.kind): \(error)")
         }
-        // Leaves (vouchers, votes) are rarely seen twice; cache the links that come back: delegations.
-        if envelope.kind != Voucher.typeName && envelope.kind != Vote.typeName {
+        // Cache the links that come back: delegations.
+        if let key {
             lock.withLock {
                 if cache.count >= Self.limit { cache.removeAll(keepingCapacity: true) }
                 cache[key] = signer

@@ -31,8 +31,10 @@ public struct Signature: Hashable, Sendable, CustomStringConvertible {
         case 27, 28: recoveryID = input[64] - 27
         default: throw .invalidSignature("v must be 27 or 28, got \(input[64])")
         }
-        try Self.checkCompact(Array(input[0..<64]))
-        rsv = Array(input[0..<64]) + [recoveryID]
+        try Self.checkCompact(input)
+        var rsv = input
+        rsv[64] = recoveryID
+        self.rsv = rsv
     }
 
     public init(hex: String, v encoding: VEncoding = .lenient) throws(EthereumError) {
@@ -62,6 +64,7 @@ public struct Signature: Hashable, Sendable, CustomStringConvertible {
         throw .invalidSignature("does not verify against the expected public key")
     }
 
+    /// Checks r‖s, the first 64 bytes of `compact`.
     private static func checkCompact(_ compact: [UInt8]) throws(EthereumError) {
         var plain = secp256k1_ecdsa_signature()
         guard secp256k1_ecdsa_signature_parse_compact(Secp256k1.context, &plain, compact) == 1 else {
@@ -92,6 +95,10 @@ public struct Signature: Hashable, Sendable, CustomStringConvertible {
     public var description: String { bytes.hexString }
 
     public func recoverPublicKey(digest: some Collection<UInt8>) throws(EthereumError) -> PublicKey {
+        PublicKey(parsed: try recoverKey(digest: digest))
+    }
+
+    private func recoverKey(digest: some Collection<UInt8>) throws(EthereumError) -> secp256k1_pubkey {
         guard digest.count == 32 else { throw .invalidSignature("digest must be 32 bytes") }
         let message = Array(digest)
         let ctx = Secp256k1.context
@@ -102,11 +109,20 @@ public struct Signature: Hashable, Sendable, CustomStringConvertible {
                 && secp256k1_ecdsa_recover(ctx, &key, &recoverable, message) == 1
         }
         guard ok else { throw .invalidSignature("no public key recovers from this signature") }
-        return PublicKey(parsed: key)
+        return key
     }
 
+    /// The signer's address: the key serialized on the stack and hashed there (no `PublicKey` arrays),
+    /// since a payee recovers one per voucher.
     public func recoverAddress(digest: some Collection<UInt8>) throws(EthereumError) -> Address {
-        try recoverPublicKey(digest: digest).address
+        var key = try recoverKey(digest: digest)
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 65) { out in
+            var length = 65
+            _ = secp256k1_ec_pubkey_serialize(Secp256k1.context, out.baseAddress!, &length, &key, UInt32(SECP256K1_EC_UNCOMPRESSED))
+            var hasher = Keccak256()
+            hasher.update(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out[1..<65])))
+            return Address(validated: Array(hasher.finalize().suffix(20)))
+        }
     }
 
     /// Plain ECDSA verification (low-s enforced by libsecp256k1).

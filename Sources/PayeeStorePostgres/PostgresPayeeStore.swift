@@ -189,7 +189,17 @@ public final class PostgresPayeeStore: PayeeStoring {
         // Channels from the vouchers as sent, while they verify: locking the row of a voucher that turns
         // out invalid only holds a row this batch leaves as it was.
         let vouchers = envelopes.map { envelope -> Voucher? in if case .voucher(let voucher) = envelope.message { voucher } else { nil } }
-        let keys = vouchers.map { $0.map(Self.channelKey) }
+        // One Keccak and one hex text per channel, not per voucher (a batch repeats its channels).
+        var known: [ChannelBytes: String] = [:]
+        let keys = vouchers.map { voucher in
+            voucher.map { voucher in
+                let bytes = ChannelBytes(voucher)
+                if let key = known[bytes] { return key }
+                let key = Self.channelKey(voucher)
+                known[bytes] = key
+                return key
+            }
+        }
         let distinct = Set(keys.compactMap { $0 }).sorted()
         // 1. Lock the channels that exist, in channel order, and read their best.
         var held: [String: ChannelRules.Best] = [:]
@@ -241,7 +251,8 @@ public final class PostgresPayeeStore: PayeeStoring {
                             guard case .accepted(let increase) = verdict else { return .duplicate(channel) }
                             held[key] = ChannelRules.Best(cumulative: voucher.cumulative, sequence: voucher.sequence)
                             seen[key, default: [:]][voucher.sequence] = voucher.cumulative
-                            receipts.append((key, Int64(voucher.sequence), String(voucher.cumulative), envelopes[i].id.hexString))
+                            receipts.append(
+                                (key, Int64(voucher.sequence), StoredChannel.decimal(voucher.cumulative), envelopes[i].id.hexString))
                             best[key] = (voucher, delegation, envelopes[i])
                             return .accepted(channel, increase: increase)
                         }
@@ -266,7 +277,7 @@ public final class PostgresPayeeStore: PayeeStoring {
         let fresh = written.filter { !existing.contains($0.key) }
         let raised = written.filter { existing.contains($0.key) }
         if !fresh.isEmpty {
-            let columns = Self.columns(fresh.map { ($0.key, $0.value) }, now: now)
+            let columns = Self.columns(fresh.map { ($0.key, $0.value) }, now: now, chains: true)
             let created = try await count(
                 connection.query(
                     """
@@ -282,7 +293,7 @@ public final class PostgresPayeeStore: PayeeStoring {
             guard created == fresh.count else { throw Raced() }
         }
         if !raised.isEmpty {
-            let columns = Self.columns(raised.map { ($0.key, $0.value) }, now: now)
+            let columns = Self.columns(raised.map { ($0.key, $0.value) }, now: now, chains: false)
             let updated = try await count(
                 connection.query(
                     """
@@ -298,6 +309,18 @@ public final class PostgresPayeeStore: PayeeStoring {
         return outcomes
     }
 
+    /// A channel by its bytes, hashed as byte runs.
+    private struct ChannelBytes: Hashable {
+        let delegation: [UInt8], payee: [UInt8], token: [UInt8]
+        init(_ voucher: Voucher) { (delegation, payee, token) = (voucher.delegation, voucher.payee.bytes, voucher.token.bytes) }
+
+        func hash(into hasher: inout Hasher) {
+            delegation.withUnsafeBytes { hasher.combine(bytes: $0) }
+            payee.withUnsafeBytes { hasher.combine(bytes: $0) }
+            token.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+    }
+
     private struct Columns {
         var channel: [String] = [], delegation: [String] = [], payee: [String] = [], token: [String] = []
         var master: [String] = [], spender: [String] = [], cumulative: [String] = [], sequence: [Int64] = []
@@ -305,11 +328,15 @@ public final class PostgresPayeeStore: PayeeStoring {
     }
 
     private static func columns(
-        _ rows: [(String, (voucher: Voucher, delegation: SpendingDelegation, envelope: Envelope))], now: UInt64
+        _ rows: [(String, (voucher: Voucher, delegation: SpendingDelegation, envelope: Envelope))], now: UInt64, chains: Bool
     )
         -> Columns
     {
         var c = Columns()
+        // The chain's JSON only for new channels (a raised one keeps its row's), and once per distinct chain
+        // (its links' ids and signatures): channels of one delegation share it, and writing it for each
+        // cost microseconds per voucher.
+        var chainText: [[UInt8]: String] = [:]
         for (key, entry) in rows {
             c.channel.append(key)
             c.delegation.append(entry.voucher.delegation.hexString)
@@ -317,11 +344,14 @@ public final class PostgresPayeeStore: PayeeStoring {
             c.token.append(entry.voucher.token.bytes.hexString)
             c.master.append(entry.delegation.master.bytes.hexString)
             c.spender.append(entry.delegation.spender.bytes.hexString)
-            c.cumulative.append(String(entry.voucher.cumulative))
+            c.cumulative.append(StoredChannel.decimal(entry.voucher.cumulative))
             c.sequence.append(Int64(entry.voucher.sequence))
             c.memo.append(entry.voucher.memo.hexString)
             c.signature.append(entry.envelope.signature.hexString)
-            c.parents.append(JSONValue.array(entry.envelope.parents.map(\.json)).compactText)
+            guard chains else { continue }
+            let chain = entry.envelope.parents.flatMap { $0.id + $0.signature }
+            if chainText[chain] == nil { chainText[chain] = JSONValue.array(entry.envelope.parents.map(\.json)).compactText }
+            c.parents.append(chainText[chain]!)
         }
         return c
     }

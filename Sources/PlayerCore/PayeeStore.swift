@@ -111,14 +111,16 @@ public final class PayeeStore: PayeeStoring, @unchecked Sendable {
         do {
             return try database.writeWithoutTransaction { db in
                 var outcomes: [Result<Outcome, VoucherRejection>] = []
+                outcomes.reserveCapacity(envelopes.count)
                 var batch = PayeeBatch()
                 try db.inTransaction(.immediate) {
+                    let statements = try PayeeBatch.Statements(db)
                     for k in verifying.ranges.indices {
                         let offset = verifying.ranges[k].lowerBound
                         for (j, result) in verifying.chunk(k).enumerated() {
                             let outcome = result.flatMap { voucher, delegation in
                                 Result { () throws(VoucherRejection) in
-                                    try self.apply(voucher, delegation, envelopes[offset + j], db: db, batch: &batch)
+                                    try self.apply(voucher, delegation, envelopes[offset + j], statements, batch: &batch)
                                 }
                             }
                             // A storage failure may have left half a voucher's writes: roll the whole batch back.
@@ -143,34 +145,29 @@ public final class PayeeStore: PayeeStoring, @unchecked Sendable {
     /// The channel rules, inside the caller's transaction: the best voucher again is a duplicate; an
     /// older sequence must match what was accepted for it; a new one must raise the amount.
     private func apply(
-        _ voucher: Voucher, _ delegation: SpendingDelegation, _ envelope: Envelope, db: Database,
+        _ voucher: Voucher, _ delegation: SpendingDelegation, _ envelope: Envelope, _ statements: PayeeBatch.Statements,
         batch: inout PayeeBatch
     ) throws(VoucherRejection) -> Outcome {
         let channel = ChannelState(
             delegation: voucher.delegation, master: delegation.master, spender: delegation.spender,
             payee: voucher.payee, token: voucher.token, cumulative: voucher.cumulative, sequence: voucher.sequence)
-        let key = PayeeBatch.Key(delegation: voucher.delegation.hexString, payee: voucher.payee.dbText, token: voucher.token.dbText)
         do {
-            let verdict = try ChannelRules.judge(voucher, held: try batch.best(key, db)) { sequence in
-                try String.fetchOne(
-                    db.cachedStatement(
-                        sql: "SELECT cumulative FROM receipt WHERE delegationId = ? AND payee = ? AND token = ? AND sequence = ?"),
-                    arguments: [key.delegation, key.payee, key.token, Int64(sequence)]
-                ).flatMap { BigUInt($0, radix: 10) }
+            let (slot, best) = try batch.channel(voucher, statements)
+            let key = batch.text(slot)
+            let verdict = try ChannelRules.judge(voucher, held: best) { sequence in
+                try String.fetchOne(statements.seen, arguments: [key.delegation, key.payee, key.token, Int64(sequence)])
+                    .flatMap { BigUInt($0, radix: 10) }
             }
             guard case .accepted(let increase) = verdict else { return .duplicate(channel) }
             // The delegation chain is stored once; each channel keeps only its best voucher's own fields and signature.
             if !knownChains.contains(voucher.delegation) && batch.chains.insert(voucher.delegation).inserted {
-                try db.cachedStatement(sql: "INSERT OR IGNORE INTO delegation (id, parents) VALUES (?, ?)").execute(
-                    arguments: [key.delegation, JSONValue.array(envelope.parents.map(\.json)).compactText])
+                try statements.chain.execute(arguments: [key.delegation, JSONValue.array(envelope.parents.map(\.json)).compactText])
             }
-            try db.cachedStatement(
-                sql: "INSERT INTO receipt (delegationId, payee, token, sequence, cumulative, voucherId) VALUES (?, ?, ?, ?, ?, ?)"
-            )
-            .execute(arguments: [
-                key.delegation, key.payee, key.token, Int64(voucher.sequence), String(voucher.cumulative), envelope.id.hexString,
+            try statements.receipt.execute(arguments: [
+                key.delegation, key.payee, key.token, Int64(voucher.sequence), StoredChannel.decimal(voucher.cumulative),
+                envelope.id.hexString,
             ])
-            batch.accept(key, voucher: voucher, delegation: delegation, signature: envelope.signature)
+            batch.accept(slot, voucher: voucher, delegation: delegation, signature: envelope.signature)
             return .accepted(channel, increase: increase)
         } catch let rejection as VoucherRejection {
             throw rejection
@@ -340,49 +337,105 @@ final class UnsafeResults<T>: @unchecked Sendable {
     }
 }
 
-/// Channel state within one accept batch: each channel's best is read once and written once.
+/// Channel state within one accept batch: each channel's best is read once and written once, and its
+/// key's hex text (what the tables hold) is made once per channel, not per voucher.
 struct PayeeBatch {
+    /// A channel by its bytes, hashed as byte runs (an `[UInt8]`'s own hash feeds its bytes one at a time).
     struct Key: Hashable {
+        let delegation: [UInt8]
+        let payee: [UInt8]
+        let token: [UInt8]
+
+        func hash(into hasher: inout Hasher) {
+            delegation.withUnsafeBytes { hasher.combine(bytes: $0) }
+            payee.withUnsafeBytes { hasher.combine(bytes: $0) }
+            token.withUnsafeBytes { hasher.combine(bytes: $0) }
+        }
+    }
+
+    /// The key as the tables store it: lower-case 0x-hex.
+    struct Text {
         let delegation: String
         let payee: String
         let token: String
     }
 
+    /// The statements of a batch, prepared (or found in the cache) once per batch, not once per voucher.
+    struct Statements {
+        let best: Statement
+        let seen: Statement
+        let chain: Statement
+        let receipt: Statement
+
+        init(_ db: Database) throws {
+            best = try db.cachedStatement(
+                sql: "SELECT cumulative, sequence FROM channel WHERE delegationId = ? AND payee = ? AND token = ?")
+            seen = try db.cachedStatement(
+                sql: "SELECT cumulative FROM receipt WHERE delegationId = ? AND payee = ? AND token = ? AND sequence = ?")
+            chain = try db.cachedStatement(sql: "INSERT OR IGNORE INTO delegation (id, parents) VALUES (?, ?)")
+            receipt = try db.cachedStatement(
+                sql: "INSERT INTO receipt (delegationId, payee, token, sequence, cumulative, voucherId) VALUES (?, ?, ?, ?, ?, ?)")
+        }
+    }
+
     typealias Best = ChannelRules.Best
 
     var chains = Set<[UInt8]>()
-    private var best: [Key: Best?] = [:]
-    private var accepted: [Key: (voucher: Voucher, master: String, spender: String, signature: [UInt8])] = [:]
+    /// Channel slots in the order first seen; `slots` finds a channel's.
+    private var slots: [Key: Int] = [:]
+    private var texts: [Text] = []
+    private var best: [Best?] = []
+    private var accepted: [(voucher: Voucher, master: Address, spender: Address, signature: [UInt8])?] = []
+    /// The last delegation's and token's hex: a batch is mostly one delegation and one token.
+    private var lastDelegation: (bytes: [UInt8], text: String)?
+    private var lastToken: (bytes: [UInt8], text: String)?
 
-    mutating func best(_ key: Key, _ db: Database) throws -> Best? {
-        if let known = best[key] { return known }
-        let row = try Row.fetchOne(
-            db.cachedStatement(sql: "SELECT cumulative, sequence FROM channel WHERE delegationId = ? AND payee = ? AND token = ?"),
-            arguments: [key.delegation, key.payee, key.token])
+    func text(_ slot: Int) -> Text { texts[slot] }
+
+    /// The voucher's channel slot and its best so far (read from the store the first time).
+    mutating func channel(_ voucher: Voucher, _ statements: Statements) throws -> (Int, Best?) {
+        let key = Key(delegation: voucher.delegation, payee: voucher.payee.bytes, token: voucher.token.bytes)
+        if let slot = slots[key] { return (slot, best[slot]) }
+        let text = Text(
+            delegation: Self.cached(&lastDelegation, voucher.delegation), payee: voucher.payee.dbText,
+            token: Self.cached(&lastToken, voucher.token.bytes))
+        let row = try Row.fetchOne(statements.best, arguments: [text.delegation, text.payee, text.token])
         let loaded = try row.map { row in
             guard let cumulative = BigUInt(row[0] as String, radix: 10) else { throw VoucherRejection.storage("corrupted channel") }
             return Best(cumulative: cumulative, sequence: UInt64(row[1] as Int64))
         }
-        best[key] = .some(loaded)
-        return loaded
+        slots[key] = texts.count
+        texts.append(text)
+        best.append(loaded)
+        accepted.append(nil)
+        return (texts.count - 1, loaded)
     }
 
-    mutating func accept(_ key: Key, voucher: Voucher, delegation: SpendingDelegation, signature: [UInt8]) {
-        best[key] = .some(Best(cumulative: voucher.cumulative, sequence: voucher.sequence))
-        accepted[key] = (voucher, delegation.master.dbText, delegation.spender.dbText, signature)
+    private static func cached(_ last: inout (bytes: [UInt8], text: String)?, _ bytes: [UInt8]) -> String {
+        if let last, last.bytes == bytes { return last.text }
+        let text = bytes.hexString
+        last = (bytes, text)
+        return text
+    }
+
+    mutating func accept(_ slot: Int, voucher: Voucher, delegation: SpendingDelegation, signature: [UInt8]) {
+        best[slot] = Best(cumulative: voucher.cumulative, sequence: voucher.sequence)
+        accepted[slot] = (voucher, delegation.master, delegation.spender, signature)
     }
 
     func writeChannels(_ db: Database, now: UInt64) throws {
-        for (key, entry) in accepted {
-            try db.cachedStatement(
-                sql: """
-                    INSERT INTO channel (delegationId, payee, token, master, spender, cumulative, sequence, memo, signature, updatedAt)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (delegationId, payee, token) DO UPDATE SET cumulative = excluded.cumulative,
-                        sequence = excluded.sequence, memo = excluded.memo, signature = excluded.signature, updatedAt = excluded.updatedAt
-                    """
-            ).execute(arguments: [
-                key.delegation, key.payee, key.token, entry.master, entry.spender, String(entry.voucher.cumulative),
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO channel (delegationId, payee, token, master, spender, cumulative, sequence, memo, signature, updatedAt)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (delegationId, payee, token) DO UPDATE SET cumulative = excluded.cumulative,
+                    sequence = excluded.sequence, memo = excluded.memo, signature = excluded.signature, updatedAt = excluded.updatedAt
+                """)
+        for (key, entry) in zip(texts, accepted) {
+            guard let entry else { continue }
+            try statement.execute(arguments: [
+                key.delegation, key.payee, key.token, entry.master.dbText, entry.spender.dbText,
+                StoredChannel.decimal(entry.voucher.cumulative),
                 Int64(entry.voucher.sequence), entry.voucher.memo.hexString, entry.signature.hexString,
                 Int64(clamping: now),
             ])

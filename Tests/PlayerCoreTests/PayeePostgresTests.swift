@@ -339,6 +339,44 @@ import Testing
 
     /// Every table but the migrations' bookkeeping is hash-partitioned by channel (what Citus distributes
     /// by), and the migrations are recorded by name.
+    /// Each channel keeps the chain its own voucher came with, also when one batch brings two chains of
+    /// one delegation (with and without the card's attestation): the chain's JSON is written once per
+    /// distinct chain, never borrowed from another channel's.
+    @Test func eachNewChannelKeepsItsOwnChainWithinOneBatch() async throws {
+        let f = try WalletFixture()
+        defer { f.cleanup() }
+        let institution = PrivateKey.generate()
+        let attestation = try Envelope.sign(
+            CardAttestation(
+                institution: institution.address, master: f.master.address, holder: "Alice", cardSerial: "00C0FFEE",
+                ceiling: [f.standardAllowance], validUntil: WalletFixture.start + 90 * 86400, salt: Salt.random()),
+            domain: f.domain, signer: institution)
+        let delegation = try f.delegation()
+        func voucher(to payee: Address, parents: [Envelope]) throws -> Envelope {
+            try Envelope.sign(
+                Voucher(
+                    delegation: delegation.id, payee: payee, token: .zero, cumulative: WalletFixture.wei("0.0001"), sequence: 1,
+                    memo: Keccak256.hash("m")), domain: f.domain, signer: f.wallet.spendingKey, parents: parents)
+        }
+        let plain = try voucher(to: f.payee, parents: [delegation])
+        let attested = try voucher(to: f.otherPayee, parents: [delegation, attestation])
+        let store = try await StoreKind.postgres.make(f)
+        defer { Task { await store.close() } }
+        let outcomes = try await store.acceptBatch([plain, attested, try voucher(to: f.payee, parents: [delegation])])
+        #expect(
+            outcomes.map(describe) == [
+                "accepted 100000000000000 +100000000000000", "accepted 100000000000000 +100000000000000", "duplicate 100000000000000",
+            ])
+        var chains: [Address: [String]] = [:]
+        for item in try await store.export() {
+            let envelope = try Envelope(json: item)
+            guard case .voucher(let exported) = envelope.message else { continue }
+            chains[exported.payee] = envelope.parents.map(\.kind)
+        }
+        #expect(chains[f.payee] == ["SpendingDelegation"])
+        #expect(chains[f.otherPayee] == ["SpendingDelegation", "CardAttestation"])
+    }
+
     @Test func theSchemaIsPartitionedByChannelAndItsMigrationsNamed() async throws {
         let (f, _) = try Self.fixture()
         defer { f.cleanup() }
