@@ -346,11 +346,7 @@ import Testing
         let f = try WalletFixture()
         defer { f.cleanup() }
         let institution = PrivateKey.generate()
-        let attestation = try Envelope.sign(
-            CardAttestation(
-                institution: institution.address, master: f.master.address, holder: "Alice", cardSerial: "00C0FFEE",
-                ceiling: [f.standardAllowance], validUntil: WalletFixture.start + 90 * 86400, salt: Salt.random()),
-            domain: f.domain, signer: institution)
+        let attestation = try f.attestation(by: institution)
         let delegation = try f.delegation()
         func voucher(to payee: Address, parents: [Envelope]) throws -> Envelope {
             try Envelope.sign(

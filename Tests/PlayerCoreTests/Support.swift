@@ -50,6 +50,15 @@ struct WalletFixture {
         return try Envelope.sign(d, domain: domain, signer: master)
     }
 
+    /// The institution's attestation of this fixture's card (holder Alice, the standard ceiling, 90 days).
+    func attestation(by institution: PrivateKey) throws -> Envelope {
+        try Envelope.sign(
+            CardAttestation(
+                institution: institution.address, master: master.address, holder: "Alice", cardSerial: "00C0FFEE",
+                ceiling: [standardAllowance], validUntil: Self.start + 90 * 86400, salt: Salt.random()),
+            domain: domain, signer: institution)
+    }
+
     func pay(
         _ amount: String, to payee: Address? = nil, token: Address = .zero, key: String? = nil, memo: String = "segment"
     ) throws -> Envelope {

@@ -105,11 +105,7 @@ import Testing
         let f = try WalletFixture()
         defer { f.cleanup() }
         let institution = PrivateKey.generate()
-        let attestation = try Envelope.sign(
-            CardAttestation(
-                institution: institution.address, master: f.master.address, holder: "Alice", cardSerial: "00C0FFEE",
-                ceiling: [f.standardAllowance], validUntil: WalletFixture.start + 90 * 86400, salt: Salt.random()),
-            domain: f.domain, signer: institution)
+        let attestation = try f.attestation(by: institution)
         let plain = try f.delegation()
         guard case .spending(let body) = plain.message else {
             Issue.record("a delegation is not a spending delegation: \(plain.kind)")
