@@ -31,8 +31,13 @@ public struct PublicKey: Hashable, Sendable {
     }
 
     /// The Ethereum address: the last 20 bytes of Keccak-256(X‖Y).
-    public var address: Address {
-        Address(validated: Array(Keccak256.hash(xy).suffix(20)))
+    public var address: Address { xy.withUnsafeBytes { Self.address(xy: $0) } }
+
+    /// The address of a key given as its 64 X‖Y bytes (`Signature.recoverAddress` hashes them from the stack).
+    static func address(xy: UnsafeRawBufferPointer) -> Address {
+        var hasher = Keccak256()
+        hasher.update(xy)
+        return Address(validated: Array(hasher.finalize().suffix(20)))
     }
 
     var parsed: secp256k1_pubkey {

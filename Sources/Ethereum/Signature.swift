@@ -119,9 +119,7 @@ public struct Signature: Hashable, Sendable, CustomStringConvertible {
         return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 65) { out in
             var length = 65
             _ = secp256k1_ec_pubkey_serialize(Secp256k1.context, out.baseAddress!, &length, &key, UInt32(SECP256K1_EC_UNCOMPRESSED))
-            var hasher = Keccak256()
-            hasher.update(UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out[1..<65])))
-            return Address(validated: Array(hasher.finalize().suffix(20)))
+            return PublicKey.address(xy: UnsafeRawBufferPointer(UnsafeMutableBufferPointer(rebasing: out[1..<65])))
         }
     }
 

@@ -309,18 +309,6 @@ public final class PostgresPayeeStore: PayeeStoring {
         return outcomes
     }
 
-    /// A channel by its bytes, hashed as byte runs.
-    private struct ChannelBytes: Hashable {
-        let delegation: [UInt8], payee: [UInt8], token: [UInt8]
-        init(_ voucher: Voucher) { (delegation, payee, token) = (voucher.delegation, voucher.payee.bytes, voucher.token.bytes) }
-
-        func hash(into hasher: inout Hasher) {
-            delegation.withUnsafeBytes { hasher.combine(bytes: $0) }
-            payee.withUnsafeBytes { hasher.combine(bytes: $0) }
-            token.withUnsafeBytes { hasher.combine(bytes: $0) }
-        }
-    }
-
     private struct Columns {
         var channel: [String] = [], delegation: [String] = [], payee: [String] = [], token: [String] = []
         var master: [String] = [], spender: [String] = [], cumulative: [String] = [], sequence: [Int64] = []

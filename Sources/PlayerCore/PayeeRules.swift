@@ -133,6 +133,22 @@ public final class VerifyingBatch: Sendable {
     }
 }
 
+/// A voucher's channel (delegation, payee, token) by its bytes, for a batch's in-memory maps: hashed as
+/// three byte runs (an `[UInt8]`'s own hash feeds its bytes one at a time), used by both payee stores.
+public struct ChannelBytes: Hashable, Sendable {
+    public let delegation: [UInt8]
+    public let payee: [UInt8]
+    public let token: [UInt8]
+
+    public init(_ voucher: Voucher) { (delegation, payee, token) = (voucher.delegation, voucher.payee.bytes, voucher.token.bytes) }
+
+    public func hash(into hasher: inout Hasher) {
+        delegation.withUnsafeBytes { hasher.combine(bytes: $0) }
+        payee.withUnsafeBytes { hasher.combine(bytes: $0) }
+        token.withUnsafeBytes { hasher.combine(bytes: $0) }
+    }
+}
+
 /// The channel rules, the same for every store: the best voucher again is a duplicate; an older
 /// sequence must match what was accepted for it; a new one must raise the amount.
 public enum ChannelRules {

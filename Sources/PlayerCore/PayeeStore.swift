@@ -340,19 +340,6 @@ final class UnsafeResults<T>: @unchecked Sendable {
 /// Channel state within one accept batch: each channel's best is read once and written once, and its
 /// key's hex text (what the tables hold) is made once per channel, not per voucher.
 struct PayeeBatch {
-    /// A channel by its bytes, hashed as byte runs (an `[UInt8]`'s own hash feeds its bytes one at a time).
-    struct Key: Hashable {
-        let delegation: [UInt8]
-        let payee: [UInt8]
-        let token: [UInt8]
-
-        func hash(into hasher: inout Hasher) {
-            delegation.withUnsafeBytes { hasher.combine(bytes: $0) }
-            payee.withUnsafeBytes { hasher.combine(bytes: $0) }
-            token.withUnsafeBytes { hasher.combine(bytes: $0) }
-        }
-    }
-
     /// The key as the tables store it: lower-case 0x-hex.
     struct Text {
         let delegation: String
@@ -382,7 +369,7 @@ struct PayeeBatch {
 
     var chains = Set<[UInt8]>()
     /// Channel slots in the order first seen; `slots` finds a channel's.
-    private var slots: [Key: Int] = [:]
+    private var slots: [ChannelBytes: Int] = [:]
     private var texts: [Text] = []
     private var best: [Best?] = []
     private var accepted: [(voucher: Voucher, master: Address, spender: Address, signature: [UInt8])?] = []
@@ -394,7 +381,7 @@ struct PayeeBatch {
 
     /// The voucher's channel slot and its best so far (read from the store the first time).
     mutating func channel(_ voucher: Voucher, _ statements: Statements) throws -> (Int, Best?) {
-        let key = Key(delegation: voucher.delegation, payee: voucher.payee.bytes, token: voucher.token.bytes)
+        let key = ChannelBytes(voucher)
         if let slot = slots[key] { return (slot, best[slot]) }
         let text = Text(
             delegation: Self.cached(&lastDelegation, voucher.delegation), payee: voucher.payee.dbText,
