@@ -30,6 +30,8 @@ struct ApproveCommand: ParsableCommand {
     )
     var attestation: String?
     @Flag(help: "JSON output for the listing.") var json = false
+    @Option(help: "Without an id: when nothing waits, wait up to this many seconds for a request or pairing, then list.")
+    var wait: Int?
     @Option(help: "The pairing code the player shows (asked for when approving a pairing without it).") var code: String?
     @Option(help: "Confirm a top-up to an address other than the player's wallet: repeat that address here.")
     var confirmRecipient: String?
@@ -39,8 +41,12 @@ struct ApproveCommand: ParsableCommand {
         ProcessHardening.disableCoreDumps()
         let local = try config.load()
         let approver = Approver(client: bridge.client(), configuration: local)
-        let work = try approver.pending()
-        guard let id else { return list(work) }
+        var work = try approver.pending()
+        guard let id else {
+            if let wait { work = try waitForWork(approver, work, seconds: wait) }
+            return list(work)
+        }
+        guard wait == nil else { throw CLIError("--wait is for the listing: give no id with it") }
         let wanted = try BridgeSocketOption.checkID(id)
         if work.configuration != local {
             TerminalOutput.warn(
@@ -81,6 +87,19 @@ struct ApproveCommand: ParsableCommand {
         if work.pairings.isEmpty && work.requests.isEmpty { return print("nothing waits for approval") }
         for pairing in work.pairings { print("pairing \(pairing.id): player \"\(TerminalText.escape(pairing.name))\"") }
         for request in work.requests { print(describe(request, work.configuration)) }
+    }
+
+    /// Long polls of at most a minute each until something waits or `seconds` pass.
+    private func waitForWork(_ approver: Approver, _ first: PendingWork, seconds: Int) throws -> PendingWork {
+        guard seconds >= 0 else { throw CLIError("--wait takes a number of seconds, 0 or more") }
+        var work = first
+        let end = Date().addingTimeInterval(TimeInterval(seconds))
+        while work.pairings.isEmpty && work.requests.isEmpty {
+            let left = Int(end.timeIntervalSinceNow.rounded(.up))
+            guard left > 0 else { break }
+            work = try approver.waitForWork(seconds: min(60, left))
+        }
+        return work
     }
 
     func describe(_ request: PendingWork.Request, _ configuration: Configuration) -> String {

@@ -95,7 +95,7 @@ import Testing
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let store = try BridgeStore(path: directory + "/bridge.sqlite")
         let start = ContinuousClock.now
-        #expect(try await store.waitForChange(after: 0, until: .now + .milliseconds(200)) == false)
+        #expect(await store.waitForChange(after: 0, until: .now + .milliseconds(200)) == false)
         #expect(ContinuousClock.now - start >= .milliseconds(200))
         async let woken = store.waitForChange(after: 0, until: .now + .seconds(30))
         try await Task.sleep(for: .milliseconds(100))

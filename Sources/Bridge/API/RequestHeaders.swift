@@ -3,7 +3,8 @@ import LoopbackHTTP
 /// Query strings and headers, parsed without a trap: a paired player must not crash the bridge with
 /// `timeout=nan`. Every value outside its range is a 400, never a clamp that hides a bug.
 public enum RequestHeaders {
-    /// `GET /v1/events?since=REV&timeout=SECONDS`: since a revision (default 0), waiting at most 60 s.
+    /// `?since=REV&timeout=SECONDS`: since a revision (default 0), waiting at most 60 s. `GET /v1/events`
+    /// waits 25 s unless told; a request and the pending list answer at once unless asked to wait.
     public struct EventsQuery: Equatable, Sendable {
         public var since: Int64 = 0
         /// Milliseconds, 0…60 000.
@@ -12,8 +13,8 @@ public enum RequestHeaders {
 
     static let maximumWait = 60.0
 
-    public static func eventsQuery(since: String?, timeout: String?) throws -> EventsQuery {
-        var query = EventsQuery()
+    public static func eventsQuery(since: String?, timeout: String?, defaultMilliseconds: Int = 25_000) throws -> EventsQuery {
+        var query = EventsQuery(timeoutMilliseconds: defaultMilliseconds)
         if let since {
             guard !since.isEmpty, since.utf8.count <= 19, since.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let value = Int64(since)
             else {

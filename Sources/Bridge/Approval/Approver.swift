@@ -47,6 +47,13 @@ public struct Approver: Sendable {
         try PendingWork(json: try call("GET", "/v1/admin/pending"), fallback: fallback)
     }
 
+    /// What waits, once something does: at once if something already waits, else when a request or
+    /// pairing arrives (a long poll the bridge answers from that commit), or after `seconds` (at most 60)
+    /// with nothing.
+    public func waitForWork(seconds: Int) throws(ApprovalError) -> PendingWork {
+        try PendingWork(json: try call("GET", "/v1/admin/pending?timeout=\(seconds)"), fallback: fallback)
+    }
+
     /// Approves `pairing` if `typedCode` is the code its player shows, or denies it.
     public func decide(_ pairing: PendingWork.Pairing, approve: Bool, typedCode: String? = nil) throws(ApprovalError) {
         if approve {

@@ -4,7 +4,7 @@ import Storage
 
 /// The player's side of the bridge protocol as a library (the CLI wallet and the web player's wallet
 /// service share it): pair once and keep the token (0600, next to the wallet), submit a request, and
-/// wait for the user's decision on `/v1/events` (a long poll, no busy polling), then fetch the result.
+/// wait for the user's decision in a long poll on the request (no busy polling), which answers with the result.
 public struct BridgePlayer: Sendable {
     public let address: String
     public let name: String
@@ -41,11 +41,9 @@ public struct BridgePlayer: Sendable {
     /// when there is no token yet, and returns the request once approved.
     public func submit(_ path: String, _ body: JSONValue) throws(PlayerError) -> JSONValue {
         let deadline = Date().addingTimeInterval(TimeInterval(timeout))
-        // One kept-alive connection for the whole exchange (status, request, long polls, result).
+        // One kept-alive connection for the whole exchange (request, long polls, result).
         var client = BridgeClient(address, keepAlive: true)
         if let stored = storedToken() { client.token = stored } else { client.token = try pair(client, deadline: deadline) }
-        // The revision before the request: its events all come after it.
-        var since = try revision(client)
         let created = try send(client, "POST", path, body)
         if created.status == 401 {
             unlink(tokenFile)
@@ -55,7 +53,9 @@ public struct BridgePlayer: Sendable {
         notice("request \(id) waits for approval: on the bridge side run `paratii approve \(id)`")
         onStep(.waiting(request: id))
         while true {
-            let state = try send(client, "GET", "\(path)/\(id)")
+            // A long poll on the request itself: answered by the commit that decides it.
+            let wait = max(0, min(25, Int(deadline.timeIntervalSinceNow.rounded(.up))))
+            let state = try send(client, "GET", "\(path)/\(id)?timeout=\(wait)")
             guard state.status == 200, let json = state.json, let current = json["state"]?.stringValue else {
                 throw .bridge(state.errorText)
             }
@@ -64,36 +64,8 @@ public struct BridgePlayer: Sendable {
             case "approved": return json
             default: throw .decided(state: current, reason: json["reason"]?.stringValue)
             }
-            let left = deadline.timeIntervalSinceNow
-            guard left > 0 else { throw .timedOut(seconds: timeout, what: "request") }
-            since = try waitForEvent(client, since: since, about: id, seconds: min(25, Int(left.rounded(.up))))
+            guard deadline.timeIntervalSinceNow > 0 else { throw .timedOut(seconds: timeout, what: "request") }
         }
-    }
-
-    /// Long-polls `/v1/events` until an event names `id` or the wait ends; returns the revision to go on from.
-    private func waitForEvent(_ client: BridgeClient, since: Int64, about id: String, seconds: Int) throws(PlayerError) -> Int64 {
-        var since = since
-        let end = Date().addingTimeInterval(TimeInterval(seconds))
-        while Date() < end {
-            let wait = max(0, Int(end.timeIntervalSinceNow.rounded(.up)))
-            let response = try send(client, "GET", "/v1/events?since=\(since)&timeout=\(wait)")
-            guard response.status == 200, let json = response.json else { throw .bridge(response.errorText) }
-            if case .number(let text) = json["revision"], let revision = Int64(text) { since = max(since, revision) }
-            if json["events"]?.arrayValue?.contains(where: { $0["id"]?.stringValue == id }) == true { break }
-        }
-        return since
-    }
-
-    private func revision(_ client: BridgeClient) throws(PlayerError) -> Int64 {
-        let status = try send(client, "GET", "/v1/status")
-        if status.status == 401 {
-            unlink(tokenFile)
-            throw .forgotten
-        }
-        guard status.status == 200, case .number(let text) = status.json?["revision"], let revision = Int64(text) else {
-            throw .bridge(status.errorText)
-        }
-        return revision
     }
 
     func storedToken() -> String? {

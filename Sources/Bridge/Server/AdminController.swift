@@ -15,23 +15,33 @@ struct AdminController {
         let chain = settings.chain
         // The settings never change while the bridge runs: their JSON is made once, not on every listing.
         let configuration = chain.json
-        group.get("pending") { _, _ in
-            let (pairings, waiting) = try await store.pending()
-            let byID = Dictionary(pairings.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-            let requests = waiting.map { found -> JSONValue in
-                var object = requestJSON(found, chain).objectValue!
-                object["player"] = .string(byID[found.pairing]?.name ?? "?")
-                // Where this player's top-ups should go: a request to anywhere else needs the user's confirmation.
-                if let wallet = byID[found.pairing]?.wallet { object["wallet"] = .string(wallet.checksummed) }
-                return .object(object)
+        // A listing may wait (`timeout=SECONDS`, at most 60): without `since`, until something waits for the
+        // user (`paratii approve --wait`); with `since=REV`, until any change after REV (a GUI keeping its
+        // list current: new work, a decision, an expiry). Either way the commit answers it, not a timer.
+        group.get("pending") { request, _ in
+            let parameters = request.uri.queryParameters
+            let query = try RequestHeaders.eventsQuery(
+                since: parameters.get("since").map { String($0) }, timeout: parameters.get("timeout").map { String($0) },
+                defaultMilliseconds: 0)
+            let since = parameters.get("since") == nil ? nil : query.since
+            let deadline = ContinuousClock.now + .milliseconds(query.timeoutMilliseconds)
+            while true {
+                // Read before the listing: a commit in between then wakes the wait at once.
+                let seen = store.latestRevision
+                let (pairings, waiting) = try await store.pending()
+                let open = pairings.filter { $0.state == .pending }
+                let changed = if let since { seen > since } else { !waiting.isEmpty || !open.isEmpty }
+                if changed || ContinuousClock.now >= deadline {
+                    return json(Self.listing(open: open, all: pairings, waiting: waiting, revision: seen, configuration, chain))
+                }
+                var wake = deadline
+                // A pending request or pairing falling due is a change too: wake then, and the next read expires it.
+                if since != nil, let due = try await store.nextExpiry() {
+                    let now = store.clock()
+                    wake = min(wake, ContinuousClock.now + .seconds(due > now ? due - now : 1))
+                }
+                _ = await store.waitForChange(after: seen, until: wake)
             }
-            // The bridge's chain settings travel with the requests, so `paratii approve` signs for the chain
-            // the bridge checks against, whatever its own configuration file says.
-            return json(
-                .object([
-                    "pairings": .array(pairings.filter { $0.state == .pending }.map(\.json)), "requests": .array(requests),
-                    "configuration": configuration,
-                ]))
         }
         group.get("pairings") { _, _ in json(.object(["pairings": .array(try await store.pairings().map(\.json))])) }
         group.post("pairings/:id/:action") { _, context in
@@ -149,5 +159,26 @@ struct AdminController {
             throw APIError(422, "mismatch", "the transaction is not the one asked for")
         }
         return signed
+    }
+
+    /// What `GET /v1/admin/pending` answers: pending pairings, pending requests with their player's name
+    /// and wallet, the bridge's chain settings (so `paratii approve` signs for the chain the bridge checks
+    /// against, whatever its own configuration file says) and the revision the listing is as of.
+    static func listing(
+        open: [Pairing], all pairings: [Pairing], waiting: [BridgeRequest], revision: Int64, _ configuration: JSONValue,
+        _ chain: Configuration
+    ) -> JSONValue {
+        let byID = Dictionary(pairings.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let requests = waiting.map { found -> JSONValue in
+            var object = requestJSON(found, chain).objectValue!
+            object["player"] = .string(byID[found.pairing]?.name ?? "?")
+            // Where this player's top-ups should go: a request to anywhere else needs the user's confirmation.
+            if let wallet = byID[found.pairing]?.wallet { object["wallet"] = .string(wallet.checksummed) }
+            return .object(object)
+        }
+        return .object([
+            "pairings": .array(open.map(\.json)), "requests": .array(requests), "configuration": configuration,
+            "revision": .number("\(revision)"),
+        ])
     }
 }

@@ -18,7 +18,7 @@ struct EventController {
             while true {
                 try await store.expirePending()
                 // Read before the events: a commit in between then wakes the wait at once.
-                let seen = try await store.revision()
+                let seen = store.latestRevision
                 let events = try await store.events(since: query.since, pairing: pairing.id)
                 if !events.isEmpty || ContinuousClock.now >= deadline {
                     // A full page: resume from its last event, not from the head, so nothing is skipped.
@@ -30,7 +30,7 @@ struct EventController {
                     let now = store.clock()
                     wake = min(wake, ContinuousClock.now + .seconds(due > now ? due - now : 1))
                 }
-                _ = try await store.waitForChange(after: seen, until: wake)
+                _ = await store.waitForChange(after: seen, until: wake)
             }
         }
     }

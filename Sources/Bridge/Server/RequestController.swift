@@ -33,12 +33,25 @@ struct RequestController {
         }
         for (path, kind) in [("delegation-requests/:id", RequestKind.delegation), ("transaction-requests/:id", .transaction)] {
             group.get(RouterPath(path)) { request, context in
-                // The token check and the lookup in one read: this is what a waiting player polls.
+                // The token check and the lookup in one read. `?timeout=SECONDS` waits while the request is
+                // pending: the player hears the decision from the commit that made it, with no call of its own.
                 guard let token = RequestHeaders.bearerToken(request.headers[.authorization]) else { throw APIError.unauthenticated }
-                let (pairing, found) = try await store.request(try context.parameters.require("id"), token: token)
-                guard pairing != nil else { throw APIError.revokedToken }
-                guard let found, found.kind == kind else { throw APIError.notFound("request") }
-                return json(requestJSON(found, chain))
+                let id = try context.parameters.require("id")
+                let query = try RequestHeaders.eventsQuery(
+                    since: nil, timeout: request.uri.queryParameters.get("timeout").map { String($0) }, defaultMilliseconds: 0)
+                let deadline = ContinuousClock.now + .milliseconds(query.timeoutMilliseconds)
+                while true {
+                    // Read before the request: a commit in between then wakes the wait at once.
+                    let seen = store.latestRevision
+                    let (pairing, found) = try await store.request(id, token: token)
+                    guard pairing != nil else { throw APIError.revokedToken }
+                    guard let found, found.kind == kind else { throw APIError.notFound("request") }
+                    guard found.state == .pending, ContinuousClock.now < deadline else { return json(requestJSON(found, chain)) }
+                    // Woken at its expiry too: the next read finds it expired and says so.
+                    let now = store.clock()
+                    let due = ContinuousClock.now + .seconds(found.expiresAt > now ? found.expiresAt - now : 1)
+                    _ = await store.waitForChange(after: seen, until: min(deadline, due))
+                }
             }
         }
     }

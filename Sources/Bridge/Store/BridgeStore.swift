@@ -19,6 +19,8 @@ public final class BridgeStore: Sendable {
     public let clock: @Sendable () -> UInt64
     /// Token → pairing, emptied by every commit that touches pairings (see TokenCache).
     let tokens = TokenCache()
+    /// The revision as the last commit left it, and the long polls waiting for it to move.
+    let changes: RevisionSignal
 
     public init(path: String, clock: @escaping @Sendable () -> UInt64 = { UInt64(Date().timeIntervalSince1970) }) throws(BridgeStoreError) {
         do { try PrivateDirectory.createParent(of: path) } catch { throw .unusable("\(error)") }
@@ -33,6 +35,14 @@ public final class BridgeStore: Sendable {
         }
         chmod(path, 0o600)
         dbWriter.add(transactionObserver: tokens, extent: .databaseLifetime)
+        // Read and observed inside one write, so no commit falls between the two.
+        do {
+            changes = try dbWriter.write { db in
+                let signal = RevisionSignal(revision: try Self.revision(db))
+                db.add(transactionObserver: signal, extent: .databaseLifetime)
+                return signal
+            }
+        } catch { throw .unusable("\(path): \(error)") }
         self.clock = clock
     }
 
@@ -71,22 +81,14 @@ public final class BridgeStore: Sendable {
         try AuditEntry.select(max(AuditEntry.Columns.seq), as: Int64.self).fetchOne(db) ?? 0
     }
 
+    /// The revision as of the last commit this process made (no query): read it before reading what it
+    /// covers, and a commit in between wakes the next wait at once.
+    public var latestRevision: Int64 { changes.revision }
+
     /// Waits until the revision passes `revision` or `deadline` comes, whichever first (true: it passed).
-    /// Driven by GRDB's ValueObservation of the audit table: woken by each commit, no polling.
-    public func waitForChange(after revision: Int64, until deadline: ContinuousClock.Instant) async throws -> Bool {
-        try await withThrowingTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                let changes = ValueObservation.tracking { db in try Self.revision(db) }.removeDuplicates()
-                for try await latest in changes.values(in: self.dbWriter) where latest > revision { return true }
-                return false
-            }
-            group.addTask {
-                try await Task.sleep(until: deadline)
-                return false
-            }
-            defer { group.cancelAll() }
-            return try await group.next() ?? false
-        }
+    /// Woken by the commit itself (RevisionSignal), no polling.
+    public func waitForChange(after revision: Int64, until deadline: ContinuousClock.Instant) async -> Bool {
+        await changes.wait(after: revision, until: deadline)
     }
 
     /// Request and pairing changes after `since` that one pairing may see (its own), and every token event.
