@@ -107,7 +107,35 @@ public final class PayeeStore: PayeeStoring, @unchecked Sendable {
     public func acceptBatch(_ envelopes: [Envelope]) throws(VoucherRejection) -> [Result<Outcome, VoucherRejection>] {
         let now = clock()
         // Verification starts before the write lock is taken; each chunk is written while the next verifies.
-        let verifying = checks.start(envelopes, now: now)
+        return try write(envelopes, checks.start(envelopes, now: now), now: now)
+    }
+
+    /// `acceptBatch` for each batch in turn, each its own transaction and commit, `each` given a batch's
+    /// outcomes once that batch is committed (and before the next one is applied). The next batch
+    /// verifies while the previous one's last chunk is written and committed, so the cores do not idle
+    /// through every commit. Throws (storage) at the first batch that could not be committed: the
+    /// batches before it were committed and reported, it and the ones after were not kept.
+    public func acceptBatches(
+        _ batches: [[Envelope]], each: ([Result<Outcome, VoucherRejection>]) throws -> Void
+    ) throws {
+        guard !batches.isEmpty else { return }
+        var now = clock()
+        var verifying = checks.start(batches[0], now: now)
+        for k in batches.indices {
+            let (current, currentNow) = (verifying, now)
+            if k + 1 < batches.count {
+                now = clock()
+                verifying = checks.start(batches[k + 1], now: now, after: current)
+            }
+            try each(try write(batches[k], current, now: currentNow))
+        }
+    }
+
+    /// One batch's rules and writes, chunk by chunk as `verifying` delivers them, in one IMMEDIATE
+    /// transaction; returns once committed.
+    private func write(
+        _ envelopes: [Envelope], _ verifying: VerifyingBatch, now: UInt64
+    ) throws(VoucherRejection) -> [Result<Outcome, VoucherRejection>] {
         do {
             return try database.writeWithoutTransaction { db in
                 var outcomes: [Result<Outcome, VoucherRejection>] = []
