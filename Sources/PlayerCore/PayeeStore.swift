@@ -419,32 +419,35 @@ struct PayeeBatch {
         }
 
         /// A voucher's receipt row, bound straight into SQLite: GRDB's argument array boxes and copies every
-        /// value, which was most of the store's own CPU per voucher. Same row, same constraints, same errors.
+        /// value, a large share of the store's own CPU per voucher. Same row, same constraints; any failure
+        /// (a binding too: a reset statement keeps the previous row's values) throws, and the batch rolls back.
         func insertReceipt(_ voucher: Voucher, cumulative: String, id: [UInt8]) throws {
             let handle = receipt.sqliteStatement
-            sqlite3_reset(handle)
-            func bind(_ index: Int32, _ bytes: [UInt8]) {
-                _ = bytes.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), PayeeBatch.transient) }
-            }
-            bind(1, voucher.delegation)
-            bind(2, voucher.payee.bytes)
-            bind(3, voucher.token.bytes)
-            sqlite3_bind_int64(handle, 4, Int64(voucher.sequence))
-            _ = cumulative.withCString { sqlite3_bind_text(handle, 5, $0, -1, PayeeBatch.transient) }
-            // The id's 0x-hex, written on the stack: no string per voucher.
-            id.withHexString { text in
-                _ = text.withMemoryRebound(to: CChar.self) {
-                    sqlite3_bind_text(handle, 6, $0.baseAddress, Int32($0.count), PayeeBatch.transient)
-                }
-            }
-            let code = sqlite3_step(handle)
-            defer { sqlite3_reset(handle) }
-            guard code == SQLITE_DONE else {
+            func check(_ code: Int32, _ expected: Int32 = SQLITE_OK) throws {
+                guard code != expected else { return }
                 let connection = sqlite3_db_handle(handle)
                 throw DatabaseError(
                     resultCode: ResultCode(rawValue: sqlite3_extended_errcode(connection)),
                     message: String(cString: sqlite3_errmsg(connection)), sql: receipt.sql)
             }
+            func bind(_ index: Int32, _ bytes: [UInt8]) throws {
+                try check(bytes.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), PayeeBatch.transient) })
+            }
+            sqlite3_reset(handle)
+            defer { sqlite3_reset(handle) }
+            try bind(1, voucher.delegation)
+            try bind(2, voucher.payee.bytes)
+            try bind(3, voucher.token.bytes)
+            try check(sqlite3_bind_int64(handle, 4, Int64(voucher.sequence)))
+            try check(cumulative.withCString { sqlite3_bind_text(handle, 5, $0, -1, PayeeBatch.transient) })
+            // The id's 0x-hex, written on the stack: no string per voucher.
+            try check(
+                id.withHexString { text in
+                    text.withMemoryRebound(to: CChar.self) {
+                        sqlite3_bind_text(handle, 6, $0.baseAddress, Int32($0.count), PayeeBatch.transient)
+                    }
+                })
+            try check(sqlite3_step(handle), SQLITE_DONE)
         }
     }
 

@@ -124,6 +124,46 @@ import Testing
         #expect(try DatabaseQueue(path: path).read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM receipt") } == 6)
     }
 
+    @Test func aReceiptThatCannotBeWrittenFailsTheWholeBatchAndTheStoreGoesOn() throws {
+        let f = try WalletFixture()
+        defer { f.cleanup() }
+        let delegation = try f.delegation()
+        let wei = WalletFixture.wei
+        let other = try Address("0x00000000000000000000000000000000000000cc")
+        let first = try signedVoucher(f, under: delegation, payee: other, cumulative: wei("0.0001"), sequence: 1)
+        let blocked = try signedVoucher(f, under: delegation, cumulative: wei("0.0001"), sequence: 1)
+        let path = f.directory + "/payee.sqlite"
+        let store = try PayeeStore(path: path, verifier: Verifier(domain: f.domain), clock: f.clock.closure)
+        // A receipt row already holding the second voucher's key (no channel row: the rules accept it, the
+        // insert hits the primary key).
+        let queue = try DatabaseQueue(path: path)
+        try queue.write { db in
+            try db.execute(
+                sql: "INSERT INTO receipt VALUES (?, ?, ?, 1, '1', 'x')",
+                arguments: [Data(delegation.id), Data(f.payee.bytes), Data(Address.zero.bytes)])
+        }
+        do {
+            _ = try store.acceptBatch([first, blocked])
+            Issue.record("a batch whose receipt could not be written was answered")
+        } catch {
+            #expect(error.code == "storage" && "\(error)".contains("UNIQUE"), "\(error)")
+        }
+        #expect(try store.channels().isEmpty)
+        #expect(try queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM receipt") } == 1)
+        // The statement is reset after the failure: the next batch writes its own values.
+        try queue.write { db in try db.execute(sql: "DELETE FROM receipt") }
+        #expect(
+            try store.acceptBatch([first, blocked]).map(describe) == [
+                "accepted 100000000000000 +100000000000000", "accepted 100000000000000 +100000000000000",
+            ])
+        let rows = try queue.read { db in
+            try Row.fetchAll(db, sql: "SELECT payee, voucherId FROM receipt ORDER BY payee").map {
+                [($0[0] as Data).hexString, $0[1] as String]
+            }
+        }
+        #expect(rows == [[f.payee.bytes.hexString, blocked.id.hexString], [other.bytes.hexString, first.id.hexString]])
+    }
+
     @Test func batchesInARowGiveTheOutcomesOfOneAfterTheOtherEachCommittedBeforeItIsReported() throws {
         let f = try WalletFixture()
         defer { f.cleanup() }
