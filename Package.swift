@@ -114,7 +114,7 @@ let package = Package(
             name: "PlayerCore",
             dependencies: [
                 "Ethereum", "Delegation", "Storage", .product(name: "BigInt", package: "BigInt"),
-                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ]
         ),
 

@@ -51,19 +51,33 @@ extension Sequence where Element == UInt8 {
 let hexDigitTable = hexDigits
 
 private func hexText(_ bytes: UnsafeBufferPointer<UInt8>, prefixed: Bool) -> String {
-    let count = bytes.count * 2 + (prefixed ? 2 : 0)
-    return String(unsafeUninitializedCapacity: count) { out in
-        var i = 0
-        if prefixed {
-            out[0] = UInt8(ascii: "0")
-            out[1] = UInt8(ascii: "x")
-            i = 2
+    String(unsafeUninitializedCapacity: bytes.count * 2 + (prefixed ? 2 : 0)) { writeHex(bytes, prefixed: prefixed, into: $0) }
+}
+
+/// Writes the hex of `bytes` into `out` (room for it assumed); returns how many bytes it wrote.
+private func writeHex(_ bytes: UnsafeBufferPointer<UInt8>, prefixed: Bool, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+    var i = 0
+    if prefixed {
+        out[0] = UInt8(ascii: "0")
+        out[1] = UInt8(ascii: "x")
+        i = 2
+    }
+    for byte in bytes {
+        out[i] = hexDigitTable[Int(byte >> 4)]
+        out[i + 1] = hexDigitTable[Int(byte & 0x0F)]
+        i += 2
+    }
+    return i
+}
+
+extension Array where Element == UInt8 {
+    /// The lower-case `0x`-hex's UTF-8, written on the stack, for `body` only: for a caller that copies it
+    /// (a database binding) and would otherwise make a string per value.
+    public func withHexString<R>(_ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        try withUnsafeBufferPointer { bytes in
+            try withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 + 2 * bytes.count) { out in
+                try body(UnsafeBufferPointer(rebasing: out[..<writeHex(bytes, prefixed: true, into: out)]))
+            }
         }
-        for byte in bytes {
-            out[i] = hexDigitTable[Int(byte >> 4)]
-            out[i + 1] = hexDigitTable[Int(byte & 0x0F)]
-            i += 2
-        }
-        return count
     }
 }

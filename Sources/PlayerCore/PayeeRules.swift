@@ -57,8 +57,10 @@ public struct VoucherCheck: Sendable {
     /// Starts verifying `envelopes` in the background, chunk after chunk, each chunk on every core: a
     /// store applies and writes one chunk while the next verifies, instead of leaving the cores idle
     /// during its writes and round trips.
-    public func start(_ envelopes: [Envelope], now: UInt64, chunk: Int = 100) -> VerifyingBatch {
-        VerifyingBatch(envelopes, now: now, chunk: chunk, check: self)
+    /// `after`: a batch still verifying; this one starts once that one's last chunk is verified (a
+    /// pipeline: the next batch verifies while the previous one commits, without taking cores from it before).
+    public func start(_ envelopes: [Envelope], now: UInt64, chunk: Int = 100, after: VerifyingBatch? = nil) -> VerifyingBatch {
+        VerifyingBatch(envelopes, now: now, chunk: chunk, check: self, after: after)
     }
 
     public func one(_ envelope: Envelope, now: UInt64) throws(VoucherRejection) -> (Voucher, SpendingDelegation) {
@@ -88,13 +90,13 @@ public final class VerifyingBatch: Sendable {
     private let results: UnsafeResults<VoucherCheck.Checked>
     private let ready: [DispatchGroup]
 
-    init(_ envelopes: [Envelope], now: UInt64, chunk: Int, check: VoucherCheck) {
+    init(_ envelopes: [Envelope], now: UInt64, chunk: Int, check: VoucherCheck, after previous: VerifyingBatch? = nil) {
         let ranges = Self.chunks(envelopes.count, chunk: chunk)
         let results = UnsafeResults<VoucherCheck.Checked>(count: envelopes.count)
         let ready = ranges.map { _ in DispatchGroup() }
         for group in ready { group.enter() }
         (self.ranges, self.results, self.ready) = (ranges, results, ready)
-        DispatchQueue.global().async {
+        let verify: @Sendable () -> Void = {
             for (range, group) in zip(ranges, ready) {
                 DispatchQueue.concurrentPerform(iterations: range.count) { i in
                     let index = range.lowerBound + i
@@ -102,6 +104,11 @@ public final class VerifyingBatch: Sendable {
                 }
                 group.leave()
             }
+        }
+        if let last = previous?.ready.last {
+            last.notify(queue: .global(), execute: verify)
+        } else {
+            DispatchQueue.global().async(execute: verify)
         }
     }
 
