@@ -101,7 +101,7 @@ import Testing
         try await Task.sleep(for: .milliseconds(100))
         let committed = ContinuousClock.now
         try await store.recordTokenEvent(kind: "token.inserted", subject: "reader")
-        #expect(try await woken == true)
+        #expect(await woken == true)
         // Well before the 30 s deadline: the commit woke it (ThreadSanitizer on 2 cores takes seconds).
         #expect(ContinuousClock.now - committed < .seconds(20))
     }
