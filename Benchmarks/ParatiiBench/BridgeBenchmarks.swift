@@ -67,8 +67,10 @@ enum BridgeBenchmarks {
                 "validFor": .string("7d"),
             ])
 
-            // More for a profile (`BRIDGE_BENCH_ITERATIONS=400 perf record …`): 30 approvals give perf too few samples.
-            let iterations = Int(ProcessInfo.processInfo.environment["BRIDGE_BENCH_ITERATIONS"] ?? "") ?? 30
+            // 100 approvals (about 1,000 WAL pages, so a run sees the log grow and its first checkpoint, as a
+            // running bridge does): with 30, one run's ratio moved by ±0.1 between runs on a 2-vCPU machine.
+            // More for a profile (`BRIDGE_BENCH_ITERATIONS=600 perf record …`).
+            let iterations = Int(ProcessInfo.processInfo.environment["BRIDGE_BENCH_ITERATIONS"] ?? "") ?? 100
             let approver = ApproverLoop(admin: admin, signer: signer, card: card, master: key.address, chain: settings.chain)
             let approving = Thread { approver.run(approvals: iterations + 1) }
             approving.start()

@@ -14,6 +14,22 @@ import Testing
         }
     }
 
+    /// Eight bytes per draw: every length is filled to its end (a tail shorter than a word included), and
+    /// every byte position takes both high and low values over many draws (none left at its initial zero).
+    @Test func systemRandomFillsEveryByte() {
+        for count in [0, 1, 7, 8, 9, 16, 31, 33] {
+            #expect(SystemRandom.bytes(count).count == count)
+            var seenHigh = [Bool](repeating: false, count: count), seenLow = seenHigh
+            for _ in 0..<64 {
+                for (index, byte) in SystemRandom.bytes(count).enumerated() {
+                    if byte >= 0x80 { seenHigh[index] = true } else { seenLow[index] = true }
+                }
+            }
+            #expect(seenHigh.allSatisfy { $0 } && seenLow.allSatisfy { $0 }, "\(count) bytes")
+        }
+        #expect(SystemRandom.bytes(16) != SystemRandom.bytes(16))
+    }
+
     @Test func invalidPrivateKeysAreRefused() {
         for vector in Vectors.list("addresses", "invalid_private_keys") {
             #expect(throws: EthereumError.invalidPrivateKey) { try PrivateKey(hex: vector["private_key"]!.string) }

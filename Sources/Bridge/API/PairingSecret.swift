@@ -8,8 +8,7 @@ public struct PairingSecret: Sendable {
     public let secret: String
 
     public init() {
-        var generator = SystemRandomNumberGenerator()
-        secret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }.hexDigits
+        secret = SystemRandom.bytes(32).hexDigits
     }
 
     /// SHA-256 of the secret's 64 hex digits as text, in hex: the `secretHash` of `POST /v1/pairings`.

@@ -20,10 +20,10 @@ struct AdminController {
         // list current: new work, a decision, an expiry). Either way the commit answers it, not a timer.
         group.get("pending") { request, _ in
             let parameters = request.uri.queryParameters
+            let sinceText = parameters.get("since").map { String($0) }
             let query = try RequestHeaders.eventsQuery(
-                since: parameters.get("since").map { String($0) }, timeout: parameters.get("timeout").map { String($0) },
-                defaultMilliseconds: 0)
-            let since = parameters.get("since") == nil ? nil : query.since
+                since: sinceText, timeout: parameters.get("timeout").map { String($0) }, defaultMilliseconds: 0)
+            let since = sinceText == nil ? nil : query.since
             let deadline = ContinuousClock.now + .milliseconds(query.timeoutMilliseconds)
             while true {
                 // Read before the listing: a commit in between then wakes the wait at once.

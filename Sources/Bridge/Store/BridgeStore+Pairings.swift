@@ -75,8 +75,7 @@ extension BridgeStore {
         return try await write { db in
             guard var pairing = try Pairing.fetchOne(db, key: id) else { throw BridgeStoreError.notFound("pairing") }
             guard pairing.state == .approved, pairing.tokenHash == nil else { return nil }
-            var generator = SystemRandomNumberGenerator()
-            let token = (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }.hexDigits
+            let token = SystemRandom.bytes(32).hexDigits
             pairing.tokenHash = Self.tokenHash(token)
             try pairing.update(db, columns: [Pairing.Columns.tokenHash])
             try Self.audit(db, at: now, kind: "pairing.token-delivered", subject: id, pairing: id, detail: .object([:]))

@@ -115,8 +115,7 @@ public final class BridgeStore: Sendable {
     // MARK: Helpers
 
     public static func randomID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<16).map { _ in UInt8.random(in: 0...255, using: &generator) }.hexDigits
+        SystemRandom.bytes(16).hexDigits
     }
 
     public static func tokenHash(_ token: String) -> Data { Data(SHA256.hash(data: Array(token.utf8))) }
