@@ -37,6 +37,17 @@ public struct AuditEntry: Codable, Sendable, FetchableRecord, PersistableRecord 
         container[CodingKeys.hash.stringValue] = hash
     }
 
+    /// Appends the entry through one statement compiled once per connection: every change writes one,
+    /// and a record's `insert` builds its SQL anew each time (GRDB caches the statement, not the text).
+    func append(_ db: Database) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO \(Self.databaseTableName) (seq, at, kind, subject, pairing, detail, signatureCounter, previous, hash)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [seq, at, kind, subject, pairing, detail, signatureCounter, previous, hash])
+    }
+
     /// sha256(previous ‖ canonical JSON of the entry without its hash). Byte for byte what every
     /// earlier version computed: existing databases keep verifying.
     public func computedHash() -> Data {

@@ -63,6 +63,28 @@ extension BridgeRequest {
         delegation = try row.decode(forColumn: CodingKeys.delegation.rawValue)
     }
 
+    /// Queues the request through a statement compiled once per connection (every request is one).
+    func append(_ db: Database) throws {
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO \(Self.databaseTableName)
+                    (id, kind, pairing, body, state, createdAt, expiresAt, envelope, txResult, reason, delegation)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [id, kind, pairing, body, state, createdAt, expiresAt, envelope, transaction, reason, delegation])
+    }
+
+    /// Writes what settling changes (state, what it releases, the reason), through a cached statement.
+    /// Settling reads the row in the same transaction first, so exactly one row changes.
+    func updateSettlement(_ db: Database) throws {
+        try db.cachedStatement(
+            sql: "UPDATE \(Self.databaseTableName) SET state = ?, envelope = ?, txResult = ?, reason = ?, delegation = ? WHERE id = ?"
+        ).execute(arguments: [state, envelope, transaction, reason, delegation, id])
+        guard db.changesCount == 1 else {
+            throw RecordError.recordNotFound(databaseTableName: Self.databaseTableName, key: ["id": id.databaseValue])
+        }
+    }
+
     /// The columns GRDB's Codable encoder would write, written directly (every request change writes them).
     public func encode(to container: inout PersistenceContainer) {
         container[CodingKeys.id.rawValue] = id

@@ -27,7 +27,7 @@ extension BridgeStore {
             detail: detailText, signatureCounter: signatureCounter,
             previous: last?["hash"] as Data? ?? Data(count: 32), hash: Data())
         entry.hash = entry.computedHash()
-        try entry.insert(db)
+        try entry.append(db)
         return entry.seq
     }
 

@@ -27,7 +27,7 @@ extension BridgeStore {
                     arguments: [pairing, RequestState.pending.rawValue]) ?? 0
             guard waiting < Self.pendingRequestsPerPairing else { throw BridgeStoreError.tooManyRequests }
             if let wallet { try Self.recordWallet(db, pairing, wallet) }
-            try request.insert(db)
+            try request.append(db)
             try Self.audit(db, at: now, kind: "request.pending", subject: request.id, pairing: pairing, detailText: text)
             return request
         }
@@ -145,7 +145,7 @@ extension BridgeStore {
             request.transaction = transaction?.compactText
             request.reason = reason
             request.delegation = released.map { Data($0) }
-            try request.update(db)
+            try request.updateSettlement(db)
             var detail: JSONObject = [:]
             if let reason { detail["reason"] = .string(reason) }
             if let hash = transaction?["hash"] { detail["transaction"] = hash }
