@@ -89,6 +89,30 @@ struct FeeOptions: ParsableArguments {
     }
 }
 
+/// What the wallet's token transactions (top-up, reclaim, approval, a top-up asked of the bridge) take
+/// besides their own arguments: the token, fees and nonce, the node, `--send`, the configuration.
+struct TokenTransactionOptions: ParsableArguments {
+    @OptionGroup var fees: FeeOptions
+    @OptionGroup var node: RPCOption
+    @Flag(help: "Broadcast through the node and wait for the receipt.") var send = false
+    @OptionGroup var config: ConfigOption
+
+    /// The configuration and `token` (a symbol or an address) resolved in it.
+    func resolve(_ token: String) throws -> (configuration: Configuration, token: Address) {
+        let configuration = try config.load()
+        return (configuration, try configuration.token(token))
+    }
+
+    /// Nonce and fees for moving `token` from `sender`, with the token's default gas unless `--gas` is given.
+    func parameters(_ configuration: Configuration, token: Address, sender: Address?, chain: RPCClient?) async throws -> FeeParameters {
+        try await fees.parameters(configuration: configuration, sender: sender, gas: TokenTransfer.defaultGas(token: token), chain: chain)
+    }
+
+    func printOrSend(_ signed: SignedTransaction, chain: RPCClient?, what: String) async throws {
+        try await Broadcast.printOrSend(signed, send: send, chain: chain, node: node, what: what)
+    }
+}
+
 /// What a signing command does with its transaction: prints the raw bytes (offline, or without
 /// `--send`), or sends it and prints the hash once the receipt says it succeeded.
 enum Broadcast {

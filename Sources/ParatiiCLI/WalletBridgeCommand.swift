@@ -59,19 +59,14 @@ extension WalletCommand {
         @Option(help: "Decimal amount, e.g. 0.5.") var amount: String
         @Option(help: "The master address whose nonce the node is asked (default: the imported delegations' master).")
         var master: String?
-        @OptionGroup var fees: FeeOptions
-        @OptionGroup var node: RPCOption
-        @Flag(help: "Broadcast through the node and wait for the receipt.") var send = false
-        @OptionGroup var config: ConfigOption
+        @OptionGroup var transaction: TokenTransactionOptions
 
         func run() async throws {
             let opened = try wallet.open()
-            let configuration = try config.load()
-            let tokenAddress = try configuration.token(token)
-            let chain = try await node.client(configuration)
-            let parameters = try await fees.parameters(
-                configuration: configuration, sender: try masterAddress(opened, needed: chain != nil && fees.nonce == nil),
-                gas: TokenTransfer.defaultGas(token: tokenAddress), chain: chain)
+            let (configuration, tokenAddress) = try transaction.resolve(token)
+            let chain = try await transaction.node.client(configuration)
+            let sender = try masterAddress(opened, needed: chain != nil && transaction.fees.nonce == nil)
+            let parameters = try await transaction.parameters(configuration, token: tokenAddress, sender: sender, chain: chain)
             let body: JSONValue = .object([
                 "kind": .string("topup"), "to": .string(opened.address.checksummed), "token": .string(token), "amount": .string(amount),
                 "nonce": .string("\(parameters.nonce)"), "gas": .string("\(parameters.gas)"),
@@ -80,7 +75,7 @@ extension WalletCommand {
             ])
             let signed = try link.requestTransaction(body, configuration: configuration, wallet: wallet, address: opened.address)
             FileHandle.standardError.write(Data("top-up \(signed.hash.hexString) signed by \(signed.from.checksummed)\n".utf8))
-            try await Broadcast.printOrSend(signed, send: send, chain: chain, node: node, what: "top-up")
+            try await transaction.printOrSend(signed, chain: chain, what: "top-up")
         }
 
         private func masterAddress(_ opened: Wallet, needed: Bool) throws -> Address? {

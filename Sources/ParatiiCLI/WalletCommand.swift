@@ -225,22 +225,17 @@ extension WalletCommand {
         @OptionGroup var wallet: WalletOptions
         @Option(help: "ETH, PTI, or a configured token's symbol or address.") var token: String
         @Option(help: "Decimal amount.") var amount: String
-        @OptionGroup var fees: FeeOptions
-        @OptionGroup var node: RPCOption
-        @Flag(help: "Broadcast through the node and wait for the receipt.") var send = false
+        @OptionGroup var transaction: TokenTransactionOptions
         @OptionGroup var master: MasterSignerOptions
-        @OptionGroup var config: ConfigOption
         func run() async throws {
-            let configuration = try config.load()
-            let tokenAddress = try configuration.token(token)
+            let (configuration, tokenAddress) = try transaction.resolve(token)
             let opened = try wallet.open()
-            let chain = try await node.client(configuration)
+            let chain = try await transaction.node.client(configuration)
             let signer = try master.signer()
-            let parameters = try await fees.parameters(
-                configuration: configuration, sender: signer.address, gas: TokenTransfer.defaultGas(token: tokenAddress), chain: chain)
+            let parameters = try await transaction.parameters(configuration, token: tokenAddress, sender: signer.address, chain: chain)
             let signed = try opened.topup(
                 token: tokenAddress, amount: try configuration.parseAmount(amount, token: tokenAddress), fees: parameters, master: signer)
-            try await Broadcast.printOrSend(signed, send: send, chain: chain, node: node, what: "top-up")
+            try await transaction.printOrSend(signed, chain: chain, what: "top-up")
         }
     }
 
@@ -251,21 +246,16 @@ extension WalletCommand {
         @Option(help: "ETH, PTI, or a configured token's symbol or address.") var token: String
         @Option(help: "Decimal amount.") var amount: String
         @Option(help: "The master address to return it to.") var to: String
-        @OptionGroup var fees: FeeOptions
-        @OptionGroup var node: RPCOption
-        @Flag(help: "Broadcast through the node and wait for the receipt.") var send = false
-        @OptionGroup var config: ConfigOption
+        @OptionGroup var transaction: TokenTransactionOptions
         func run() async throws {
-            let configuration = try config.load()
-            let tokenAddress = try configuration.token(token)
+            let (configuration, tokenAddress) = try transaction.resolve(token)
             let opened = try wallet.open()
-            let chain = try await node.client(configuration)
-            let parameters = try await fees.parameters(
-                configuration: configuration, sender: opened.address, gas: TokenTransfer.defaultGas(token: tokenAddress), chain: chain)
+            let chain = try await transaction.node.client(configuration)
+            let parameters = try await transaction.parameters(configuration, token: tokenAddress, sender: opened.address, chain: chain)
             let signed = try opened.reclaim(
                 token: tokenAddress, amount: try configuration.parseAmount(amount, token: tokenAddress), to: try Address(to),
                 fees: parameters)
-            try await Broadcast.printOrSend(signed, send: send, chain: chain, node: node, what: "reclaim")
+            try await transaction.printOrSend(signed, chain: chain, what: "reclaim")
         }
     }
 
@@ -276,22 +266,17 @@ extension WalletCommand {
         @Option(help: "PTI or a token address.") var token = "PTI"
         @Option(help: "Decimal amount.") var amount: String
         @Option(help: "Who may spend (default: the configured verifying contract).") var spender: String?
-        @OptionGroup var fees: FeeOptions
-        @OptionGroup var node: RPCOption
-        @Flag(help: "Broadcast through the node and wait for the receipt.") var send = false
-        @OptionGroup var config: ConfigOption
+        @OptionGroup var transaction: TokenTransactionOptions
         func run() async throws {
-            let configuration = try config.load()
-            let tokenAddress = try configuration.token(token)
+            let (configuration, tokenAddress) = try transaction.resolve(token)
             guard tokenAddress != Allowance.eth else { throw CLIError("ETH needs no approval") }
             let opened = try wallet.open()
-            let chain = try await node.client(configuration)
-            let parameters = try await fees.parameters(
-                configuration: configuration, sender: opened.address, gas: TokenTransfer.defaultGas(token: tokenAddress), chain: chain)
+            let chain = try await transaction.node.client(configuration)
+            let parameters = try await transaction.parameters(configuration, token: tokenAddress, sender: opened.address, chain: chain)
             let signed = try opened.approve(
                 token: tokenAddress, spender: try spender.map { try Address($0) } ?? configuration.verifyingContract,
                 amount: try configuration.parseAmount(amount, token: tokenAddress), fees: parameters)
-            try await Broadcast.printOrSend(signed, send: send, chain: chain, node: node, what: "approval")
+            try await transaction.printOrSend(signed, chain: chain, what: "approval")
         }
     }
 }
