@@ -23,29 +23,6 @@ enum Secp256k1 {
     static let order: [UInt8] = try! [UInt8](hex: "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141")
 }
 
-/// Bytes from the kernel CSPRNG (getrandom on Linux, arc4random on Darwin): keys, salts, ids and tokens.
-public enum SystemRandom {
-    /// Eight bytes per draw: one system call for an id, not one per byte.
-    public static func fill(_ bytes: inout [UInt8]) {
-        var rng = SystemRandomNumberGenerator()
-        var index = bytes.startIndex
-        while index < bytes.endIndex {
-            var word: UInt64 = rng.next()
-            for _ in 0..<min(8, bytes.endIndex - index) {
-                bytes[index] = UInt8(truncatingIfNeeded: word)
-                word >>= 8
-                index += 1
-            }
-        }
-    }
-
-    public static func bytes(_ count: Int) -> [UInt8] {
-        var out = [UInt8](repeating: 0, count: count)
-        fill(&out)
-        return out
-    }
-}
-
 /// Overwrites memory in a way the optimiser may not drop.
 public func secureZero(_ bytes: inout [UInt8]) {
     bytes.withUnsafeMutableBytes { secureZero($0) }
