@@ -43,7 +43,10 @@ struct ApproveCommand: ParsableCommand {
         let approver = Approver(client: bridge.client(), configuration: local)
         var work = try approver.pending()
         guard let id else {
-            if let wait { work = try waitForWork(approver, work, seconds: wait) }
+            if let wait {
+                guard wait >= 0 else { throw CLIError("--wait takes a number of seconds, 0 or more") }
+                if work.pairings.isEmpty && work.requests.isEmpty { work = try approver.waitForWork(seconds: wait) }
+            }
             return list(work)
         }
         guard wait == nil else { throw CLIError("--wait is for the listing: give no id with it") }
@@ -87,19 +90,6 @@ struct ApproveCommand: ParsableCommand {
         if work.pairings.isEmpty && work.requests.isEmpty { return print("nothing waits for approval") }
         for pairing in work.pairings { print("pairing \(pairing.id): player \"\(TerminalText.escape(pairing.name))\"") }
         for request in work.requests { print(describe(request, work.configuration)) }
-    }
-
-    /// Long polls of at most a minute each until something waits or `seconds` pass.
-    private func waitForWork(_ approver: Approver, _ first: PendingWork, seconds: Int) throws -> PendingWork {
-        guard seconds >= 0 else { throw CLIError("--wait takes a number of seconds, 0 or more") }
-        var work = first
-        let end = Date().addingTimeInterval(TimeInterval(seconds))
-        while work.pairings.isEmpty && work.requests.isEmpty {
-            let left = Int(end.timeIntervalSinceNow.rounded(.up))
-            guard left > 0 else { break }
-            work = try approver.waitForWork(seconds: min(60, left))
-        }
-        return work
     }
 
     func describe(_ request: PendingWork.Request, _ configuration: Configuration) -> String {

@@ -48,10 +48,15 @@ public struct Approver: Sendable {
     }
 
     /// What waits, once something does: at once if something already waits, else when a request or
-    /// pairing arrives (a long poll the bridge answers from that commit), or after `seconds` (at most 60)
-    /// with nothing.
+    /// pairing arrives (long polls of at most a minute each, which the bridge answers from that commit),
+    /// or after `seconds` with nothing.
     public func waitForWork(seconds: Int) throws(ApprovalError) -> PendingWork {
-        try PendingWork(json: try call("GET", "/v1/admin/pending?timeout=\(seconds)"), fallback: fallback)
+        let end = Date().addingTimeInterval(TimeInterval(seconds))
+        while true {
+            let left = max(0, Int(end.timeIntervalSinceNow.rounded(.up)))
+            let work = try PendingWork(json: try call("GET", "/v1/admin/pending?timeout=\(min(60, left))"), fallback: fallback)
+            if !work.pairings.isEmpty || !work.requests.isEmpty || left == 0 { return work }
+        }
     }
 
     /// Approves `pairing` if `typedCode` is the code its player shows, or denies it.

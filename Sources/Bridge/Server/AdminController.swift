@@ -36,10 +36,7 @@ struct AdminController {
                 }
                 var wake = deadline
                 // A pending request or pairing falling due is a change too: wake then, and the next read expires it.
-                if since != nil, let due = try await store.nextExpiry() {
-                    let now = store.clock()
-                    wake = min(wake, ContinuousClock.now + .seconds(due > now ? due - now : 1))
-                }
+                if since != nil, let due = try await store.nextExpiry() { wake = min(wake, store.instant(at: due)) }
                 _ = await store.waitForChange(after: seen, until: wake)
             }
         }

@@ -2,7 +2,7 @@ import Ethereum
 import Hummingbird
 
 /// `GET /v1/events?since=REV&timeout=SECONDS`: a long poll on the audit revision. It waits on the
-/// store's commits (GRDB ValueObservation), not on a timer, and wakes early only when a pending request
+/// store's commits (RevisionSignal), not on a timer, and wakes early only when a pending request
 /// or pairing falls due, so its expiry is reported like any other change.
 struct EventController {
     let store: BridgeStore
@@ -21,15 +21,15 @@ struct EventController {
                 let seen = store.latestRevision
                 let events = try await store.events(since: query.since, pairing: pairing.id)
                 if !events.isEmpty || ContinuousClock.now >= deadline {
-                    // A full page: resume from its last event, not from the head, so nothing is skipped.
-                    let revision = events.count == BridgeStore.eventPage ? events.last!.seq : try await store.revision()
+                    // A full page: resume from its last event, not from the head, so nothing is skipped. Otherwise
+                    // the revision read before the events (or a later event's): a fresh read of the head here
+                    // could pass a commit made after the events were read, and the player would never see it.
+                    let revision =
+                        events.count == BridgeStore.eventPage ? events.last!.seq : max(seen, events.last?.seq ?? seen)
                     return json(.object(["revision": .number("\(revision)"), "events": .array(events.map(Self.eventJSON))]))
                 }
                 var wake = deadline
-                if let due = try await store.nextExpiry() {
-                    let now = store.clock()
-                    wake = min(wake, ContinuousClock.now + .seconds(due > now ? due - now : 1))
-                }
+                if let due = try await store.nextExpiry() { wake = min(wake, store.instant(at: due)) }
                 _ = await store.waitForChange(after: seen, until: wake)
             }
         }

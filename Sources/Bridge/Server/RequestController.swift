@@ -48,9 +48,7 @@ struct RequestController {
                     guard let found, found.kind == kind else { throw APIError.notFound("request") }
                     guard found.state == .pending, ContinuousClock.now < deadline else { return json(requestJSON(found, chain)) }
                     // Woken at its expiry too: the next read finds it expired and says so.
-                    let now = store.clock()
-                    let due = ContinuousClock.now + .seconds(found.expiresAt > now ? found.expiresAt - now : 1)
-                    _ = await store.waitForChange(after: seen, until: min(deadline, due))
+                    _ = await store.waitForChange(after: seen, until: min(deadline, store.instant(at: found.expiresAt)))
                 }
             }
         }

@@ -220,6 +220,13 @@ extension BridgeStore {
         Pairing.filter(Pairing.Columns.state == PairingState.pending && Pairing.Columns.expiresAt <= now)
     }
 
+    /// When store time `due` (the store clock's seconds) comes on the continuous clock that waits use;
+    /// a time already past is a second from now, so a wait woken for an expiry reads it expired.
+    public func instant(at due: UInt64) -> ContinuousClock.Instant {
+        let now = clock()
+        return ContinuousClock.now + .seconds(due > now ? due - now : 1)
+    }
+
     /// When the next pending request or pairing falls due (store clock seconds), if any waits.
     public func nextExpiry() async throws -> UInt64? {
         try await read { db in
